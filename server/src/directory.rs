@@ -1,0 +1,672 @@
+//! The directory: countries, participants, venues and forums.
+//!
+//! Each kind has a stored record, an input (what a client sends, unvalidated), and one
+//! `validated` function used by both create and update, so an update can never store what a
+//! create would refuse. Countries are referenced by ISO code: a participant or venue may
+//! name any assigned code, whether or not that country has been registered.
+
+use std::collections::BTreeSet;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, Violations};
+use crate::scheduler::{Meta, Resource, Scheduler, State};
+use crate::storage::prefix;
+use crate::validate::{self, PageRequest};
+
+/// A country, by ISO 3166-1 alpha-2 code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Country {
+    /// "RU".
+    pub code: String,
+    /// "Russian Federation".
+    pub display_name: String,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+/// A participant's rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Role {
+    /// Not given.
+    #[default]
+    Unspecified,
+    /// President, monarch.
+    HeadOfState,
+    /// Prime minister, chancellor.
+    HeadOfGovernment,
+    /// A member of a government.
+    Minister,
+    /// A delegation.
+    Delegation,
+    /// Another official.
+    Official,
+}
+
+/// A head of state or government, minister or delegation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Stable id.
+    pub id: String,
+    /// "Masoud Pezeshkian".
+    pub display_name: String,
+    /// Rank.
+    pub role: Role,
+    /// "President of the Islamic Republic of Iran".
+    pub title: String,
+    /// "IR".
+    pub country_code: String,
+    /// Zone of their home capital.
+    #[serde(with = "crate::time::zone_name")]
+    pub home_zone: Tz,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+/// A point on the globe, in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatLng {
+    /// -90..=90.
+    pub latitude: f64,
+    /// -180..=180.
+    pub longitude: f64,
+}
+
+/// A place where events are held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Venue {
+    /// Stable id.
+    pub id: String,
+    /// "Kazan Expo".
+    pub display_name: String,
+    /// "Kazan".
+    pub city: String,
+    /// "RU".
+    pub country_code: String,
+    /// The default zone of events here.
+    #[serde(with = "crate::time::zone_name")]
+    pub zone: Tz,
+    /// Optional coordinates, for travel checks.
+    pub location: Option<LatLng>,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+/// A recurring body such as BRICS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forum {
+    /// Stable id.
+    pub id: String,
+    /// "BRICS".
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// Member countries, ISO codes, sorted, no duplicates.
+    pub members: Vec<String>,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+macro_rules! resource {
+    ($t:ty, $kind:literal, $prefix:expr, $map:ident, $id:ident) => {
+        impl Resource for $t {
+            const KIND: &'static str = $kind;
+            const PREFIX: &'static [u8] = $prefix;
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+            fn map(state: &State) -> &std::collections::BTreeMap<String, Self> {
+                &state.$map
+            }
+            fn map_mut(state: &mut State) -> &mut std::collections::BTreeMap<String, Self> {
+                &mut state.$map
+            }
+        }
+    };
+}
+
+resource!(Country, "country", prefix::COUNTRY, countries, code);
+resource!(
+    Participant,
+    "participant",
+    prefix::PARTICIPANT,
+    participants,
+    id
+);
+resource!(Venue, "venue", prefix::VENUE, venues, id);
+resource!(Forum, "forum", prefix::FORUM, forums, id);
+
+/// What a client sends for a country.
+#[derive(Debug, Clone, Default)]
+pub struct CountryInput {
+    /// ISO code.
+    pub code: String,
+    /// Defaults to the ISO name.
+    pub display_name: String,
+}
+
+/// What a client sends for a participant.
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantInput {
+    /// Optional readable id on create.
+    pub id: String,
+    /// Required.
+    pub display_name: String,
+    /// Rank.
+    pub role: Role,
+    /// Title.
+    pub title: String,
+    /// Required ISO code.
+    pub country_code: String,
+    /// Required IANA zone.
+    pub home_time_zone: String,
+}
+
+/// What a client sends for a venue.
+#[derive(Debug, Clone, Default)]
+pub struct VenueInput {
+    /// Optional readable id on create.
+    pub id: String,
+    /// Required.
+    pub display_name: String,
+    /// Required.
+    pub city: String,
+    /// Required ISO code.
+    pub country_code: String,
+    /// Required IANA zone.
+    pub time_zone: String,
+    /// Optional.
+    pub location: Option<LatLng>,
+}
+
+/// What a client sends for a forum.
+#[derive(Debug, Clone, Default)]
+pub struct ForumInput {
+    /// Optional readable id on create.
+    pub id: String,
+    /// Required.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// ISO codes.
+    pub member_country_codes: Vec<String>,
+}
+
+/// Which fields an update touches: `None` means all mutable fields.
+#[derive(Debug, Clone, Default)]
+pub struct FieldMask(Option<BTreeSet<String>>);
+
+impl FieldMask {
+    /// Every mutable field.
+    pub fn all() -> FieldMask {
+        FieldMask(None)
+    }
+
+    /// Exactly these paths; INVALID_ARGUMENT for one not in `allowed`.
+    pub fn new(paths: &[String], allowed: &[&str]) -> Result<FieldMask> {
+        if paths.is_empty() {
+            return Ok(FieldMask(None));
+        }
+        let mut set = BTreeSet::new();
+        for p in paths {
+            if !allowed.contains(&p.as_str()) {
+                return Err(Error::invalid(
+                    "update_mask",
+                    format!(
+                        "{p:?} cannot be updated; updatable fields are: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            set.insert(p.clone());
+        }
+        Ok(FieldMask(Some(set)))
+    }
+
+    /// Whether `path` is to be updated.
+    pub fn has(&self, path: &str) -> bool {
+        self.0.as_ref().is_none_or(|s| s.contains(path))
+    }
+
+    /// The explicit paths, if any.
+    pub fn paths(&self) -> Option<&BTreeSet<String>> {
+        self.0.as_ref()
+    }
+}
+
+/// Updatable participant fields.
+pub const PARTICIPANT_FIELDS: &[&str] = &[
+    "display_name",
+    "role",
+    "title",
+    "country_code",
+    "home_time_zone",
+];
+/// Updatable venue fields.
+pub const VENUE_FIELDS: &[&str] = &[
+    "display_name",
+    "city",
+    "country_code",
+    "time_zone",
+    "location",
+];
+/// Updatable forum fields.
+pub const FORUM_FIELDS: &[&str] = &["display_name", "description", "member_country_codes"];
+/// Updatable country fields.
+pub const COUNTRY_FIELDS: &[&str] = &["display_name"];
+
+fn validated_participant(input: &ParticipantInput, id: String, meta: Meta) -> Result<Participant> {
+    let mut v = Violations::default();
+    let display_name = v.check(validate::name(
+        "participant.display_name",
+        &input.display_name,
+    ));
+    let title = v.check(validate::bounded(
+        "participant.title",
+        &input.title,
+        validate::MAX_NAME_CHARS,
+    ));
+    let country_code = v.check(validate::country_code(
+        "participant.country_code",
+        &input.country_code,
+    ));
+    let home_zone = v.check(validate::zone(
+        "participant.home_time_zone",
+        &input.home_time_zone,
+    ));
+    v.finish()?;
+    let (Some(display_name), Some(title), Some(country_code), Some(home_zone)) =
+        (display_name, title, country_code, home_zone)
+    else {
+        unreachable!("Violations::finish returned Ok with a missing field");
+    };
+    Ok(Participant {
+        id,
+        display_name,
+        role: input.role,
+        title: title.trim().to_string(),
+        country_code,
+        home_zone,
+        meta,
+    })
+}
+
+fn validated_venue(input: &VenueInput, id: String, meta: Meta) -> Result<Venue> {
+    let mut v = Violations::default();
+    let display_name = v.check(validate::name("venue.display_name", &input.display_name));
+    let city = v.check(validate::name("venue.city", &input.city));
+    let country_code = v.check(validate::country_code(
+        "venue.country_code",
+        &input.country_code,
+    ));
+    let zone = v.check(validate::zone("venue.time_zone", &input.time_zone));
+    if let Some(loc) = input.location {
+        if !(loc.latitude.is_finite() && (-90.0..=90.0).contains(&loc.latitude)) {
+            v.add(
+                "venue.location.latitude",
+                format!(
+                    "{} is not a latitude: it must be between -90 and 90",
+                    loc.latitude
+                ),
+            );
+        }
+        if !(loc.longitude.is_finite() && (-180.0..=180.0).contains(&loc.longitude)) {
+            v.add(
+                "venue.location.longitude",
+                format!(
+                    "{} is not a longitude: it must be between -180 and 180",
+                    loc.longitude
+                ),
+            );
+        }
+    }
+    v.finish()?;
+    let (Some(display_name), Some(city), Some(country_code), Some(zone)) =
+        (display_name, city, country_code, zone)
+    else {
+        unreachable!("Violations::finish returned Ok with a missing field");
+    };
+    Ok(Venue {
+        id,
+        display_name,
+        city,
+        country_code,
+        zone,
+        location: input.location,
+        meta,
+    })
+}
+
+fn validated_forum(input: &ForumInput, id: String, meta: Meta) -> Result<Forum> {
+    let mut v = Violations::default();
+    let display_name = v.check(validate::name("forum.display_name", &input.display_name));
+    let description = v.check(validate::text("forum.description", &input.description));
+    let mut members = BTreeSet::new();
+    for (i, c) in input.member_country_codes.iter().enumerate() {
+        if let Some(code) = v.check(validate::country_code(
+            &format!("forum.member_country_codes[{i}]"),
+            c,
+        )) {
+            members.insert(code);
+        }
+    }
+    v.finish()?;
+    let (Some(display_name), Some(description)) = (display_name, description) else {
+        unreachable!("Violations::finish returned Ok with a missing field");
+    };
+    Ok(Forum {
+        id,
+        display_name,
+        description,
+        members: members.into_iter().collect(),
+        meta,
+    })
+}
+
+fn validated_country(input: &CountryInput, meta: Meta) -> Result<Country> {
+    let code = validate::country_code("country.code", &input.code)?;
+    let display_name = if input.display_name.trim().is_empty() {
+        validate::country_name(&code)
+    } else {
+        validate::name("country.display_name", &input.display_name)?
+    };
+    Ok(Country {
+        code,
+        display_name,
+        meta,
+    })
+}
+
+/// Picks the id from the request field or the resource's own id field (either may carry
+/// it; both must agree).
+pub fn requested_id(
+    request_field: &str,
+    from_request: &str,
+    from_resource: &str,
+) -> Result<String> {
+    match (from_request.trim(), from_resource.trim()) {
+        (a, b) if !a.is_empty() && !b.is_empty() && a != b => Err(Error::invalid(
+            request_field,
+            format!("{a:?} differs from the id {b:?} inside the resource"),
+        )),
+        (a, "") => Ok(a.to_string()),
+        (_, b) => Ok(b.to_string()),
+    }
+}
+
+fn in_use(kind: &str, id: &str, events: Vec<String>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<_> = events.iter().take(10).cloned().collect();
+    Err(Error::FailedPrecondition {
+        message: format!(
+            "{kind} {id:?} cannot be deleted: {} event(s) refer to it ({}{}); cancel or change them first",
+            events.len(),
+            shown.join(", "),
+            if events.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ),
+        violations: events
+            .iter()
+            .map(|e| crate::error::Precondition {
+                kind: "IN_USE".into(),
+                subject: format!("events/{e}"),
+                description: format!("event {e:?} refers to {kind} {id:?}"),
+            })
+            .collect(),
+    })
+}
+
+impl Scheduler {
+    /// Registers a country.
+    pub async fn create_country(&self, input: CountryInput) -> Result<Country> {
+        self.write(|st, batch, now| {
+            let country = validated_country(&input, Meta::new(now))?;
+            if st.countries.contains_key(&country.code) {
+                return Err(Error::AlreadyExists {
+                    kind: "country",
+                    id: country.code,
+                });
+            }
+            st.put(batch, country.clone());
+            Ok(country)
+        })
+        .await
+    }
+
+    /// Changes a country's display name.
+    pub async fn update_country(
+        &self,
+        input: CountryInput,
+        mask: FieldMask,
+        etag: String,
+    ) -> Result<Country> {
+        self.write(|st, batch, now| {
+            let code = validate::country_code("country.code", &input.code)?;
+            let old = st.get::<Country>(&code, "country.code")?;
+            old.meta.check_etag(&etag, "country", &code)?;
+            let merged = CountryInput {
+                code: code.clone(),
+                display_name: pick(
+                    &mask,
+                    "display_name",
+                    &input.display_name,
+                    &old.display_name,
+                ),
+            };
+            let country = validated_country(&merged, old.meta.bumped(now))?;
+            st.put(batch, country.clone());
+            Ok(country)
+        })
+        .await
+    }
+
+    /// Registers a participant.
+    pub async fn create_participant(&self, input: ParticipantInput) -> Result<Participant> {
+        self.write(|st, batch, now| {
+            let id = st.new_id::<Participant>("participant_id", &input.id, now)?;
+            let p = validated_participant(&input, id, Meta::new(now))?;
+            st.put(batch, p.clone());
+            Ok(p)
+        })
+        .await
+    }
+
+    /// Changes the fields in `mask`.
+    pub async fn update_participant(
+        &self,
+        input: ParticipantInput,
+        mask: FieldMask,
+        etag: String,
+    ) -> Result<Participant> {
+        self.write(|st, batch, now| {
+            let old = st.get::<Participant>(&input.id, "participant.id")?;
+            old.meta.check_etag(&etag, "participant", &input.id)?;
+            let merged = ParticipantInput {
+                id: old.id.clone(),
+                display_name: pick(
+                    &mask,
+                    "display_name",
+                    &input.display_name,
+                    &old.display_name,
+                ),
+                role: if mask.has("role") {
+                    input.role
+                } else {
+                    old.role
+                },
+                title: pick(&mask, "title", &input.title, &old.title),
+                country_code: pick(
+                    &mask,
+                    "country_code",
+                    &input.country_code,
+                    &old.country_code,
+                ),
+                home_time_zone: pick(
+                    &mask,
+                    "home_time_zone",
+                    &input.home_time_zone,
+                    old.home_zone.name(),
+                ),
+            };
+            let p = validated_participant(&merged, old.id.clone(), old.meta.bumped(now))?;
+            st.put(batch, p.clone());
+            Ok(p)
+        })
+        .await
+    }
+
+    /// Registers a venue.
+    pub async fn create_venue(&self, input: VenueInput) -> Result<Venue> {
+        self.write(|st, batch, now| {
+            let id = st.new_id::<Venue>("venue_id", &input.id, now)?;
+            let v = validated_venue(&input, id, Meta::new(now))?;
+            st.put(batch, v.clone());
+            Ok(v)
+        })
+        .await
+    }
+
+    /// Changes the fields in `mask`. Moving a venue to another zone does not move its
+    /// events: their wall times were entered in their own recorded zone.
+    pub async fn update_venue(
+        &self,
+        input: VenueInput,
+        mask: FieldMask,
+        etag: String,
+    ) -> Result<Venue> {
+        self.write(|st, batch, now| {
+            let old = st.get::<Venue>(&input.id, "venue.id")?;
+            old.meta.check_etag(&etag, "venue", &input.id)?;
+            let merged = VenueInput {
+                id: old.id.clone(),
+                display_name: pick(
+                    &mask,
+                    "display_name",
+                    &input.display_name,
+                    &old.display_name,
+                ),
+                city: pick(&mask, "city", &input.city, &old.city),
+                country_code: pick(
+                    &mask,
+                    "country_code",
+                    &input.country_code,
+                    &old.country_code,
+                ),
+                time_zone: pick(&mask, "time_zone", &input.time_zone, old.zone.name()),
+                location: if mask.has("location") {
+                    input.location
+                } else {
+                    old.location
+                },
+            };
+            let v = validated_venue(&merged, old.id.clone(), old.meta.bumped(now))?;
+            st.put(batch, v.clone());
+            Ok(v)
+        })
+        .await
+    }
+
+    /// Registers a forum.
+    pub async fn create_forum(&self, input: ForumInput) -> Result<Forum> {
+        self.write(|st, batch, now| {
+            let id = st.new_id::<Forum>("forum_id", &input.id, now)?;
+            let f = validated_forum(&input, id, Meta::new(now))?;
+            st.put(batch, f.clone());
+            Ok(f)
+        })
+        .await
+    }
+
+    /// Changes the fields in `mask`.
+    pub async fn update_forum(
+        &self,
+        input: ForumInput,
+        mask: FieldMask,
+        etag: String,
+    ) -> Result<Forum> {
+        self.write(|st, batch, now| {
+            let old = st.get::<Forum>(&input.id, "forum.id")?;
+            old.meta.check_etag(&etag, "forum", &input.id)?;
+            let merged = ForumInput {
+                id: old.id.clone(),
+                display_name: pick(
+                    &mask,
+                    "display_name",
+                    &input.display_name,
+                    &old.display_name,
+                ),
+                description: pick(&mask, "description", &input.description, &old.description),
+                member_country_codes: if mask.has("member_country_codes") {
+                    input.member_country_codes.clone()
+                } else {
+                    old.members.clone()
+                },
+            };
+            let f = validated_forum(&merged, old.id.clone(), old.meta.bumped(now))?;
+            st.put(batch, f.clone());
+            Ok(f)
+        })
+        .await
+    }
+
+    /// Reads one directory resource.
+    pub fn get<R: Resource>(&self, id: &str) -> Result<R> {
+        self.read_state().get::<R>(id, "id").cloned()
+    }
+
+    /// Lists directory resources in id order, keeping those `keep` accepts.
+    pub fn list<R: Resource>(
+        &self,
+        page: &PageRequest,
+        keep: impl Fn(&R) -> bool,
+    ) -> (Vec<R>, String) {
+        let st = self.read_state();
+        let (items, token) = validate::page(R::map(&st).iter().filter(|(_, r)| keep(r)), page);
+        (items.into_iter().cloned().collect(), token)
+    }
+
+    /// Deletes a directory resource. Participants, venues and forums that an event or
+    /// proposal refers to cannot be deleted (FAILED_PRECONDITION naming them).
+    pub async fn delete<R: Resource>(&self, id: &str, etag: &str) -> Result<()> {
+        let id = id.trim().to_string();
+        let etag = etag.to_string();
+        self.write(move |st, batch, _| {
+            let r = st.get::<R>(&id, "id")?;
+            r.meta().check_etag(&etag, R::KIND, &id)?;
+            in_use(R::KIND, &id, st.referrers(R::KIND, &id))?;
+            st.remove::<R>(batch, &id);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The new value of a string field under a mask.
+fn pick(mask: &FieldMask, path: &str, new: &str, old: &str) -> String {
+    if mask.has(path) { new } else { old }.to_string()
+}
+
+impl State {
+    /// Ids of the events and proposals that refer to a directory resource.
+    pub fn referrers(&self, kind: &str, id: &str) -> Vec<String> {
+        let mut out = self.events.referrers(kind, id);
+        if kind == Participant::KIND {
+            out.extend(
+                self.proposals
+                    .referrers(id)
+                    .into_iter()
+                    .map(|p| format!("proposal {p}")),
+            );
+        }
+        out
+    }
+}

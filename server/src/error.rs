@@ -1,0 +1,174 @@
+//! The domain's one error type. Every failure the scheduler can report is a variant here;
+//! `grpc::status` maps each to exactly one gRPC code, once.
+
+use crate::time::TimeError;
+
+/// A field that failed validation, named by its path in the request ("venue.time_zone").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Request path of the field.
+    pub field: String,
+    /// What is wrong, in words a protocol officer understands.
+    pub description: String,
+}
+
+/// One unmet precondition (a conflict, a referring event, a state-machine rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Precondition {
+    /// A short machine-readable type: "PARTICIPANT_CONFLICT", "IN_USE", "STATUS".
+    pub kind: String,
+    /// What it is about: "events/kazan-summit".
+    pub subject: String,
+    /// In words.
+    pub description: String,
+}
+
+/// Everything that can go wrong in the scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; no state was read or written.
+    #[error("{}", join(.0))]
+    Invalid(Vec<FieldViolation>),
+    /// A referenced resource does not exist.
+    #[error("{kind} {id:?} was not found")]
+    NotFound {
+        /// "participant", "venue", ...
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+        /// The request field that named it.
+        field: String,
+    },
+    /// The id is taken.
+    #[error("{kind} {id:?} already exists")]
+    AlreadyExists {
+        /// "forum", ...
+        kind: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// The request is well-formed but the stored state forbids it.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// Summary.
+        message: String,
+        /// Each reason.
+        violations: Vec<Precondition>,
+    },
+    /// The caller's view is stale (etag mismatch) or a retry key was reused differently.
+    #[error("{0}")]
+    Aborted(String),
+    /// The caller did not authenticate.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A configured limit was exceeded.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The storage engine failed.
+    #[error("storage failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("stored record {key} is unreadable: {reason}")]
+    Corrupt {
+        /// The record's key, printable.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// An earlier write failed halfway; the server refuses writes until restarted so that
+    /// memory and disk cannot drift apart.
+    #[error("the store refused an earlier write; restart the server to recover")]
+    Poisoned,
+}
+
+fn join(v: &[FieldViolation]) -> String {
+    v.iter()
+        .map(|f| format!("{}: {}", f.field, f.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The scheduler's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Error {
+        Error::Invalid(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    /// A missing resource named by `field`.
+    pub fn not_found(kind: &'static str, id: impl Into<String>, field: impl Into<String>) -> Error {
+        Error::NotFound {
+            kind,
+            id: id.into(),
+            field: field.into(),
+        }
+    }
+
+    /// One unmet precondition.
+    pub fn precondition(
+        kind: impl Into<String>,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Error {
+        let description = description.into();
+        Error::FailedPrecondition {
+            message: description.clone(),
+            violations: vec![Precondition {
+                kind: kind.into(),
+                subject: subject.into(),
+                description,
+            }],
+        }
+    }
+
+    /// A time problem in `field`.
+    pub fn time(field: impl Into<String>, e: TimeError) -> Error {
+        Error::invalid(field, e.to_string())
+    }
+}
+
+/// Collects field violations so a request reports every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records a violation.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Records the error of `r`, if any, and returns its value.
+    pub fn check<T>(&mut self, r: Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(Error::Invalid(v)) => {
+                self.0.extend(v);
+                None
+            }
+            Err(other) => {
+                self.add("", other.to_string());
+                None
+            }
+        }
+    }
+
+    /// `Err(Invalid)` if anything was recorded.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.0))
+        }
+    }
+}

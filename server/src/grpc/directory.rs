@@ -1,0 +1,324 @@
+//! `entente.v1.DirectoryService`: validate, call the scheduler, convert back.
+
+use entente_proto::v1 as pb;
+use entente_proto::v1::directory_service_server::DirectoryService;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::convert::{self, mask, required};
+use crate::directory::{
+    self as dir, COUNTRY_FIELDS, FORUM_FIELDS, PARTICIPANT_FIELDS, VENUE_FIELDS, requested_id,
+};
+use crate::error::Result;
+use crate::scheduler::Scheduler;
+use crate::validate::{self, PageRequest};
+
+/// The directory service over a scheduler.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    scheduler: Scheduler,
+}
+
+impl Directory {
+    /// Serves `scheduler`'s directory.
+    pub fn new(scheduler: Scheduler) -> Directory {
+        Directory { scheduler }
+    }
+}
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+fn ok<T>(r: Result<T>) -> Reply<T> {
+    r.map(Response::new).map_err(Status::from)
+}
+
+fn filter_code(field: &str, code: &str) -> Result<Option<String>> {
+    if code.trim().is_empty() {
+        Ok(None)
+    } else {
+        validate::country_code(field, code).map(Some)
+    }
+}
+
+#[tonic::async_trait]
+impl DirectoryService for Directory {
+    #[instrument(skip_all)]
+    async fn create_country(
+        &self,
+        req: Request<pb::CreateCountryRequest>,
+    ) -> Reply<pb::CreateCountryResponse> {
+        let r = req.into_inner();
+        let input = convert::country_input(required("country", r.country)?);
+        let c = self.scheduler.create_country(input).await?;
+        ok(Ok(pb::CreateCountryResponse {
+            country: Some(convert::country(&c)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_country(
+        &self,
+        req: Request<pb::GetCountryRequest>,
+    ) -> Reply<pb::GetCountryResponse> {
+        let code = validate::country_code("code", &req.into_inner().code)?;
+        let c = self.scheduler.get::<dir::Country>(&code)?;
+        ok(Ok(pb::GetCountryResponse {
+            country: Some(convert::country(&c)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_countries(
+        &self,
+        req: Request<pb::ListCountriesRequest>,
+    ) -> Reply<pb::ListCountriesResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let (items, next_page_token) = self.scheduler.list::<dir::Country>(&page, |_| true);
+        ok(Ok(pb::ListCountriesResponse {
+            countries: items.iter().map(convert::country).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_country(
+        &self,
+        req: Request<pb::UpdateCountryRequest>,
+    ) -> Reply<pb::UpdateCountryResponse> {
+        let r = req.into_inner();
+        let c = required("country", r.country)?;
+        let etag = c.etag.clone();
+        let m = mask(r.update_mask, COUNTRY_FIELDS)?;
+        let c = self
+            .scheduler
+            .update_country(convert::country_input(c), m, etag)
+            .await?;
+        ok(Ok(pb::UpdateCountryResponse {
+            country: Some(convert::country(&c)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn delete_country(
+        &self,
+        req: Request<pb::DeleteCountryRequest>,
+    ) -> Reply<pb::DeleteCountryResponse> {
+        let r = req.into_inner();
+        let code = validate::country_code("code", &r.code)?;
+        self.scheduler
+            .delete::<dir::Country>(&code, &r.etag)
+            .await?;
+        ok(Ok(pb::DeleteCountryResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_participant(
+        &self,
+        req: Request<pb::CreateParticipantRequest>,
+    ) -> Reply<pb::CreateParticipantResponse> {
+        let r = req.into_inner();
+        let mut input = convert::participant_input(required("participant", r.participant)?)?;
+        input.id = requested_id("participant_id", &r.participant_id, &input.id)?;
+        let p = self.scheduler.create_participant(input).await?;
+        ok(Ok(pb::CreateParticipantResponse {
+            participant: Some(convert::participant(&p)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_participant(
+        &self,
+        req: Request<pb::GetParticipantRequest>,
+    ) -> Reply<pb::GetParticipantResponse> {
+        let p = self
+            .scheduler
+            .get::<dir::Participant>(&req.into_inner().id)?;
+        ok(Ok(pb::GetParticipantResponse {
+            participant: Some(convert::participant(&p)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_participants(
+        &self,
+        req: Request<pb::ListParticipantsRequest>,
+    ) -> Reply<pb::ListParticipantsResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let country = filter_code("country_code", &r.country_code)?;
+        let (items, next_page_token) = self.scheduler.list::<dir::Participant>(&page, |p| {
+            country.as_ref().is_none_or(|c| *c == p.country_code)
+        });
+        ok(Ok(pb::ListParticipantsResponse {
+            participants: items.iter().map(convert::participant).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_participant(
+        &self,
+        req: Request<pb::UpdateParticipantRequest>,
+    ) -> Reply<pb::UpdateParticipantResponse> {
+        let r = req.into_inner();
+        let p = required("participant", r.participant)?;
+        let etag = p.etag.clone();
+        let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
+        let p = self
+            .scheduler
+            .update_participant(convert::participant_input(p)?, m, etag)
+            .await?;
+        ok(Ok(pb::UpdateParticipantResponse {
+            participant: Some(convert::participant(&p)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn delete_participant(
+        &self,
+        req: Request<pb::DeleteParticipantRequest>,
+    ) -> Reply<pb::DeleteParticipantResponse> {
+        let r = req.into_inner();
+        self.scheduler
+            .delete::<dir::Participant>(&r.id, &r.etag)
+            .await?;
+        ok(Ok(pb::DeleteParticipantResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_venue(
+        &self,
+        req: Request<pb::CreateVenueRequest>,
+    ) -> Reply<pb::CreateVenueResponse> {
+        let r = req.into_inner();
+        let mut input = convert::venue_input(required("venue", r.venue)?);
+        input.id = requested_id("venue_id", &r.venue_id, &input.id)?;
+        let v = self.scheduler.create_venue(input).await?;
+        ok(Ok(pb::CreateVenueResponse {
+            venue: Some(convert::venue(&v)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_venue(&self, req: Request<pb::GetVenueRequest>) -> Reply<pb::GetVenueResponse> {
+        let v = self.scheduler.get::<dir::Venue>(&req.into_inner().id)?;
+        ok(Ok(pb::GetVenueResponse {
+            venue: Some(convert::venue(&v)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_venues(
+        &self,
+        req: Request<pb::ListVenuesRequest>,
+    ) -> Reply<pb::ListVenuesResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let country = filter_code("country_code", &r.country_code)?;
+        let city = r.city.trim().to_lowercase();
+        let (items, next_page_token) = self.scheduler.list::<dir::Venue>(&page, |v| {
+            country.as_ref().is_none_or(|c| *c == v.country_code)
+                && (city.is_empty() || v.city.to_lowercase() == city)
+        });
+        ok(Ok(pb::ListVenuesResponse {
+            venues: items.iter().map(convert::venue).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_venue(
+        &self,
+        req: Request<pb::UpdateVenueRequest>,
+    ) -> Reply<pb::UpdateVenueResponse> {
+        let r = req.into_inner();
+        let v = required("venue", r.venue)?;
+        let etag = v.etag.clone();
+        let m = mask(r.update_mask, VENUE_FIELDS)?;
+        let v = self
+            .scheduler
+            .update_venue(convert::venue_input(v), m, etag)
+            .await?;
+        ok(Ok(pb::UpdateVenueResponse {
+            venue: Some(convert::venue(&v)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn delete_venue(
+        &self,
+        req: Request<pb::DeleteVenueRequest>,
+    ) -> Reply<pb::DeleteVenueResponse> {
+        let r = req.into_inner();
+        self.scheduler.delete::<dir::Venue>(&r.id, &r.etag).await?;
+        ok(Ok(pb::DeleteVenueResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_forum(
+        &self,
+        req: Request<pb::CreateForumRequest>,
+    ) -> Reply<pb::CreateForumResponse> {
+        let r = req.into_inner();
+        let mut input = convert::forum_input(required("forum", r.forum)?);
+        input.id = requested_id("forum_id", &r.forum_id, &input.id)?;
+        let f = self.scheduler.create_forum(input).await?;
+        ok(Ok(pb::CreateForumResponse {
+            forum: Some(convert::forum(&f)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_forum(&self, req: Request<pb::GetForumRequest>) -> Reply<pb::GetForumResponse> {
+        let f = self.scheduler.get::<dir::Forum>(&req.into_inner().id)?;
+        ok(Ok(pb::GetForumResponse {
+            forum: Some(convert::forum(&f)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_forums(
+        &self,
+        req: Request<pb::ListForumsRequest>,
+    ) -> Reply<pb::ListForumsResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let member = filter_code("member_country_code", &r.member_country_code)?;
+        let (items, next_page_token) = self.scheduler.list::<dir::Forum>(&page, |f| {
+            member.as_ref().is_none_or(|c| f.members.contains(c))
+        });
+        ok(Ok(pb::ListForumsResponse {
+            forums: items.iter().map(convert::forum).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_forum(
+        &self,
+        req: Request<pb::UpdateForumRequest>,
+    ) -> Reply<pb::UpdateForumResponse> {
+        let r = req.into_inner();
+        let f = required("forum", r.forum)?;
+        let etag = f.etag.clone();
+        let m = mask(r.update_mask, FORUM_FIELDS)?;
+        let f = self
+            .scheduler
+            .update_forum(convert::forum_input(f), m, etag)
+            .await?;
+        ok(Ok(pb::UpdateForumResponse {
+            forum: Some(convert::forum(&f)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn delete_forum(
+        &self,
+        req: Request<pb::DeleteForumRequest>,
+    ) -> Reply<pb::DeleteForumResponse> {
+        let r = req.into_inner();
+        self.scheduler.delete::<dir::Forum>(&r.id, &r.etag).await?;
+        ok(Ok(pb::DeleteForumResponse {}))
+    }
+}

@@ -1,0 +1,41 @@
+//! The gRPC layer: one file per service, each handler converting the request, calling the
+//! scheduler and converting the reply. Errors map to statuses once, in `status`.
+
+pub mod convert;
+pub mod directory;
+pub mod pending;
+pub mod status;
+
+use entente_proto::v1::audit_service_server::AuditServiceServer;
+use entente_proto::v1::directory_service_server::DirectoryServiceServer;
+use tonic::service::Routes;
+
+use crate::scheduler::Scheduler;
+
+/// Every entente.v1 service over `scheduler`, plus health and reflection.
+pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::server::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let directory = DirectoryServiceServer::new(directory::Directory::new(scheduler.clone()));
+    health
+        .set_serving::<DirectoryServiceServer<directory::Directory>>()
+        .await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(entente_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // grpcurl and some older tools still ask the v1alpha reflection service.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(entente_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let mut routes = Routes::builder();
+    routes
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(directory)
+        .add_service(AuditServiceServer::new(pending::Pending));
+    Ok(routes.routes())
+}

@@ -1,0 +1,115 @@
+//! entente: a scheduler for summits, bilateral meetings, official visits and signings.
+//!
+//! This crate is the whole server. [`serve`] runs it on a listener the caller bound; the
+//! `entente-server` binary only parses flags, sets up logging, binds and calls it. Rust code
+//! can also embed the [`Scheduler`] directly, without a network.
+//!
+//! # Layout
+//!
+//! - [`time`]: zoned local times, DST disambiguation, parsing and rendering. Every other
+//!   module calls it; none does its own zone arithmetic.
+//! - [`directory`]: countries, participants, venues and forums.
+//! - [`events`]: the event record and its time and programme indexes.
+//! - [`conflicts`]: participant, venue and travel conflicts.
+//! - [`proposals`]: invitations, meeting requests and agreements.
+//! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
+//! - [`storage`]: sled behind a narrow `Backend` trait; record codec; group commit.
+//! - [`validate`]: shared field rules and pagination.
+//! - [`error`]: the domain error enum.
+//! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
+
+pub mod conflicts;
+pub mod directory;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod proposals;
+pub mod scheduler;
+pub mod storage;
+pub mod time;
+pub mod validate;
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use error::{Error, Result};
+pub use scheduler::{Clock, ManualClock, Scheduler, Settings};
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where sled keeps its files.
+    pub data_dir: PathBuf,
+    /// Clock and travel parameters.
+    pub settings: Settings,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: PathBuf::from("./entente-data"),
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error("cannot open the store in {dir}: {source}")]
+    Open {
+        /// The data folder.
+        dir: PathBuf,
+        /// Why.
+        source: Error,
+    },
+    /// Reflection could not be set up from the descriptor set.
+    #[error("cannot set up reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The final flush failed.
+    #[error("final flush failed: {0}")]
+    Flush(Error),
+}
+
+/// Opens the store in `config.data_dir` and serves entente on `listener` until `shutdown`
+/// completes; then lets in-flight calls finish and flushes the store.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::result::Result<(), ServeError> {
+    let scheduler =
+        Scheduler::open(&config.data_dir, config.settings.clone()).map_err(|source| {
+            ServeError::Open {
+                dir: config.data_dir.clone(),
+                source,
+            }
+        })?;
+    serve_scheduler(listener, scheduler, shutdown).await
+}
+
+/// Serves an existing scheduler on `listener` until `shutdown` completes.
+pub async fn serve_scheduler(
+    listener: TcpListener,
+    scheduler: Scheduler,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::result::Result<(), ServeError> {
+    let routes = grpc::routes(scheduler.clone()).await?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "entente is serving");
+    }
+    tonic::transport::Server::builder()
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    scheduler.flush().map_err(ServeError::Flush)?;
+    tracing::info!("entente stopped; store flushed");
+    Ok(())
+}

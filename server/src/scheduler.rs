@@ -1,0 +1,370 @@
+//! The scheduler core: the in-memory state, the one write path, and start-up loading.
+//!
+//! # Concurrency and durability
+//!
+//! All state lives in memory behind one `RwLock`; sled holds the durable copy. Reads take
+//! the read lock and never touch disk. Every mutation goes through [`Scheduler::write`]:
+//!
+//! 1. take the write lock;
+//! 2. validate and check conflicts against the current state (the closure must not change
+//!    anything before every check has passed, so an error leaves no trace);
+//! 3. apply the change to memory and, as one atomic sled batch, to disk;
+//! 4. release the lock, then wait for the group-commit flush that covers the batch.
+//!
+//! Because check and write happen under one lock, two clients racing to book the same
+//! participant into overlapping slots are serialised: the second sees the first's event and
+//! is refused. sled 0.34's transactions cannot scan ranges, so this is what makes conflict
+//! enforcement atomic. Holding the lock only for in-memory work and a buffered sled write
+//! (microseconds) while the fsync happens outside it lets concurrent writers share one
+//! flush (see `storage`), which is where durable booking throughput comes from.
+//!
+//! A reader may see a write a moment before its writer is acknowledged (between steps 3 and
+//! 4). If the flush then fails the store is poisoned and refuses every later write, so the
+//! process never acknowledges a state it could not persist.
+//!
+//! # Restart
+//!
+//! [`Scheduler::open`] scans every record kind once and rebuilds all in-memory indexes
+//! (time and per-participant/per-venue conflict indexes) from the stored events.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::directory::{Country, Forum, Participant, Venue};
+use crate::error::{Error, Result};
+use crate::storage::{self, Backend, Batch, SledBackend, Store};
+
+/// A source of "now", in microseconds since the Unix epoch. Tests use [`ManualClock`] so
+/// that deadlines and timestamps are deterministic.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| chrono::Utc::now().timestamp_micros()))
+    }
+
+    /// Now, in microseconds since the Unix epoch.
+    pub fn now_micros(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// Starts at `micros` since the Unix epoch.
+    pub fn new(micros: i64) -> ManualClock {
+        ManualClock(Arc::new(AtomicI64::new(micros)))
+    }
+
+    /// Moves forward by `micros`.
+    pub fn advance(&self, micros: i64) {
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+
+    /// Sets the time.
+    pub fn set(&self, micros: i64) {
+        self.0.store(micros, Ordering::SeqCst);
+    }
+
+    /// As a [`Clock`].
+    pub fn clock(&self) -> Clock {
+        let inner = self.0.clone();
+        Clock(Arc::new(move || inner.load(Ordering::SeqCst)))
+    }
+}
+
+/// Version and timestamps every stored resource carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// 1 on create, +1 per write.
+    pub revision: u64,
+    /// Microseconds since the Unix epoch.
+    pub create_time: i64,
+    /// Microseconds since the Unix epoch.
+    pub update_time: i64,
+}
+
+impl Meta {
+    /// Metadata of a resource created at `now`.
+    pub fn new(now: i64) -> Meta {
+        Meta {
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    /// The opaque etag clients see.
+    pub fn etag(&self) -> String {
+        format!("r{}", self.revision)
+    }
+
+    /// ABORTED when `given` is set and is not the current etag.
+    pub fn check_etag(&self, given: &str, kind: &str, id: &str) -> Result<()> {
+        if given.is_empty() || given == self.etag() {
+            Ok(())
+        } else {
+            Err(Error::Aborted(format!(
+                "{kind} {id:?} has changed since you read it (your etag {given:?}, current \
+                 {:?}); read it again and retry",
+                self.etag()
+            )))
+        }
+    }
+
+    /// The metadata after one more write at `now`.
+    pub fn bumped(&self, now: i64) -> Meta {
+        Meta {
+            revision: self.revision + 1,
+            create_time: self.create_time,
+            update_time: now,
+        }
+    }
+}
+
+/// A stored resource kept in a map of the state by id.
+pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// Human name of the kind: "venue".
+    const KIND: &'static str;
+    /// Storage key prefix.
+    const PREFIX: &'static [u8];
+    /// The id.
+    fn id(&self) -> &str;
+    /// Version and timestamps.
+    fn meta(&self) -> &Meta;
+    /// The map in the state that holds this kind.
+    fn map(state: &State) -> &BTreeMap<String, Self>;
+    /// The same, mutable.
+    fn map_mut(state: &mut State) -> &mut BTreeMap<String, Self>;
+}
+
+/// Everything the scheduler knows, in memory.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Countries by code.
+    pub countries: BTreeMap<String, Country>,
+    /// Participants by id.
+    pub participants: BTreeMap<String, Participant>,
+    /// Venues by id.
+    pub venues: BTreeMap<String, Venue>,
+    /// Forums by id.
+    pub forums: BTreeMap<String, Forum>,
+    /// Events and their indexes.
+    pub events: crate::events::EventStore,
+    /// Proposals and their indexes.
+    pub proposals: crate::proposals::ProposalStore,
+    /// Idempotency records: request id -> what the first attempt returned.
+    pub requests: BTreeMap<String, crate::proposals::RequestRecord>,
+    id_counter: u64,
+}
+
+impl State {
+    /// Looks up a resource by id; NOT_FOUND names `field`.
+    pub fn get<R: Resource>(&self, id: &str, field: &str) -> Result<&R> {
+        R::map(self)
+            .get(id)
+            .ok_or_else(|| Error::not_found(R::KIND, id, field))
+    }
+
+    /// Stores a resource, in memory and in the batch.
+    pub fn put<R: Resource>(&mut self, batch: &mut Batch, record: R) {
+        batch.put(storage::key(R::PREFIX, record.id()), &record);
+        R::map_mut(self).insert(record.id().to_string(), record);
+    }
+
+    /// Removes a resource, in memory and in the batch.
+    pub fn remove<R: Resource>(&mut self, batch: &mut Batch, id: &str) {
+        batch.delete(storage::key(R::PREFIX, id));
+        R::map_mut(self).remove(id);
+    }
+
+    /// The id a new resource gets: the client's choice (validated, unique) or a fresh one.
+    pub fn new_id<R: Resource>(
+        &mut self,
+        field: &str,
+        requested: &str,
+        now: i64,
+    ) -> Result<String> {
+        if !requested.is_empty() {
+            let id = crate::validate::id(field, requested)?;
+            if R::map(self).contains_key(&id) {
+                return Err(Error::AlreadyExists { kind: R::KIND, id });
+            }
+            return Ok(id);
+        }
+        Ok(self.fresh_id(R::KIND, now, |s, id| R::map(s).contains_key(id)))
+    }
+
+    /// A fresh opaque id with a short kind prefix, e.g. "event-19a3f0c2d4e5-1".
+    pub fn fresh_id(
+        &mut self,
+        kind: &str,
+        now: i64,
+        taken: impl Fn(&State, &str) -> bool,
+    ) -> String {
+        loop {
+            self.id_counter += 1;
+            let id = format!("{kind}-{now:x}-{:x}", self.id_counter);
+            if !taken(self, &id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// What a scheduler needs besides its storage.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Where "now" comes from.
+    pub clock: Clock,
+    /// Travel feasibility parameters.
+    pub travel: crate::conflicts::TravelSettings,
+}
+
+struct Inner {
+    state: RwLock<State>,
+    store: Store,
+    settings: Settings,
+}
+
+/// The scheduler: directory, events, conflicts and proposals over one store. Cheap to
+/// clone; every clone is the same scheduler.
+///
+/// This is the API for Rust code that embeds entente; the gRPC service is a thin layer over
+/// it, so both get the same validation and guarantees.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// Opens the sled store in `dir` (created if missing). Must be called inside a tokio
+    /// runtime (the group-commit flusher is a task).
+    pub fn open(dir: &Path, settings: Settings) -> Result<Scheduler> {
+        Scheduler::with_backend(Arc::new(SledBackend::open(dir)?), settings)
+    }
+
+    /// A scheduler over a temporary store that vanishes when dropped.
+    pub fn temporary(settings: Settings) -> Result<Scheduler> {
+        Scheduler::with_backend(Arc::new(SledBackend::temporary()?), settings)
+    }
+
+    /// A scheduler over any backend.
+    pub fn with_backend(backend: Arc<dyn Backend>, settings: Settings) -> Result<Scheduler> {
+        let store = Store::new(backend);
+        let state = load(&store)?;
+        let scheduler = Scheduler {
+            inner: Arc::new(Inner {
+                state: RwLock::new(state),
+                store,
+                settings,
+            }),
+        };
+        Ok(scheduler)
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Now, in microseconds.
+    pub fn now(&self) -> i64 {
+        self.inner.settings.clock.now_micros()
+    }
+
+    pub(crate) fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave half a change: closures check before
+        // they mutate. So a poisoned lock is safe to keep using.
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` as one atomic, durable write (see the module docs). `f` gets the state, a
+    /// batch to record storage changes in, and the current time; it must finish every
+    /// check before it changes anything.
+    pub(crate) async fn write<R>(
+        &self,
+        f: impl FnOnce(&mut State, &mut Batch, i64) -> Result<R>,
+    ) -> Result<R> {
+        let result = {
+            let mut state = self.write_state();
+            self.inner.store.check_healthy()?;
+            let mut batch = Batch::default();
+            let now = self.now();
+            let result = f(&mut state, &mut batch, now)?;
+            self.inner.store.apply(batch)?;
+            result
+        };
+        self.inner.store.sync().await?;
+        Ok(result)
+    }
+
+    /// Flushes everything to disk now (used at shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.inner.store.flush_blocking()
+    }
+
+    /// The raw store, for maintenance and tests.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+fn load(store: &Store) -> Result<State> {
+    let mut state = State::default();
+    load_map(store, &mut state.countries)?;
+    load_map(store, &mut state.participants)?;
+    load_map(store, &mut state.venues)?;
+    load_map(store, &mut state.forums)?;
+    state.events = crate::events::EventStore::load(store)?;
+    state.proposals = crate::proposals::ProposalStore::load(store)?;
+    for r in store.load::<crate::proposals::RequestRecord>(storage::prefix::REQUEST)? {
+        state.requests.insert(r.request_id.clone(), r);
+    }
+    Ok(state)
+}
+
+fn load_map<R: Resource>(store: &Store, map: &mut BTreeMap<String, R>) -> Result<()> {
+    for r in store.load::<R>(R::PREFIX)? {
+        map.insert(r.id().to_string(), r);
+    }
+    Ok(())
+}
