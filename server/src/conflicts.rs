@@ -1,13 +1,41 @@
-//! Conflict detection: participants, venues and travel.
+//! Conflict detection: a participant in two places at once, a venue hosting two events at
+//! once, and itineraries that leave too little time to travel between cities.
+//!
+//! Semantics (pinned by the tests in `tests/tests/conflicts.rs`):
+//! - intervals are half-open `[start, end)` instants, so back-to-back events never overlap,
+//!   whatever zones they were entered in;
+//! - an event never conflicts with its own ancestors or sidelines events (a bilateral on
+//!   the sidelines of a summit is inside it on purpose); siblings and unrelated events do;
+//! - CANCELLED events never conflict; between two CONFIRMED events a clash is HARD; if
+//!   either is TENTATIVE it is SOFT; travel warnings are SOFT unless configured HARD;
+//! - travel: for each participant, the event just before and just after the candidate (in
+//!   a different city) must leave `distance / speed + overhead` between them.
+//!
+//! Cost: each check walks only the candidate's participants' and venue's indexes around
+//! its window (see `events::index`), O(log n + k) per scope.
+//!
+//! Atomicity is not this module's job: it reads a consistent state, and the scheduler runs
+//! it and the write under one lock (see `scheduler`).
+
+use std::collections::HashSet;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{LatLng, Participant, Venue};
+use crate::events::index::Axis;
+use crate::events::{Event, EventStatus, same_city};
+use crate::scheduler::State;
+use crate::time::Zoned;
 
 /// How travel feasibility is judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TravelSettings {
     /// Cruising speed, km/h.
     pub speed_kmh: f64,
-    /// Fixed overhead per journey (transfers, security), minutes.
+    /// Fixed overhead per journey (transfers, motorcade, security), minutes.
     pub overhead_minutes: i64,
-    /// Whether a too-short gap is HARD (it is SOFT by default).
+    /// Whether an infeasible connection between two confirmed events is HARD.
     pub hard: bool,
 }
 
@@ -18,5 +46,419 @@ impl Default for TravelSettings {
             overhead_minutes: 120,
             hard: false,
         }
+    }
+}
+
+impl TravelSettings {
+    /// Seconds needed to cover `km`.
+    pub fn required_secs(&self, km: f64) -> i64 {
+        (km / self.speed_kmh * 3600.0).ceil() as i64 + self.overhead_minutes * 60
+    }
+}
+
+/// Participant, venue or travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConflictKind {
+    /// The same participant in two overlapping events.
+    Participant,
+    /// The same venue hosting two overlapping events.
+    Venue,
+    /// Too little time to travel between consecutive events.
+    Travel,
+}
+
+/// Hard conflicts block writes; soft ones are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    /// Blocks the write unless overridden.
+    Hard,
+    /// Reported only.
+    Soft,
+}
+
+/// The travel figures behind a travel conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Travel {
+    /// Great-circle distance, km.
+    pub distance_km: f64,
+    /// Seconds between the two events.
+    pub available_secs: i64,
+    /// Seconds needed.
+    pub required_secs: i64,
+    /// City of the earlier event.
+    pub from_city: String,
+    /// City of the later event.
+    pub to_city: String,
+}
+
+/// One conflict between a candidate event and a stored one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// What clashes.
+    pub kind: ConflictKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The stored event.
+    pub other_event: String,
+    /// Its title.
+    pub other_title: String,
+    /// The shared participant (participant and travel conflicts).
+    pub participant: Option<String>,
+    /// The shared venue (venue conflicts).
+    pub venue: Option<String>,
+    /// Start of the overlap, or of the travel gap (Unix seconds).
+    pub start: i64,
+    /// End of the overlap, or of the travel gap.
+    pub end: i64,
+    /// Travel figures.
+    pub travel: Option<Travel>,
+}
+
+/// A travel check that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TravelSkip {
+    /// Whose itinerary.
+    pub participant: String,
+    /// The neighbouring event.
+    pub other_event: String,
+    /// The venue without coordinates.
+    pub venue: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Everything a check found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// Conflicts, hard first, then by start.
+    pub conflicts: Vec<Conflict>,
+    /// Travel checks that could not be made.
+    pub skipped: Vec<TravelSkip>,
+}
+
+impl Report {
+    /// The hard conflicts.
+    pub fn hard(&self) -> Vec<Conflict> {
+        self.conflicts
+            .iter()
+            .filter(|c| c.severity == Severity::Hard)
+            .cloned()
+            .collect()
+    }
+}
+
+fn severity(a: EventStatus, b: EventStatus) -> Severity {
+    if a == EventStatus::Confirmed && b == EventStatus::Confirmed {
+        Severity::Hard
+    } else {
+        Severity::Soft
+    }
+}
+
+/// Every conflict `candidate` would have with the stored events (itself excluded, so an
+/// edit of a stored event is checked against everything else).
+pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
+    let mut report = Report::default();
+    if !candidate.is_live() {
+        return report;
+    }
+    let related: HashSet<String> = st
+        .events
+        .ancestors(candidate)
+        .into_iter()
+        .chain(st.events.descendants(&candidate.id))
+        .chain(std::iter::once(candidate.id.clone()))
+        .collect();
+    let counts = |e: &Event| e.is_live() && !related.contains(&e.id);
+    let (from, to) = (candidate.start.utc, candidate.end.utc);
+
+    for p in &candidate.participants {
+        for other in st.events.window(Axis::Participant(p), from, to, None) {
+            if counts(other) {
+                report.conflicts.push(Conflict {
+                    kind: ConflictKind::Participant,
+                    severity: severity(candidate.status, other.status),
+                    other_event: other.id.clone(),
+                    other_title: other.title.clone(),
+                    participant: Some(p.clone()),
+                    venue: None,
+                    start: from.max(other.start.utc),
+                    end: to.min(other.end.utc),
+                    travel: None,
+                });
+            }
+        }
+        travel_checks(st, candidate, p, &counts, travel, &mut report);
+    }
+    for other in st
+        .events
+        .window(Axis::Venue(&candidate.venue_id), from, to, None)
+    {
+        if counts(other) {
+            report.conflicts.push(Conflict {
+                kind: ConflictKind::Venue,
+                severity: severity(candidate.status, other.status),
+                other_event: other.id.clone(),
+                other_title: other.title.clone(),
+                participant: None,
+                venue: Some(candidate.venue_id.clone()),
+                start: from.max(other.start.utc),
+                end: to.min(other.end.utc),
+                travel: None,
+            });
+        }
+    }
+    report
+        .conflicts
+        .sort_by_key(|c| (c.severity != Severity::Hard, c.start, c.other_event.clone()));
+    report
+}
+
+/// The connections into and out of `candidate` on `participant`'s itinerary.
+fn travel_checks(
+    st: &State,
+    candidate: &Event,
+    participant: &str,
+    counts: &dyn Fn(&Event) -> bool,
+    settings: &TravelSettings,
+    report: &mut Report,
+) {
+    let axis = Axis::Participant(participant);
+    let before = st
+        .events
+        .latest_ending_by(axis, candidate.start.utc, |e| counts(e));
+    let after = st
+        .events
+        .earliest_starting_from(axis, candidate.end.utc, |e| counts(e));
+    let Some(here) = st.venues.get(&candidate.venue_id) else {
+        return;
+    };
+    for (other, earlier_is_other) in [(before, true), (after, false)] {
+        let Some(other) = other else { continue };
+        let Some(there) = st.venues.get(&other.venue_id) else {
+            continue;
+        };
+        if same_city(here, there) {
+            continue;
+        }
+        let (Some(a), Some(b)) = (here.location, there.location) else {
+            let missing = if here.location.is_none() { here } else { there };
+            report.skipped.push(TravelSkip {
+                participant: participant.to_string(),
+                other_event: other.id.clone(),
+                venue: missing.id.clone(),
+                reason: format!(
+                    "venue {:?} has no coordinates, so the journey between {} and {} was not checked",
+                    missing.display_name, here.city, there.city
+                ),
+            });
+            continue;
+        };
+        let (gap_start, gap_end, from_city, to_city) = if earlier_is_other {
+            (other.end.utc, candidate.start.utc, &there.city, &here.city)
+        } else {
+            (candidate.end.utc, other.start.utc, &here.city, &there.city)
+        };
+        let km = great_circle_km(a, b);
+        let required = settings.required_secs(km);
+        let available = gap_end - gap_start;
+        if available < required {
+            let sev = if settings.hard {
+                severity(candidate.status, other.status)
+            } else {
+                Severity::Soft
+            };
+            report.conflicts.push(Conflict {
+                kind: ConflictKind::Travel,
+                severity: sev,
+                other_event: other.id.clone(),
+                other_title: other.title.clone(),
+                participant: Some(participant.to_string()),
+                venue: None,
+                start: gap_start,
+                end: gap_end,
+                travel: Some(Travel {
+                    distance_km: (km * 10.0).round() / 10.0,
+                    available_secs: available,
+                    required_secs: required,
+                    from_city: from_city.clone(),
+                    to_city: to_city.clone(),
+                }),
+            });
+        }
+    }
+}
+
+/// Great-circle (haversine) distance in km on a sphere of the Earth's mean radius.
+pub fn great_circle_km(a: LatLng, b: LatLng) -> f64 {
+    const R: f64 = 6371.0088;
+    let (p1, p2) = (a.latitude.to_radians(), b.latitude.to_radians());
+    let dp = p2 - p1;
+    let dl = (b.longitude - a.longitude).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * R * h.sqrt().min(1.0).asin()
+}
+
+fn hm(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    format!("{}h{:02}", m / 60, m % 60)
+}
+
+/// A sentence about a conflict, with times in `zone`.
+pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
+    let at = |t: i64| {
+        Zoned::from_instant(t, zone)
+            .map(|z| format!("{} {}", z.local.format("%Y-%m-%d %H:%M"), z.abbreviation()))
+            .unwrap_or_default()
+    };
+    let who = |id: &Option<String>| {
+        id.as_ref()
+            .map(|p| {
+                st.participants
+                    .get(p)
+                    .map_or_else(|| p.clone(), |x: &Participant| x.display_name.clone())
+            })
+            .unwrap_or_default()
+    };
+    let sev = match c.severity {
+        Severity::Hard => "hard",
+        Severity::Soft => "soft",
+    };
+    match c.kind {
+        ConflictKind::Participant => format!(
+            "{} is already in {:?} ({}) from {} to {} ({sev} conflict)",
+            who(&c.participant),
+            c.other_title,
+            c.other_event,
+            at(c.start),
+            at(c.end)
+        ),
+        ConflictKind::Venue => {
+            let venue = c
+                .venue
+                .as_ref()
+                .map(|v| {
+                    st.venues
+                        .get(v)
+                        .map_or_else(|| v.clone(), |x: &Venue| x.display_name.clone())
+                })
+                .unwrap_or_default();
+            format!(
+                "{venue} already hosts {:?} ({}) from {} to {} ({sev} conflict)",
+                c.other_title,
+                c.other_event,
+                at(c.start),
+                at(c.end)
+            )
+        }
+        ConflictKind::Travel => {
+            let t = c.travel.as_ref();
+            format!(
+                "{} has {} between {} and {} to travel {:.0} km from {} to {} (next to {:?}, {}), \
+                 but needs {} ({sev} conflict)",
+                who(&c.participant),
+                hm(t.map_or(0, |t| t.available_secs)),
+                at(c.start),
+                at(c.end),
+                t.map_or(0.0, |t| t.distance_km),
+                t.map_or("", |t| t.from_city.as_str()),
+                t.map_or("", |t| t.to_city.as_str()),
+                c.other_title,
+                c.other_event,
+                hm(t.map_or(0, |t| t.required_secs)),
+            )
+        }
+    }
+}
+
+/// Precondition type names for a conflict's kind.
+pub fn kind_name(k: ConflictKind) -> &'static str {
+    match k {
+        ConflictKind::Participant => "PARTICIPANT_CONFLICT",
+        ConflictKind::Venue => "VENUE_CONFLICT",
+        ConflictKind::Travel => "TRAVEL_CONFLICT",
+    }
+}
+
+/// The FAILED_PRECONDITION a write gets for hard conflicts.
+pub fn rejection(st: &State, hard: &[Conflict], zone: Tz) -> crate::error::Error {
+    let descriptions: Vec<String> = hard.iter().map(|c| describe(st, c, zone)).collect();
+    crate::error::Error::FailedPrecondition {
+        message: format!(
+            "{} hard conflict(s): {}. Change the event, or set allow_conflicts to write it anyway",
+            hard.len(),
+            descriptions.join("; ")
+        ),
+        violations: hard
+            .iter()
+            .zip(descriptions)
+            .map(|(c, d)| crate::error::Precondition {
+                kind: kind_name(c.kind).into(),
+                subject: format!("events/{}", c.other_event),
+                description: d,
+            })
+            .collect(),
+    }
+}
+
+/// One merged busy stretch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// Start (Unix seconds), clipped to the window.
+    pub start: i64,
+    /// End, clipped to the window.
+    pub end: i64,
+    /// The events that make it up.
+    pub events: Vec<String>,
+}
+
+/// Merged busy intervals on `axis` within `[from, to)`; touching intervals merge too.
+pub fn busy(st: &State, axis: Axis<'_>, from: i64, to: i64, include_tentative: bool) -> Vec<Busy> {
+    let mut out: Vec<Busy> = Vec::new();
+    for e in st.events.window(axis, from, to, None) {
+        let counts = match e.status {
+            EventStatus::Confirmed => true,
+            EventStatus::Tentative => include_tentative,
+            EventStatus::Cancelled => false,
+        };
+        if !counts {
+            continue;
+        }
+        let (s, t) = (e.start.utc.max(from), e.end.utc.min(to));
+        match out.last_mut() {
+            Some(last) if s <= last.end => {
+                last.end = last.end.max(t);
+                last.events.push(e.id.clone());
+            }
+            _ => out.push(Busy {
+                start: s,
+                end: t,
+                events: vec![e.id.clone()],
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kazan_to_ashgabat_is_about_two_thousand_km() {
+        let kazan = LatLng {
+            latitude: 55.7963,
+            longitude: 49.1088,
+        };
+        let ashgabat = LatLng {
+            latitude: 37.9601,
+            longitude: 58.3261,
+        };
+        let km = great_circle_km(kazan, ashgabat);
+        assert!((2050.0..2150.0).contains(&km), "{km}");
+        let need = TravelSettings::default().required_secs(km);
+        // 2,100 km at 800 km/h is about 2h38, plus the 2h overhead.
+        assert!((4 * 3600..5 * 3600).contains(&need), "{need}");
+        assert_eq!(great_circle_km(kazan, kazan), 0.0);
     }
 }

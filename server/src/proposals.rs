@@ -1,8 +1,6 @@
 //! Proposals: invitations, meeting requests and agreements, with their state machine and
 //! attributed history.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::Result;
 use crate::storage::Store;
 
@@ -20,11 +18,4 @@ impl ProposalStore {
     pub fn referrers(&self, _participant: &str) -> Vec<String> {
         Vec::new()
     }
-}
-
-/// What the first attempt of an idempotent request returned (AIP-155).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RequestRecord {
-    /// The client's request id.
-    pub request_id: String,
 }

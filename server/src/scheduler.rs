@@ -95,6 +95,22 @@ impl ManualClock {
     }
 }
 
+/// What the first attempt of an idempotent request produced (AIP-155), so a retry with the
+/// same `request_id` returns it instead of applying twice.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RequestRecord {
+    /// The client's request id.
+    pub request_id: String,
+    /// The RPC it was used with.
+    pub method: String,
+    /// The resource it created or changed.
+    pub resource_id: String,
+    /// An encoded snapshot of the result, where the current state would not do.
+    pub snapshot: Vec<u8>,
+    /// When (microseconds).
+    pub time: i64,
+}
+
 /// Version and timestamps every stored resource carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Meta {
@@ -176,7 +192,7 @@ pub struct State {
     /// Proposals and their indexes.
     pub proposals: crate::proposals::ProposalStore,
     /// Idempotency records: request id -> what the first attempt returned.
-    pub requests: BTreeMap<String, crate::proposals::RequestRecord>,
+    pub requests: BTreeMap<String, RequestRecord>,
     id_counter: u64,
 }
 
@@ -280,7 +296,8 @@ impl Scheduler {
     /// A scheduler over any backend.
     pub fn with_backend(backend: Arc<dyn Backend>, settings: Settings) -> Result<Scheduler> {
         let store = Store::new(backend);
-        let state = load(&store)?;
+        let mut state = load(&store)?;
+        upgrade_tzdb(&store, &mut state)?;
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
@@ -356,7 +373,7 @@ fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.forums)?;
     state.events = crate::events::EventStore::load(store)?;
     state.proposals = crate::proposals::ProposalStore::load(store)?;
-    for r in store.load::<crate::proposals::RequestRecord>(storage::prefix::REQUEST)? {
+    for r in store.load::<RequestRecord>(storage::prefix::REQUEST)? {
         state.requests.insert(r.request_id.clone(), r);
     }
     Ok(state)
@@ -366,5 +383,35 @@ fn load_map<R: Resource>(store: &Store, map: &mut BTreeMap<String, R>) -> Result
     for r in store.load::<R>(R::PREFIX)? {
         map.insert(r.id().to_string(), r);
     }
+    Ok(())
+}
+
+/// When the tzdb compiled into this server differs from the one the store was last written
+/// with, recompute every event's instants from its wall time (the wall time wins) and log
+/// the events that moved.
+fn upgrade_tzdb(store: &Store, state: &mut State) -> Result<()> {
+    let key = storage::key(storage::prefix::META, "tzdb");
+    let stored: Option<String> = match store.scan(&key)?.into_iter().find(|(k, _)| *k == key) {
+        Some((k, v)) => Some(storage::decode(&k, &v)?),
+        None => None,
+    };
+    if stored.as_deref() == Some(crate::time::TZDB_VERSION) {
+        return Ok(());
+    }
+    let mut batch = Batch::default();
+    let now = chrono::Utc::now().timestamp_micros();
+    let report = crate::events::ops::recompute_all(state, &mut batch, now, false);
+    for m in &report.moved {
+        tracing::warn!(
+            event = %m.event.id,
+            from_tzdb = %m.previous_tzdb,
+            to_tzdb = crate::time::TZDB_VERSION,
+            old_start = m.previous_start,
+            new_start = m.event.start.utc,
+            "zone rules changed: event instants recomputed from its wall time"
+        );
+    }
+    store.apply(batch)?;
+    store.flush_blocking()?;
     Ok(())
 }

@@ -16,8 +16,8 @@
 //! one, so N concurrent writers cost about one fsync, not N.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -205,7 +205,9 @@ impl Store {
     /// Wraps a backend and starts its flusher task on the current tokio runtime.
     pub fn new(backend: Arc<dyn Backend>) -> Store {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(flusher(backend.clone(), rx));
+        // The flusher holds the backend weakly: when the last Store is dropped the engine
+        // closes at once (releasing sled's lock on its folder), not whenever the task ends.
+        tokio::spawn(flusher(Arc::downgrade(&backend), rx));
         Store {
             backend,
             flushes: tx,
@@ -275,13 +277,15 @@ impl Store {
 }
 
 /// The group-commit loop: take every waiter queued so far, flush once, answer them all.
-async fn flusher(backend: Arc<dyn Backend>, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+async fn flusher(backend: Weak<dyn Backend>, mut rx: mpsc::UnboundedReceiver<Waiter>) {
     while let Some(first) = rx.recv().await {
         let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);
         }
-        let b = backend.clone();
+        let Some(b) = backend.upgrade() else {
+            return;
+        };
         let result = match tokio::task::spawn_blocking(move || b.flush()).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(format!("flush task failed: {e}")),

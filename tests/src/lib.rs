@@ -121,3 +121,235 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Builders and the article's directory, shared by the test files.
+pub mod fixtures {
+    use entente_proto::v1 as pb;
+    use tonic::transport::Channel;
+
+    use entente_proto::v1::directory_service_client::DirectoryServiceClient;
+    use entente_proto::v1::event_service_client::EventServiceClient;
+
+    /// Kazan, venue of the BRICS summit.
+    pub const KAZAN: (f64, f64) = (55.7963, 49.1088);
+    /// Ashgabat, venue of the conference.
+    pub const ASHGABAT: (f64, f64) = (37.9601, 58.3261);
+    /// Moscow.
+    pub const MOSCOW: (f64, f64) = (55.7558, 37.6173);
+
+    /// Registers a participant.
+    pub async fn participant(
+        dir: &mut DirectoryServiceClient<Channel>,
+        id: &str,
+        name: &str,
+        country: &str,
+        zone: &str,
+    ) {
+        dir.create_participant(pb::CreateParticipantRequest {
+            participant: Some(pb::Participant {
+                display_name: name.into(),
+                role: pb::ParticipantRole::HeadOfState as i32,
+                country_code: country.into(),
+                home_time_zone: zone.into(),
+                ..Default::default()
+            }),
+            participant_id: id.into(),
+        })
+        .await
+        .expect("create participant");
+    }
+
+    /// Registers a venue; `at` is (latitude, longitude).
+    pub async fn venue(
+        dir: &mut DirectoryServiceClient<Channel>,
+        id: &str,
+        city: &str,
+        country: &str,
+        zone: &str,
+        at: Option<(f64, f64)>,
+    ) {
+        dir.create_venue(pb::CreateVenueRequest {
+            venue: Some(pb::Venue {
+                display_name: format!("{city} {id}"),
+                city: city.into(),
+                country_code: country.into(),
+                time_zone: zone.into(),
+                location: at.map(|(latitude, longitude)| pb::LatLng {
+                    latitude,
+                    longitude,
+                }),
+                ..Default::default()
+            }),
+            venue_id: id.into(),
+        })
+        .await
+        .expect("create venue");
+    }
+
+    /// The article's directory: Putin, Pezeshkian and Xi; venues in Ashgabat, Kazan and
+    /// Moscow (with coordinates) and a second hall in Ashgabat; the BRICS forum.
+    pub async fn article_directory(dir: &mut DirectoryServiceClient<Channel>) {
+        participant(dir, "putin", "Vladimir Putin", "RU", "Europe/Moscow").await;
+        participant(dir, "pezeshkian", "Masoud Pezeshkian", "IR", "Asia/Tehran").await;
+        participant(dir, "xi", "Xi Jinping", "CN", "Asia/Shanghai").await;
+        venue(
+            dir,
+            "ashgabat-congress",
+            "Ashgabat",
+            "TM",
+            "Asia/Ashgabat",
+            Some(ASHGABAT),
+        )
+        .await;
+        venue(
+            dir,
+            "ashgabat-palace",
+            "Ashgabat",
+            "TM",
+            "Asia/Ashgabat",
+            Some(ASHGABAT),
+        )
+        .await;
+        venue(
+            dir,
+            "kazan-expo",
+            "Kazan",
+            "RU",
+            "Europe/Moscow",
+            Some(KAZAN),
+        )
+        .await;
+        venue(
+            dir,
+            "kremlin",
+            "Moscow",
+            "RU",
+            "Europe/Moscow",
+            Some(MOSCOW),
+        )
+        .await;
+        dir.create_forum(pb::CreateForumRequest {
+            forum: Some(pb::Forum {
+                display_name: "BRICS".into(),
+                member_country_codes: vec![
+                    "BR".into(),
+                    "RU".into(),
+                    "IN".into(),
+                    "CN".into(),
+                    "ZA".into(),
+                    "IR".into(),
+                ],
+                ..Default::default()
+            }),
+            forum_id: "brics".into(),
+        })
+        .await
+        .expect("forum");
+    }
+
+    /// A timed span in the venue's zone.
+    pub fn timed(start: &str, end: &str) -> Option<pb::EventTiming> {
+        Some(pb::EventTiming {
+            span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                start: start.into(),
+                end: end.into(),
+                time_zone: String::new(),
+            })),
+        })
+    }
+
+    /// Whole days in the venue's zone.
+    pub fn days(first: &str, last: &str) -> Option<pb::EventTiming> {
+        Some(pb::EventTiming {
+            span: Some(pb::event_timing::Span::AllDay(pb::DateSpan {
+                start_date: first.into(),
+                end_date: last.into(),
+                time_zone: String::new(),
+            })),
+        })
+    }
+
+    /// An event with the usual fields.
+    pub fn event(
+        kind: pb::EventKind,
+        title: &str,
+        venue: &str,
+        participants: &[&str],
+        timing: Option<pb::EventTiming>,
+    ) -> pb::Event {
+        pb::Event {
+            kind: kind as i32,
+            title: title.into(),
+            venue_id: venue.into(),
+            participant_ids: participants.iter().map(|p| p.to_string()).collect(),
+            timing,
+            ..Default::default()
+        }
+    }
+
+    /// Creates an event with an id and returns it as stored.
+    pub async fn create(
+        events: &mut EventServiceClient<Channel>,
+        id: &str,
+        event: pb::Event,
+    ) -> pb::Event {
+        create_with(events, id, event, false).await
+    }
+
+    /// Creates an event, optionally overriding hard conflicts.
+    pub async fn create_with(
+        events: &mut EventServiceClient<Channel>,
+        id: &str,
+        event: pb::Event,
+        allow_conflicts: bool,
+    ) -> pb::Event {
+        events
+            .create_event(pb::CreateEventRequest {
+                event: Some(event),
+                event_id: id.into(),
+                allow_conflicts,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create {id}: {e:?}"))
+            .into_inner()
+            .event
+            .expect("event")
+    }
+
+    /// Local time of a zoned time.
+    pub fn local(z: &Option<pb::ZonedTime>) -> String {
+        z.as_ref().map(|z| z.local_time.clone()).unwrap_or_default()
+    }
+
+    /// The RFC 9557 form of a zoned time.
+    pub fn rfc(z: &Option<pb::ZonedTime>) -> String {
+        z.as_ref().map(|z| z.rfc9557.clone()).unwrap_or_default()
+    }
+
+    /// The field paths named in a status's BadRequest detail.
+    pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+        use tonic_types::StatusExt;
+        status
+            .get_details_bad_request()
+            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default()
+    }
+
+    /// The violation types in a status's PreconditionFailure detail.
+    pub fn precondition_types(status: &tonic::Status) -> Vec<String> {
+        use tonic_types::StatusExt;
+        status
+            .get_details_precondition_failure()
+            .map(|p| p.violations.into_iter().map(|v| v.r#type).collect())
+            .unwrap_or_default()
+    }
+
+    /// Unix seconds of a zoned time.
+    pub fn utc(z: &Option<pb::ZonedTime>) -> i64 {
+        z.as_ref()
+            .and_then(|z| z.utc_time)
+            .map(|t| t.seconds)
+            .unwrap_or(i64::MIN)
+    }
+}

@@ -3,9 +3,9 @@
 
 use entente_proto::v1 as pb;
 use entente_tests::TestServer;
+use entente_tests::fixtures::bad_fields;
 use prost_types::FieldMask;
 use tonic::Code;
-use tonic_types::StatusExt;
 
 fn venue(id: &str, name: &str, city: &str, country: &str, zone: &str) -> pb::CreateVenueRequest {
     pb::CreateVenueRequest {
@@ -33,14 +33,6 @@ fn putin() -> pb::CreateParticipantRequest {
         }),
         participant_id: "putin".into(),
     }
-}
-
-/// The field paths named in a status's BadRequest detail.
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -4,9 +4,14 @@
 use entente_proto::v1 as pb;
 use prost_types::Timestamp;
 
+use crate::conflicts::{self, Conflict, ConflictKind, Severity, TravelSkip};
 use crate::directory::{self as dir, FieldMask, LatLng, Role};
 use crate::error::{Error, Result};
+use crate::events::{self as ev, Event, EventKind, EventStatus, Timing, TimingInput, Visibility};
 use crate::scheduler::Meta;
+use crate::time::{Disambiguation, OffsetPolicy, Zoned};
+use crate::validate;
+use chrono_tz::Tz;
 
 /// Microseconds since the epoch as a protobuf timestamp.
 pub fn timestamp(micros: i64) -> Option<Timestamp> {
@@ -175,4 +180,280 @@ pub fn forum_input(f: pb::Forum) -> dir::ForumInput {
         description: f.description,
         member_country_codes: f.member_country_codes,
     }
+}
+
+// ---- time ----
+
+/// A zoned time out.
+pub fn zoned(z: &Zoned) -> pb::ZonedTime {
+    pb::ZonedTime {
+        local_time: z.local_string(),
+        time_zone: z.zone.name().to_string(),
+        utc_offset: z.offset_string(),
+        utc_time: timestamp_secs(z.utc),
+        rfc9557: z.rfc9557(),
+        abbreviation: z.abbreviation(),
+    }
+}
+
+/// An optional viewer zone.
+pub fn view_zone(field: &str, v: &str) -> Result<Option<Tz>> {
+    validate::optional_zone(field, v)
+}
+
+/// Disambiguation in.
+pub fn disambiguation(v: i32) -> Result<Disambiguation> {
+    Ok(
+        match known_enum::<pb::Disambiguation>("disambiguation", v)? {
+            pb::Disambiguation::Unspecified | pb::Disambiguation::Reject => Disambiguation::Reject,
+            pb::Disambiguation::Compatible => Disambiguation::Compatible,
+            pb::Disambiguation::Earlier => Disambiguation::Earlier,
+            pb::Disambiguation::Later => Disambiguation::Later,
+        },
+    )
+}
+
+/// Offset policy in.
+pub fn offset_policy(v: i32) -> Result<OffsetPolicy> {
+    Ok(match known_enum::<pb::OffsetPolicy>("offset_policy", v)? {
+        pb::OffsetPolicy::Unspecified | pb::OffsetPolicy::Reject => OffsetPolicy::Reject,
+        pb::OffsetPolicy::Use => OffsetPolicy::Use,
+        pb::OffsetPolicy::Prefer => OffsetPolicy::Prefer,
+        pb::OffsetPolicy::Ignore => OffsetPolicy::Ignore,
+    })
+}
+
+/// A query window in.
+pub fn window(w: Option<pb::TimeWindow>, field: &str) -> Result<Option<(i64, i64)>> {
+    w.map(|w| ev::ops::parse_window(&w.start, &w.end, &w.time_zone, field))
+        .transpose()
+}
+
+// ---- events ----
+
+/// Event kind in (`None` for UNSPECIFIED).
+pub fn event_kind(v: i32, field: &str) -> Result<Option<EventKind>> {
+    Ok(match known_enum::<pb::EventKind>(field, v)? {
+        pb::EventKind::Unspecified => None,
+        pb::EventKind::Summit => Some(EventKind::Summit),
+        pb::EventKind::Conference => Some(EventKind::Conference),
+        pb::EventKind::BilateralMeeting => Some(EventKind::BilateralMeeting),
+        pb::EventKind::OfficialVisit => Some(EventKind::OfficialVisit),
+        pb::EventKind::StateVisit => Some(EventKind::StateVisit),
+        pb::EventKind::SigningCeremony => Some(EventKind::SigningCeremony),
+        pb::EventKind::Other => Some(EventKind::Other),
+    })
+}
+
+fn event_kind_out(k: EventKind) -> pb::EventKind {
+    match k {
+        EventKind::Summit => pb::EventKind::Summit,
+        EventKind::Conference => pb::EventKind::Conference,
+        EventKind::BilateralMeeting => pb::EventKind::BilateralMeeting,
+        EventKind::OfficialVisit => pb::EventKind::OfficialVisit,
+        EventKind::StateVisit => pb::EventKind::StateVisit,
+        EventKind::SigningCeremony => pb::EventKind::SigningCeremony,
+        EventKind::Other => pb::EventKind::Other,
+    }
+}
+
+/// Event status in (`None` for UNSPECIFIED).
+pub fn event_status(v: i32, field: &str) -> Result<Option<EventStatus>> {
+    Ok(match known_enum::<pb::EventStatus>(field, v)? {
+        pb::EventStatus::Unspecified => None,
+        pb::EventStatus::Tentative => Some(EventStatus::Tentative),
+        pb::EventStatus::Confirmed => Some(EventStatus::Confirmed),
+        pb::EventStatus::Cancelled => Some(EventStatus::Cancelled),
+    })
+}
+
+fn event_status_out(s: EventStatus) -> pb::EventStatus {
+    match s {
+        EventStatus::Tentative => pb::EventStatus::Tentative,
+        EventStatus::Confirmed => pb::EventStatus::Confirmed,
+        EventStatus::Cancelled => pb::EventStatus::Cancelled,
+    }
+}
+
+/// Visibility in (`None` for UNSPECIFIED).
+pub fn visibility(v: i32, field: &str) -> Result<Option<Visibility>> {
+    Ok(match known_enum::<pb::Visibility>(field, v)? {
+        pb::Visibility::Unspecified => None,
+        pb::Visibility::Public => Some(Visibility::Public),
+        pb::Visibility::Parties => Some(Visibility::Parties),
+        pb::Visibility::Private => Some(Visibility::Private),
+    })
+}
+
+/// Visibility out.
+pub fn visibility_out(v: Visibility) -> pb::Visibility {
+    match v {
+        Visibility::Public => pb::Visibility::Public,
+        Visibility::Parties => pb::Visibility::Parties,
+        Visibility::Private => pb::Visibility::Private,
+    }
+}
+
+/// Timing in.
+pub fn timing_input(t: pb::EventTiming) -> Option<TimingInput> {
+    match t.span? {
+        pb::event_timing::Span::Timed(t) => Some(TimingInput::Timed {
+            start: t.start,
+            end: t.end,
+            time_zone: t.time_zone,
+        }),
+        pb::event_timing::Span::AllDay(d) => Some(TimingInput::AllDay {
+            start_date: d.start_date,
+            end_date: d.end_date,
+            time_zone: d.time_zone,
+        }),
+    }
+}
+
+fn timing_out(e: &Event) -> pb::EventTiming {
+    let span = match &e.timing {
+        Timing::Timed => pb::event_timing::Span::Timed(pb::TimedSpan {
+            start: e.start.local_string(),
+            end: e.end.local_string(),
+            time_zone: e.zone().name().to_string(),
+        }),
+        Timing::AllDay { first, last } => pb::event_timing::Span::AllDay(pb::DateSpan {
+            start_date: first.to_string(),
+            end_date: last.to_string(),
+            time_zone: e.zone().name().to_string(),
+        }),
+    };
+    pb::EventTiming { span: Some(span) }
+}
+
+/// Event in.
+pub fn event_input(e: pb::Event) -> Result<ev::EventInput> {
+    Ok(ev::EventInput {
+        id: e.id,
+        kind: event_kind(e.kind, "event.kind")?,
+        title: e.title,
+        description: e.description,
+        venue_id: e.venue_id,
+        host_country_code: e.host_country_code,
+        forum_id: e.forum_id,
+        participant_ids: e.participant_ids,
+        status: event_status(e.status, "event.status")?,
+        parent_event_id: e.parent_event_id,
+        timing: e.timing.and_then(timing_input),
+        visibility: visibility(e.visibility, "event.visibility")?,
+    })
+}
+
+/// Event out: at its own zone, and in `view` when asked. `city` is the venue's city.
+pub fn event(
+    e: &Event,
+    view: Option<Tz>,
+    city: &str,
+    describe: &dyn Fn(&Conflict, Tz) -> String,
+) -> pb::Event {
+    let (etag, create_time, update_time) = stamps(&e.meta);
+    pb::Event {
+        id: e.id.clone(),
+        kind: event_kind_out(e.kind) as i32,
+        title: e.title.clone(),
+        description: e.description.clone(),
+        venue_id: e.venue_id.clone(),
+        host_country_code: e.host_country.clone(),
+        forum_id: e.forum_id.clone().unwrap_or_default(),
+        participant_ids: e.participants.clone(),
+        status: event_status_out(e.status) as i32,
+        parent_event_id: e.parent_id.clone().unwrap_or_default(),
+        timing: Some(timing_out(e)),
+        start: Some(zoned(&e.start)),
+        end: Some(zoned(&e.end)),
+        all_day: matches!(e.timing, Timing::AllDay { .. }),
+        view_start: view.map(|z| zoned(&e.start.in_zone(z))),
+        view_end: view.map(|z| zoned(&e.end.in_zone(z))),
+        tzdb_version: e.tzdb_version.clone(),
+        duration: Some(prost_types::Duration {
+            seconds: e.end.utc - e.start.utc,
+            nanos: 0,
+        }),
+        conflict_overrides: e
+            .overrides
+            .iter()
+            .map(|o| pb::ConflictOverride {
+                time: timestamp(o.time),
+                actor: o.actor.clone(),
+                conflicts: o
+                    .conflicts
+                    .iter()
+                    .map(|c| conflict(c, view.unwrap_or(e.zone()), describe))
+                    .collect(),
+            })
+            .collect(),
+        visibility: visibility_out(e.visibility) as i32,
+        owner_office: e.owner_office.clone(),
+        cancellation_reason: e.cancellation_reason.clone(),
+        city: city.to_string(),
+        etag,
+        create_time,
+        update_time,
+    }
+}
+
+/// Conflict out, with times and description in `zone`.
+pub fn conflict(
+    c: &Conflict,
+    zone: Tz,
+    describe: &dyn Fn(&Conflict, Tz) -> String,
+) -> pb::Conflict {
+    let at = |t: i64| Zoned::from_instant(t, zone).ok().map(|z| zoned(&z));
+    let secs = |s: i64| {
+        Some(prost_types::Duration {
+            seconds: s,
+            nanos: 0,
+        })
+    };
+    pb::Conflict {
+        kind: match c.kind {
+            ConflictKind::Participant => pb::ConflictKind::Participant,
+            ConflictKind::Venue => pb::ConflictKind::Venue,
+            ConflictKind::Travel => pb::ConflictKind::Travel,
+        } as i32,
+        severity: match c.severity {
+            Severity::Hard => pb::ConflictSeverity::Hard,
+            Severity::Soft => pb::ConflictSeverity::Soft,
+        } as i32,
+        other_event_id: c.other_event.clone(),
+        other_event_title: c.other_title.clone(),
+        participant_id: c.participant.clone().unwrap_or_default(),
+        venue_id: c.venue.clone().unwrap_or_default(),
+        overlap_start: at(c.start),
+        overlap_end: at(c.end),
+        distance_km: c.travel.as_ref().map_or(0.0, |t| t.distance_km),
+        time_available: c.travel.as_ref().and_then(|t| secs(t.available_secs)),
+        time_required: c.travel.as_ref().and_then(|t| secs(t.required_secs)),
+        description: describe(c, zone),
+    }
+}
+
+/// Skipped travel check out.
+pub fn travel_skip(s: &TravelSkip) -> pb::TravelCheckSkipped {
+    pb::TravelCheckSkipped {
+        participant_id: s.participant.clone(),
+        other_event_id: s.other_event.clone(),
+        venue_id: s.venue.clone(),
+        reason: s.reason.clone(),
+    }
+}
+
+/// A conflict report out.
+pub fn report(
+    r: &conflicts::Report,
+    zone: Tz,
+    describe: &dyn Fn(&Conflict, Tz) -> String,
+) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
+    (
+        r.conflicts
+            .iter()
+            .map(|c| conflict(c, zone, describe))
+            .collect(),
+        r.skipped.iter().map(travel_skip).collect(),
+    )
 }

@@ -1,13 +1,17 @@
 //! The gRPC layer: one file per service, each handler converting the request, calling the
 //! scheduler and converting the reply. Errors map to statuses once, in `status`.
 
+pub mod conflicts;
 pub mod convert;
 pub mod directory;
+pub mod events;
 pub mod pending;
 pub mod status;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
+use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
+use entente_proto::v1::event_service_server::EventServiceServer;
 use tonic::service::Routes;
 
 use crate::scheduler::Scheduler;
@@ -16,8 +20,16 @@ use crate::scheduler::Scheduler;
 pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::server::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let directory = DirectoryServiceServer::new(directory::Directory::new(scheduler.clone()));
+    let events = EventServiceServer::new(events::Events::new(scheduler.clone()));
+    let conflicts = ConflictServiceServer::new(conflicts::Conflicts::new(scheduler.clone()));
     health
         .set_serving::<DirectoryServiceServer<directory::Directory>>()
+        .await;
+    health
+        .set_serving::<EventServiceServer<events::Events>>()
+        .await;
+    health
+        .set_serving::<ConflictServiceServer<conflicts::Conflicts>>()
         .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -36,6 +48,8 @@ pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::se
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(directory)
+        .add_service(events)
+        .add_service(conflicts)
         .add_service(AuditServiceServer::new(pending::Pending));
     Ok(routes.routes())
 }

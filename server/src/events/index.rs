@@ -1,0 +1,334 @@
+//! In-memory event indexes, rebuilt from storage at start-up.
+//!
+//! Events live in a slab (`Vec<Option<Arc<Event>>>`) and every index refers to them by a
+//! `u32` slot, so an index entry is 12 bytes of key instead of a copied id string. There
+//! are three kinds of index, all ordered by start instant:
+//!
+//! - one global time index, for window lists;
+//! - one per participant and one per venue (the conflict *scopes*), for conflict checks,
+//!   agendas and free/busy;
+//! - parent → children, for programmes and sidelines rules.
+//!
+//! A window query `[from, to)` must also find events that started before `from` and are
+//! still running. Each index remembers the longest event it has ever held (`span`), so the
+//! query scans starts in `[from - span, to)`: O(log n + k) where k is the number of events
+//! near the window, never a scan of the store. Spans never shrink (a removed long event
+//! only widens later scans slightly); they are recomputed exactly at every restart.
+//!
+//! Ties in start are broken by id, so pages (keyed by start and id) are stable across
+//! restarts, although slots are not.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::Event;
+use crate::error::Result;
+use crate::storage::{Store, prefix};
+
+/// One ordered index and the longest event it has held.
+#[derive(Debug, Default)]
+struct Scope {
+    starts: BTreeSet<(i64, u32)>,
+    span: i64,
+}
+
+impl Scope {
+    fn insert(&mut self, e: &Event, slot: u32) {
+        self.starts.insert((e.start.utc, slot));
+        self.span = self.span.max(e.end.utc - e.start.utc);
+    }
+
+    fn remove(&mut self, e: &Event, slot: u32) {
+        self.starts.remove(&(e.start.utc, slot));
+    }
+}
+
+/// Where a query resumes: after this (start, id).
+pub type Cursor = (i64, String);
+
+/// All events and their indexes.
+#[derive(Debug, Default)]
+pub struct EventStore {
+    slab: Vec<Option<Arc<Event>>>,
+    free: Vec<u32>,
+    slots: HashMap<String, u32>,
+    time: Scope,
+    participants: HashMap<String, Scope>,
+    venues: HashMap<String, Scope>,
+    children: HashMap<String, BTreeSet<String>>,
+}
+
+/// Which index a query runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Axis<'a> {
+    /// Every event.
+    All,
+    /// One participant's events.
+    Participant(&'a str),
+    /// One venue's events.
+    Venue(&'a str),
+}
+
+impl EventStore {
+    /// Rebuilds everything from the stored events.
+    pub fn load(store: &Store) -> Result<EventStore> {
+        let mut s = EventStore::default();
+        for e in store.load::<Event>(prefix::EVENT)? {
+            s.insert(e);
+        }
+        Ok(s)
+    }
+
+    /// How many events are stored (cancelled ones included).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// One event.
+    pub fn get(&self, id: &str) -> Option<&Arc<Event>> {
+        let slot = *self.slots.get(id)?;
+        self.slab.get(slot as usize)?.as_ref()
+    }
+
+    fn at(&self, slot: u32) -> Option<&Arc<Event>> {
+        self.slab.get(slot as usize)?.as_ref()
+    }
+
+    /// Every event, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Event>> {
+        self.slab.iter().flatten()
+    }
+
+    /// Stores or replaces an event and updates every index.
+    pub fn insert(&mut self, event: Event) {
+        let event = Arc::new(event);
+        let slot = match self.slots.get(&event.id) {
+            Some(&slot) => {
+                self.unindex(slot);
+                slot
+            }
+            None => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    self.slab.push(None);
+                    (self.slab.len() - 1) as u32
+                });
+                self.slots.insert(event.id.clone(), slot);
+                slot
+            }
+        };
+        self.time.insert(&event, slot);
+        for p in &event.participants {
+            self.participants
+                .entry(p.clone())
+                .or_default()
+                .insert(&event, slot);
+        }
+        self.venues
+            .entry(event.venue_id.clone())
+            .or_default()
+            .insert(&event, slot);
+        if let Some(parent) = &event.parent_id {
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .insert(event.id.clone());
+        }
+        self.slab[slot as usize] = Some(event);
+    }
+
+    fn unindex(&mut self, slot: u32) {
+        let Some(old) = self.slab[slot as usize].take() else {
+            return;
+        };
+        self.time.remove(&old, slot);
+        for p in &old.participants {
+            if let Some(s) = self.participants.get_mut(p) {
+                s.remove(&old, slot);
+            }
+        }
+        if let Some(s) = self.venues.get_mut(&old.venue_id) {
+            s.remove(&old, slot);
+        }
+        if let Some(parent) = &old.parent_id
+            && let Some(c) = self.children.get_mut(parent)
+        {
+            c.remove(&old.id);
+        }
+    }
+
+    /// Direct sidelines events of `id`.
+    pub fn children(&self, id: &str) -> Vec<String> {
+        self.children
+            .get(id)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every event on the sidelines of `id`, at any depth.
+    pub fn descendants(&self, id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut queue = self.children(id);
+        while let Some(next) = queue.pop() {
+            if out.contains(&next) {
+                continue; // a corrupt cycle must not loop forever
+            }
+            queue.extend(self.children(&next));
+            out.push(next);
+        }
+        out
+    }
+
+    /// The chain of parents above `event`, nearest first.
+    pub fn ancestors(&self, event: &Event) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut next = event.parent_id.clone();
+        while let Some(id) = next {
+            if out.contains(&id) || id == event.id {
+                break;
+            }
+            next = self.get(&id).and_then(|p| p.parent_id.clone());
+            out.push(id);
+        }
+        out
+    }
+
+    fn scope(&self, axis: Axis<'_>) -> Option<&Scope> {
+        match axis {
+            Axis::All => Some(&self.time),
+            Axis::Participant(p) => self.participants.get(p),
+            Axis::Venue(v) => self.venues.get(v),
+        }
+    }
+
+    /// Events on `axis` overlapping `[from, to)`, ordered by (start, id), resuming after
+    /// `after`. Cancelled events are included; callers filter.
+    pub fn window<'a>(
+        &'a self,
+        axis: Axis<'_>,
+        from: i64,
+        to: i64,
+        after: Option<&'a Cursor>,
+    ) -> impl Iterator<Item = &'a Arc<Event>> + 'a {
+        let (lo, starts) = match self.scope(axis) {
+            Some(scope) => {
+                let mut lo = from.saturating_sub(scope.span);
+                if let Some((start, _)) = after {
+                    lo = lo.max(*start);
+                }
+                (lo, Some(&scope.starts))
+            }
+            None => (0, None),
+        };
+        let raw = starts
+            .into_iter()
+            .flat_map(move |s| s.range((lo, 0)..(to, 0)))
+            .filter_map(move |&(_, slot)| self.at(slot))
+            .filter(move |e| e.end.utc > from);
+        ById::new(raw).filter(move |e| match after {
+            Some((start, id)) => (e.start.utc, e.id.as_str()) > (*start, id.as_str()),
+            None => true,
+        })
+    }
+
+    /// The events on `axis` that end at or before `t` (latest end first is not guaranteed;
+    /// the caller picks): walks back from `t` only as far as an earlier start could still
+    /// end later than the best found.
+    pub fn latest_ending_by(
+        &self,
+        axis: Axis<'_>,
+        t: i64,
+        keep: impl Fn(&Event) -> bool,
+    ) -> Option<&Arc<Event>> {
+        let scope = self.scope(axis)?;
+        let mut best: Option<&Arc<Event>> = None;
+        for &(start, slot) in scope.starts.range(..(t, 0)).rev() {
+            if let Some(b) = best
+                && start.saturating_add(scope.span) <= b.end.utc
+            {
+                break;
+            }
+            let Some(e) = self.at(slot) else { continue };
+            if e.end.utc <= t && keep(e) && best.is_none_or(|b| e.end.utc > b.end.utc) {
+                best = Some(e);
+            }
+        }
+        best
+    }
+
+    /// The first event on `axis` starting at or after `t` that `keep` accepts.
+    pub fn earliest_starting_from(
+        &self,
+        axis: Axis<'_>,
+        t: i64,
+        keep: impl Fn(&Event) -> bool,
+    ) -> Option<&Arc<Event>> {
+        let scope = self.scope(axis)?;
+        scope
+            .starts
+            .range((t, 0)..)
+            .filter_map(|&(_, slot)| self.at(slot))
+            .find(|e| keep(e))
+    }
+
+    /// Ids of events that refer to a participant, venue or forum.
+    pub fn referrers(&self, kind: &str, id: &str) -> Vec<String> {
+        let ids = |scope: Option<&Scope>| -> Vec<String> {
+            scope
+                .map(|s| {
+                    s.starts
+                        .iter()
+                        .filter_map(|&(_, slot)| self.at(slot))
+                        .map(|e| e.id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match kind {
+            "participant" => ids(self.participants.get(id)),
+            "venue" => ids(self.venues.get(id)),
+            "forum" => self
+                .all()
+                .filter(|e| e.forum_id.as_deref() == Some(id))
+                .map(|e| e.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Reorders a start-ordered stream so that events with equal starts come out by id.
+struct ById<'a, I: Iterator<Item = &'a Arc<Event>>> {
+    inner: std::iter::Peekable<I>,
+    group: Vec<&'a Arc<Event>>,
+}
+
+impl<'a, I: Iterator<Item = &'a Arc<Event>>> ById<'a, I> {
+    fn new(inner: I) -> Self {
+        ById {
+            inner: inner.peekable(),
+            group: Vec::new(),
+        }
+    }
+}
+
+impl<'a, I: Iterator<Item = &'a Arc<Event>>> Iterator for ById<'a, I> {
+    type Item = &'a Arc<Event>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.group.is_empty() {
+            let first = self.inner.next()?;
+            self.group.push(first);
+            while let Some(next) = self.inner.next_if(|e| e.start.utc == first.start.utc) {
+                self.group.push(next);
+            }
+            // Reverse order so `pop` yields the smallest id first.
+            self.group.sort_by(|a, b| b.id.cmp(&a.id));
+        }
+        self.group.pop()
+    }
+}

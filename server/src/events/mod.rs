@@ -1,0 +1,623 @@
+//! Events: the stored record and how a client's input becomes one.
+//!
+//! An event's *timing* is kept as the office entered it (wall times and zone, or whole days
+//! and zone); the UTC instants beside it are derived, with the tzdb version that derived
+//! them, and are recomputed from the wall time when the zone's rules change.
+//!
+//! - [`index`]: the in-memory indexes (by time, per participant, per venue, sidelines).
+//! - [`ops`]: create, update, cancel and the queries, as `Scheduler` methods.
+
+pub mod index;
+pub mod ops;
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+pub use index::EventStore;
+
+use crate::directory::{Forum, Participant, Venue};
+use crate::error::{Error, Result, Violations};
+use crate::scheduler::{Meta, State};
+use crate::time::{self, Disambiguation, OffsetPolicy, TimeError, Zoned};
+use crate::validate;
+
+/// Longest event, end minus start: a state visit or a long conference fits; a typo in the
+/// year does not.
+pub const MAX_DURATION_SECS: i64 = 60 * 86_400;
+/// Most participants one event may list.
+pub const MAX_PARTICIPANTS: usize = 500;
+
+/// What sort of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A summit.
+    Summit,
+    /// A conference.
+    Conference,
+    /// Talks between two parties.
+    BilateralMeeting,
+    /// An official visit.
+    OfficialVisit,
+    /// A state visit.
+    StateVisit,
+    /// A signing ceremony.
+    SigningCeremony,
+    /// Anything else.
+    Other,
+}
+
+/// Where an event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum EventStatus {
+    /// Pencilled in.
+    #[default]
+    Tentative,
+    /// Fixed.
+    Confirmed,
+    /// Called off; kept, never conflicts.
+    Cancelled,
+}
+
+/// Who may see an event or proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Every authenticated office.
+    Public,
+    /// The parties' offices, the host and the forum secretariat.
+    #[default]
+    Parties,
+    /// Only the owner.
+    Private,
+}
+
+/// When an event happens, as entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Timing {
+    /// Start and end wall times in one zone (kept in the event's `start`/`end`).
+    Timed,
+    /// Whole days, inclusive, in a zone.
+    AllDay {
+        /// First day.
+        first: NaiveDate,
+        /// Last day (inclusive).
+        last: NaiveDate,
+    },
+}
+
+/// A hard conflict written over with `allow_conflicts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    /// When, microseconds since the epoch.
+    pub time: i64,
+    /// Who.
+    pub actor: String,
+    /// What was overridden.
+    pub conflicts: Vec<crate::conflicts::Conflict>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stable id.
+    pub id: String,
+    /// Kind.
+    pub kind: EventKind,
+    /// Title.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Venue id.
+    pub venue_id: String,
+    /// Host country, ISO code.
+    pub host_country: String,
+    /// Forum id, if any.
+    pub forum_id: Option<String>,
+    /// Participant ids, in the order given.
+    pub participants: Vec<String>,
+    /// Status.
+    pub status: EventStatus,
+    /// The event this one is on the sidelines of.
+    pub parent_id: Option<String>,
+    /// How the time was entered.
+    pub timing: Timing,
+    /// Start: wall time and zone as entered, instant derived.
+    pub start: Zoned,
+    /// End (exclusive).
+    pub end: Zoned,
+    /// tzdb release that derived the instants.
+    pub tzdb_version: String,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// The office that created it ("" without access control).
+    pub owner_office: String,
+    /// Why it was cancelled.
+    pub cancellation_reason: String,
+    /// Hard conflicts it was written over.
+    pub overrides: Vec<Override>,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+impl Event {
+    /// The event's zone.
+    pub fn zone(&self) -> Tz {
+        self.start.zone
+    }
+
+    /// Whether `[self.start, self.end)` and `[start, end)` share an instant.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.start.utc < end && start < self.end.utc
+    }
+
+    /// Whether it still counts (not cancelled).
+    pub fn is_live(&self) -> bool {
+        self.status != EventStatus::Cancelled
+    }
+}
+
+/// Timing as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimingInput {
+    /// Start and end strings (local, RFC 3339 or RFC 9557) and an optional zone.
+    Timed {
+        /// Start.
+        start: String,
+        /// End.
+        end: String,
+        /// IANA zone; defaults to the venue's.
+        time_zone: String,
+    },
+    /// Whole days.
+    AllDay {
+        /// "2024-10-22".
+        start_date: String,
+        /// "2024-10-24" (inclusive); defaults to `start_date`.
+        end_date: String,
+        /// IANA zone; defaults to the venue's.
+        time_zone: String,
+    },
+}
+
+/// An event as a client sends it, unvalidated.
+#[derive(Debug, Clone, Default)]
+pub struct EventInput {
+    /// Optional readable id (create) or the id (update).
+    pub id: String,
+    /// Required on create.
+    pub kind: Option<EventKind>,
+    /// Required.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Required unless it is on the sidelines of a parent (then the parent's venue).
+    pub venue_id: String,
+    /// Defaults to the venue's country.
+    pub host_country_code: String,
+    /// Optional.
+    pub forum_id: String,
+    /// Participant ids.
+    pub participant_ids: Vec<String>,
+    /// `None`: TENTATIVE on create.
+    pub status: Option<EventStatus>,
+    /// Optional parent.
+    pub parent_event_id: String,
+    /// Required on create.
+    pub timing: Option<TimingInput>,
+    /// `None`: PARTIES.
+    pub visibility: Option<Visibility>,
+}
+
+/// How to read the times of a write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeOptions {
+    /// For gaps and folds.
+    pub disambiguation: Disambiguation,
+    /// For numeric offsets.
+    pub offset_policy: OffsetPolicy,
+}
+
+/// The resolved start, end and timing of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// How it was entered.
+    pub timing: Timing,
+    /// Start.
+    pub start: Zoned,
+    /// End.
+    pub end: Zoned,
+}
+
+/// Resolves a timing input against the venue's zone.
+pub fn resolve_timing(input: &TimingInput, venue_zone: Tz, opts: TimeOptions) -> Result<Resolved> {
+    const F: &str = "event.timing";
+    match input {
+        TimingInput::Timed {
+            start,
+            end,
+            time_zone,
+        } => {
+            let mut v = Violations::default();
+            let explicit = v.check(validate::optional_zone(
+                &format!("{F}.timed.time_zone"),
+                time_zone,
+            ));
+            let s = v.check(
+                time::parse_time(start).map_err(|e| Error::time(format!("{F}.timed.start"), e)),
+            );
+            let e = v
+                .check(time::parse_time(end).map_err(|e| Error::time(format!("{F}.timed.end"), e)));
+            v.finish()?;
+            let (Some(explicit), Some(s), Some(e)) = (explicit, s, e) else {
+                unreachable!("Violations::finish returned Ok with a missing field");
+            };
+            // The zone: the explicit field, else a bracketed zone in the strings, else the
+            // venue's. Every bracketed zone must then agree with it.
+            let zone = explicit.or(s.zone).or(e.zone).unwrap_or(venue_zone);
+            let mut v = Violations::default();
+            for (field, p) in [("start", &s), ("end", &e)] {
+                if p.date_only {
+                    v.add(
+                        format!("{F}.timed.{field}"),
+                        "a date alone is not a time of day; use all_day for whole days",
+                    );
+                }
+            }
+            v.finish()?;
+            let start_z = time::resolve_parsed(&s, zone, opts.disambiguation, opts.offset_policy)
+                .map_err(|err| Error::time(format!("{F}.timed.start"), err))?;
+            let end_z = time::resolve_parsed(&e, zone, opts.disambiguation, opts.offset_policy)
+                .map_err(|err| Error::time(format!("{F}.timed.end"), err))?;
+            check_span(start_z, end_z)?;
+            Ok(Resolved {
+                timing: Timing::Timed,
+                start: start_z,
+                end: end_z,
+            })
+        }
+        TimingInput::AllDay {
+            start_date,
+            end_date,
+            time_zone,
+        } => {
+            let mut v = Violations::default();
+            let zone = v.check(validate::optional_zone(
+                &format!("{F}.all_day.time_zone"),
+                time_zone,
+            ));
+            let first = v.check(
+                time::parse_date(start_date)
+                    .map_err(|e| Error::time(format!("{F}.all_day.start_date"), e)),
+            );
+            let last = if end_date.trim().is_empty() {
+                first
+            } else {
+                v.check(
+                    time::parse_date(end_date)
+                        .map_err(|e| Error::time(format!("{F}.all_day.end_date"), e)),
+                )
+            };
+            v.finish()?;
+            let (Some(zone), Some(first), Some(last)) = (zone, first, last) else {
+                unreachable!("Violations::finish returned Ok with a missing field");
+            };
+            let zone = zone.unwrap_or(venue_zone);
+            if last < first {
+                return Err(Error::invalid(
+                    format!("{F}.all_day.end_date"),
+                    format!("the last day {last} is before the first day {first}"),
+                ));
+            }
+            let after = last.succ_opt().ok_or_else(|| {
+                Error::time(
+                    format!("{F}.all_day.end_date"),
+                    TimeError::YearOutOfRange(9999),
+                )
+            })?;
+            let start = time::start_of_day(first, zone)
+                .map_err(|e| Error::time(format!("{F}.all_day.start_date"), e))?;
+            let end = time::start_of_day(after, zone)
+                .map_err(|e| Error::time(format!("{F}.all_day.end_date"), e))?;
+            check_span(start, end)?;
+            Ok(Resolved {
+                timing: Timing::AllDay { first, last },
+                start,
+                end,
+            })
+        }
+    }
+}
+
+fn check_span(start: Zoned, end: Zoned) -> Result<()> {
+    if end.utc <= start.utc {
+        return Err(Error::invalid(
+            "event.timing",
+            format!(
+                "the end ({}) must be after the start ({})",
+                end.rfc9557(),
+                start.rfc9557()
+            ),
+        ));
+    }
+    if end.utc - start.utc > MAX_DURATION_SECS {
+        return Err(Error::invalid(
+            "event.timing",
+            format!(
+                "the event lasts {} days; at most {} are allowed",
+                (end.utc - start.utc) / 86_400,
+                MAX_DURATION_SECS / 86_400
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Re-derives the instants of a stored timing from its wall time with this server's tzdb.
+/// The recorded offset keeps the same side of a fold where the rules still allow it
+/// (Temporal's `offset: prefer`); a wall time that now falls in a gap moves forward.
+pub fn recompute(event: &Event) -> Result<Resolved, TimeError> {
+    let zone = event.zone();
+    match &event.timing {
+        Timing::Timed => {
+            let again = |z: &Zoned| {
+                let parsed = time::ParsedTime {
+                    local: z.local,
+                    date_only: false,
+                    offset: chrono::FixedOffset::east_opt(z.offset_secs)
+                        .map(time::OffsetSpec::Fixed),
+                    zone: None,
+                };
+                time::resolve_parsed(
+                    &parsed,
+                    zone,
+                    Disambiguation::Compatible,
+                    OffsetPolicy::Prefer,
+                )
+            };
+            Ok(Resolved {
+                timing: Timing::Timed,
+                start: again(&event.start)?,
+                end: again(&event.end)?,
+            })
+        }
+        Timing::AllDay { first, last } => {
+            let after = last.succ_opt().ok_or(TimeError::YearOutOfRange(9999))?;
+            Ok(Resolved {
+                timing: event.timing.clone(),
+                start: time::start_of_day(*first, zone)?,
+                end: time::start_of_day(after, zone)?,
+            })
+        }
+    }
+}
+
+/// The parts of an event that refer to the directory and to other events, checked
+/// against the state.
+pub(crate) struct Checked {
+    pub kind: EventKind,
+    pub title: String,
+    pub description: String,
+    pub venue_id: String,
+    pub host_country: String,
+    pub forum_id: Option<String>,
+    pub participants: Vec<String>,
+    pub parent_id: Option<String>,
+    pub visibility: Visibility,
+}
+
+/// Validates the non-time fields of an input against the state.
+pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
+    let mut v = Violations::default();
+    let kind = match input.kind {
+        Some(k) => Some(k),
+        None => {
+            v.add(
+                "event.kind",
+                "is required (SUMMIT, CONFERENCE, BILATERAL_MEETING, …)",
+            );
+            None
+        }
+    };
+    let title = v.check(validate::name("event.title", &input.title));
+    let description = v.check(validate::text("event.description", &input.description));
+    let host = if input.host_country_code.trim().is_empty() {
+        None
+    } else {
+        v.check(validate::country_code(
+            "event.host_country_code",
+            &input.host_country_code,
+        ))
+    };
+    if input.participant_ids.len() > MAX_PARTICIPANTS {
+        v.add(
+            "event.participant_ids",
+            format!(
+                "lists {} participants; at most {MAX_PARTICIPANTS} are allowed",
+                input.participant_ids.len()
+            ),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, p) in input.participant_ids.iter().enumerate() {
+        if !seen.insert(p.as_str()) {
+            v.add(
+                format!("event.participant_ids[{i}]"),
+                format!("{p:?} is listed twice"),
+            );
+        }
+    }
+    v.finish()?;
+    let (Some(kind), Some(title), Some(description)) = (kind, title, description) else {
+        unreachable!("Violations::finish returned Ok with a missing field");
+    };
+
+    // References, each NOT_FOUND naming its field.
+    let parent_id = non_empty(&input.parent_event_id);
+    let parent = match &parent_id {
+        Some(id) => Some(
+            st.events
+                .get(id)
+                .ok_or_else(|| Error::not_found("event", id, "event.parent_event_id"))?,
+        ),
+        None => None,
+    };
+    let venue_id = match (non_empty(&input.venue_id), parent) {
+        (Some(v), _) => v,
+        (None, Some(p)) => p.venue_id.clone(),
+        (None, None) => return Err(Error::invalid("event.venue_id", "is required")),
+    };
+    let venue = st.get::<Venue>(&venue_id, "event.venue_id")?;
+    for (i, p) in input.participant_ids.iter().enumerate() {
+        st.get::<Participant>(p, &format!("event.participant_ids[{i}]"))?;
+    }
+    let forum_id = non_empty(&input.forum_id);
+    if let Some(f) = &forum_id {
+        st.get::<Forum>(f, "event.forum_id")?;
+    }
+    Ok(Checked {
+        kind,
+        title,
+        description,
+        host_country: host.unwrap_or_else(|| venue.country_code.clone()),
+        venue_id,
+        forum_id,
+        participants: input.participant_ids.clone(),
+        parent_id,
+        visibility: input.visibility.unwrap_or_default(),
+    })
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Checks that `event` may sit on the sidelines of its parent: the parent exists, is not
+/// cancelled, is not the event itself or one of its sidelines, spans it, and is in the
+/// same city.
+pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
+    let Some(parent_id) = &event.parent_id else {
+        return Ok(());
+    };
+    let subject = format!("events/{parent_id}");
+    if *parent_id == event.id
+        || st
+            .events
+            .descendants(&event.id)
+            .iter()
+            .any(|d| d == parent_id)
+    {
+        return Err(Error::invalid(
+            "event.parent_event_id",
+            format!("{parent_id:?} is this event or one of its own sidelines events"),
+        ));
+    }
+    let parent = st
+        .events
+        .get(parent_id)
+        .ok_or_else(|| Error::not_found("event", parent_id, "event.parent_event_id"))?;
+    if !parent.is_live() && event.is_live() {
+        return Err(Error::precondition(
+            "SIDELINES_PARENT_CANCELLED",
+            subject,
+            format!(
+                "{:?} is cancelled; nothing new can be held on its sidelines",
+                parent.title
+            ),
+        ));
+    }
+    if event.start.utc < parent.start.utc || event.end.utc > parent.end.utc {
+        let zone = parent.zone();
+        return Err(Error::precondition(
+            "SIDELINES_OUTSIDE_PARENT",
+            subject,
+            format!(
+                "an event on the sidelines of {:?} must lie within it ({} to {}), but this one \
+                 runs from {} to {}",
+                parent.title,
+                parent.start.rfc9557(),
+                parent.end.rfc9557(),
+                event.start.in_zone(zone).rfc9557(),
+                event.end.in_zone(zone).rfc9557()
+            ),
+        ));
+    }
+    let (Ok(pv), Ok(ev)) = (
+        st.get::<Venue>(&parent.venue_id, "event.parent_event_id"),
+        st.get::<Venue>(&event.venue_id, "event.venue_id"),
+    ) else {
+        return Ok(());
+    };
+    if !same_city(pv, ev) {
+        return Err(Error::precondition(
+            "SIDELINES_OTHER_CITY",
+            subject,
+            format!(
+                "an event on the sidelines of {:?} must be in {} ({}), but venue {:?} is in {} ({})",
+                parent.title, pv.city, pv.country_code, ev.display_name, ev.city, ev.country_code
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether two venues are in the same city (same country, city names equal ignoring case
+/// and surrounding space).
+pub fn same_city(a: &Venue, b: &Venue) -> bool {
+    a.id == b.id
+        || (a.country_code == b.country_code
+            && a.city.trim().to_lowercase() == b.city.trim().to_lowercase())
+}
+
+/// Checks that moving, re-venuing or cancelling `event` does not strand its sidelines
+/// events: each live child must still fit inside it and be in its city.
+pub(crate) fn check_children_fit(st: &State, event: &Event) -> Result<()> {
+    let mut stranded = Vec::new();
+    let venue = st.get::<Venue>(&event.venue_id, "event.venue_id")?;
+    for child_id in st.events.children(&event.id) {
+        let Some(child) = st.events.get(&child_id) else {
+            continue;
+        };
+        if !child.is_live() {
+            continue;
+        }
+        let inside = child.start.utc >= event.start.utc && child.end.utc <= event.end.utc;
+        let city = st
+            .get::<Venue>(&child.venue_id, "event.venue_id")
+            .map(|cv| same_city(cv, venue))
+            .unwrap_or(true);
+        if !inside || !city {
+            stranded.push((child.id.clone(), child.title.clone(), inside));
+        }
+    }
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    Err(Error::FailedPrecondition {
+        message: format!(
+            "this change would strand {} event(s) on the sidelines of {:?} ({}); move or \
+             cancel them first",
+            stranded.len(),
+            event.title,
+            stranded
+                .iter()
+                .map(|s| s.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        violations: stranded
+            .into_iter()
+            .map(|(id, title, inside)| crate::error::Precondition {
+                kind: "SIDELINES_STRANDED".into(),
+                subject: format!("events/{id}"),
+                description: if inside {
+                    format!("{title:?} would no longer be in the same city")
+                } else {
+                    format!("{title:?} would no longer lie within the event")
+                },
+            })
+            .collect(),
+    })
+}

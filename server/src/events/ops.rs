@@ -1,0 +1,918 @@
+//! Event operations on the scheduler: writes that validate, check conflicts and store in
+//! one atomic step, and the read queries (lists, programmes, agendas, history).
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::index::{Axis, Cursor};
+use super::{
+    Event, EventInput, EventKind, EventStatus, Override, Resolved, TimeOptions, check_children_fit,
+    check_fields, check_sidelines, resolve_timing,
+};
+use crate::conflicts::{self, Conflict, Report};
+use crate::directory::{FieldMask, Participant, Venue};
+use crate::error::{Error, Result};
+use crate::scheduler::{Meta, RequestRecord, Scheduler, State};
+use crate::storage::{self, Batch, prefix};
+use crate::time::{self, Disambiguation, OffsetPolicy, TZDB_VERSION};
+use crate::validate::{self, PageRequest};
+
+/// Updatable event fields.
+pub const EVENT_FIELDS: &[&str] = &[
+    "kind",
+    "title",
+    "description",
+    "venue_id",
+    "host_country_code",
+    "forum_id",
+    "participant_ids",
+    "status",
+    "parent_event_id",
+    "timing",
+    "visibility",
+];
+
+/// Options of an event write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// How to read times.
+    pub time: TimeOptions,
+    /// Write despite hard conflicts (recorded).
+    pub allow_conflicts: bool,
+    /// Who writes, for the history.
+    pub actor: String,
+    /// The authenticated office, if any.
+    pub office: String,
+    /// AIP-155 idempotency key.
+    pub request_id: String,
+    /// Zone to describe conflicts in; the event's own zone when `None`.
+    pub view_zone: Option<Tz>,
+}
+
+/// What a write produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The event as stored.
+    pub event: Arc<Event>,
+    /// Soft conflicts and any overridden hard ones, plus skipped travel checks.
+    pub report: Report,
+}
+
+/// What a history entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Created.
+    Created,
+    /// Changed.
+    Updated,
+    /// Cancelled.
+    Cancelled,
+    /// Instants recomputed after a tzdb change.
+    InstantsRecomputed,
+}
+
+/// One entry of an event's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The event's revision after the change.
+    pub revision: u64,
+    /// What happened.
+    pub action: Action,
+    /// When (microseconds).
+    pub time: i64,
+    /// Who.
+    pub actor: String,
+    /// Changed fields.
+    pub changed: Vec<String>,
+    /// Overridden hard conflicts.
+    pub overridden: Vec<Conflict>,
+    /// Free text.
+    pub note: String,
+}
+
+/// Filters of a list query.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// `[from, to)` in Unix seconds.
+    pub window: Option<(i64, i64)>,
+    /// Participant id.
+    pub participant: Option<String>,
+    /// Venue id.
+    pub venue: Option<String>,
+    /// Host country code.
+    pub country: Option<String>,
+    /// Forum id.
+    pub forum: Option<String>,
+    /// Kind.
+    pub kind: Option<EventKind>,
+    /// Status; `None` means every status but CANCELLED.
+    pub status: Option<EventStatus>,
+}
+
+/// An event that moved when its instants were recomputed.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The event after recomputation.
+    pub event: Arc<Event>,
+    /// The tzdb version of the old instants.
+    pub previous_tzdb: String,
+    /// Old start instant.
+    pub previous_start: i64,
+    /// Old end instant.
+    pub previous_end: i64,
+}
+
+/// One participant's or venue's busy intervals.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// Set for a participant.
+    pub participant_id: String,
+    /// Set for a venue.
+    pub venue_id: String,
+    /// Merged, ordered.
+    pub busy: Vec<conflicts::Busy>,
+}
+
+/// Result of a recomputation.
+#[derive(Debug, Clone, Default)]
+pub struct Recomputed {
+    /// Events examined.
+    pub examined: usize,
+    /// Those that moved.
+    pub moved: Vec<Moved>,
+}
+
+/// Reads a query window: each bound is an RFC 3339/9557 string, a local date-time or a date
+/// (midnight), read in `zone` (UTC when empty). Lenient on DST: a bound in a gap moves
+/// forward, a bound in a fold takes the earlier instant.
+pub fn parse_window(start: &str, end: &str, zone: &str, field: &str) -> Result<(i64, i64)> {
+    let zone = validate::optional_zone(&format!("{field}.time_zone"), zone)?.unwrap_or(Tz::UTC);
+    let bound = |text: &str, name: &str| -> Result<i64> {
+        let f = format!("{field}.{name}");
+        let parsed = time::parse_time(text).map_err(|e| Error::time(&f, e))?;
+        let z = parsed.zone.unwrap_or(zone);
+        time::resolve_parsed(&parsed, z, Disambiguation::Compatible, OffsetPolicy::Use)
+            .map(|z| z.utc)
+            .map_err(|e| Error::time(&f, e))
+    };
+    let (from, to) = (bound(start, "start")?, bound(end, "end")?);
+    if to <= from {
+        return Err(Error::invalid(
+            format!("{field}.end"),
+            "the window is empty: its end must be after its start",
+        ));
+    }
+    Ok((from, to))
+}
+
+fn input_of(e: &Event) -> EventInput {
+    EventInput {
+        id: e.id.clone(),
+        kind: Some(e.kind),
+        title: e.title.clone(),
+        description: e.description.clone(),
+        venue_id: e.venue_id.clone(),
+        host_country_code: e.host_country.clone(),
+        forum_id: e.forum_id.clone().unwrap_or_default(),
+        participant_ids: e.participants.clone(),
+        status: Some(e.status),
+        parent_event_id: e.parent_id.clone().unwrap_or_default(),
+        timing: None,
+        visibility: Some(e.visibility),
+    }
+}
+
+/// `input` with the fields outside `mask` taken from `old`.
+fn merge(old: &Event, input: &EventInput, mask: &FieldMask) -> EventInput {
+    let mut m = input_of(old);
+    let take = |p: &str| mask.has(p);
+    if take("kind") && input.kind.is_some() {
+        m.kind = input.kind;
+    }
+    if take("title") {
+        m.title = input.title.clone();
+    }
+    if take("description") {
+        m.description = input.description.clone();
+    }
+    if take("venue_id") {
+        m.venue_id = input.venue_id.clone();
+    }
+    if take("host_country_code") {
+        m.host_country_code = input.host_country_code.clone();
+    }
+    if take("forum_id") {
+        m.forum_id = input.forum_id.clone();
+    }
+    if take("participant_ids") {
+        m.participant_ids = input.participant_ids.clone();
+    }
+    if take("status") && input.status.is_some() {
+        m.status = input.status;
+    }
+    if take("parent_event_id") {
+        m.parent_event_id = input.parent_event_id.clone();
+    }
+    if take("visibility") && input.visibility.is_some() {
+        m.visibility = input.visibility;
+    }
+    m
+}
+
+/// Builds the event a write would store: fields checked against the state, times resolved
+/// (or kept from `old` when the timing is not being changed), sidelines rules applied.
+fn build(
+    st: &State,
+    input: &EventInput,
+    old: Option<&Event>,
+    mask: &FieldMask,
+    opts: &WriteOptions,
+    id: String,
+    now: i64,
+) -> Result<Event> {
+    let merged = match old {
+        Some(o) => merge(o, input, mask),
+        None => input.clone(),
+    };
+    let checked = check_fields(st, &merged)?;
+    let venue = st.get::<Venue>(&checked.venue_id, "event.venue_id")?;
+    let new_timing = old.is_none() || mask.has("timing");
+    let resolved = match (&input.timing, old) {
+        (Some(t), _) if new_timing => resolve_timing(t, venue.zone, opts.time)?,
+        (None, _) if new_timing => return Err(Error::invalid("event.timing", "is required")),
+        (_, Some(o)) => Resolved {
+            timing: o.timing.clone(),
+            start: o.start,
+            end: o.end,
+        },
+        (_, None) => return Err(Error::invalid("event.timing", "is required")),
+    };
+    let status = match (merged.status, old) {
+        (Some(EventStatus::Cancelled), None) => {
+            return Err(Error::invalid(
+                "event.status",
+                "a new event cannot be CANCELLED; create it TENTATIVE or CONFIRMED",
+            ));
+        }
+        (Some(EventStatus::Cancelled), Some(o)) if o.status != EventStatus::Cancelled => {
+            return Err(Error::invalid(
+                "event.status",
+                "use CancelEvent to cancel an event (it records the reason and handles sidelines events)",
+            ));
+        }
+        (Some(s), _) => s,
+        (None, _) => EventStatus::Tentative,
+    };
+    let (meta, overrides, owner, reason, tzdb) = match old {
+        Some(o) => (
+            o.meta.bumped(now),
+            o.overrides.clone(),
+            o.owner_office.clone(),
+            if status == EventStatus::Cancelled {
+                o.cancellation_reason.clone()
+            } else {
+                String::new()
+            },
+            if new_timing {
+                TZDB_VERSION.to_string()
+            } else {
+                o.tzdb_version.clone()
+            },
+        ),
+        None => (
+            Meta::new(now),
+            Vec::new(),
+            opts.office.clone(),
+            String::new(),
+            TZDB_VERSION.to_string(),
+        ),
+    };
+    let event = Event {
+        id,
+        kind: checked.kind,
+        title: checked.title,
+        description: checked.description,
+        venue_id: checked.venue_id,
+        host_country: checked.host_country,
+        forum_id: checked.forum_id,
+        participants: checked.participants,
+        status,
+        parent_id: checked.parent_id,
+        timing: resolved.timing,
+        start: resolved.start,
+        end: resolved.end,
+        tzdb_version: tzdb,
+        visibility: checked.visibility,
+        owner_office: owner,
+        cancellation_reason: reason,
+        overrides,
+        meta,
+    };
+    check_sidelines(st, &event)?;
+    if old.is_some() {
+        check_children_fit(st, &event)?;
+    }
+    Ok(event)
+}
+
+/// Checks conflicts for `event` and either refuses the write or records the override.
+fn enforce(
+    st: &State,
+    event: &mut Event,
+    opts: &WriteOptions,
+    settings: &crate::Settings,
+    now: i64,
+) -> Result<Report> {
+    let report = conflicts::check(st, event, &settings.travel);
+    let hard = report.hard();
+    if !hard.is_empty() {
+        if !opts.allow_conflicts {
+            return Err(conflicts::rejection(
+                st,
+                &hard,
+                opts.view_zone.unwrap_or(event.zone()),
+            ));
+        }
+        event.overrides.push(Override {
+            time: now,
+            actor: opts.actor.clone(),
+            conflicts: hard,
+        });
+    }
+    Ok(report)
+}
+
+fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut diff = |name: &str, same: bool| {
+        if !same {
+            out.push(name.to_string());
+        }
+    };
+    diff("kind", old.kind == new.kind);
+    diff("title", old.title == new.title);
+    diff("description", old.description == new.description);
+    diff("venue_id", old.venue_id == new.venue_id);
+    diff("host_country_code", old.host_country == new.host_country);
+    diff("forum_id", old.forum_id == new.forum_id);
+    diff("participant_ids", old.participants == new.participants);
+    diff("status", old.status == new.status);
+    diff("parent_event_id", old.parent_id == new.parent_id);
+    diff(
+        "timing",
+        old.timing == new.timing && old.start == new.start && old.end == new.end,
+    );
+    diff("visibility", old.visibility == new.visibility);
+    out
+}
+
+/// Stores an event and its history entry in memory and in the batch.
+fn store_event(st: &mut State, batch: &mut Batch, event: Event, revision: Revision) -> Arc<Event> {
+    batch.put(storage::key(prefix::EVENT, &event.id), &event);
+    batch.put(
+        storage::seq_key(prefix::EVENT_HISTORY, &event.id, revision.revision),
+        &revision,
+    );
+    let id = event.id.clone();
+    st.events.insert(event);
+    st.events
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| unreachable!("just inserted"))
+}
+
+/// A previous answer to the same request id, if any. A request id reused for a different
+/// call is refused rather than silently answered with the wrong thing.
+pub(crate) fn replay(st: &State, request_id: &str, method: &str) -> Result<Option<RequestRecord>> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    match st.requests.get(request_id) {
+        Some(r) if r.method == method => Ok(Some(r.clone())),
+        Some(r) => Err(Error::invalid(
+            "request_id",
+            format!(
+                "{request_id:?} was already used for a different request ({})",
+                r.method
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Records that `request_id` produced `resource_id` (and optionally a snapshot).
+pub(crate) fn remember(
+    st: &mut State,
+    batch: &mut Batch,
+    request_id: &str,
+    method: &str,
+    resource_id: &str,
+    snapshot: Vec<u8>,
+    now: i64,
+) -> Result<()> {
+    if request_id.is_empty() {
+        return Ok(());
+    }
+    validate::bounded("request_id", request_id, 200)?;
+    let r = RequestRecord {
+        request_id: request_id.to_string(),
+        method: method.to_string(),
+        resource_id: resource_id.to_string(),
+        snapshot,
+        time: now,
+    };
+    batch.put(storage::key(prefix::REQUEST, request_id), &r);
+    st.requests.insert(request_id.to_string(), r);
+    Ok(())
+}
+
+impl Scheduler {
+    /// Schedules an event: validates it, resolves its times, enforces conflicts and stores
+    /// it, all in one atomic, durable step.
+    pub async fn create_event(&self, input: EventInput, opts: WriteOptions) -> Result<Written> {
+        let settings = self.settings().clone();
+        self.write(move |st, batch, now| {
+            if let Some(prev) = replay(st, &opts.request_id, "CreateEvent")? {
+                let event =
+                    st.events.get(&prev.resource_id).cloned().ok_or_else(|| {
+                        Error::not_found("event", &prev.resource_id, "request_id")
+                    })?;
+                return Ok(Written {
+                    event,
+                    report: Report::default(),
+                });
+            }
+            let id = if input.id.is_empty() {
+                st.fresh_id("event", now, |s, id| s.events.get(id).is_some())
+            } else {
+                let id = validate::id("event_id", &input.id)?;
+                if st.events.get(&id).is_some() {
+                    return Err(Error::AlreadyExists { kind: "event", id });
+                }
+                id
+            };
+            let mut event = build(st, &input, None, &FieldMask::all(), &opts, id, now)?;
+            let report = enforce(st, &mut event, &opts, &settings, now)?;
+            remember(
+                st,
+                batch,
+                &opts.request_id,
+                "CreateEvent",
+                &event.id,
+                Vec::new(),
+                now,
+            )?;
+            let revision = Revision {
+                revision: event.meta.revision,
+                action: Action::Created,
+                time: now,
+                actor: opts.actor.clone(),
+                changed: Vec::new(),
+                overridden: event
+                    .overrides
+                    .last()
+                    .map(|o| o.conflicts.clone())
+                    .unwrap_or_default(),
+                note: String::new(),
+            };
+            let event = store_event(st, batch, event, revision);
+            Ok(Written { event, report })
+        })
+        .await
+    }
+
+    /// Changes the fields in `mask` (all when empty). Moving or confirming the event
+    /// re-checks its conflicts; moving a parent may not strand its sidelines events.
+    pub async fn update_event(
+        &self,
+        input: EventInput,
+        mask: FieldMask,
+        etag: String,
+        opts: WriteOptions,
+    ) -> Result<Written> {
+        let settings = self.settings().clone();
+        self.write(move |st, batch, now| {
+            let old = st
+                .events
+                .get(&input.id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("event", &input.id, "event.id"))?;
+            old.meta.check_etag(&etag, "event", &old.id)?;
+            let mut event = build(st, &input, Some(&old), &mask, &opts, old.id.clone(), now)?;
+            let overrides_before = event.overrides.len();
+            let report = enforce(st, &mut event, &opts, &settings, now)?;
+            let revision = Revision {
+                revision: event.meta.revision,
+                action: Action::Updated,
+                time: now,
+                actor: opts.actor.clone(),
+                changed: changed_fields(&old, &event),
+                overridden: if event.overrides.len() > overrides_before {
+                    event
+                        .overrides
+                        .last()
+                        .map(|o| o.conflicts.clone())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                note: String::new(),
+            };
+            let event = store_event(st, batch, event, revision);
+            Ok(Written { event, report })
+        })
+        .await
+    }
+
+    /// Cancels an event (it stays readable and stops counting in conflicts). With
+    /// `cascade`, its live sidelines events are cancelled too; without, an event that still
+    /// has some is refused, naming them.
+    pub async fn cancel_event(
+        &self,
+        id: &str,
+        etag: &str,
+        reason: &str,
+        cascade: bool,
+        actor: &str,
+    ) -> Result<(Arc<Event>, Vec<String>)> {
+        let (id, etag, actor) = (id.to_string(), etag.to_string(), actor.to_string());
+        let reason = validate::text("reason", reason)?;
+        self.write(move |st, batch, now| {
+            let old = st
+                .events
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("event", &id, "id"))?;
+            old.meta.check_etag(&etag, "event", &id)?;
+            if old.status == EventStatus::Cancelled {
+                return Err(Error::precondition(
+                    "STATUS",
+                    format!("events/{id}"),
+                    format!("{:?} is already cancelled", old.title),
+                ));
+            }
+            let live: Vec<Arc<Event>> = st
+                .events
+                .descendants(&id)
+                .iter()
+                .filter_map(|d| st.events.get(d).cloned())
+                .filter(|e| e.is_live())
+                .collect();
+            if !live.is_empty() && !cascade {
+                return Err(Error::FailedPrecondition {
+                    message: format!(
+                        "{:?} still has {} live event(s) on its sidelines ({}); cancel them first \
+                         or cancel with cascade",
+                        old.title,
+                        live.len(),
+                        live.iter()
+                            .map(|e| e.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    violations: live
+                        .iter()
+                        .map(|e| crate::error::Precondition {
+                            kind: "SIDELINES_LIVE".into(),
+                            subject: format!("events/{}", e.id),
+                            description: format!(
+                                "{:?} is on its sidelines and not cancelled",
+                                e.title
+                            ),
+                        })
+                        .collect(),
+                });
+            }
+            let mut cancelled = Vec::new();
+            for e in std::iter::once(old.clone()).chain(live) {
+                let mut next = (*e).clone();
+                next.status = EventStatus::Cancelled;
+                next.cancellation_reason = if e.id == id {
+                    reason.clone()
+                } else {
+                    format!("cancelled with {:?}: {reason}", old.title)
+                };
+                next.meta = e.meta.bumped(now);
+                let revision = Revision {
+                    revision: next.meta.revision,
+                    action: Action::Cancelled,
+                    time: now,
+                    actor: actor.clone(),
+                    changed: vec!["status".into()],
+                    overridden: Vec::new(),
+                    note: next.cancellation_reason.clone(),
+                };
+                if e.id != id {
+                    cancelled.push(e.id.clone());
+                }
+                store_event(st, batch, next, revision);
+            }
+            let event = st.events.get(&id).cloned().unwrap_or(old);
+            Ok((event, cancelled))
+        })
+        .await
+    }
+
+    /// One event.
+    pub fn get_event(&self, id: &str) -> Result<Arc<Event>> {
+        self.read_state()
+            .events
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("event", id, "id"))
+    }
+
+    /// Events matching `q`, ordered by start then id, one page at a time.
+    pub fn list_events(
+        &self,
+        q: &EventQuery,
+        page: &PageRequest,
+    ) -> Result<(Vec<Arc<Event>>, String)> {
+        let st = self.read_state();
+        let axis = match (&q.participant, &q.venue) {
+            (Some(p), _) => Axis::Participant(p),
+            (None, Some(v)) => Axis::Venue(v),
+            (None, None) => Axis::All,
+        };
+        let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
+        let (from, to) = q.window.unwrap_or((i64::MIN, i64::MAX));
+        let keep = |e: &Event| {
+            q.participant
+                .as_ref()
+                .is_none_or(|p| e.participants.contains(p))
+                && q.venue.as_ref().is_none_or(|v| e.venue_id == *v)
+                && q.country.as_ref().is_none_or(|c| e.host_country == *c)
+                && q.forum
+                    .as_ref()
+                    .is_none_or(|f| e.forum_id.as_ref() == Some(f))
+                && q.kind.is_none_or(|k| e.kind == k)
+                && match q.status {
+                    Some(s) => e.status == s,
+                    None => e.is_live(),
+                }
+        };
+        let iter = st
+            .events
+            .window(axis, from, to, cursor.as_ref())
+            .filter(|e| keep(e));
+        Ok(paginate(iter, page.size))
+    }
+
+    /// A summit's programme: the event and everything on its sidelines, in order.
+    pub fn programme(
+        &self,
+        id: &str,
+        include_cancelled: bool,
+    ) -> Result<(Arc<Event>, Vec<Arc<Event>>)> {
+        let st = self.read_state();
+        let event = st
+            .events
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
+        let mut sidelines: Vec<Arc<Event>> = st
+            .events
+            .descendants(id)
+            .iter()
+            .filter_map(|d| st.events.get(d).cloned())
+            .filter(|e| include_cancelled || e.is_live())
+            .collect();
+        sidelines.sort_by(|a, b| (a.start.utc, &a.id).cmp(&(b.start.utc, &b.id)));
+        Ok((event, sidelines))
+    }
+
+    /// One participant's events overlapping `[from, to)`, ordered by start.
+    pub fn agenda(
+        &self,
+        participant: &str,
+        window: (i64, i64),
+        include_cancelled: bool,
+        page: &PageRequest,
+    ) -> Result<(Participant, Vec<Arc<Event>>, String)> {
+        let st = self.read_state();
+        let p = st
+            .get::<Participant>(participant, "participant_id")?
+            .clone();
+        let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
+        let iter = st
+            .events
+            .window(
+                Axis::Participant(participant),
+                window.0,
+                window.1,
+                cursor.as_ref(),
+            )
+            .filter(|e| include_cancelled || e.is_live());
+        let (events, token) = paginate(iter, page.size);
+        Ok((p, events, token))
+    }
+
+    /// An event's history, oldest first.
+    pub fn event_history(&self, id: &str, page: &PageRequest) -> Result<(Vec<Revision>, String)> {
+        if self.read_state().events.get(id).is_none() {
+            return Err(Error::not_found("event", id, "event_id"));
+        }
+        let mut key = storage::key(prefix::EVENT_HISTORY, id);
+        key.push(0);
+        let after: u64 = match &page.after {
+            Some(a) => a
+                .parse()
+                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
+            None => 0,
+        };
+        let mut revisions = Vec::new();
+        let mut more = false;
+        for (k, v) in self.store().scan(&key)? {
+            let r: Revision = storage::decode(&k, &v)?;
+            if r.revision <= after {
+                continue;
+            }
+            if revisions.len() == page.size {
+                more = true;
+                break;
+            }
+            revisions.push(r);
+        }
+        let token = match (more, revisions.last()) {
+            (true, Some(r)) => validate::encode_token(&r.revision.to_string()),
+            _ => String::new(),
+        };
+        Ok((revisions, token))
+    }
+
+    /// Recomputes every event's instants from its stored wall time with this server's tzdb
+    /// and reports those that moved; with `dry_run`, writes nothing.
+    pub async fn recompute_instants(&self, dry_run: bool) -> Result<Recomputed> {
+        self.write(move |st, batch, now| Ok(recompute_all(st, batch, now, dry_run)))
+            .await
+    }
+
+    /// Every conflict a proposed event would have; writes nothing. When `input.id` names a
+    /// stored event this is an edit of it, merged under `mask` as an update would be.
+    pub fn check_conflicts(
+        &self,
+        input: &EventInput,
+        mask: &FieldMask,
+        opts: &WriteOptions,
+    ) -> Result<(Event, Report)> {
+        let st = self.read_state();
+        let now = self.now();
+        let old = if input.id.is_empty() {
+            None
+        } else {
+            st.events.get(&input.id).cloned()
+        };
+        let id = match &old {
+            Some(o) => o.id.clone(),
+            None if input.id.is_empty() => "(proposed)".to_string(),
+            None => input.id.clone(),
+        };
+        let event = build(&st, input, old.as_deref(), mask, opts, id, now)?;
+        let report = conflicts::check(&st, &event, &self.settings().travel);
+        Ok((event, report))
+    }
+
+    /// Merged busy intervals for each participant, then each venue, over `[from, to)`.
+    pub fn free_busy(
+        &self,
+        participants: &[String],
+        venues: &[String],
+        window: (i64, i64),
+        include_tentative: bool,
+    ) -> Result<Vec<Calendar>> {
+        let st = self.read_state();
+        let mut out = Vec::new();
+        for (i, p) in participants.iter().enumerate() {
+            st.get::<Participant>(p, &format!("participant_ids[{i}]"))?;
+            out.push(Calendar {
+                participant_id: p.clone(),
+                venue_id: String::new(),
+                busy: conflicts::busy(
+                    &st,
+                    Axis::Participant(p),
+                    window.0,
+                    window.1,
+                    include_tentative,
+                ),
+            });
+        }
+        for (i, v) in venues.iter().enumerate() {
+            st.get::<Venue>(v, &format!("venue_ids[{i}]"))?;
+            out.push(Calendar {
+                participant_id: String::new(),
+                venue_id: v.clone(),
+                busy: conflicts::busy(&st, Axis::Venue(v), window.0, window.1, include_tentative),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Re-derives every event's instants; stores those that moved (and the new tzdb version on
+/// the rest) unless `dry_run`.
+pub(crate) fn recompute_all(
+    st: &mut State,
+    batch: &mut Batch,
+    now: i64,
+    dry_run: bool,
+) -> Recomputed {
+    let mut out = Recomputed::default();
+    let events: Vec<Arc<Event>> = st.events.all().cloned().collect();
+    for e in events {
+        out.examined += 1;
+        let Ok(r) = super::recompute(&e) else {
+            tracing::warn!(event = %e.id, "cannot recompute instants; keeping the stored ones");
+            continue;
+        };
+        let moved = r.start.utc != e.start.utc || r.end.utc != e.end.utc;
+        if !moved && e.tzdb_version == TZDB_VERSION {
+            continue;
+        }
+        let mut next = (*e).clone();
+        next.start = r.start;
+        next.end = r.end;
+        next.tzdb_version = TZDB_VERSION.to_string();
+        if moved {
+            next.meta = e.meta.bumped(now);
+        }
+        if dry_run {
+            if moved {
+                out.moved.push(Moved {
+                    event: Arc::new(next),
+                    previous_tzdb: e.tzdb_version.clone(),
+                    previous_start: e.start.utc,
+                    previous_end: e.end.utc,
+                });
+            }
+            continue;
+        }
+        if moved {
+            let revision = Revision {
+                revision: next.meta.revision,
+                action: Action::InstantsRecomputed,
+                time: now,
+                actor: "system".into(),
+                changed: vec!["timing".into()],
+                overridden: Vec::new(),
+                note: format!(
+                    "tzdb {} -> {}: the wall time was kept, the instants moved",
+                    e.tzdb_version, TZDB_VERSION
+                ),
+            };
+            let stored = store_event(st, batch, next, revision);
+            out.moved.push(Moved {
+                event: stored,
+                previous_tzdb: e.tzdb_version.clone(),
+                previous_start: e.start.utc,
+                previous_end: e.end.utc,
+            });
+        } else {
+            batch.put(storage::key(prefix::EVENT, &next.id), &next);
+            st.events.insert(next);
+        }
+    }
+    if !dry_run {
+        batch.put(
+            storage::key(prefix::META, "tzdb"),
+            &TZDB_VERSION.to_string(),
+        );
+    }
+    out
+}
+
+/// Takes up to `size` events and a token for the rest.
+fn paginate<'a>(
+    mut iter: impl Iterator<Item = &'a Arc<Event>>,
+    size: usize,
+) -> (Vec<Arc<Event>>, String) {
+    let events: Vec<Arc<Event>> = iter.by_ref().take(size).cloned().collect();
+    let token = match (iter.next(), events.last()) {
+        (Some(_), Some(last)) => validate::encode_token(&format!("{}|{}", last.start.utc, last.id)),
+        _ => String::new(),
+    };
+    (events, token)
+}
+
+fn decode_cursor(raw: &str) -> Result<Cursor> {
+    let bad = || Error::invalid("page_token", "is not a token this server issued");
+    let (start, id) = raw.split_once('|').ok_or_else(bad)?;
+    Ok((start.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+impl Scheduler {
+    /// A sentence about a conflict, with times in `zone`.
+    pub fn describe_conflict(&self, c: &Conflict, zone: Tz) -> String {
+        conflicts::describe(&self.read_state(), c, zone)
+    }
+
+    /// The city of a venue ("" if unknown).
+    pub fn venue_city(&self, venue_id: &str) -> String {
+        self.read_state()
+            .venues
+            .get(venue_id)
+            .map(|v| v.city.clone())
+            .unwrap_or_default()
+    }
+}

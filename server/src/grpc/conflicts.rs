@@ -1,0 +1,99 @@
+//! `entente.v1.ConflictService`: dry-run checks and free/busy. Never writes.
+
+use entente_proto::v1 as pb;
+use entente_proto::v1::conflict_service_server::ConflictService;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::convert::{self, required};
+use super::events::{check_mask, render, write_options};
+use crate::error::Error;
+use crate::scheduler::Scheduler;
+use crate::time::Zoned;
+
+/// The conflict service over a scheduler.
+#[derive(Debug, Clone)]
+pub struct Conflicts {
+    scheduler: Scheduler,
+}
+
+impl Conflicts {
+    /// Serves `scheduler`'s conflict checks.
+    pub fn new(scheduler: Scheduler) -> Conflicts {
+        Conflicts { scheduler }
+    }
+}
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl ConflictService for Conflicts {
+    #[instrument(skip_all)]
+    async fn check_conflicts(
+        &self,
+        req: Request<pb::CheckConflictsRequest>,
+    ) -> Reply<pb::CheckConflictsResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let input = convert::event_input(required("event", r.event)?)?;
+        let mask = check_mask(r.update_mask)?;
+        let opts = write_options(r.disambiguation, r.offset_policy, false, "", "", view)?;
+        let (event, report) = self.scheduler.check_conflicts(&input, &mask, &opts)?;
+        let (conflicts, travel_checks_skipped) =
+            convert::report(&report, view.unwrap_or(event.zone()), &|c, z| {
+                self.scheduler.describe_conflict(c, z)
+            });
+        Ok(Response::new(pb::CheckConflictsResponse {
+            conflicts,
+            travel_checks_skipped,
+            event: Some(render(&self.scheduler, &event, view)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn query_free_busy(
+        &self,
+        req: Request<pb::QueryFreeBusyRequest>,
+    ) -> Reply<pb::QueryFreeBusyResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?.unwrap_or(chrono_tz::UTC);
+        let window = convert::window(r.window, "window")?
+            .ok_or_else(|| Error::invalid("window", "is required"))?;
+        if r.participant_ids.is_empty() && r.venue_ids.is_empty() {
+            return Err(Error::invalid(
+                "participant_ids",
+                "name at least one participant or venue",
+            )
+            .into());
+        }
+        let calendars = self.scheduler.free_busy(
+            &r.participant_ids,
+            &r.venue_ids,
+            window,
+            !r.exclude_tentative,
+        )?;
+        let at = |t: i64| {
+            Zoned::from_instant(t, view)
+                .ok()
+                .map(|z| convert::zoned(&z))
+        };
+        Ok(Response::new(pb::QueryFreeBusyResponse {
+            calendars: calendars
+                .into_iter()
+                .map(|c| pb::FreeBusyCalendar {
+                    participant_id: c.participant_id,
+                    venue_id: c.venue_id,
+                    busy: c
+                        .busy
+                        .into_iter()
+                        .map(|b| pb::BusyInterval {
+                            start: at(b.start),
+                            end: at(b.end),
+                            event_ids: b.events,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,291 @@
+//! `entente.v1.EventService`: convert, call the scheduler, convert back.
+
+use chrono_tz::Tz;
+use entente_proto::v1 as pb;
+use entente_proto::v1::event_service_server::EventService;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::convert::{self, required};
+use crate::directory::{FieldMask, requested_id};
+use crate::error::{Error, Result};
+use crate::events::ops::{Action, EVENT_FIELDS, EventQuery, Revision, WriteOptions};
+use crate::events::{Event, TimeOptions};
+use crate::scheduler::Scheduler;
+use crate::validate::{self, PageRequest};
+
+/// The event service over a scheduler.
+#[derive(Debug, Clone)]
+pub struct Events {
+    scheduler: Scheduler,
+}
+
+impl Events {
+    /// Serves `scheduler`'s events.
+    pub fn new(scheduler: Scheduler) -> Events {
+        Events { scheduler }
+    }
+
+    /// An event out, with its venue's city and times in `view`.
+    pub fn render(&self, e: &Event, view: Option<Tz>) -> pb::Event {
+        render(&self.scheduler, e, view)
+    }
+}
+
+/// An event out, with its venue's city and times in `view`.
+pub fn render(s: &Scheduler, e: &Event, view: Option<Tz>) -> pb::Event {
+    convert::event(e, view, &s.venue_city(&e.venue_id), &|c, z| {
+        s.describe_conflict(c, z)
+    })
+}
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+/// Write options from the common request fields.
+pub fn write_options(
+    disambiguation: i32,
+    offset_policy: i32,
+    allow_conflicts: bool,
+    actor: &str,
+    request_id: &str,
+    view: Option<Tz>,
+) -> Result<WriteOptions> {
+    Ok(WriteOptions {
+        time: TimeOptions {
+            disambiguation: convert::disambiguation(disambiguation)?,
+            offset_policy: convert::offset_policy(offset_policy)?,
+        },
+        allow_conflicts,
+        actor: validate::bounded("actor", actor, validate::MAX_NAME_CHARS)?,
+        office: String::new(),
+        request_id: request_id.to_string(),
+        view_zone: view,
+    })
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn revision(r: &Revision, s: &Scheduler, zone: Tz) -> pb::EventRevision {
+    pb::EventRevision {
+        revision: r.revision as i64,
+        action: match r.action {
+            Action::Created => pb::EventAction::Created,
+            Action::Updated => pb::EventAction::Updated,
+            Action::Cancelled => pb::EventAction::Cancelled,
+            Action::InstantsRecomputed => pb::EventAction::InstantsRecomputed,
+        } as i32,
+        time: convert::timestamp(r.time),
+        actor: r.actor.clone(),
+        changed_fields: r.changed.clone(),
+        overridden_conflicts: r
+            .overridden
+            .iter()
+            .map(|c| convert::conflict(c, zone, &|c, z| s.describe_conflict(c, z)))
+            .collect(),
+        note: r.note.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl EventService for Events {
+    #[instrument(skip_all, fields(event_id))]
+    async fn create_event(
+        &self,
+        req: Request<pb::CreateEventRequest>,
+    ) -> Reply<pb::CreateEventResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let mut input = convert::event_input(required("event", r.event)?)?;
+        input.id = requested_id("event_id", &r.event_id, &input.id)?;
+        let opts = write_options(
+            r.disambiguation,
+            r.offset_policy,
+            r.allow_conflicts,
+            &r.actor,
+            &r.request_id,
+            view,
+        )?;
+        let w = self.scheduler.create_event(input, opts).await?;
+        tracing::Span::current().record("event_id", w.event.id.as_str());
+        let (conflicts, travel_checks_skipped) =
+            convert::report(&w.report, view.unwrap_or(w.event.zone()), &|c, z| {
+                self.scheduler.describe_conflict(c, z)
+            });
+        Ok(Response::new(pb::CreateEventResponse {
+            event: Some(self.render(&w.event, view)),
+            conflicts,
+            travel_checks_skipped,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_event(&self, req: Request<pb::GetEventRequest>) -> Reply<pb::GetEventResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let e = self.scheduler.get_event(&r.id)?;
+        Ok(Response::new(pb::GetEventResponse {
+            event: Some(self.render(&e, view)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_events(
+        &self,
+        req: Request<pb::ListEventsRequest>,
+    ) -> Reply<pb::ListEventsResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let country = non_empty(r.country_code)
+            .map(|c| validate::country_code("country_code", &c))
+            .transpose()?;
+        let q = EventQuery {
+            window: convert::window(r.window, "window")?,
+            participant: non_empty(r.participant_id),
+            venue: non_empty(r.venue_id),
+            country,
+            forum: non_empty(r.forum_id),
+            kind: convert::event_kind(r.kind, "kind")?,
+            status: convert::event_status(r.status, "status")?,
+        };
+        let (events, next_page_token) = self.scheduler.list_events(&q, &page)?;
+        Ok(Response::new(pb::ListEventsResponse {
+            events: events.iter().map(|e| self.render(e, view)).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_event(
+        &self,
+        req: Request<pb::UpdateEventRequest>,
+    ) -> Reply<pb::UpdateEventResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let event = required("event", r.event)?;
+        let etag = event.etag.clone();
+        let mask = convert::mask(r.update_mask, EVENT_FIELDS)?;
+        let input = convert::event_input(event)?;
+        let opts = write_options(
+            r.disambiguation,
+            r.offset_policy,
+            r.allow_conflicts,
+            &r.actor,
+            "",
+            view,
+        )?;
+        let w = self.scheduler.update_event(input, mask, etag, opts).await?;
+        let (conflicts, travel_checks_skipped) =
+            convert::report(&w.report, view.unwrap_or(w.event.zone()), &|c, z| {
+                self.scheduler.describe_conflict(c, z)
+            });
+        Ok(Response::new(pb::UpdateEventResponse {
+            event: Some(self.render(&w.event, view)),
+            conflicts,
+            travel_checks_skipped,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn cancel_event(
+        &self,
+        req: Request<pb::CancelEventRequest>,
+    ) -> Reply<pb::CancelEventResponse> {
+        let r = req.into_inner();
+        let (event, cancelled_event_ids) = self
+            .scheduler
+            .cancel_event(&r.id, &r.etag, &r.reason, r.cascade, &r.actor)
+            .await?;
+        Ok(Response::new(pb::CancelEventResponse {
+            event: Some(self.render(&event, None)),
+            cancelled_event_ids,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_programme(
+        &self,
+        req: Request<pb::GetProgrammeRequest>,
+    ) -> Reply<pb::GetProgrammeResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let (event, sidelines) = self.scheduler.programme(&r.event_id, r.include_cancelled)?;
+        Ok(Response::new(pb::GetProgrammeResponse {
+            event: Some(self.render(&event, view)),
+            sidelines: sidelines.iter().map(|e| self.render(e, view)).collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_agenda(&self, req: Request<pb::GetAgendaRequest>) -> Reply<pb::GetAgendaResponse> {
+        let r = req.into_inner();
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let window = convert::window(r.window, "window")?.ok_or_else(|| {
+            Error::invalid("window", "is required: the agenda covers a window of time")
+        })?;
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let (participant, events, next_page_token) =
+            self.scheduler
+                .agenda(&r.participant_id, window, r.include_cancelled, &page)?;
+        let zone = view.unwrap_or(participant.home_zone);
+        Ok(Response::new(pb::GetAgendaResponse {
+            events: events.iter().map(|e| self.render(e, Some(zone))).collect(),
+            view_zone: zone.name().to_string(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_event_history(
+        &self,
+        req: Request<pb::ListEventHistoryRequest>,
+    ) -> Reply<pb::ListEventHistoryResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let event = self.scheduler.get_event(&r.event_id).map_err(|e| match e {
+            Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
+            other => other,
+        })?;
+        let (revisions, next_page_token) = self.scheduler.event_history(&r.event_id, &page)?;
+        Ok(Response::new(pb::ListEventHistoryResponse {
+            revisions: revisions
+                .iter()
+                .map(|rv| revision(rv, &self.scheduler, event.zone()))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn recompute_instants(
+        &self,
+        req: Request<pb::RecomputeInstantsRequest>,
+    ) -> Reply<pb::RecomputeInstantsResponse> {
+        let r = req.into_inner();
+        let out = self.scheduler.recompute_instants(r.dry_run).await?;
+        Ok(Response::new(pb::RecomputeInstantsResponse {
+            tzdb_version: crate::time::TZDB_VERSION.to_string(),
+            examined_count: out.examined as i64,
+            moved_events: out
+                .moved
+                .iter()
+                .map(|m| pb::MovedEvent {
+                    event_id: m.event.id.clone(),
+                    previous_tzdb_version: m.previous_tzdb.clone(),
+                    previous_start_time: convert::timestamp_secs(m.previous_start),
+                    previous_end_time: convert::timestamp_secs(m.previous_end),
+                    start: Some(convert::zoned(&m.event.start)),
+                    end: Some(convert::zoned(&m.event.end)),
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// The mask of a CheckConflicts edit (shared with the conflict service).
+pub fn check_mask(m: Option<prost_types::FieldMask>) -> Result<FieldMask> {
+    convert::mask(m, EVENT_FIELDS)
+}
