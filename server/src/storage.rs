@@ -135,13 +135,29 @@ pub struct SledBackend {
 
 impl SledBackend {
     /// Opens (or creates) a store in `dir`.
+    ///
+    /// sled releases its lock on the folder a moment after the last handle is dropped (its
+    /// I/O threads hold the file briefly), so a store reopened in the same process, as tests
+    /// and embedders do, may find it still locked. That one error is retried for up to two
+    /// seconds; a folder held by another live process still fails.
     pub fn open(dir: &Path) -> Result<SledBackend> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // The scheduler flushes explicitly; sled's timer flush would only add I/O.
-            .flush_every_ms(None)
-            .open()?;
-        Ok(SledBackend { db })
+            .flush_every_ms(None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match config.open() {
+                Ok(db) => return Ok(SledBackend { db }),
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// A store that lives in a temporary folder and disappears when dropped.

@@ -63,11 +63,18 @@ impl TestServer {
         let task = tokio::spawn(entente_server::serve(listener, config, async {
             let _ = stopped.await;
         }));
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
+        let channel = match Endpoint::from_shared(format!("http://{addr}"))
             .expect("endpoint")
             .connect()
             .await
-            .expect("connect to the test server");
+        {
+            Ok(c) => c,
+            // Say why the server died rather than that the connection was reset.
+            Err(e) if task.is_finished() => {
+                panic!("the server did not start: {:?} ({e})", task.await)
+            }
+            Err(e) => panic!("cannot connect to the test server: {e}"),
+        };
         TestServer {
             addr,
             channel,
