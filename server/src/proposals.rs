@@ -1,21 +1,988 @@
 //! Proposals: invitations, meeting requests and agreements, with their state machine and
-//! attributed history.
+//! an attributed, append-only history.
+//!
+//! ```text
+//! INVITED   -> ACCEPTED | DECLINED | COUNTERED | WITHDRAWN | EXPIRED
+//! COUNTERED -> INVITED | ACCEPTED | DECLINED | WITHDRAWN
+//! ACCEPTED  -> FINALISED | WITHDRAWN
+//! FINALISED, DECLINED, WITHDRAWN, EXPIRED: terminal
+//! ```
+//!
+//! Expiry is deterministic: an INVITED proposal whose deadline has passed *is* EXPIRED for
+//! every read from that instant on, with a history entry dated at the deadline by "system".
+//! A background sweep later stores exactly that entry, so what a reader saw before the
+//! sweep and what is stored after it are the same.
+//!
+//! Finalising an invitation or meeting request whose event is TENTATIVE may confirm the
+//! event in the same atomic write, under the same conflict enforcement as any update: if
+//! confirming would double-book someone, neither the proposal nor the event changes.
 
-use crate::error::Result;
-use crate::storage::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// All proposals and their indexes.
+use serde::{Deserialize, Serialize};
+
+use crate::conflicts;
+use crate::directory::{Participant, Venue};
+use crate::error::{Error, Precondition, Result, Violations};
+use crate::events::ops::{Action, Revision, remember, replay};
+use crate::events::{self, Event, EventStatus, TimeOptions, TimingInput, Visibility};
+use crate::scheduler::{Meta, Scheduler, State};
+use crate::storage::{self, Batch, prefix};
+use crate::validate::{self, PageRequest};
+
+/// What is proposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// An invitation (an official or state visit).
+    Invitation,
+    /// A request for a meeting.
+    MeetingRequest,
+    /// An agreement to be signed.
+    Agreement,
+}
+
+/// Where a proposal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Status {
+    /// Awaiting the recipient.
+    Invited,
+    /// Accepted.
+    Accepted,
+    /// Declined (terminal).
+    Declined,
+    /// Counter-proposed; awaiting the proposer.
+    Countered,
+    /// Withdrawn (terminal).
+    Withdrawn,
+    /// Deadline passed while INVITED (terminal).
+    Expired,
+    /// Done (terminal).
+    Finalised,
+}
+
+impl Status {
+    /// Every status, for tables.
+    pub const ALL: [Status; 7] = [
+        Status::Invited,
+        Status::Accepted,
+        Status::Declined,
+        Status::Countered,
+        Status::Withdrawn,
+        Status::Expired,
+        Status::Finalised,
+    ];
+
+    /// The statuses this one may move to.
+    pub fn next(self) -> &'static [Status] {
+        use Status::*;
+        match self {
+            Invited => &[Accepted, Declined, Countered, Withdrawn, Expired],
+            Countered => &[Invited, Accepted, Declined, Withdrawn],
+            Accepted => &[Finalised, Withdrawn],
+            Declined | Withdrawn | Expired | Finalised => &[],
+        }
+    }
+
+    /// Upper-case name, as in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Invited => "INVITED",
+            Status::Accepted => "ACCEPTED",
+            Status::Declined => "DECLINED",
+            Status::Countered => "COUNTERED",
+            Status::Withdrawn => "WITHDRAWN",
+            Status::Expired => "EXPIRED",
+            Status::Finalised => "FINALISED",
+        }
+    }
+}
+
+/// A party: a participant or a whole country.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Party {
+    /// A participant id.
+    Participant(String),
+    /// An ISO country code.
+    Country(String),
+}
+
+/// Where a piece of information came from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Attribution {
+    /// "RIA Novosti".
+    pub source: String,
+    /// A link.
+    pub url: String,
+    /// When the source reported it (microseconds).
+    pub reported_time: Option<i64>,
+}
+
+/// Timing as proposed (kept as entered; checked to be readable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TermsTiming {
+    /// Start, end, zone.
+    Timed(String, String, String),
+    /// First day, last day, zone.
+    AllDay(String, String, String),
+}
+
+/// The terms on the table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Terms {
+    /// Free text.
+    pub summary: String,
+    /// Proposed dates.
+    pub timing: Option<TermsTiming>,
+    /// Proposed venue.
+    pub venue_id: Option<String>,
+}
+
+/// A stored proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Stable id.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Title.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Who proposes.
+    pub proposer: Party,
+    /// To whom.
+    pub recipient: Party,
+    /// The event it produces or concerns.
+    pub event_id: Option<String>,
+    /// Where it should be finalised.
+    pub target_event_id: Option<String>,
+    /// Response deadline (microseconds).
+    pub deadline: Option<i64>,
+    /// Stored status (see [`Proposal::effective`] for expiry).
+    pub status: Status,
+    /// Current terms.
+    pub terms: Option<Terms>,
+    /// The event it was finalised at.
+    pub finalised_at: Option<String>,
+    /// When it was finalised (microseconds).
+    pub finalise_time: Option<i64>,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// The office that created it.
+    pub owner_office: String,
+    /// How many history entries are stored.
+    pub history_len: u64,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// 1 for the creation.
+    pub sequence: u64,
+    /// `None` for the creation.
+    pub from: Option<Status>,
+    /// The status entered.
+    pub to: Status,
+    /// Server time (microseconds).
+    pub time: i64,
+    /// Who.
+    pub actor: String,
+    /// Free text.
+    pub note: String,
+    /// Source.
+    pub attribution: Option<Attribution>,
+    /// Terms offered with it.
+    pub terms: Option<Terms>,
+    /// Event it was finalised at.
+    pub event_id: Option<String>,
+}
+
+impl Proposal {
+    /// The proposal as of `now`: an INVITED proposal past its deadline is EXPIRED, with the
+    /// history entry that records it (dated at the deadline).
+    pub fn effective(&self, now: i64) -> (Proposal, Option<Transition>) {
+        match self.deadline {
+            Some(d) if self.status == Status::Invited && d <= now => {
+                let mut p = self.clone();
+                p.status = Status::Expired;
+                p.history_len += 1;
+                p.meta = Meta {
+                    revision: self.meta.revision + 1,
+                    create_time: self.meta.create_time,
+                    update_time: d,
+                };
+                let t = Transition {
+                    sequence: p.history_len,
+                    from: Some(Status::Invited),
+                    to: Status::Expired,
+                    time: d,
+                    actor: "system".into(),
+                    note: "the response deadline passed".into(),
+                    attribution: None,
+                    terms: None,
+                    event_id: None,
+                };
+                (p, Some(t))
+            }
+            _ => (self.clone(), None),
+        }
+    }
+
+    fn parties(&self) -> [&Party; 2] {
+        [&self.proposer, &self.recipient]
+    }
+}
+
+/// All proposals.
 #[derive(Debug, Default)]
-pub struct ProposalStore {}
+pub struct ProposalStore {
+    by_id: BTreeMap<String, Arc<Proposal>>,
+}
 
 impl ProposalStore {
-    /// Rebuilds everything from the stored proposals.
-    pub fn load(_store: &Store) -> Result<ProposalStore> {
-        Ok(ProposalStore::default())
+    /// Loads every stored proposal.
+    pub fn load(store: &storage::Store) -> Result<ProposalStore> {
+        let mut s = ProposalStore::default();
+        for p in store.load::<Proposal>(prefix::PROPOSAL)? {
+            s.by_id.insert(p.id.clone(), Arc::new(p));
+        }
+        Ok(s)
     }
 
     /// Ids of proposals a participant is a party to.
-    pub fn referrers(&self, _participant: &str) -> Vec<String> {
-        Vec::new()
+    pub fn referrers(&self, participant: &str) -> Vec<String> {
+        let me = Party::Participant(participant.to_string());
+        self.by_id
+            .values()
+            .filter(|p| p.parties().contains(&&me))
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    fn get(&self, id: &str) -> Option<&Arc<Proposal>> {
+        self.by_id.get(id)
+    }
+}
+
+/// A proposal as a client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalInput {
+    /// Optional readable id.
+    pub id: String,
+    /// Required.
+    pub kind: Option<Kind>,
+    /// Required.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Required.
+    pub proposer: Option<Party>,
+    /// Required.
+    pub recipient: Option<Party>,
+    /// Optional.
+    pub event_id: String,
+    /// Optional.
+    pub target_event_id: String,
+    /// Optional (microseconds).
+    pub deadline: Option<i64>,
+    /// Optional.
+    pub terms: Option<TermsInput>,
+    /// `None`: PARTIES.
+    pub visibility: Option<Visibility>,
+}
+
+/// Terms as a client sends them.
+#[derive(Debug, Clone, Default)]
+pub struct TermsInput {
+    /// Free text.
+    pub summary: String,
+    /// Proposed dates.
+    pub timing: Option<TimingInput>,
+    /// Proposed venue.
+    pub venue_id: String,
+}
+
+/// Who did it and why, for the history.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The etag last seen ("" = unconditional).
+    pub etag: String,
+    /// Who.
+    pub actor: String,
+    /// Free text.
+    pub note: String,
+    /// Source.
+    pub attribution: Option<Attribution>,
+    /// AIP-155 idempotency key.
+    pub request_id: String,
+}
+
+/// A transition request.
+#[derive(Debug, Clone)]
+pub enum Move {
+    /// Recipient accepts, or proposer accepts the counter.
+    Accept,
+    /// Declines.
+    Decline,
+    /// Recipient proposes other terms.
+    Counter(TermsInput),
+    /// Proposer revises after a counter.
+    Revise(TermsInput),
+    /// Proposer withdraws.
+    Withdraw,
+    /// Finalises; optional event, and whether to confirm a tentative linked event.
+    Finalise {
+        /// The event (see the API docs).
+        event_id: String,
+        /// Confirm a TENTATIVE linked event atomically.
+        confirm_event: bool,
+    },
+}
+
+impl Move {
+    fn target(&self) -> Status {
+        match self {
+            Move::Accept => Status::Accepted,
+            Move::Decline => Status::Declined,
+            Move::Counter(_) => Status::Countered,
+            Move::Revise(_) => Status::Invited,
+            Move::Withdraw => Status::Withdrawn,
+            Move::Finalise { .. } => Status::Finalised,
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Move::Accept => "AcceptProposal",
+            Move::Decline => "DeclineProposal",
+            Move::Counter(_) => "CounterProposal",
+            Move::Revise(_) => "ReviseProposal",
+            Move::Withdraw => "WithdrawProposal",
+            Move::Finalise { .. } => "FinaliseProposal",
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self {
+            Move::Accept => "accept",
+            Move::Decline => "decline",
+            Move::Counter(_) => "counter",
+            Move::Revise(_) => "revise",
+            Move::Withdraw => "withdraw",
+            Move::Finalise { .. } => "finalise",
+        }
+    }
+}
+
+/// Filters of a proposal list.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalQuery {
+    /// Either party is this participant.
+    pub participant: Option<String>,
+    /// Either party is (or belongs to) this country.
+    pub country: Option<String>,
+    /// Kind.
+    pub kind: Option<Kind>,
+    /// Effective status.
+    pub status: Option<Status>,
+    /// Target event.
+    pub target_event: Option<String>,
+    /// Linked event.
+    pub event: Option<String>,
+    /// With `participant`: only those awaiting that participant's answer.
+    pub awaiting_response: bool,
+}
+
+fn check_party(st: &State, field: &str, p: &Option<Party>) -> Result<Party> {
+    match p {
+        None => Err(Error::invalid(
+            field,
+            "is required: a participant_id or a country_code",
+        )),
+        Some(Party::Participant(id)) => {
+            st.get::<Participant>(id, &format!("{field}.participant_id"))?;
+            Ok(Party::Participant(id.clone()))
+        }
+        Some(Party::Country(c)) => Ok(Party::Country(validate::country_code(
+            &format!("{field}.country_code"),
+            c,
+        )?)),
+    }
+}
+
+fn check_event_ref(st: &State, field: &str, id: &str) -> Result<Option<String>> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Ok(None);
+    }
+    st.events
+        .get(id)
+        .ok_or_else(|| Error::not_found("event", id, field))?;
+    Ok(Some(id.to_string()))
+}
+
+fn check_terms(st: &State, field: &str, t: &TermsInput) -> Result<Terms> {
+    let summary = validate::text(&format!("{field}.summary"), &t.summary)?;
+    let venue_id = if t.venue_id.trim().is_empty() {
+        None
+    } else {
+        st.get::<Venue>(t.venue_id.trim(), &format!("{field}.venue_id"))?;
+        Some(t.venue_id.trim().to_string())
+    };
+    // Proposed dates must be readable: resolve them now (in the proposed venue's zone, or
+    // the zone they name) so a counter-offer cannot carry a date that does not exist.
+    let timing = match &t.timing {
+        None => None,
+        Some(timing) => {
+            let zone = venue_id
+                .as_ref()
+                .and_then(|v| st.venues.get(v))
+                .map(|v| v.zone);
+            let named = match timing {
+                TimingInput::Timed { time_zone, .. } | TimingInput::AllDay { time_zone, .. } => {
+                    time_zone.clone()
+                }
+            };
+            let zone = match (zone, named.trim().is_empty()) {
+                (Some(z), _) => z,
+                (None, false) => validate::zone(&format!("{field}.timing.time_zone"), &named)?,
+                (None, true) => {
+                    return Err(Error::invalid(
+                        format!("{field}.timing"),
+                        "proposed dates need a venue_id or a time_zone to be read in",
+                    ));
+                }
+            };
+            events::resolve_timing(timing, zone, TimeOptions::default())
+                .map_err(|e| relabel(e, &format!("{field}.timing"), "event.timing"))?;
+            Some(match timing.clone() {
+                TimingInput::Timed {
+                    start,
+                    end,
+                    time_zone,
+                } => TermsTiming::Timed(start, end, time_zone),
+                TimingInput::AllDay {
+                    start_date,
+                    end_date,
+                    time_zone,
+                } => TermsTiming::AllDay(start_date, end_date, time_zone),
+            })
+        }
+    };
+    Ok(Terms {
+        summary,
+        timing,
+        venue_id,
+    })
+}
+
+/// Renames the field paths of an error produced for events to the proposal's fields.
+fn relabel(e: Error, to: &str, from: &str) -> Error {
+    match e {
+        Error::Invalid(v) => Error::Invalid(
+            v.into_iter()
+                .map(|mut f| {
+                    f.field = f.field.replacen(from, to, 1);
+                    f
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn check_context(c: &Context) -> Result<()> {
+    let mut v = Violations::default();
+    v.check(validate::bounded(
+        "actor",
+        &c.actor,
+        validate::MAX_NAME_CHARS,
+    ));
+    v.check(validate::text("note", &c.note));
+    if let Some(a) = &c.attribution {
+        v.check(validate::bounded(
+            "attribution.source",
+            &a.source,
+            validate::MAX_NAME_CHARS,
+        ));
+        v.check(validate::bounded("attribution.url", &a.url, 2000));
+    }
+    v.check(validate::bounded("request_id", &c.request_id, 200));
+    v.finish()
+}
+
+fn store_transition(
+    st: &mut State,
+    batch: &mut Batch,
+    p: Proposal,
+    t: &Transition,
+) -> Arc<Proposal> {
+    batch.put(storage::key(prefix::PROPOSAL, &p.id), &p);
+    batch.put(
+        storage::seq_key(prefix::PROPOSAL_HISTORY, &p.id, t.sequence),
+        t,
+    );
+    let p = Arc::new(p);
+    st.proposals.by_id.insert(p.id.clone(), p.clone());
+    p
+}
+
+fn country_of(st: &State, party: &Party) -> Option<String> {
+    match party {
+        Party::Country(c) => Some(c.clone()),
+        Party::Participant(p) => st.participants.get(p).map(|x| x.country_code.clone()),
+    }
+}
+
+impl Scheduler {
+    /// Makes a proposal; it starts INVITED.
+    pub async fn create_proposal(&self, input: ProposalInput, ctx: Context) -> Result<Proposal> {
+        check_context(&ctx)?;
+        self.write(move |st, batch, now| {
+            if let Some(prev) = replay(st, &ctx.request_id, "CreateProposal")? {
+                return storage::decode(prev.request_id.as_bytes(), &prev.snapshot);
+            }
+            let mut v = Violations::default();
+            if input.kind.is_none() {
+                v.add(
+                    "proposal.kind",
+                    "is required (INVITATION, MEETING_REQUEST or AGREEMENT)",
+                );
+            }
+            let title = v.check(validate::name("proposal.title", &input.title));
+            let description = v.check(validate::text("proposal.description", &input.description));
+            if let Some(d) = input.deadline
+                && d <= now
+            {
+                v.add("proposal.response_deadline", "has already passed");
+            }
+            v.finish()?;
+            let proposer = check_party(st, "proposal.proposer", &input.proposer)?;
+            let recipient = check_party(st, "proposal.recipient", &input.recipient)?;
+            if proposer == recipient {
+                return Err(Error::invalid(
+                    "proposal.recipient",
+                    "is the same party as the proposer",
+                ));
+            }
+            let event_id = check_event_ref(st, "proposal.event_id", &input.event_id)?;
+            let target_event_id =
+                check_event_ref(st, "proposal.target_event_id", &input.target_event_id)?;
+            let terms = input
+                .terms
+                .as_ref()
+                .map(|t| check_terms(st, "proposal.terms", t))
+                .transpose()?;
+            let id = if input.id.is_empty() {
+                st.fresh_id("proposal", now, |s, id| s.proposals.get(id).is_some())
+            } else {
+                let id = validate::id("proposal_id", &input.id)?;
+                if st.proposals.get(&id).is_some() {
+                    return Err(Error::AlreadyExists {
+                        kind: "proposal",
+                        id,
+                    });
+                }
+                id
+            };
+            let (Some(kind), Some(title), Some(description)) = (input.kind, title, description)
+            else {
+                unreachable!("Violations::finish returned Ok with a missing field");
+            };
+            let p = Proposal {
+                id,
+                kind,
+                title,
+                description,
+                proposer,
+                recipient,
+                event_id,
+                target_event_id,
+                deadline: input.deadline,
+                status: Status::Invited,
+                terms: terms.clone(),
+                finalised_at: None,
+                finalise_time: None,
+                visibility: input.visibility.unwrap_or_default(),
+                owner_office: String::new(),
+                history_len: 1,
+                meta: Meta::new(now),
+            };
+            let t = Transition {
+                sequence: 1,
+                from: None,
+                to: Status::Invited,
+                time: now,
+                actor: ctx.actor.clone(),
+                note: ctx.note.clone(),
+                attribution: ctx.attribution.clone(),
+                terms,
+                event_id: None,
+            };
+            remember(
+                st,
+                batch,
+                &ctx.request_id,
+                "CreateProposal",
+                &p.id,
+                storage::encode(&p),
+                now,
+            )?;
+            Ok((*store_transition(st, batch, p, &t)).clone())
+        })
+        .await
+    }
+
+    /// Moves a proposal through its state machine. Returns the proposal and, for a
+    /// finalisation, its linked event as stored after the step.
+    pub async fn transition(
+        &self,
+        id: &str,
+        m: Move,
+        ctx: Context,
+    ) -> Result<(Proposal, Option<Arc<Event>>)> {
+        check_context(&ctx)?;
+        let id = id.trim().to_string();
+        let travel = self.settings().travel;
+        self.write(move |st, batch, now| {
+            if let Some(prev) = replay(st, &ctx.request_id, m.method())? {
+                let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
+                let event = p.event_id.as_ref().and_then(|e| st.events.get(e).cloned());
+                return Ok((p, event));
+            }
+            let stored = st
+                .proposals
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("proposal", &id, "id"))?;
+            let (current, expiry) = stored.effective(now);
+            current.meta.check_etag(&ctx.etag, "proposal", &id)?;
+            let to = m.target();
+            if !current.status.next().contains(&to) {
+                let allowed: Vec<&str> = current.status.next().iter().map(|s| s.name()).collect();
+                let message = format!(
+                    "cannot {} proposal {id:?}: it is {}{}; allowed next: {}",
+                    m.verb(),
+                    current.status.name(),
+                    if expiry.is_some() {
+                        " (its response deadline passed)"
+                    } else {
+                        ""
+                    },
+                    if allowed.is_empty() {
+                        "none (terminal)".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                );
+                return Err(Error::FailedPrecondition {
+                    violations: vec![Precondition {
+                        kind: "STATUS".into(),
+                        subject: format!("proposals/{id}"),
+                        description: message.clone(),
+                    }],
+                    message,
+                });
+            }
+            let mut next = current.clone();
+            next.status = to;
+            next.meta = current.meta.bumped(now);
+            let mut finalised_event = None;
+            let mut linked_event = None;
+            let offered_terms = match &m {
+                Move::Counter(t) | Move::Revise(t) => {
+                    let terms = check_terms(st, "terms", t)?;
+                    next.terms = Some(terms.clone());
+                    Some(terms)
+                }
+                _ => None,
+            };
+            if let Move::Finalise {
+                event_id,
+                confirm_event,
+            } = &m
+            {
+                let (event, confirm) = finalise_event(st, &current, event_id, *confirm_event)?;
+                if let Some(mut e) = confirm {
+                    // Confirming is an update like any other: conflicts are enforced first.
+                    let report = conflicts::check(st, &e, &travel);
+                    let hard = report.hard();
+                    if !hard.is_empty() {
+                        return Err(conflicts::rejection(st, &hard, e.zone()));
+                    }
+                    e.meta = e.meta.bumped(now);
+                    let rev = Revision {
+                        revision: e.meta.revision,
+                        action: Action::Updated,
+                        time: now,
+                        actor: ctx.actor.clone(),
+                        changed: vec!["status".into()],
+                        overridden: Vec::new(),
+                        note: format!("confirmed on finalising proposal {id:?}"),
+                    };
+                    batch.put(storage::key(prefix::EVENT, &e.id), &e);
+                    batch.put(
+                        storage::seq_key(prefix::EVENT_HISTORY, &e.id, rev.revision),
+                        &rev,
+                    );
+                    st.events.insert(e);
+                }
+                if current.kind != Kind::Agreement && current.event_id.is_none() {
+                    next.event_id = Some(event.clone());
+                }
+                next.finalised_at = Some(event.clone());
+                next.finalise_time = Some(now);
+                finalised_event = Some(event.clone());
+                linked_event = Some(event);
+            }
+            // Every allowed move starts from a live status, so `expiry` is None here: an
+            // expired proposal was refused above (EXPIRED is terminal).
+            next.history_len = current.history_len + 1;
+            let t = Transition {
+                sequence: next.history_len,
+                from: Some(current.status),
+                to,
+                time: now,
+                actor: ctx.actor.clone(),
+                note: ctx.note.clone(),
+                attribution: ctx.attribution.clone(),
+                terms: offered_terms,
+                event_id: finalised_event,
+            };
+            remember(
+                st,
+                batch,
+                &ctx.request_id,
+                m.method(),
+                &id,
+                storage::encode(&next),
+                now,
+            )?;
+            let p = store_transition(st, batch, next, &t);
+            let event = linked_event
+                .or_else(|| p.event_id.clone())
+                .and_then(|e| st.events.get(&e).cloned());
+            Ok(((*p).clone(), event))
+        })
+        .await
+    }
+
+    /// One proposal, as of now.
+    pub fn get_proposal(&self, id: &str) -> Result<Proposal> {
+        let st = self.read_state();
+        let p = st
+            .proposals
+            .get(id)
+            .ok_or_else(|| Error::not_found("proposal", id, "id"))?;
+        Ok(p.effective(self.now()).0)
+    }
+
+    /// Proposals matching `q`, in id order.
+    pub fn list_proposals(
+        &self,
+        q: &ProposalQuery,
+        page: &PageRequest,
+    ) -> Result<(Vec<Proposal>, String)> {
+        let st = self.read_state();
+        let now = self.now();
+        let me = q.participant.clone().map(Party::Participant);
+        let matches = |p: &Proposal| {
+            me.as_ref().is_none_or(|m| p.parties().contains(&m))
+                && q.country.as_ref().is_none_or(|c| {
+                    p.parties()
+                        .iter()
+                        .any(|party| country_of(&st, party).as_ref() == Some(c))
+                })
+                && q.kind.is_none_or(|k| p.kind == k)
+                && q.status.is_none_or(|s| p.status == s)
+                && q.target_event
+                    .as_ref()
+                    .is_none_or(|t| p.target_event_id.as_ref() == Some(t))
+                && q.event
+                    .as_ref()
+                    .is_none_or(|e| p.event_id.as_ref() == Some(e))
+                && (!q.awaiting_response
+                    || me.as_ref().is_some_and(|m| {
+                        (p.status == Status::Invited && p.recipient == *m)
+                            || (p.status == Status::Countered && p.proposer == *m)
+                    }))
+        };
+        let current: Vec<(String, Proposal)> = st
+            .proposals
+            .by_id
+            .iter()
+            .map(|(k, p)| (k.clone(), p.effective(now).0))
+            .filter(|(_, p)| matches(p))
+            .collect();
+        let (items, token) = validate::page(current.iter().map(|(k, p)| (k, p)), page);
+        Ok((items.into_iter().cloned().collect(), token))
+    }
+
+    /// A proposal's history, oldest first (including an expiry not yet swept).
+    pub fn proposal_history(
+        &self,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<Transition>, String)> {
+        let (stored, expiry) = {
+            let st = self.read_state();
+            let p = st
+                .proposals
+                .get(id)
+                .ok_or_else(|| Error::not_found("proposal", id, "proposal_id"))?;
+            (p.clone(), p.effective(self.now()).1)
+        };
+        let mut key = storage::key(prefix::PROPOSAL_HISTORY, id);
+        key.push(0);
+        let mut all: Vec<Transition> = self
+            .store()
+            .scan(&key)?
+            .iter()
+            .map(|(k, v)| storage::decode(k, v))
+            .collect::<Result<_>>()?;
+        all.truncate(stored.history_len as usize);
+        all.extend(expiry);
+        let after: u64 = match &page.after {
+            Some(a) => a
+                .parse()
+                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
+            None => 0,
+        };
+        let mut rest = all.into_iter().filter(|t| t.sequence > after);
+        let items: Vec<Transition> = rest.by_ref().take(page.size).collect();
+        let token = match (rest.next(), items.last()) {
+            (Some(_), Some(t)) => validate::encode_token(&t.sequence.to_string()),
+            _ => String::new(),
+        };
+        Ok((items, token))
+    }
+
+    /// Stores the expiry of every INVITED proposal whose deadline has passed (the entry a
+    /// reader already sees). Returns how many expired.
+    pub async fn expire_due(&self) -> Result<usize> {
+        self.write(|st, batch, now| {
+            let due: Vec<(Proposal, Transition)> = st
+                .proposals
+                .by_id
+                .values()
+                .filter_map(|p| match p.effective(now) {
+                    (next, Some(t)) => Some((next, t)),
+                    _ => None,
+                })
+                .collect();
+            let n = due.len();
+            for (p, t) in due {
+                store_transition(st, batch, p, &t);
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
+/// Which event a finalisation records, and the event to confirm with it, if any.
+fn finalise_event(
+    st: &State,
+    p: &Proposal,
+    requested: &str,
+    confirm: bool,
+) -> Result<(String, Option<Event>)> {
+    let requested = requested.trim();
+    let subject = format!("proposals/{}", p.id);
+    if p.kind == Kind::Agreement {
+        let id = [
+            requested,
+            p.target_event_id.as_deref().unwrap_or(""),
+            p.event_id.as_deref().unwrap_or(""),
+        ]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Error::invalid(
+                "event_id",
+                "name the event at which the agreement was finalised",
+            )
+        })?;
+        let e = st
+            .events
+            .get(id)
+            .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
+        if !e.is_live() {
+            return Err(Error::precondition(
+                "EVENT_CANCELLED",
+                subject,
+                format!(
+                    "the agreement cannot be finalised at {:?}: it was cancelled",
+                    e.title
+                ),
+            ));
+        }
+        return Ok((id.to_string(), None));
+    }
+    let id = match (p.event_id.as_deref(), requested) {
+        (Some(linked), r) if !r.is_empty() && r != linked => {
+            return Err(Error::invalid(
+                "event_id",
+                format!("the proposal is already linked to event {linked:?}"),
+            ));
+        }
+        (Some(linked), _) => linked,
+        (None, r) if !r.is_empty() => r,
+        (None, _) => {
+            return Err(Error::precondition(
+                "EVENT_REQUIRED",
+                subject,
+                "an invitation or meeting request is finalised by its event: schedule it and pass its event_id",
+            ));
+        }
+    };
+    let e = st
+        .events
+        .get(id)
+        .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
+    match e.status {
+        EventStatus::Confirmed => Ok((id.to_string(), None)),
+        EventStatus::Tentative if confirm => {
+            let mut next = (**e).clone();
+            next.status = EventStatus::Confirmed;
+            Ok((id.to_string(), Some(next)))
+        }
+        EventStatus::Tentative => Err(Error::precondition(
+            "EVENT_NOT_CONFIRMED",
+            subject,
+            format!(
+                "event {:?} is TENTATIVE; confirm it first, or pass confirm_event to confirm it in the same step",
+                e.title
+            ),
+        )),
+        EventStatus::Cancelled => Err(Error::precondition(
+            "EVENT_CANCELLED",
+            subject,
+            format!("event {:?} was cancelled", e.title),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_states_have_no_exit_and_every_exit_is_listed_once() {
+        for s in Status::ALL {
+            let next = s.next();
+            let terminal = matches!(
+                s,
+                Status::Declined | Status::Withdrawn | Status::Expired | Status::Finalised
+            );
+            assert_eq!(next.is_empty(), terminal, "{s:?}");
+            let mut dedup = next.to_vec();
+            dedup.sort();
+            dedup.dedup();
+            assert_eq!(dedup.len(), next.len());
+        }
     }
 }

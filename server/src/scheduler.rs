@@ -251,12 +251,25 @@ impl State {
 }
 
 /// What a scheduler needs besides its storage.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Where "now" comes from.
     pub clock: Clock,
     /// Travel feasibility parameters.
     pub travel: crate::conflicts::TravelSettings,
+    /// How often expired proposals are stored as EXPIRED (reads see expiry at once
+    /// regardless); `None` turns the sweep off.
+    pub expiry_sweep: Option<std::time::Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            clock: Clock::default(),
+            travel: Default::default(),
+            expiry_sweep: Some(std::time::Duration::from_secs(30)),
+        }
+    }
 }
 
 struct Inner {
@@ -298,6 +311,7 @@ impl Scheduler {
         let store = Store::new(backend);
         let mut state = load(&store)?;
         upgrade_tzdb(&store, &mut state)?;
+        let sweep = settings.expiry_sweep;
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
@@ -305,6 +319,9 @@ impl Scheduler {
                 settings,
             }),
         };
+        if let Some(every) = sweep {
+            tokio::spawn(sweep_expiries(Arc::downgrade(&scheduler.inner), every));
+        }
         Ok(scheduler)
     }
 
@@ -362,6 +379,22 @@ impl Scheduler {
     /// The raw store, for maintenance and tests.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+}
+
+/// Stores due proposal expiries every `every`, for as long as the scheduler lives (the
+/// task holds it weakly, so it never keeps a dropped store open).
+async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let scheduler = Scheduler { inner };
+        if let Err(e) = scheduler.expire_due().await {
+            tracing::warn!(error = %e, "expiry sweep failed");
+        }
     }
 }
 

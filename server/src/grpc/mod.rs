@@ -6,12 +6,14 @@ pub mod convert;
 pub mod directory;
 pub mod events;
 pub mod pending;
+pub mod proposals;
 pub mod status;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
 use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
 use entente_proto::v1::event_service_server::EventServiceServer;
+use entente_proto::v1::proposal_service_server::ProposalServiceServer;
 use tonic::service::Routes;
 
 use crate::scheduler::Scheduler;
@@ -30,6 +32,10 @@ pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::se
         .await;
     health
         .set_serving::<ConflictServiceServer<conflicts::Conflicts>>()
+        .await;
+    let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()));
+    health
+        .set_serving::<ProposalServiceServer<proposals::Proposals>>()
         .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -50,6 +56,7 @@ pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::se
         .add_service(directory)
         .add_service(events)
         .add_service(conflicts)
+        .add_service(proposals)
         .add_service(AuditServiceServer::new(pending::Pending));
     Ok(routes.routes())
 }

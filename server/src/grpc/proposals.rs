@@ -1,0 +1,430 @@
+//! `entente.v1.ProposalService`: convert, call the scheduler, convert back.
+
+use entente_proto::v1 as pb;
+use entente_proto::v1::proposal_service_server::ProposalService;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::convert::{self, known_enum, required};
+use super::events::render;
+use crate::directory::requested_id;
+use crate::error::{Error, Result};
+use crate::proposals::{
+    Attribution, Context, Kind, Move, Party, Proposal, ProposalInput, ProposalQuery, Status as St,
+    Terms, TermsInput, TermsTiming, Transition,
+};
+use crate::scheduler::Scheduler;
+use crate::validate::{self, PageRequest};
+
+/// The proposal service over a scheduler.
+#[derive(Debug, Clone)]
+pub struct Proposals {
+    scheduler: Scheduler,
+}
+
+impl Proposals {
+    /// Serves `scheduler`'s proposals.
+    pub fn new(scheduler: Scheduler) -> Proposals {
+        Proposals { scheduler }
+    }
+}
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+fn kind_in(v: i32) -> Result<Option<Kind>> {
+    Ok(match known_enum::<pb::ProposalKind>("proposal.kind", v)? {
+        pb::ProposalKind::Unspecified => None,
+        pb::ProposalKind::Invitation => Some(Kind::Invitation),
+        pb::ProposalKind::MeetingRequest => Some(Kind::MeetingRequest),
+        pb::ProposalKind::Agreement => Some(Kind::Agreement),
+    })
+}
+
+fn kind_out(k: Kind) -> pb::ProposalKind {
+    match k {
+        Kind::Invitation => pb::ProposalKind::Invitation,
+        Kind::MeetingRequest => pb::ProposalKind::MeetingRequest,
+        Kind::Agreement => pb::ProposalKind::Agreement,
+    }
+}
+
+fn status_in(v: i32, field: &str) -> Result<Option<St>> {
+    Ok(match known_enum::<pb::ProposalStatus>(field, v)? {
+        pb::ProposalStatus::Unspecified => None,
+        pb::ProposalStatus::Invited => Some(St::Invited),
+        pb::ProposalStatus::Accepted => Some(St::Accepted),
+        pb::ProposalStatus::Declined => Some(St::Declined),
+        pb::ProposalStatus::Countered => Some(St::Countered),
+        pb::ProposalStatus::Withdrawn => Some(St::Withdrawn),
+        pb::ProposalStatus::Expired => Some(St::Expired),
+        pb::ProposalStatus::Finalised => Some(St::Finalised),
+    })
+}
+
+fn status_out(s: St) -> pb::ProposalStatus {
+    match s {
+        St::Invited => pb::ProposalStatus::Invited,
+        St::Accepted => pb::ProposalStatus::Accepted,
+        St::Declined => pb::ProposalStatus::Declined,
+        St::Countered => pb::ProposalStatus::Countered,
+        St::Withdrawn => pb::ProposalStatus::Withdrawn,
+        St::Expired => pb::ProposalStatus::Expired,
+        St::Finalised => pb::ProposalStatus::Finalised,
+    }
+}
+
+fn party_in(p: Option<pb::Party>) -> Option<Party> {
+    match p?.party? {
+        pb::party::Party::ParticipantId(id) => Some(Party::Participant(id.trim().to_string())),
+        pb::party::Party::CountryCode(c) => Some(Party::Country(c)),
+    }
+}
+
+fn party_out(p: &Party) -> pb::Party {
+    pb::Party {
+        party: Some(match p {
+            Party::Participant(id) => pb::party::Party::ParticipantId(id.clone()),
+            Party::Country(c) => pb::party::Party::CountryCode(c.clone()),
+        }),
+    }
+}
+
+fn micros(t: Option<prost_types::Timestamp>, field: &str) -> Result<Option<i64>> {
+    t.map(|t| {
+        if !(0..1_000_000_000).contains(&t.nanos) {
+            return Err(Error::invalid(field, "is not a valid timestamp"));
+        }
+        t.seconds
+            .checked_mul(1_000_000)
+            .and_then(|s| s.checked_add(i64::from(t.nanos) / 1000))
+            .ok_or_else(|| Error::invalid(field, "is out of range"))
+    })
+    .transpose()
+}
+
+fn attribution_in(a: Option<pb::Attribution>) -> Result<Option<Attribution>> {
+    a.map(|a| {
+        Ok(Attribution {
+            source: a.source,
+            url: a.url,
+            reported_time: micros(a.reported_time, "attribution.reported_time")?,
+        })
+    })
+    .transpose()
+}
+
+fn attribution_out(a: &Attribution) -> pb::Attribution {
+    pb::Attribution {
+        source: a.source.clone(),
+        url: a.url.clone(),
+        reported_time: a.reported_time.and_then(convert::timestamp),
+    }
+}
+
+fn terms_in(t: pb::ProposalTerms) -> TermsInput {
+    TermsInput {
+        summary: t.summary,
+        timing: t.timing.and_then(convert::timing_input),
+        venue_id: t.venue_id,
+    }
+}
+
+fn terms_out(t: &Terms) -> pb::ProposalTerms {
+    let timing = t.timing.as_ref().map(|timing| pb::EventTiming {
+        span: Some(match timing.clone() {
+            TermsTiming::Timed(start, end, time_zone) => {
+                pb::event_timing::Span::Timed(pb::TimedSpan {
+                    start,
+                    end,
+                    time_zone,
+                })
+            }
+            TermsTiming::AllDay(start_date, end_date, time_zone) => {
+                pb::event_timing::Span::AllDay(pb::DateSpan {
+                    start_date,
+                    end_date,
+                    time_zone,
+                })
+            }
+        }),
+    });
+    pb::ProposalTerms {
+        summary: t.summary.clone(),
+        timing,
+        venue_id: t.venue_id.clone().unwrap_or_default(),
+    }
+}
+
+fn proposal_out(p: &Proposal) -> pb::Proposal {
+    pb::Proposal {
+        id: p.id.clone(),
+        kind: kind_out(p.kind) as i32,
+        title: p.title.clone(),
+        description: p.description.clone(),
+        proposer: Some(party_out(&p.proposer)),
+        recipient: Some(party_out(&p.recipient)),
+        event_id: p.event_id.clone().unwrap_or_default(),
+        target_event_id: p.target_event_id.clone().unwrap_or_default(),
+        response_deadline: p.deadline.and_then(convert::timestamp),
+        status: status_out(p.status) as i32,
+        terms: p.terms.as_ref().map(terms_out),
+        finalised_at_event_id: p.finalised_at.clone().unwrap_or_default(),
+        finalise_time: p.finalise_time.and_then(convert::timestamp),
+        visibility: convert::visibility_out(p.visibility) as i32,
+        owner_office: p.owner_office.clone(),
+        etag: p.meta.etag(),
+        create_time: convert::timestamp(p.meta.create_time),
+        update_time: convert::timestamp(p.meta.update_time),
+    }
+}
+
+fn transition_out(t: &Transition) -> pb::ProposalTransition {
+    pb::ProposalTransition {
+        sequence: t.sequence as i64,
+        from_status: t.from.map_or(pb::ProposalStatus::Unspecified, status_out) as i32,
+        to_status: status_out(t.to) as i32,
+        time: convert::timestamp(t.time),
+        actor: t.actor.clone(),
+        note: t.note.clone(),
+        attribution: t.attribution.as_ref().map(attribution_out),
+        terms: t.terms.as_ref().map(terms_out),
+        event_id: t.event_id.clone().unwrap_or_default(),
+    }
+}
+
+fn context(
+    etag: String,
+    actor: String,
+    note: String,
+    attribution: Option<pb::Attribution>,
+    request_id: String,
+) -> Result<Context> {
+    Ok(Context {
+        etag,
+        actor,
+        note,
+        attribution: attribution_in(attribution)?,
+        request_id,
+    })
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl Proposals {
+    async fn apply(
+        &self,
+        id: &str,
+        m: Move,
+        ctx: Context,
+    ) -> Result<(pb::Proposal, Option<pb::Event>)> {
+        let (p, event) = self.scheduler.transition(id, m, ctx).await?;
+        Ok((
+            proposal_out(&p),
+            event.map(|e| render(&self.scheduler, &e, None)),
+        ))
+    }
+}
+
+/// The fields every transition request shares.
+trait TransitionRequest {
+    fn split(self) -> Result<(String, Context)>;
+}
+
+macro_rules! transition_request {
+    ($($t:ty),*) => {
+        $(impl TransitionRequest for $t {
+            fn split(self) -> Result<(String, Context)> {
+                Ok((self.id, context(self.etag, self.actor, self.note, self.attribution, self.request_id)?))
+            }
+        })*
+    };
+}
+
+transition_request!(
+    pb::AcceptProposalRequest,
+    pb::DeclineProposalRequest,
+    pb::CounterProposalRequest,
+    pb::ReviseProposalRequest,
+    pb::WithdrawProposalRequest,
+    pb::FinaliseProposalRequest
+);
+
+impl Proposals {
+    async fn run(
+        &self,
+        r: impl TransitionRequest,
+        m: Move,
+    ) -> Result<(pb::Proposal, Option<pb::Event>)> {
+        let (id, ctx) = r.split()?;
+        self.apply(&id, m, ctx).await
+    }
+}
+
+#[tonic::async_trait]
+impl ProposalService for Proposals {
+    #[instrument(skip_all)]
+    async fn create_proposal(
+        &self,
+        req: Request<pb::CreateProposalRequest>,
+    ) -> Reply<pb::CreateProposalResponse> {
+        let r = req.into_inner();
+        let p = required("proposal", r.proposal)?;
+        let input = ProposalInput {
+            id: requested_id("proposal_id", &r.proposal_id, &p.id)?,
+            kind: kind_in(p.kind)?,
+            title: p.title,
+            description: p.description,
+            proposer: party_in(p.proposer),
+            recipient: party_in(p.recipient),
+            event_id: p.event_id,
+            target_event_id: p.target_event_id,
+            deadline: micros(p.response_deadline, "proposal.response_deadline")?,
+            terms: p.terms.map(terms_in),
+            visibility: convert::visibility(p.visibility, "proposal.visibility")?,
+        };
+        let ctx = context(String::new(), r.actor, r.note, r.attribution, r.request_id)?;
+        let p = self.scheduler.create_proposal(input, ctx).await?;
+        Ok(Response::new(pb::CreateProposalResponse {
+            proposal: Some(proposal_out(&p)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_proposal(
+        &self,
+        req: Request<pb::GetProposalRequest>,
+    ) -> Reply<pb::GetProposalResponse> {
+        let p = self.scheduler.get_proposal(&req.into_inner().id)?;
+        Ok(Response::new(pb::GetProposalResponse {
+            proposal: Some(proposal_out(&p)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_proposals(
+        &self,
+        req: Request<pb::ListProposalsRequest>,
+    ) -> Reply<pb::ListProposalsResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        if r.awaiting_response && r.participant_id.trim().is_empty() {
+            return Err(Error::invalid(
+                "awaiting_response",
+                "needs a participant_id: awaiting whose response?",
+            )
+            .into());
+        }
+        let q = ProposalQuery {
+            participant: non_empty(r.participant_id),
+            country: non_empty(r.country_code)
+                .map(|c| validate::country_code("country_code", &c))
+                .transpose()?,
+            kind: match known_enum::<pb::ProposalKind>("kind", r.kind)? {
+                pb::ProposalKind::Unspecified => None,
+                _ => kind_in(r.kind)?,
+            },
+            status: status_in(r.status, "status")?,
+            target_event: non_empty(r.target_event_id),
+            event: non_empty(r.event_id),
+            awaiting_response: r.awaiting_response,
+        };
+        let (items, next_page_token) = self.scheduler.list_proposals(&q, &page)?;
+        Ok(Response::new(pb::ListProposalsResponse {
+            proposals: items.iter().map(proposal_out).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn accept_proposal(
+        &self,
+        req: Request<pb::AcceptProposalRequest>,
+    ) -> Reply<pb::AcceptProposalResponse> {
+        let (p, _) = self.run(req.into_inner(), Move::Accept).await?;
+        Ok(Response::new(pb::AcceptProposalResponse {
+            proposal: Some(p),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn decline_proposal(
+        &self,
+        req: Request<pb::DeclineProposalRequest>,
+    ) -> Reply<pb::DeclineProposalResponse> {
+        let (p, _) = self.run(req.into_inner(), Move::Decline).await?;
+        Ok(Response::new(pb::DeclineProposalResponse {
+            proposal: Some(p),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn withdraw_proposal(
+        &self,
+        req: Request<pb::WithdrawProposalRequest>,
+    ) -> Reply<pb::WithdrawProposalResponse> {
+        let (p, _) = self.run(req.into_inner(), Move::Withdraw).await?;
+        Ok(Response::new(pb::WithdrawProposalResponse {
+            proposal: Some(p),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn counter_proposal(
+        &self,
+        req: Request<pb::CounterProposalRequest>,
+    ) -> Reply<pb::CounterProposalResponse> {
+        let mut r = req.into_inner();
+        let terms = terms_in(required("terms", r.terms.take())?);
+        let (p, _) = self.run(r, Move::Counter(terms)).await?;
+        Ok(Response::new(pb::CounterProposalResponse {
+            proposal: Some(p),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn revise_proposal(
+        &self,
+        req: Request<pb::ReviseProposalRequest>,
+    ) -> Reply<pb::ReviseProposalResponse> {
+        let mut r = req.into_inner();
+        let terms = terms_in(required("terms", r.terms.take())?);
+        let (p, _) = self.run(r, Move::Revise(terms)).await?;
+        Ok(Response::new(pb::ReviseProposalResponse {
+            proposal: Some(p),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn finalise_proposal(
+        &self,
+        req: Request<pb::FinaliseProposalRequest>,
+    ) -> Reply<pb::FinaliseProposalResponse> {
+        let mut r = req.into_inner();
+        let mv = Move::Finalise {
+            event_id: std::mem::take(&mut r.event_id),
+            confirm_event: r.confirm_event,
+        };
+        let (proposal, event) = self.run(r, mv).await?;
+        Ok(Response::new(pb::FinaliseProposalResponse {
+            proposal: Some(proposal),
+            event,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_proposal_history(
+        &self,
+        req: Request<pb::ListProposalHistoryRequest>,
+    ) -> Reply<pb::ListProposalHistoryResponse> {
+        let r = req.into_inner();
+        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let (items, next_page_token) = self.scheduler.proposal_history(&r.proposal_id, &page)?;
+        Ok(Response::new(pb::ListProposalHistoryResponse {
+            transitions: items.iter().map(transition_out).collect(),
+            next_page_token,
+        }))
+    }
+}
