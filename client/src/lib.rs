@@ -1,4 +1,146 @@
-//! A typed async client for entente. Re-exports the generated `entente.v1` stubs; the
-//! ergonomic wrapper and the CLI arrive with their own issue.
+//! A typed async client for entente, and the building blocks of the `entente` CLI.
+//!
+//! [`Client`] connects once and hands out the generated `entente.v1` stubs with the bearer
+//! token attached to every call; [`timearg`] recognises the time formats people type;
+//! [`json`] renders any reply as canonical proto3 JSON (the same mapping `grpcurl` uses).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use entente_client::{Client, proto as pb};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let venue = client
+//!     .directory()
+//!     .get_venue(pb::GetVenueRequest { id: "kazan-expo".into() })
+//!     .await?
+//!     .into_inner()
+//!     .venue;
+//! println!("{venue:?}");
+//! # Ok(()) }
+//! ```
+
+pub mod json;
+pub mod timearg;
 
 pub use entente_proto::v1 as proto;
+
+use entente_proto::v1::conflict_service_client::ConflictServiceClient;
+use entente_proto::v1::directory_service_client::DirectoryServiceClient;
+use entente_proto::v1::event_service_client::EventServiceClient;
+use entente_proto::v1::proposal_service_client::ProposalServiceClient;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The address is not a URL tonic accepts.
+    #[error("{0:?} is not a server address (for example http://127.0.0.1:50051)")]
+    BadAddress(String),
+    /// The token cannot be sent in a header.
+    #[error("the token contains characters that cannot be sent in a header")]
+    BadToken,
+    /// Nothing answered.
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// Where.
+        address: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+}
+
+/// Adds `authorization: Bearer <token>` to every call when a token is set.
+#[derive(Debug, Clone, Default)]
+pub struct Auth(Option<AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A stub with the token attached.
+pub type Stub<T> = T;
+type Svc = InterceptedService<Channel, Auth>;
+
+/// A connection to an entente server. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    channel: Channel,
+    auth: Auth,
+}
+
+impl Client {
+    /// Connects to `address` ("http://127.0.0.1:50051").
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), entente_client::ClientError> {
+    /// let client = entente_client::Client::connect("http://127.0.0.1:50051").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(address: &str) -> Result<Client, ClientError> {
+        let endpoint = Endpoint::from_shared(address.to_string())
+            .map_err(|_| ClientError::BadAddress(address.to_string()))?
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                address: address.to_string(),
+                source,
+            })?;
+        Ok(Client::from_channel(channel))
+    }
+
+    /// Wraps an existing channel.
+    pub fn from_channel(channel: Channel) -> Client {
+        Client {
+            channel,
+            auth: Auth::default(),
+        }
+    }
+
+    /// Sends `token` as a bearer token on every call.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), entente_client::ClientError> {
+    /// let client = entente_client::Client::connect("http://127.0.0.1:50051")
+    ///     .await?
+    ///     .with_token("s3cret")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_token(mut self, token: &str) -> Result<Client, ClientError> {
+        let v = format!("Bearer {token}")
+            .parse::<AsciiMetadataValue>()
+            .map_err(|_| ClientError::BadToken)?;
+        self.auth = Auth(Some(v));
+        Ok(self)
+    }
+
+    /// Countries, participants, venues and forums.
+    pub fn directory(&self) -> DirectoryServiceClient<Svc> {
+        DirectoryServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Events, programmes, agendas.
+    pub fn events(&self) -> EventServiceClient<Svc> {
+        EventServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Conflict checks and free/busy.
+    pub fn conflicts(&self) -> ConflictServiceClient<Svc> {
+        ConflictServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Proposals.
+    pub fn proposals(&self) -> ProposalServiceClient<Svc> {
+        ProposalServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+}

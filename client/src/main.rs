@@ -1,21 +1,7 @@
-//! `entente`: the command-line client (its subcommands arrive with their own issue).
+//! `entente`: the command-line client. Everything lives in `cli`; this only runs it.
 
-use clap::Parser;
+mod cli;
 
-/// The entente command-line client.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// Server address.
-    #[arg(long, env = "ENTENTE_SERVER", default_value = "http://127.0.0.1:50051")]
-    server: String,
-}
-
-fn main() {
-    let args = Args::parse();
-    eprintln!(
-        "entente: no subcommands yet; call {} with any gRPC client (see README)",
-        args.server
-    );
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

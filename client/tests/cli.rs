@@ -1,0 +1,255 @@
+//! The `entente` binary against a real server: JSON output, `--tz` rendering, errors and
+//! their exit codes.
+
+use std::process::Output;
+
+use entente_tests::TestServer;
+use entente_tests::fixtures::article_directory;
+
+async fn entente(server: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args(args)
+        .env("ENTENTE_SERVER", server)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("run entente")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_and_viewer_zones() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let url = format!("http://{}", server.addr);
+
+    let created = json(
+        &entente(
+            &url,
+            &[
+                "--output",
+                "json",
+                "event",
+                "create",
+                "--id",
+                "brics-kazan-2024",
+                "--kind",
+                "summit",
+                "--title",
+                "XVI BRICS summit",
+                "--venue",
+                "kazan-expo",
+                "--forum",
+                "brics",
+                "--dates",
+                "2024-10-22..2024-10-24",
+                "--participant",
+                "putin",
+                "--status",
+                "confirmed",
+            ],
+        )
+        .await,
+    );
+    let e = &created["event"];
+    assert_eq!(e["id"], "brics-kazan-2024");
+    assert_eq!(e["kind"], "EVENT_KIND_SUMMIT");
+    assert_eq!(
+        e["start"]["rfc9557"],
+        "2024-10-22T00:00:00+03:00[Europe/Moscow]"
+    );
+    assert_eq!(e["timing"]["allDay"]["endDate"], "2024-10-24");
+
+    let got = json(
+        &entente(
+            &url,
+            &[
+                "--output",
+                "json",
+                "--tz",
+                "Asia/Tehran",
+                "event",
+                "get",
+                "brics-kazan-2024",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(got["viewStart"]["localTime"], "2024-10-22T00:30:00");
+    assert_eq!(got["viewStart"]["utcOffset"], "+03:30");
+
+    let list = json(
+        &entente(
+            &url,
+            &[
+                "--output",
+                "json",
+                "event",
+                "list",
+                "--from",
+                "2024-10-01..2024-10-31",
+                "--zone",
+                "Europe/Moscow",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "a list is an array");
+
+    // Tables carry the viewer zone beside the venue's time.
+    let out = entente(
+        &url,
+        &[
+            "--tz",
+            "Asia/Tehran",
+            "event",
+            "list",
+            "--participant",
+            "putin",
+        ],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("IN Asia/Tehran"), "{text}");
+    assert!(
+        text.contains("2024-10-22 00:00 → 2024-10-25 00:00 MSK"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2024-10-22 00:30 → 2024-10-25 00:30 +03:30"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_have_distinct_exit_codes_and_plain_messages() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let url = format!("http://{}", server.addr);
+
+    // 1: the server refused, with its message and the field on stderr, no debug dump.
+    let out = entente(
+        &url,
+        &[
+            "venue",
+            "create",
+            "--id",
+            "x",
+            "--name",
+            "Hall",
+            "--city",
+            "Kazan",
+            "--country",
+            "RU",
+            "--zone",
+            "Europe/Kazan",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("venue.time_zone") && err.contains("Europe/Kazan"),
+        "{err}"
+    );
+    assert!(err.contains("INVALID_ARGUMENT"), "{err}");
+    assert!(!err.contains("Status {"), "no Rust debug output: {err}");
+
+    let out = entente(&url, &["event", "get", "nowhere"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("NOT_FOUND"));
+
+    // 2: usage errors, caught before any call.
+    let out = entente(
+        &url,
+        &[
+            "event",
+            "create",
+            "--kind",
+            "summit",
+            "--title",
+            "x",
+            "--venue",
+            "kazan-expo",
+            "--start",
+            "tomorrow",
+            "--end",
+            "2024-10-11T12:00",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("tomorrow"));
+    let out = entente(&url, &["event", "frobnicate"]).await;
+    assert_eq!(out.status.code(), Some(2));
+
+    // 3: nothing listening.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let out = entente(&format!("http://{closed}"), &["country", "list"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    // 4: a conflict, named plainly.
+    let book = |title: &'static str| {
+        vec![
+            "event",
+            "create",
+            "--kind",
+            "bilateral-meeting",
+            "--title",
+            title,
+            "--venue",
+            "kremlin",
+            "--start",
+            "2024-10-15T10:00",
+            "--end",
+            "2024-10-15T12:00",
+            "--participant",
+            "putin",
+            "--status",
+            "confirmed",
+        ]
+    };
+    assert!(entente(&url, &book("First")).await.status.success());
+    let out = entente(&url, &book("Second")).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("PARTICIPANT_CONFLICT") && err.contains("Vladimir Putin"),
+        "{err}"
+    );
+
+    // ...and with the explicit override it goes through, and says what it overrode.
+    let mut args = book("Third");
+    args.push("--allow-conflicts");
+    let out = entente(&url, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("HARD"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_are_printed() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = entente("http://127.0.0.1:1", &["completions", shell]).await;
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("entente"),
+            "{shell}"
+        );
+    }
+}
