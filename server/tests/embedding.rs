@@ -1,0 +1,113 @@
+//! The in-process API keeps the gRPC path's guarantees: the same validation, the same
+//! conflict enforcement, and what one writes the other reads.
+
+use entente_proto::v1 as pb;
+use entente_proto::v1::event_service_client::EventServiceClient;
+use entente_server::directory::{ParticipantInput, VenueInput};
+use entente_server::events::ops::WriteOptions;
+use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
+use entente_server::{Error, Scheduler, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+fn talks(id: &str, start: &str, end: &str) -> EventInput {
+    EventInput {
+        id: id.into(),
+        kind: Some(EventKind::BilateralMeeting),
+        title: "Talks".into(),
+        venue_id: "kremlin".into(),
+        participant_ids: vec!["putin".into()],
+        status: Some(EventStatus::Confirmed),
+        timing: Some(TimingInput::Timed {
+            start: start.into(),
+            end: end.into(),
+            time_zone: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn in_process_and_grpc_share_one_scheduler() {
+    let s = Scheduler::temporary(Settings::default()).expect("scheduler");
+    let err = s
+        .create_venue(VenueInput {
+            id: "kremlin".into(),
+            display_name: "Kremlin".into(),
+            city: "Moscow".into(),
+            country_code: "RU".into(),
+            time_zone: "Europe/Kazan".into(),
+            location: None,
+        })
+        .await
+        .expect_err("same validation as gRPC");
+    match err {
+        Error::Invalid(v) => assert_eq!(v[0].field, "venue.time_zone"),
+        other => panic!("unexpected {other:?}"),
+    }
+    s.create_venue(VenueInput {
+        id: "kremlin".into(),
+        display_name: "Kremlin".into(),
+        city: "Moscow".into(),
+        country_code: "RU".into(),
+        time_zone: "Europe/Moscow".into(),
+        location: None,
+    })
+    .await
+    .expect("venue");
+    s.create_participant(ParticipantInput {
+        id: "putin".into(),
+        display_name: "Vladimir Putin".into(),
+        country_code: "RU".into(),
+        home_time_zone: "Europe/Moscow".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("participant");
+    s.create_event(
+        talks("a", "2024-10-15T10:00", "2024-10-15T12:00"),
+        WriteOptions::default(),
+    )
+    .await
+    .expect("first");
+    let err = s
+        .create_event(
+            talks("b", "2024-10-15T11:00", "2024-10-15T13:00"),
+            WriteOptions::default(),
+        )
+        .await
+        .expect_err("same conflict enforcement");
+    assert!(matches!(err, Error::FailedPrecondition { .. }), "{err:?}");
+
+    // Serve the same scheduler; a gRPC client reads what was written in-process.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(entente_server::serve_scheduler(
+        listener,
+        s.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut client = EventServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let e = client
+        .get_event(pb::GetEventRequest {
+            id: "a".into(),
+            view_zone: "Asia/Tehran".into(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .event
+        .expect("event");
+    assert_eq!(
+        e.view_start.map(|z| z.local_time).as_deref(),
+        Some("2024-10-15T10:30:00")
+    );
+    drop(client);
+    let _ = stop.send(());
+    server.await.expect("join").expect("served");
+}
