@@ -17,8 +17,6 @@
 //! Atomicity is not this module's job: it reads a consistent state, and the scheduler runs
 //! it and the write under one lock (see `scheduler`).
 
-use std::collections::HashSet;
-
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -162,7 +160,8 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
     if !candidate.is_live() {
         return report;
     }
-    let related: HashSet<String> = st
+    // Almost always just the candidate itself: a Vec beats hashing every id.
+    let related: Vec<String> = st
         .events
         .ancestors(candidate)
         .into_iter()
@@ -308,7 +307,13 @@ fn hm(secs: i64) -> String {
 pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
     let at = |t: i64| {
         Zoned::from_instant(t, zone)
-            .map(|z| format!("{} {}", z.local.format("%Y-%m-%d %H:%M"), z.abbreviation()))
+            .map(|z| {
+                format!(
+                    "{} {}",
+                    z.local_string()[..16].replacen('T', " ", 1),
+                    z.abbreviation()
+                )
+            })
             .unwrap_or_default()
     };
     let who = |id: &Option<String>| {

@@ -171,7 +171,18 @@ impl Zoned {
 
     /// "2024-10-11T11:00:00".
     pub fn local_string(&self) -> String {
-        self.local.format("%Y-%m-%dT%H:%M:%S").to_string()
+        // Written out rather than through chrono's `format`, which interprets the strftime
+        // pattern on every call: this runs for every time of every reply.
+        let (d, t) = (self.local.date(), self.local.time());
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            d.year(),
+            d.month(),
+            d.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
     }
 
     /// "2024-10-11T11:00:00+05:00[Asia/Ashgabat]".
@@ -314,7 +325,15 @@ fn shifted(local: NaiveDateTime, zone: Tz, first: bool) -> Result<Zoned, TimeErr
 }
 
 fn fmt_local(local: NaiveDateTime) -> String {
-    local.format("%Y-%m-%dT%H:%M").to_string()
+    let (d, t) = (local.date(), local.time());
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// The offset part of a time string.

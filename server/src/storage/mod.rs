@@ -11,17 +11,20 @@
 //! messages: the wire contract can evolve without a data migration).
 //!
 //! Durability: [`Store::sync`] returns once everything applied before it was called is
-//! flushed to disk. Concurrent callers share flushes (group commit): one background task
+//! durable: in the write-ahead log (see [`wal`]) for a sled folder, or in sled itself for a
+//! temporary store. Concurrent callers share flushes (group commit): one background task
 //! flushes, and every caller that queued while a flush was running is covered by the next
 //! one, so N concurrent writers cost about one fsync, not N.
 
+pub mod wal;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 
@@ -125,12 +128,32 @@ pub trait Backend: Send + Sync + 'static {
     fn apply(&self, batch: Batch) -> Result<()>;
     /// Makes everything applied so far durable. Blocking.
     fn flush(&self) -> Result<()>;
+    /// Makes everything durable in its final place (used at shutdown).
+    fn checkpoint(&self) -> Result<()> {
+        self.flush()
+    }
 }
 
-/// The embedded default: sled.
-#[derive(Debug, Clone)]
+/// The write-ahead log of a sled folder and the records waiting for the next flush.
+#[derive(Debug)]
+struct Log {
+    wal: Mutex<wal::Wal>,
+    pending: Mutex<Vec<u8>>,
+    lsn: AtomicU64,
+}
+
+const LSN_KEY: &[u8] = b"m/lsn";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing here panics while holding these locks; a poisoned one is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The embedded default: sled, behind a write-ahead log when it has a folder.
+#[derive(Debug)]
 pub struct SledBackend {
     db: sled::Db,
+    log: Option<Log>,
 }
 
 impl SledBackend {
@@ -148,7 +171,7 @@ impl SledBackend {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             match config.open() {
-                Ok(db) => return Ok(SledBackend { db }),
+                Ok(db) => return SledBackend::recover(db, &dir.join("wal")),
                 Err(sled::Error::Io(e))
                     if e.to_string().contains("could not acquire lock")
                         && std::time::Instant::now() < deadline =>
@@ -166,8 +189,50 @@ impl SledBackend {
             .temporary(true)
             .flush_every_ms(None)
             .open()?;
-        Ok(SledBackend { db })
+        Ok(SledBackend { db, log: None })
     }
+
+    /// Replays the log records sled has not stored yet, makes them durable in sled, and
+    /// starts a fresh log.
+    fn recover(db: sled::Db, wal_dir: &Path) -> Result<SledBackend> {
+        let mut lsn: u64 = match db.get(LSN_KEY)? {
+            Some(v) => decode(LSN_KEY, &v)?,
+            None => 0,
+        };
+        let (records, generation) = wal::Wal::recover(wal_dir, lsn)?;
+        if !records.is_empty() {
+            tracing::info!(
+                records = records.len(),
+                from_lsn = lsn,
+                "replaying the write-ahead log"
+            );
+            for (l, ops) in records {
+                db.apply_batch(sled_batch(ops))?;
+                lsn = l;
+            }
+            db.flush()?;
+        }
+        let wal = wal::Wal::start(wal_dir, generation)?;
+        Ok(SledBackend {
+            db,
+            log: Some(Log {
+                wal: Mutex::new(wal),
+                pending: Mutex::new(Vec::new()),
+                lsn: AtomicU64::new(lsn),
+            }),
+        })
+    }
+}
+
+fn sled_batch(ops: wal::Ops) -> sled::Batch {
+    let mut b = sled::Batch::default();
+    for (k, v) in ops {
+        match v {
+            Some(v) => b.insert(k, v),
+            None => b.remove(k),
+        }
+    }
+    b
 }
 
 impl Backend for SledBackend {
@@ -182,20 +247,46 @@ impl Backend for SledBackend {
     }
 
     fn apply(&self, batch: Batch) -> Result<()> {
-        let mut b = sled::Batch::default();
-        for (k, v) in batch.ops {
-            match v {
-                Some(v) => b.insert(k, v),
-                None => b.remove(k),
-            }
-        }
-        self.db.apply_batch(b)?;
+        let Some(log) = &self.log else {
+            self.db.apply_batch(sled_batch(batch.ops))?;
+            return Ok(());
+        };
+        // Callers apply one batch at a time (under the scheduler's write lock), so log
+        // order, sled order and lsn order agree.
+        let lsn = log.lsn.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut ops = batch.ops;
+        ops.push((LSN_KEY.to_vec(), Some(encode(&lsn))));
+        let rec = wal::record(lsn, &ops);
+        self.db.apply_batch(sled_batch(ops))?;
+        lock(&log.pending).extend_from_slice(&rec);
         Ok(())
     }
 
     fn flush(&self) -> Result<()> {
+        let Some(log) = &self.log else {
+            self.db.flush()?;
+            return Ok(());
+        };
+        let mut wal = lock(&log.wal);
+        let bytes = std::mem::take(&mut *lock(&log.pending));
+        if wal.wants_rotation(bytes.len()) {
+            // sled already holds everything applied so far: make it durable there, and the
+            // log (these pending records included) has nothing left to protect.
+            self.db.flush()?;
+            return wal.rotate();
+        }
+        wal.append(&bytes)
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        let Some(log) = &self.log else {
+            self.db.flush()?;
+            return Ok(());
+        };
+        let mut wal = lock(&log.wal);
+        lock(&log.pending).clear();
         self.db.flush()?;
-        Ok(())
+        wal.rotate()
     }
 }
 
@@ -205,7 +296,7 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
-    flushes: mpsc::UnboundedSender<Waiter>,
+    flushes: std::sync::mpsc::Sender<Waiter>,
     poisoned: Arc<AtomicBool>,
 }
 
@@ -218,12 +309,18 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Wraps a backend and starts its flusher task on the current tokio runtime.
+    /// Wraps a backend and starts its flusher thread.
     pub fn new(backend: Arc<dyn Backend>) -> Store {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = std::sync::mpsc::channel();
         // The flusher holds the backend weakly: when the last Store is dropped the engine
-        // closes at once (releasing sled's lock on its folder), not whenever the task ends.
-        tokio::spawn(flusher(Arc::downgrade(&backend), rx));
+        // closes at once (releasing sled's lock on its folder), not whenever the thread ends.
+        let weak = Arc::downgrade(&backend);
+        let spawned = std::thread::Builder::new()
+            .name("entente-flush".into())
+            .spawn(move || flusher(weak, rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the flusher thread");
+        }
         Store {
             backend,
             flushes: tx,
@@ -286,15 +383,16 @@ impl Store {
         }
     }
 
-    /// Flushes now, blocking (used at shutdown).
+    /// Makes everything durable in its final place now, blocking (used at shutdown).
     pub fn flush_blocking(&self) -> Result<()> {
-        self.backend.flush()
+        self.backend.checkpoint()
     }
 }
 
-/// The group-commit loop: take every waiter queued so far, flush once, answer them all.
-async fn flusher(backend: Weak<dyn Backend>, mut rx: mpsc::UnboundedReceiver<Waiter>) {
-    while let Some(first) = rx.recv().await {
+/// The group-commit loop, on its own thread (a flush blocks): take every waiter queued so
+/// far, flush once, answer them all. Waiters that queue during a flush share the next one.
+fn flusher(backend: Weak<dyn Backend>, rx: std::sync::mpsc::Receiver<Waiter>) {
+    while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);
@@ -302,10 +400,14 @@ async fn flusher(backend: Weak<dyn Backend>, mut rx: mpsc::UnboundedReceiver<Wai
         let Some(b) = backend.upgrade() else {
             return;
         };
-        let result = match tokio::task::spawn_blocking(move || b.flush()).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("flush task failed: {e}")),
-        };
+        let started = std::time::Instant::now();
+        let result = b.flush().map_err(|e| e.to_string());
+        drop(b);
+        tracing::debug!(
+            writes = waiters.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
         for w in waiters {
             // A caller that gave up waiting is fine: its write is flushed all the same.
             let _ = w.send(result.clone());

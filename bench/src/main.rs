@@ -1,0 +1,505 @@
+//! `entente-bench`: replays the shared peer workload (`../shared/bench/`) against a running
+//! entente server over gRPC, and prints one line per workload in the PostgreSQL harness's
+//! format, so `bench/compare.sh` can set the two side by side.
+//!
+//! Workloads (all through the public API, each client one request in flight):
+//! - `load`: the directory, then every dataset event, created CONFIRMED (conflicts
+//!   enforced, durable acks), `--load-concurrency` at a time;
+//! - `conflict_check`: CheckConflicts for a uniformly random query row (a proposed event
+//!   of that participant over that window, at an empty hall); the participant conflicts
+//!   returned are compared with the generator's `expect_hits`;
+//! - `book`: CreateEvent for the booking candidates in file order from one shared cursor,
+//!   wrapping with offset ids like the harness; outcomes are compared with `expect`;
+//! - `mixed`: 90% reads (agenda, venue window list, conflict check) and 10% bookings;
+//! - `health`: `grpc.health.v1.Health/Check`, the transport's own ceiling here.
+
+mod dataset;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use entente_proto::v1 as pb;
+use entente_proto::v1::conflict_service_client::ConflictServiceClient;
+use entente_proto::v1::directory_service_client::DirectoryServiceClient;
+use entente_proto::v1::event_service_client::EventServiceClient;
+use hdrhistogram::Histogram;
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Replays the shared workload against an entente server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// Folder with events.jsonl, queries.jsonl and bookings.jsonl.
+    #[arg(long)]
+    data: PathBuf,
+    /// Workloads to run, in order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "load,conflict_check,book,mixed,health"
+    )]
+    workloads: Vec<String>,
+    /// Concurrent clients (requests in flight).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// HTTP/2 connections the clients share.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Seconds per workload.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Requests in flight while loading.
+    #[arg(long, default_value_t = 64)]
+    load_concurrency: usize,
+    /// Seed for the random query picks.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// A tiny xorshift generator: each client its own, seeded, so runs are repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+struct Data {
+    events: Vec<dataset::Event>,
+    queries: Vec<dataset::Query>,
+    bookings: Vec<dataset::Event>,
+}
+
+/// What one workload measured.
+#[derive(Default)]
+struct Tally {
+    hist: Option<Histogram<u64>>,
+    failed: u64,
+    mismatches: u64,
+    booked: u64,
+    conflicts: u64,
+    false_accepts: u64,
+    false_rejects: u64,
+    wrapped: bool,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3).ok(),
+            ..Default::default()
+        }
+    }
+
+    fn merge(&mut self, o: Tally) {
+        if let (Some(a), Some(b)) = (self.hist.as_mut(), o.hist.as_ref()) {
+            let _ = a.add(b);
+        }
+        self.failed += o.failed;
+        self.mismatches += o.mismatches;
+        self.booked += o.booked;
+        self.conflicts += o.conflicts;
+        self.false_accepts += o.false_accepts;
+        self.false_rejects += o.false_rejects;
+        self.wrapped |= o.wrapped;
+    }
+
+    fn record(&mut self, since: Instant) {
+        if let Some(h) = self.hist.as_mut() {
+            let _ = h.record(since.elapsed().as_micros().max(1) as u64);
+        }
+    }
+}
+
+fn event_proto(e: &dataset::Event, id: String) -> pb::Event {
+    pb::Event {
+        id,
+        kind: match e.kind.as_str() {
+            "bilateral" => pb::EventKind::BilateralMeeting,
+            "summit" => pb::EventKind::Summit,
+            "conference" => pb::EventKind::Conference,
+            _ => pb::EventKind::Other,
+        } as i32,
+        title: e.title.clone(),
+        venue_id: format!("v{}", e.venue_id),
+        participant_ids: e.participant_ids.iter().map(|p| format!("p{p}")).collect(),
+        status: pb::EventStatus::Confirmed as i32,
+        timing: Some(pb::EventTiming {
+            span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                start: e.start_utc.clone(),
+                end: e.end_utc.clone(),
+                time_zone: e.zone.clone(),
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn channels(server: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for _ in 0..n.max(1) {
+        let ch = Endpoint::from_shared(server.to_string())?
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to {server}"))?;
+        out.push(ch);
+    }
+    Ok(out)
+}
+
+async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let mut dir = DirectoryServiceClient::new(chans[0].clone());
+    let participants = data
+        .events
+        .iter()
+        .chain(&data.bookings)
+        .flat_map(|e| e.participant_ids.iter().copied())
+        .max()
+        .unwrap_or(0);
+    for p in 1..=participants {
+        dir.create_participant(pb::CreateParticipantRequest {
+            participant: Some(pb::Participant {
+                display_name: format!("Participant {p}"),
+                country_code: "CH".into(),
+                home_time_zone: "UTC".into(),
+                ..Default::default()
+            }),
+            participant_id: format!("p{p}"),
+        })
+        .await
+        .with_context(|| format!("participant p{p}"))?;
+    }
+    let mut zones = std::collections::BTreeMap::new();
+    for e in data.events.iter().chain(&data.bookings) {
+        zones.entry(e.venue_id).or_insert_with(|| e.zone.clone());
+    }
+    for (v, zone) in &zones {
+        let (city, lat, lng) = dataset::city_of(zone);
+        dir.create_venue(pb::CreateVenueRequest {
+            venue: Some(pb::Venue {
+                display_name: format!("Hall {v}"),
+                city: city.into(),
+                country_code: "CH".into(),
+                time_zone: zone.clone(),
+                location: Some(pb::LatLng {
+                    latitude: lat,
+                    longitude: lng,
+                }),
+                ..Default::default()
+            }),
+            venue_id: format!("v{v}"),
+        })
+        .await
+        .with_context(|| format!("venue v{v}"))?;
+    }
+    // An empty hall for dry-run conflict checks: it hosts nothing, so a check reports only
+    // the participant's own events, which is what the PostgreSQL query returns.
+    dir.create_venue(pb::CreateVenueRequest {
+        venue: Some(pb::Venue {
+            display_name: "Bench hall".into(),
+            city: "Geneva".into(),
+            country_code: "CH".into(),
+            time_zone: "Europe/Zurich".into(),
+            location: None,
+            ..Default::default()
+        }),
+        venue_id: "bench-hall".into(),
+    })
+    .await?;
+
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let events = Arc::new(data.events.clone());
+    let mut tasks = Vec::new();
+    for i in 0..args.load_concurrency {
+        let mut client = EventServiceClient::new(chans[i % chans.len()].clone());
+        let (next, failed, events) = (next.clone(), failed.clone(), events.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(e) = events.get(n) else { break };
+                let req = pb::CreateEventRequest {
+                    event: Some(event_proto(e, format!("e{}", e.id))),
+                    ..Default::default()
+                };
+                if let Err(s) = client.create_event(req).await {
+                    if failed.fetch_add(1, Ordering::Relaxed) < 5 {
+                        eprintln!("load: event {} refused: {} {}", e.id, s.code(), s.message());
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let n = data.events.len();
+    println!(
+        "peer=entente workload=load events={n} queries={} bookings={} load_s={secs:.1} events_per_s={:.0} failed={}",
+        data.queries.len(),
+        data.bookings.len(),
+        n as f64 / secs,
+        failed.load(Ordering::Relaxed)
+    );
+    if failed.load(Ordering::Relaxed) > 0 {
+        bail!("the dataset is conflict-free, yet some events were refused");
+    }
+    Ok(())
+}
+
+fn check_request(q: &dataset::Query) -> pb::CheckConflictsRequest {
+    pb::CheckConflictsRequest {
+        event: Some(pb::Event {
+            kind: pb::EventKind::Other as i32,
+            title: "query".into(),
+            venue_id: "bench-hall".into(),
+            participant_ids: vec![format!("p{}", q.participant_id)],
+            status: pb::EventStatus::Confirmed as i32,
+            timing: Some(pb::EventTiming {
+                span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                    start: q.start_utc.clone(),
+                    end: q.end_utc.clone(),
+                    time_zone: "UTC".into(),
+                })),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// One client's loop body for each workload.
+#[derive(Clone)]
+struct Ctx {
+    data: Arc<Data>,
+    cursor: Arc<AtomicU64>,
+    check_hits: bool,
+}
+
+impl Ctx {
+    async fn conflict_check(
+        &self,
+        c: &mut ConflictServiceClient<Channel>,
+        rng: &mut Rng,
+        t: &mut Tally,
+    ) {
+        let q = &self.data.queries[rng.below(self.data.queries.len())];
+        let start = Instant::now();
+        match c.check_conflicts(check_request(q)).await {
+            Ok(r) => {
+                t.record(start);
+                if self.check_hits {
+                    let hits = r
+                        .into_inner()
+                        .conflicts
+                        .iter()
+                        .filter(|x| x.kind() == pb::ConflictKind::Participant)
+                        .count();
+                    if hits != q.expect_hits {
+                        t.mismatches += 1;
+                    }
+                }
+            }
+            Err(_) => t.failed += 1,
+        }
+    }
+
+    async fn book(&self, c: &mut EventServiceClient<Channel>, t: &mut Tally) {
+        let n = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let nb = self.data.bookings.len() as u64;
+        let (lap, row) = (n / nb, (n % nb) as usize);
+        let b = &self.data.bookings[row];
+        let req = pb::CreateEventRequest {
+            event: Some(event_proto(b, format!("b{}", b.id + lap * 1_000_000_000))),
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let r = c.create_event(req).await;
+        t.record(start);
+        t.wrapped |= lap > 0;
+        match r {
+            Ok(_) => {
+                t.booked += 1;
+                if lap == 0 && b.expect == "conflict" {
+                    t.false_accepts += 1;
+                }
+            }
+            Err(s) if s.code() == Code::FailedPrecondition => {
+                t.conflicts += 1;
+                if lap == 0 && b.expect == "ok" {
+                    t.false_rejects += 1;
+                }
+            }
+            Err(s) => {
+                t.failed += 1;
+                if t.failed <= 3 {
+                    eprintln!("book: {} {}", s.code(), s.message());
+                }
+            }
+        }
+    }
+}
+
+async fn run(args: &Args, name: &str, ctx: &Ctx, chans: &[Channel]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let mut tasks = Vec::new();
+    for i in 0..args.clients {
+        let ch = chans[i % chans.len()].clone();
+        let (ctx, name) = (ctx.clone(), name.to_string());
+        let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
+        tasks.push(tokio::spawn(async move {
+            let mut t = Tally::new();
+            let mut conflicts = ConflictServiceClient::new(ch.clone());
+            let mut events = EventServiceClient::new(ch.clone());
+            let mut health = HealthClient::new(ch);
+            while Instant::now() < deadline {
+                match name.as_str() {
+                    "conflict_check" => ctx.conflict_check(&mut conflicts, &mut rng, &mut t).await,
+                    "book" => ctx.book(&mut events, &mut t).await,
+                    "health" => {
+                        let start = Instant::now();
+                        match health
+                            .check(HealthCheckRequest {
+                                service: String::new(),
+                            })
+                            .await
+                        {
+                            Ok(_) => t.record(start),
+                            Err(_) => t.failed += 1,
+                        }
+                    }
+                    _ => {
+                        // mixed: 90% reads of three kinds, 10% bookings.
+                        let dice = rng.below(100);
+                        if dice < 10 {
+                            ctx.book(&mut events, &mut t).await;
+                            continue;
+                        }
+                        let q = &ctx.data.queries[rng.below(ctx.data.queries.len())];
+                        let window = Some(pb::TimeWindow {
+                            start: q.start_utc.clone(),
+                            end: q.end_utc.clone(),
+                            time_zone: String::new(),
+                        });
+                        let start = Instant::now();
+                        let ok = if dice < 40 {
+                            events
+                                .get_agenda(pb::GetAgendaRequest {
+                                    participant_id: format!("p{}", q.participant_id),
+                                    window,
+                                    ..Default::default()
+                                })
+                                .await
+                                .is_ok()
+                        } else if dice < 70 {
+                            let v = ctx.data.events[rng.below(ctx.data.events.len())].venue_id;
+                            events
+                                .list_events(pb::ListEventsRequest {
+                                    window,
+                                    venue_id: format!("v{v}"),
+                                    ..Default::default()
+                                })
+                                .await
+                                .is_ok()
+                        } else {
+                            conflicts.check_conflicts(check_request(q)).await.is_ok()
+                        };
+                        if ok {
+                            t.record(start);
+                        } else {
+                            t.failed += 1;
+                        }
+                    }
+                }
+            }
+            t
+        }));
+    }
+    let t0 = Instant::now();
+    let mut total = Tally::new();
+    for t in tasks {
+        total.merge(t.await?);
+    }
+    let secs = t0.elapsed().as_secs_f64().max(args.duration as f64);
+    let h = total.hist.as_ref().context("histogram")?;
+    let txns = h.len();
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let mut line = format!(
+        "peer=entente workload={name} clients={} connections={} duration_s={} txns={txns} tps={:.1} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} failed={}",
+        args.clients,
+        chans.len(),
+        args.duration,
+        txns as f64 / secs,
+        ms(0.50),
+        ms(0.99),
+        ms(0.999),
+        total.failed
+    );
+    if name == "conflict_check" {
+        line += &format!(" query_mismatches={}", total.mismatches);
+    }
+    if name == "book" || name == "mixed" {
+        let tries = total.booked + total.conflicts;
+        line += &format!(
+            " booked={} conflicts={} conflict_rate={:.3} false_accepts={} false_rejects={} wrapped={}",
+            total.booked,
+            total.conflicts,
+            if tries > 0 {
+                total.conflicts as f64 / tries as f64
+            } else {
+                0.0
+            },
+            total.false_accepts,
+            total.false_rejects,
+            u8::from(total.wrapped)
+        );
+    }
+    println!("{line}");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let data = Arc::new(Data {
+        events: dataset::read(&args.data, "events.jsonl")?,
+        queries: dataset::read(&args.data, "queries.jsonl")?,
+        bookings: dataset::read(&args.data, "bookings.jsonl")?,
+    });
+    let chans = channels(&args.server, args.connections).await?;
+    let mut ctx = Ctx {
+        data: data.clone(),
+        cursor: Arc::new(AtomicU64::new(0)),
+        check_hits: true,
+    };
+    for w in &args.workloads {
+        match w.as_str() {
+            "load" => load(&args, &data, &chans).await?,
+            "conflict_check" | "book" | "mixed" | "health" => {
+                run(&args, w, &ctx, &chans).await?;
+                // After bookings, expect_hits no longer describes the store.
+                if w == "book" || w == "mixed" {
+                    ctx.check_hits = false;
+                }
+            }
+            other => bail!("unknown workload {other:?}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Micro-benchmarks of the hot in-process paths: time conversion, the conflict check at
+//! 10k / 100k / 1M stored events (its cost should grow like log n), and the record codec.
+//!
+//! `cargo bench -p entente-server --bench core`
+
+use std::hint::black_box;
+
+use chrono::NaiveDate;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use entente_server::conflicts::{self, TravelSettings};
+use entente_server::directory::{Participant, Role, Venue};
+use entente_server::events::{Event, EventKind, EventStatus, Timing, Visibility};
+use entente_server::scheduler::{Meta, State};
+use entente_server::storage;
+use entente_server::time::{self, Disambiguation, Zoned};
+
+const PARTICIPANTS: u32 = 1000;
+const VENUES: u32 = 200;
+
+fn zone(name: &str) -> chrono_tz::Tz {
+    time::parse_zone(name).unwrap_or(chrono_tz::UTC)
+}
+
+fn event(id: u64, venue: u32, participants: Vec<u32>, start: i64, minutes: i64) -> Event {
+    let z = zone("Europe/Moscow");
+    let at = |t: i64| Zoned::from_instant(t, z).unwrap_or_else(|_| unreachable!("in range"));
+    Event {
+        id: format!("e{id}"),
+        kind: EventKind::BilateralMeeting,
+        title: format!("Bilateral {id}"),
+        description: String::new(),
+        venue_id: format!("v{venue}"),
+        host_country: "RU".into(),
+        forum_id: None,
+        participants: participants.into_iter().map(|p| format!("p{p}")).collect(),
+        status: EventStatus::Confirmed,
+        parent_id: None,
+        timing: Timing::Timed,
+        start: at(start),
+        end: at(start + minutes * 60),
+        tzdb_version: time::TZDB_VERSION.into(),
+        visibility: Visibility::Parties,
+        owner_office: String::new(),
+        cancellation_reason: String::new(),
+        overrides: Vec::new(),
+        meta: Meta::new(0),
+    }
+}
+
+/// A state with `n` confirmed events: participants and venues each busy back to back in
+/// turn, like the shared workload's calendar, spread from 2025 on.
+fn state(n: u64) -> State {
+    let mut st = State::default();
+    for p in 1..=PARTICIPANTS {
+        st.participants.insert(
+            format!("p{p}"),
+            Participant {
+                id: format!("p{p}"),
+                display_name: format!("P{p}"),
+                role: Role::HeadOfState,
+                title: String::new(),
+                country_code: "RU".into(),
+                home_zone: zone("Europe/Moscow"),
+                meta: Meta::new(0),
+            },
+        );
+    }
+    for v in 1..=VENUES {
+        st.venues.insert(
+            format!("v{v}"),
+            Venue {
+                id: format!("v{v}"),
+                display_name: format!("V{v}"),
+                city: "Moscow".into(),
+                country_code: "RU".into(),
+                zone: zone("Europe/Moscow"),
+                location: None,
+                meta: Meta::new(0),
+            },
+        );
+    }
+    let base = 1_735_689_600; // 2025-01-01
+    for i in 0..n {
+        // Each slot of 90 minutes holds PARTICIPANTS/2 meetings of two, so each
+        // participant and venue has one meeting per slot at most.
+        let per_slot = u64::from(PARTICIPANTS / 2);
+        let slot = (i / per_slot) as i64;
+        let k = (i % per_slot) as u32;
+        let p = vec![2 * k + 1, 2 * k + 2];
+        st.events
+            .insert(event(i, k % VENUES + 1, p, base + slot * 5400, 90));
+    }
+    st
+}
+
+fn time_conversion(c: &mut Criterion) {
+    let moscow = zone("Europe/Moscow");
+    let ny = zone("America/New_York");
+    let local = NaiveDate::from_ymd_opt(2024, 10, 22)
+        .and_then(|d| d.and_hms_opt(10, 0, 0))
+        .unwrap_or_default();
+    let gap = NaiveDate::from_ymd_opt(2024, 3, 10)
+        .and_then(|d| d.and_hms_opt(2, 30, 0))
+        .unwrap_or_default();
+    c.bench_function("time/resolve_local", |b| {
+        b.iter(|| time::resolve(black_box(local), moscow, Disambiguation::Reject))
+    });
+    c.bench_function("time/resolve_gap_compatible", |b| {
+        b.iter(|| time::resolve(black_box(gap), ny, Disambiguation::Compatible))
+    });
+    c.bench_function("time/parse_rfc9557", |b| {
+        b.iter(|| time::parse_time(black_box("2024-10-22T10:00:00+03:00[Europe/Moscow]")))
+    });
+    let z = time::resolve(local, moscow, Disambiguation::Reject).unwrap_or_else(|_| unreachable!());
+    let tehran = zone("Asia/Tehran");
+    c.bench_function("time/render_in_zone", |b| {
+        b.iter(|| black_box(z).in_zone(tehran).rfc9557())
+    });
+}
+
+fn conflict_check(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conflicts/check");
+    for n in [10_000u64, 100_000, 1_000_000] {
+        let st = state(n);
+        // A candidate in the middle of the stored range, clashing with one stored meeting.
+        let per_slot = u64::from(PARTICIPANTS / 2);
+        let mid = (n / per_slot / 2) as i64;
+        let candidate = event(
+            u64::MAX,
+            7,
+            vec![1, 999],
+            1_735_689_600 + mid * 5400 + 1800,
+            60,
+        );
+        let travel = TravelSettings::default();
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| conflicts::check(black_box(&st), black_box(&candidate), &travel))
+        });
+    }
+    g.finish();
+}
+
+fn codec(c: &mut Criterion) {
+    let e = event(42, 3, vec![1, 2, 3, 4], 1_735_689_600, 90);
+    let bytes = storage::encode(&e);
+    c.bench_function("codec/encode_event", |b| {
+        b.iter(|| storage::encode(black_box(&e)))
+    });
+    c.bench_function("codec/decode_event", |b| {
+        b.iter(|| storage::decode::<Event>(b"e/e42", black_box(&bytes)))
+    });
+}
+
+criterion_group!(benches, time_conversion, conflict_check, codec);
+criterion_main!(benches);

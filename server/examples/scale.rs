@@ -1,0 +1,175 @@
+//! Scale check: bulk-loads N events (default 1,000,000) into a fresh sled store through the
+//! scheduler's public API, reopens the store, and times the open plus the first conflict
+//! query; reports resident memory per event.
+//!
+//! `cargo run --release -p entente-server --example scale -- [N] [DIR]`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
+use entente_server::events::ops::WriteOptions;
+use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
+use entente_server::{Scheduler, Settings};
+
+const PARTICIPANTS: u64 = 1000;
+const VENUES: u64 = 200;
+const SLOT_SECS: i64 = 5400;
+const BASE: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Event i: meetings of two in 90-minute slots; each participant and venue busy at most
+/// once per slot, so the whole set is conflict-free and every write is accepted.
+fn event(i: u64) -> EventInput {
+    let per_slot = PARTICIPANTS / 2;
+    let (slot, k) = ((i / per_slot) as i64, i % per_slot);
+    let start = BASE + slot * SLOT_SECS;
+    EventInput {
+        id: format!("e{i}"),
+        kind: Some(EventKind::BilateralMeeting),
+        title: format!("Bilateral {i}"),
+        venue_id: format!("v{}", k % VENUES + 1),
+        participant_ids: vec![format!("p{}", 2 * k + 1), format!("p{}", 2 * k + 2)],
+        status: Some(EventStatus::Confirmed),
+        timing: Some(TimingInput::Timed {
+            start: iso(start),
+            end: iso(start + SLOT_SECS),
+            time_zone: "Europe/Moscow".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("open") {
+        let dir = args
+            .get(1)
+            .ok_or_else(|| anyhow::anyhow!("usage: scale open DIR N"))?;
+        let n = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(1);
+        return open(std::path::Path::new(dir), n);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temp.path().join("store"));
+
+    let rss0 = rss_kib();
+    let s = Scheduler::open(&dir, Settings::default())?;
+    for p in 1..=PARTICIPANTS {
+        s.create_participant(ParticipantInput {
+            id: format!("p{p}"),
+            display_name: format!("Participant {p}"),
+            country_code: "CH".into(),
+            home_time_zone: "UTC".into(),
+            ..Default::default()
+        })
+        .await?;
+    }
+    for v in 1..=VENUES {
+        s.create_venue(VenueInput {
+            id: format!("v{v}"),
+            display_name: format!("Hall {v}"),
+            city: "Geneva".into(),
+            country_code: "CH".into(),
+            time_zone: "Europe/Zurich".into(),
+            location: None,
+        })
+        .await?;
+    }
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..256 {
+        let (s, next) = (s.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<(), entente_server::Error>(());
+                }
+                s.create_event(event(i), WriteOptions::default()).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let load = t0.elapsed().as_secs_f64();
+    let rss_loaded = rss_kib();
+    println!(
+        "scale: loaded {n} events in {load:.1} s ({:.0} events/s, durable acks, conflicts enforced)",
+        n as f64 / load
+    );
+    println!(
+        "scale: resident memory after loading {} MiB ({} B/event over the empty store)",
+        rss_loaded / 1024,
+        (rss_loaded.saturating_sub(rss0)) * 1024 / n.max(1)
+    );
+    s.flush()?;
+    drop(s);
+    // Open in a fresh process, so the figures are a cold start's, not this process's heap.
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("open")
+        .arg(&dir)
+        .arg(n.to_string())
+        .status()?;
+    anyhow::ensure!(status.success(), "the open run failed");
+    Ok(())
+}
+
+fn open(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let rss0 = rss_kib();
+        let t1 = Instant::now();
+        let s = Scheduler::open(dir, Settings { expiry_sweep: None, ..Settings::default() })?;
+        let opened = t1.elapsed().as_secs_f64();
+        let (_, report) = s.check_conflicts(&event(n / 2), &FieldMask::all(), &WriteOptions::default())?;
+        let first = t1.elapsed().as_secs_f64();
+        let rss = rss_kib();
+        println!(
+            "scale: opened {n} events in {opened:.2} s; first conflict query answered at {first:.2} s ({} conflict(s))",
+            report.conflicts.len()
+        );
+        println!(
+            "scale: resident memory after open {} MiB ({} B/event)",
+            rss / 1024,
+            rss.saturating_sub(rss0) * 1024 / n.max(1)
+        );
+        Ok(())
+    })
+}
