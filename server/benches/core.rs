@@ -123,8 +123,7 @@ fn conflict_check(c: &mut Criterion) {
     for n in [10_000u64, 100_000, 1_000_000] {
         let st = state(n);
         // A candidate in the middle of the stored range, clashing with one stored meeting.
-        let per_slot = u64::from(PARTICIPANTS / 2);
-        let mid = (n / per_slot / 2) as i64;
+        let mid = (n / u64::from(VENUES) / 2) as i64;
         let candidate = event(
             u64::MAX,
             7,

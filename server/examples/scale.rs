@@ -35,18 +35,19 @@ fn iso(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Event i: meetings of two in 90-minute slots; each participant and venue busy at most
-/// once per slot, so the whole set is conflict-free and every write is accepted.
+/// Event i: meetings of two in 90-minute slots, one per hall per slot, the pairs rotating
+/// through the participants; nobody and no hall is busy twice in a slot, so the whole set
+/// is conflict-free and every write is accepted.
 fn event(i: u64) -> EventInput {
-    let per_slot = PARTICIPANTS / 2;
-    let (slot, k) = ((i / per_slot) as i64, i % per_slot);
-    let start = BASE + slot * SLOT_SECS;
+    let (slot, k) = (i / VENUES, i % VENUES);
+    let start = BASE + slot as i64 * SLOT_SECS;
+    let first = (slot * 2 * VENUES + 2 * k) % PARTICIPANTS;
     EventInput {
         id: format!("e{i}"),
         kind: Some(EventKind::BilateralMeeting),
         title: format!("Bilateral {i}"),
-        venue_id: format!("v{}", k % VENUES + 1),
-        participant_ids: vec![format!("p{}", 2 * k + 1), format!("p{}", 2 * k + 2)],
+        venue_id: format!("v{}", k + 1),
+        participant_ids: vec![format!("p{}", first + 1), format!("p{}", first + 2)],
         status: Some(EventStatus::Confirmed),
         timing: Some(TimingInput::Timed {
             start: iso(start),

@@ -33,10 +33,11 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 pub use error::{Error, Result};
 pub use scheduler::{Clock, ManualClock, Scheduler, Settings};
+
+pub use grpc::limits::Limits;
 
 /// Server configuration.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Clock and travel parameters.
     pub settings: Settings,
+    /// Transport limits.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./entente-data"),
             settings: Settings::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -92,25 +96,44 @@ pub async fn serve(
                 source,
             }
         })?;
-    serve_scheduler(listener, scheduler, shutdown).await
+    serve_with(listener, scheduler, &config.limits, shutdown).await
 }
 
-/// Serves an existing scheduler on `listener` until `shutdown` completes.
+/// Serves an existing scheduler on `listener` with default limits until `shutdown`.
 pub async fn serve_scheduler(
     listener: TcpListener,
     scheduler: Scheduler,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
-    let routes = grpc::routes(scheduler.clone()).await?;
+    serve_with(listener, scheduler, &Limits::default(), shutdown).await
+}
+
+/// Serves an existing scheduler on `listener` with `limits` until `shutdown` completes;
+/// then lets in-flight calls finish and makes the store durable in its final place.
+pub async fn serve_with(
+    listener: TcpListener,
+    scheduler: Scheduler,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::result::Result<(), ServeError> {
+    let routes = grpc::routes(scheduler.clone(), limits).await?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "entente is serving");
     }
-    // Small request/response exchanges: without TCP_NODELAY, Nagle's algorithm and delayed
-    // ACKs add ~40 ms to every sequential call on an accepted socket.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .timeout(limits.request_timeout)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .layer(tower::util::MapResponseLayer::new(
+            grpc::limits::rewrite_status,
+        ))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(
+            grpc::limits::incoming(listener, limits.max_connections),
+            shutdown,
+        )
         .await?;
     scheduler.flush().map_err(ServeError::Flush)?;
     tracing::info!("entente stopped; store flushed");

@@ -1,5 +1,6 @@
 //! `entente-server`: parses flags, sets up logging, binds, and runs [`entente_server::serve`].
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -25,6 +26,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        // Escape codes only for a person at a terminal, never in a log file or a pipe.
+        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -59,6 +59,7 @@ impl TestServer {
         let config = Config {
             data_dir: dir.to_path_buf(),
             settings,
+            ..Config::default()
         };
         let task = tokio::spawn(entente_server::serve(listener, config, async {
             let _ = stopped.await;

@@ -5,6 +5,7 @@ pub mod conflicts;
 pub mod convert;
 pub mod directory;
 pub mod events;
+pub mod limits;
 pub mod pending;
 pub mod proposals;
 pub mod status;
@@ -19,11 +20,18 @@ use tonic::service::Routes;
 use crate::scheduler::Scheduler;
 
 /// Every entente.v1 service over `scheduler`, plus health and reflection.
-pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::server::Error> {
+pub async fn routes(
+    scheduler: Scheduler,
+    limits: &limits::Limits,
+) -> Result<Routes, tonic_reflection::server::Error> {
+    let max = limits.max_message_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
-    let directory = DirectoryServiceServer::new(directory::Directory::new(scheduler.clone()));
-    let events = EventServiceServer::new(events::Events::new(scheduler.clone()));
-    let conflicts = ConflictServiceServer::new(conflicts::Conflicts::new(scheduler.clone()));
+    let directory = DirectoryServiceServer::new(directory::Directory::new(scheduler.clone()))
+        .max_decoding_message_size(max);
+    let events = EventServiceServer::new(events::Events::new(scheduler.clone()))
+        .max_decoding_message_size(max);
+    let conflicts = ConflictServiceServer::new(conflicts::Conflicts::new(scheduler.clone()))
+        .max_decoding_message_size(max);
     health
         .set_serving::<DirectoryServiceServer<directory::Directory>>()
         .await;
@@ -33,7 +41,8 @@ pub async fn routes(scheduler: Scheduler) -> Result<Routes, tonic_reflection::se
     health
         .set_serving::<ConflictServiceServer<conflicts::Conflicts>>()
         .await;
-    let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()));
+    let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()))
+        .max_decoding_message_size(max);
     health
         .set_serving::<ProposalServiceServer<proposals::Proposals>>()
         .await;
