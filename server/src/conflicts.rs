@@ -329,12 +329,17 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
         Severity::Hard => "hard",
         Severity::Soft => "soft",
     };
+    // An event the caller may not see is named only as a busy stretch.
+    let other = match st.events.get(&c.other_event) {
+        Some(e) if !crate::auth::caller_sees(st, e) => {
+            "an event not visible to your office".to_string()
+        }
+        _ => format!("{:?} ({})", c.other_title, c.other_event),
+    };
     match c.kind {
         ConflictKind::Participant => format!(
-            "{} is already in {:?} ({}) from {} to {} ({sev} conflict)",
+            "{} is already in {other} from {} to {} ({sev} conflict)",
             who(&c.participant),
-            c.other_title,
-            c.other_event,
             at(c.start),
             at(c.end)
         ),
@@ -349,9 +354,7 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
                 })
                 .unwrap_or_default();
             format!(
-                "{venue} already hosts {:?} ({}) from {} to {} ({sev} conflict)",
-                c.other_title,
-                c.other_event,
+                "{venue} already hosts {other} from {} to {} ({sev} conflict)",
                 at(c.start),
                 at(c.end)
             )
@@ -359,7 +362,7 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
         ConflictKind::Travel => {
             let t = c.travel.as_ref();
             format!(
-                "{} has {} between {} and {} to travel {:.0} km from {} to {} (next to {:?}, {}), \
+                "{} has {} between {} and {} to travel {:.0} km from {} to {} (next to {other}), \
                  but needs {} ({sev} conflict)",
                 who(&c.participant),
                 hm(t.map_or(0, |t| t.available_secs)),
@@ -368,8 +371,6 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
                 t.map_or(0.0, |t| t.distance_km),
                 t.map_or("", |t| t.from_city.as_str()),
                 t.map_or("", |t| t.to_city.as_str()),
-                c.other_title,
-                c.other_event,
                 hm(t.map_or(0, |t| t.required_secs)),
             )
         }
@@ -399,7 +400,10 @@ pub fn rejection(st: &State, hard: &[Conflict], zone: Tz) -> crate::error::Error
             .zip(descriptions)
             .map(|(c, d)| crate::error::Precondition {
                 kind: kind_name(c.kind).into(),
-                subject: format!("events/{}", c.other_event),
+                subject: match st.events.get(&c.other_event) {
+                    Some(e) if !crate::auth::caller_sees(st, e) => "events/-".into(),
+                    _ => format!("events/{}", c.other_event),
+                },
                 description: d,
             })
             .collect(),

@@ -15,9 +15,11 @@
 //! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
 //! - [`storage`]: sled behind a narrow `Backend` trait; record codec; group commit.
 //! - [`validate`]: shared field rules and pagination.
+//! - [`auth`]: tokens, offices, roles, visibility rules, the caller of the current RPC.
 //! - [`error`]: the domain error enum.
 //! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
 
+pub mod auth;
 pub mod conflicts;
 pub mod directory;
 pub mod error;
@@ -48,6 +50,8 @@ pub struct Config {
     pub settings: Settings,
     /// Transport limits.
     pub limits: Limits,
+    /// Tokens and offices; none configured means access control is off.
+    pub access: auth::Access,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./entente-data"),
             settings: Settings::default(),
             limits: Limits::default(),
+            access: auth::Access::default(),
         }
     }
 }
@@ -96,7 +101,7 @@ pub async fn serve(
                 source,
             }
         })?;
-    serve_with(listener, scheduler, &config.limits, shutdown).await
+    serve_with(listener, scheduler, &config, shutdown).await
 }
 
 /// Serves an existing scheduler on `listener` with default limits until `shutdown`.
@@ -105,17 +110,19 @@ pub async fn serve_scheduler(
     scheduler: Scheduler,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
-    serve_with(listener, scheduler, &Limits::default(), shutdown).await
+    serve_with(listener, scheduler, &Config::default(), shutdown).await
 }
 
-/// Serves an existing scheduler on `listener` with `limits` until `shutdown` completes;
-/// then lets in-flight calls finish and makes the store durable in its final place.
+/// Serves an existing scheduler on `listener` with `config`'s limits and access control
+/// (its `data_dir` and `settings` are the scheduler's business) until `shutdown`
+/// completes; then lets in-flight calls finish and makes the store durable in place.
 pub async fn serve_with(
     listener: TcpListener,
     scheduler: Scheduler,
-    limits: &Limits,
+    config: &Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
+    let limits = &config.limits;
     let routes = grpc::routes(scheduler.clone(), limits).await?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "entente is serving");
@@ -129,6 +136,7 @@ pub async fn serve_with(
         .layer(tower::util::MapResponseLayer::new(
             grpc::limits::rewrite_status,
         ))
+        .layer(grpc::access::AuthLayer::new(config.access.clone()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             grpc::limits::incoming(listener, limits.max_connections),

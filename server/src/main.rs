@@ -18,10 +18,33 @@ struct Args {
     /// Folder for the embedded sled store (created if missing).
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
+    /// Access file (TOML) with offices and hashed bearer tokens. Without one, access
+    /// control is off and the server only listens on loopback.
+    #[arg(long, env = "ENTENTE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Serve without access control on a non-loopback address (anyone who can reach it
+    /// can read and change everything).
+    #[arg(long, env = "ENTENTE_ALLOW_ANONYMOUS")]
+    allow_anonymous: bool,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    // Errors are printed once, plainly (the chain of causes, no backtrace).
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run()));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("entente-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -30,11 +53,32 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let args = Args::parse();
+    let access = match &args.config {
+        Some(path) => entente_server::auth::Access::load(path)?,
+        None => entente_server::auth::Access::default(),
+    };
+    if access.enabled() {
+        tracing::info!("access control is on: bearer tokens required");
+    } else if args.listen.ip().is_loopback() {
+        tracing::warn!(
+            "access control is OFF (no --config): every caller is an administrator; loopback only"
+        );
+    } else if args.allow_anonymous {
+        tracing::warn!(listen = %args.listen, "access control is OFF on a non-loopback address (--allow-anonymous)");
+    } else {
+        // Like Redis's protected mode: an open scheduler must not be reachable by accident.
+        anyhow::bail!(
+            "refusing to serve {} without access control: give --config with tokens, listen on \
+             loopback, or pass --allow-anonymous",
+            args.listen
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let config = entente_server::Config {
         data_dir: args.data_dir,
+        access,
         ..Default::default()
     };
     let shutdown = shutdown_signal()?;

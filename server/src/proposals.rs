@@ -607,7 +607,7 @@ impl Scheduler {
                 finalised_at: None,
                 finalise_time: None,
                 visibility: input.visibility.unwrap_or_default(),
-                owner_office: String::new(),
+                owner_office: crate::auth::current().office.clone(),
                 history_len: 1,
                 meta: Meta::new(now),
             };

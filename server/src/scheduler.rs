@@ -193,6 +193,8 @@ pub struct State {
     pub proposals: crate::proposals::ProposalStore,
     /// Idempotency records: request id -> what the first attempt returned.
     pub requests: BTreeMap<String, RequestRecord>,
+    /// The last audit record's sequence.
+    pub audit_seq: u64,
     id_counter: u64,
 }
 
@@ -364,6 +366,33 @@ impl Scheduler {
             let mut batch = Batch::default();
             let now = self.now();
             let result = f(&mut state, &mut batch, now)?;
+            if let Some(first) = batch.first_key() {
+                // Every write is audited in the same atomic batch as the write itself.
+                let (office, token, method) = match crate::auth::current_call() {
+                    Some(c) => (
+                        c.principal.office.clone(),
+                        c.principal.token.clone(),
+                        c.method,
+                    ),
+                    None => ("in-process".into(), String::new(), "in-process".into()),
+                };
+                state.audit_seq += 1;
+                let record = crate::auth::AuditRecord {
+                    sequence: state.audit_seq,
+                    time: now,
+                    office,
+                    token,
+                    method,
+                    resource: crate::auth::resource_name(first),
+                };
+                let mut key = storage::prefix::AUDIT.to_vec();
+                key.extend_from_slice(&record.sequence.to_be_bytes());
+                batch.put(key, &record);
+                batch.put(
+                    storage::key(storage::prefix::META, "audit_seq"),
+                    &state.audit_seq,
+                );
+            }
             self.inner.store.apply(batch)?;
             result
         };
@@ -408,6 +437,14 @@ fn load(store: &Store) -> Result<State> {
     state.proposals = crate::proposals::ProposalStore::load(store)?;
     for r in store.load::<RequestRecord>(storage::prefix::REQUEST)? {
         state.requests.insert(r.request_id.clone(), r);
+    }
+    let seq_key = storage::key(storage::prefix::META, "audit_seq");
+    if let Some((k, v)) = store
+        .scan(&seq_key)?
+        .into_iter()
+        .find(|(k, _)| *k == seq_key)
+    {
+        state.audit_seq = storage::decode(&k, &v)?;
     }
     Ok(state)
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use entente_proto::v1::audit_service_client::AuditServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
@@ -49,18 +50,37 @@ impl TestServer {
         s
     }
 
+    /// A server on a fresh temporary store with this access control.
+    pub async fn start_with_access(access: entente_server::auth::Access) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: temp.path().to_path_buf(),
+            access,
+            ..Config::default()
+        };
+        let mut s = TestServer::start_config(config).await;
+        s._temp = Some(temp);
+        s
+    }
+
     /// A server on the store in `dir` (kept after the server stops).
     pub async fn start_in(dir: &Path, settings: Settings) -> TestServer {
+        TestServer::start_config(Config {
+            data_dir: dir.to_path_buf(),
+            settings,
+            ..Config::default()
+        })
+        .await
+    }
+
+    /// A server with a full configuration.
+    pub async fn start_config(config: Config) -> TestServer {
+        let dir = config.data_dir.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = Config {
-            data_dir: dir.to_path_buf(),
-            settings,
-            ..Config::default()
-        };
         let task = tokio::spawn(entente_server::serve(listener, config, async {
             let _ = stopped.await;
         }));
@@ -79,7 +99,7 @@ impl TestServer {
         TestServer {
             addr,
             channel,
-            data_dir: dir.to_path_buf(),
+            data_dir: dir,
             stop: Some(stop),
             task: Some(task),
             _temp: None,
@@ -120,7 +140,58 @@ impl TestServer {
     pub fn proposals(&self) -> ProposalServiceClient<Channel> {
         ProposalServiceClient::new(self.channel.clone())
     }
+
+    /// Clients that send `token` as a bearer token.
+    pub fn as_token(&self, token: &str) -> Authed {
+        let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
+        Authed {
+            directory: DirectoryServiceClient::with_interceptor(
+                self.channel.clone(),
+                bearer.clone(),
+            ),
+            events: EventServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
+            conflicts: ConflictServiceClient::with_interceptor(
+                self.channel.clone(),
+                bearer.clone(),
+            ),
+            proposals: ProposalServiceClient::with_interceptor(
+                self.channel.clone(),
+                bearer.clone(),
+            ),
+            audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer),
+        }
+    }
 }
+
+/// Adds a bearer token to every call.
+#[derive(Debug, Clone)]
+pub struct Bearer(tonic::metadata::AsciiMetadataValue);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+type Svc = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
+/// One caller's clients.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    /// Directory.
+    pub directory: DirectoryServiceClient<Svc>,
+    /// Events.
+    pub events: EventServiceClient<Svc>,
+    /// Conflicts.
+    pub conflicts: ConflictServiceClient<Svc>,
+    /// Proposals.
+    pub proposals: ProposalServiceClient<Svc>,
+    /// Audit log.
+    pub audit: AuditServiceClient<Svc>,
+}
+
+impl TestServer {}
 
 impl Drop for TestServer {
     fn drop(&mut self) {

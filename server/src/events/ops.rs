@@ -907,6 +907,52 @@ impl Scheduler {
         conflicts::describe(&self.read_state(), c, zone)
     }
 
+    /// Whether the current caller may see the event `id` (true for unknown ids).
+    pub fn caller_sees_event(&self, id: &str) -> bool {
+        let st = self.read_state();
+        st.events
+            .get(id)
+            .is_none_or(|e| crate::auth::caller_sees(&st, e))
+    }
+
+    /// Audit records in order, one page at a time.
+    pub fn audit_records(
+        &self,
+        page: &PageRequest,
+    ) -> Result<(Vec<crate::auth::AuditRecord>, String)> {
+        let after: u64 = match &page.after {
+            Some(a) => a
+                .parse()
+                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
+            None => 0,
+        };
+        let mut out = Vec::new();
+        let mut more = false;
+        for (k, v) in
+            self.store()
+                .scan_from(prefix::AUDIT, &(after + 1).to_be_bytes(), page.size + 1)?
+        {
+            if out.len() == page.size {
+                more = true;
+                break;
+            }
+            out.push(storage::decode::<crate::auth::AuditRecord>(&k, &v)?);
+        }
+        let token = match (more, out.last()) {
+            (true, Some(r)) => validate::encode_token(&r.sequence.to_string()),
+            _ => String::new(),
+        };
+        Ok((out, token))
+    }
+
+    /// The countries of these participants (unknown ids are skipped).
+    pub fn participant_countries(&self, ids: &[String]) -> std::collections::BTreeSet<String> {
+        let st = self.read_state();
+        ids.iter()
+            .filter_map(|id| st.participants.get(id).map(|p| p.country_code.clone()))
+            .collect()
+    }
+
     /// The city of a venue ("" if unknown).
     pub fn venue_city(&self, venue_id: &str) -> String {
         self.read_state()

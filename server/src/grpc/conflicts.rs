@@ -40,9 +40,7 @@ impl ConflictService for Conflicts {
         let opts = write_options(r.disambiguation, r.offset_policy, false, "", "", view)?;
         let (event, report) = self.scheduler.check_conflicts(&input, &mask, &opts)?;
         let (conflicts, travel_checks_skipped) =
-            convert::report(&report, view.unwrap_or(event.zone()), &|c, z| {
-                self.scheduler.describe_conflict(c, z)
-            });
+            super::events::report_out(&self.scheduler, &report, view.unwrap_or(event.zone()));
         Ok(Response::new(pb::CheckConflictsResponse {
             conflicts,
             travel_checks_skipped,
@@ -89,7 +87,12 @@ impl ConflictService for Conflicts {
                         .map(|b| pb::BusyInterval {
                             start: at(b.start),
                             end: at(b.end),
-                            event_ids: b.events,
+                            // A busy block shows, but not what an invisible event is.
+                            event_ids: b
+                                .events
+                                .into_iter()
+                                .filter(|id| self.scheduler.caller_sees_event(id))
+                                .collect(),
                         })
                         .collect(),
                 })

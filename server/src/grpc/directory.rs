@@ -5,6 +5,7 @@ use entente_proto::v1::directory_service_server::DirectoryService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use super::access;
 use super::convert::{self, mask, required};
 use crate::directory::{
     self as dir, COUNTRY_FIELDS, FORUM_FIELDS, PARTICIPANT_FIELDS, VENUE_FIELDS, requested_id,
@@ -32,6 +33,19 @@ fn ok<T>(r: Result<T>) -> Reply<T> {
     r.map(Response::new).map_err(Status::from)
 }
 
+/// An admin, or an editor of the forum's secretariat.
+fn forum_editor(id: &str) -> Result<()> {
+    let p = access::writer()?;
+    if p.is_admin() || p.secretariat_of.contains(id) {
+        Ok(())
+    } else {
+        Err(crate::error::Error::PermissionDenied(format!(
+            "office {:?} is not the secretariat of forum {id:?}",
+            p.office
+        )))
+    }
+}
+
 fn filter_code(field: &str, code: &str) -> Result<Option<String>> {
     if code.trim().is_empty() {
         Ok(None)
@@ -47,6 +61,7 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateCountryRequest>,
     ) -> Reply<pb::CreateCountryResponse> {
+        access::admin()?;
         let r = req.into_inner();
         let input = convert::country_input(required("country", r.country)?);
         let c = self.scheduler.create_country(input).await?;
@@ -86,6 +101,7 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::UpdateCountryRequest>,
     ) -> Reply<pb::UpdateCountryResponse> {
+        access::admin()?;
         let r = req.into_inner();
         let c = required("country", r.country)?;
         let etag = c.etag.clone();
@@ -104,6 +120,7 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::DeleteCountryRequest>,
     ) -> Reply<pb::DeleteCountryResponse> {
+        access::admin()?;
         let r = req.into_inner();
         let code = validate::country_code("code", &r.code)?;
         self.scheduler
@@ -120,6 +137,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let mut input = convert::participant_input(required("participant", r.participant)?)?;
         input.id = requested_id("participant_id", &r.participant_id, &input.id)?;
+        access::editor_of(&input.country_code, "a participant of that country")?;
         let p = self.scheduler.create_participant(input).await?;
         ok(Ok(pb::CreateParticipantResponse {
             participant: Some(convert::participant(&p)),
@@ -165,6 +183,11 @@ impl DirectoryService for Directory {
         let p = required("participant", r.participant)?;
         let etag = p.etag.clone();
         let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
+        let old = self.scheduler.get::<dir::Participant>(&p.id)?;
+        access::editor_of(&old.country_code, &format!("participant {:?}", old.id))?;
+        if m.has("country_code") {
+            access::editor_of(&p.country_code, "a participant of that country")?;
+        }
         let p = self
             .scheduler
             .update_participant(convert::participant_input(p)?, m, etag)
@@ -180,6 +203,8 @@ impl DirectoryService for Directory {
         req: Request<pb::DeleteParticipantRequest>,
     ) -> Reply<pb::DeleteParticipantResponse> {
         let r = req.into_inner();
+        let old = self.scheduler.get::<dir::Participant>(&r.id)?;
+        access::editor_of(&old.country_code, &format!("participant {:?}", old.id))?;
         self.scheduler
             .delete::<dir::Participant>(&r.id, &r.etag)
             .await?;
@@ -194,6 +219,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let mut input = convert::venue_input(required("venue", r.venue)?);
         input.id = requested_id("venue_id", &r.venue_id, &input.id)?;
+        access::editor_of(&input.country_code, "a venue in that country")?;
         let v = self.scheduler.create_venue(input).await?;
         ok(Ok(pb::CreateVenueResponse {
             venue: Some(convert::venue(&v)),
@@ -236,6 +262,11 @@ impl DirectoryService for Directory {
         let v = required("venue", r.venue)?;
         let etag = v.etag.clone();
         let m = mask(r.update_mask, VENUE_FIELDS)?;
+        let old = self.scheduler.get::<dir::Venue>(&v.id)?;
+        access::editor_of(&old.country_code, &format!("venue {:?}", old.id))?;
+        if m.has("country_code") {
+            access::editor_of(&v.country_code, "a venue in that country")?;
+        }
         let v = self
             .scheduler
             .update_venue(convert::venue_input(v), m, etag)
@@ -251,6 +282,8 @@ impl DirectoryService for Directory {
         req: Request<pb::DeleteVenueRequest>,
     ) -> Reply<pb::DeleteVenueResponse> {
         let r = req.into_inner();
+        let old = self.scheduler.get::<dir::Venue>(&r.id)?;
+        access::editor_of(&old.country_code, &format!("venue {:?}", old.id))?;
         self.scheduler.delete::<dir::Venue>(&r.id, &r.etag).await?;
         ok(Ok(pb::DeleteVenueResponse {}))
     }
@@ -260,6 +293,7 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateForumRequest>,
     ) -> Reply<pb::CreateForumResponse> {
+        access::admin()?;
         let r = req.into_inner();
         let mut input = convert::forum_input(required("forum", r.forum)?);
         input.id = requested_id("forum_id", &r.forum_id, &input.id)?;
@@ -303,6 +337,7 @@ impl DirectoryService for Directory {
         let f = required("forum", r.forum)?;
         let etag = f.etag.clone();
         let m = mask(r.update_mask, FORUM_FIELDS)?;
+        forum_editor(&f.id)?;
         let f = self
             .scheduler
             .update_forum(convert::forum_input(f), m, etag)
@@ -318,6 +353,7 @@ impl DirectoryService for Directory {
         req: Request<pb::DeleteForumRequest>,
     ) -> Reply<pb::DeleteForumResponse> {
         let r = req.into_inner();
+        forum_editor(&r.id)?;
         self.scheduler.delete::<dir::Forum>(&r.id, &r.etag).await?;
         ok(Ok(pb::DeleteForumResponse {}))
     }

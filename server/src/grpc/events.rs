@@ -6,6 +6,7 @@ use entente_proto::v1::event_service_server::EventService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use super::access;
 use super::convert::{self, required};
 use crate::directory::{FieldMask, requested_id};
 use crate::error::{Error, Result};
@@ -41,6 +42,50 @@ pub fn render(s: &Scheduler, e: &Event, view: Option<Tz>) -> pb::Event {
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
+/// Conflicts out, with events the caller may not see reduced to a busy stretch.
+pub fn report_out(
+    s: &Scheduler,
+    r: &crate::conflicts::Report,
+    zone: Tz,
+) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
+    let (mut conflicts, skipped) = convert::report(r, zone, &|c, z| s.describe_conflict(c, z));
+    for c in &mut conflicts {
+        if !s.caller_sees_event(&c.other_event_id) {
+            c.other_event_id.clear();
+            c.other_event_title = "(not visible to your office)".into();
+        }
+    }
+    (conflicts, skipped)
+}
+
+/// PERMISSION_DENIED unless the caller's office takes part in (or hosts, or runs the forum
+/// of) the event described by `input`.
+fn may_create(s: &Scheduler, input: &crate::events::EventInput) -> Result<()> {
+    let p = access::writer()?;
+    if p.is_admin() {
+        return Ok(());
+    }
+    let mut countries = s.participant_countries(&input.participant_ids);
+    if !input.host_country_code.trim().is_empty() {
+        countries.insert(input.host_country_code.trim().to_ascii_uppercase());
+    } else if let Ok(v) = s.get::<crate::directory::Venue>(&input.venue_id) {
+        countries.insert(v.country_code);
+    }
+    let parties = crate::auth::Parties {
+        countries,
+        forum: (!input.forum_id.is_empty()).then(|| input.forum_id.clone()),
+        owner: String::new(),
+    };
+    if parties.includes(&p) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "office {:?} neither hosts nor takes part in this event",
+            p.office
+        )))
+    }
+}
+
 /// Write options from the common request fields.
 pub fn write_options(
     disambiguation: i32,
@@ -57,7 +102,7 @@ pub fn write_options(
         },
         allow_conflicts,
         actor: validate::bounded("actor", actor, validate::MAX_NAME_CHARS)?,
-        office: String::new(),
+        office: access::who().office.clone(),
         request_id: request_id.to_string(),
         view_zone: view,
     })
@@ -100,6 +145,7 @@ impl EventService for Events {
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let mut input = convert::event_input(required("event", r.event)?)?;
         input.id = requested_id("event_id", &r.event_id, &input.id)?;
+        may_create(&self.scheduler, &input)?;
         let opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -111,9 +157,7 @@ impl EventService for Events {
         let w = self.scheduler.create_event(input, opts).await?;
         tracing::Span::current().record("event_id", w.event.id.as_str());
         let (conflicts, travel_checks_skipped) =
-            convert::report(&w.report, view.unwrap_or(w.event.zone()), &|c, z| {
-                self.scheduler.describe_conflict(c, z)
-            });
+            report_out(&self.scheduler, &w.report, view.unwrap_or(w.event.zone()));
         Ok(Response::new(pb::CreateEventResponse {
             event: Some(self.render(&w.event, view)),
             conflicts,
@@ -125,7 +169,7 @@ impl EventService for Events {
     async fn get_event(&self, req: Request<pb::GetEventRequest>) -> Reply<pb::GetEventResponse> {
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let e = self.scheduler.get_event(&r.id)?;
+        let e = access::visible_event(&self.scheduler, self.scheduler.get_event(&r.id)?, "id")?;
         Ok(Response::new(pb::GetEventResponse {
             event: Some(self.render(&e, view)),
         }))
@@ -153,7 +197,11 @@ impl EventService for Events {
         };
         let (events, next_page_token) = self.scheduler.list_events(&q, &page)?;
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.iter().map(|e| self.render(e, view)).collect(),
+            events: events
+                .iter()
+                .filter(|e| access::sees_event(&self.scheduler, e))
+                .map(|e| self.render(e, view))
+                .collect(),
             next_page_token,
         }))
     }
@@ -169,6 +217,12 @@ impl EventService for Events {
         let etag = event.etag.clone();
         let mask = convert::mask(r.update_mask, EVENT_FIELDS)?;
         let input = convert::event_input(event)?;
+        let stored = access::visible_event(
+            &self.scheduler,
+            self.scheduler.get_event(&input.id)?,
+            "event.id",
+        )?;
+        access::may_change_event(&self.scheduler, &stored)?;
         let opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -179,9 +233,7 @@ impl EventService for Events {
         )?;
         let w = self.scheduler.update_event(input, mask, etag, opts).await?;
         let (conflicts, travel_checks_skipped) =
-            convert::report(&w.report, view.unwrap_or(w.event.zone()), &|c, z| {
-                self.scheduler.describe_conflict(c, z)
-            });
+            report_out(&self.scheduler, &w.report, view.unwrap_or(w.event.zone()));
         Ok(Response::new(pb::UpdateEventResponse {
             event: Some(self.render(&w.event, view)),
             conflicts,
@@ -195,6 +247,9 @@ impl EventService for Events {
         req: Request<pb::CancelEventRequest>,
     ) -> Reply<pb::CancelEventResponse> {
         let r = req.into_inner();
+        let stored =
+            access::visible_event(&self.scheduler, self.scheduler.get_event(&r.id)?, "id")?;
+        access::may_change_event(&self.scheduler, &stored)?;
         let (event, cancelled_event_ids) = self
             .scheduler
             .cancel_event(&r.id, &r.etag, &r.reason, r.cascade, &r.actor)
@@ -213,9 +268,14 @@ impl EventService for Events {
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let (event, sidelines) = self.scheduler.programme(&r.event_id, r.include_cancelled)?;
+        let event = access::visible_event(&self.scheduler, event, "event_id")?;
         Ok(Response::new(pb::GetProgrammeResponse {
             event: Some(self.render(&event, view)),
-            sidelines: sidelines.iter().map(|e| self.render(e, view)).collect(),
+            sidelines: sidelines
+                .iter()
+                .filter(|e| access::sees_event(&self.scheduler, e))
+                .map(|e| self.render(e, view))
+                .collect(),
         }))
     }
 
@@ -232,7 +292,11 @@ impl EventService for Events {
                 .agenda(&r.participant_id, window, r.include_cancelled, &page)?;
         let zone = view.unwrap_or(participant.home_zone);
         Ok(Response::new(pb::GetAgendaResponse {
-            events: events.iter().map(|e| self.render(e, Some(zone))).collect(),
+            events: events
+                .iter()
+                .filter(|e| access::sees_event(&self.scheduler, e))
+                .map(|e| self.render(e, Some(zone)))
+                .collect(),
             view_zone: zone.name().to_string(),
             next_page_token,
         }))
@@ -249,6 +313,7 @@ impl EventService for Events {
             Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
             other => other,
         })?;
+        let event = access::visible_event(&self.scheduler, event, "event_id")?;
         let (revisions, next_page_token) = self.scheduler.event_history(&r.event_id, &page)?;
         Ok(Response::new(pb::ListEventHistoryResponse {
             revisions: revisions
@@ -265,6 +330,7 @@ impl EventService for Events {
         req: Request<pb::RecomputeInstantsRequest>,
     ) -> Reply<pb::RecomputeInstantsResponse> {
         let r = req.into_inner();
+        access::admin()?;
         let out = self.scheduler.recompute_instants(r.dry_run).await?;
         Ok(Response::new(pb::RecomputeInstantsResponse {
             tzdb_version: crate::time::TZDB_VERSION.to_string(),

@@ -1,12 +1,13 @@
 //! The gRPC layer: one file per service, each handler converting the request, calling the
 //! scheduler and converting the reply. Errors map to statuses once, in `status`.
 
+pub mod access;
+pub mod audit;
 pub mod conflicts;
 pub mod convert;
 pub mod directory;
 pub mod events;
 pub mod limits;
-pub mod pending;
 pub mod proposals;
 pub mod status;
 
@@ -66,6 +67,9 @@ pub async fn routes(
         .add_service(events)
         .add_service(conflicts)
         .add_service(proposals)
-        .add_service(AuditServiceServer::new(pending::Pending));
+        .add_service(
+            AuditServiceServer::new(audit::Audit::new(scheduler.clone()))
+                .max_decoding_message_size(max),
+        );
     Ok(routes.routes())
 }

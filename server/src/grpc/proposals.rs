@@ -5,6 +5,7 @@ use entente_proto::v1::proposal_service_server::ProposalService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use super::access;
 use super::convert::{self, known_enum, required};
 use super::events::render;
 use crate::directory::requested_id;
@@ -214,12 +215,30 @@ fn non_empty(s: String) -> Option<String> {
 }
 
 impl Proposals {
+    /// The proposal `id` if the caller may see it; NOT_FOUND otherwise.
+    fn visible(&self, id: &str) -> Result<Proposal> {
+        let p = self.scheduler.get_proposal(id)?;
+        if access::sees_proposal(&self.scheduler, &p) {
+            Ok(p)
+        } else {
+            Err(Error::not_found("proposal", id, "id"))
+        }
+    }
+
     async fn apply(
         &self,
         id: &str,
         m: Move,
         ctx: Context,
     ) -> Result<(pb::Proposal, Option<pb::Event>)> {
+        let current = self.visible(id)?;
+        let who = access::writer()?;
+        if !crate::auth::can_change(&who, &access::proposal_parties(&self.scheduler, &current)) {
+            return Err(Error::PermissionDenied(format!(
+                "office {:?} is not a party to proposal {id:?}",
+                who.office
+            )));
+        }
         let (p, event) = self.scheduler.transition(id, m, ctx).await?;
         Ok((
             proposal_out(&p),
@@ -286,6 +305,33 @@ impl ProposalService for Proposals {
             visibility: convert::visibility(p.visibility, "proposal.visibility")?,
         };
         let ctx = context(String::new(), r.actor, r.note, r.attribution, r.request_id)?;
+        let who = access::writer()?;
+        if !who.is_admin() {
+            let mut countries = std::collections::BTreeSet::new();
+            for party in [&input.proposer, &input.recipient].into_iter().flatten() {
+                match party {
+                    Party::Country(c) => {
+                        countries.insert(c.trim().to_ascii_uppercase());
+                    }
+                    Party::Participant(id) => countries.extend(
+                        self.scheduler
+                            .participant_countries(std::slice::from_ref(id)),
+                    ),
+                }
+            }
+            let parties = crate::auth::Parties {
+                countries,
+                forum: None,
+                owner: String::new(),
+            };
+            if !parties.includes(&who) {
+                return Err(Error::PermissionDenied(format!(
+                    "office {:?} is neither the proposer nor the recipient",
+                    who.office
+                ))
+                .into());
+            }
+        }
         let p = self.scheduler.create_proposal(input, ctx).await?;
         Ok(Response::new(pb::CreateProposalResponse {
             proposal: Some(proposal_out(&p)),
@@ -297,7 +343,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::GetProposalRequest>,
     ) -> Reply<pb::GetProposalResponse> {
-        let p = self.scheduler.get_proposal(&req.into_inner().id)?;
+        let p = self.visible(&req.into_inner().id)?;
         Ok(Response::new(pb::GetProposalResponse {
             proposal: Some(proposal_out(&p)),
         }))
@@ -333,7 +379,11 @@ impl ProposalService for Proposals {
         };
         let (items, next_page_token) = self.scheduler.list_proposals(&q, &page)?;
         Ok(Response::new(pb::ListProposalsResponse {
-            proposals: items.iter().map(proposal_out).collect(),
+            proposals: items
+                .iter()
+                .filter(|p| access::sees_proposal(&self.scheduler, p))
+                .map(proposal_out)
+                .collect(),
             next_page_token,
         }))
     }
@@ -421,6 +471,10 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::ListProposalHistoryResponse> {
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
+        self.visible(&r.proposal_id).map_err(|e| match e {
+            Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "proposal_id"),
+            other => other,
+        })?;
         let (items, next_page_token) = self.scheduler.proposal_history(&r.proposal_id, &page)?;
         Ok(Response::new(pb::ListProposalHistoryResponse {
             transitions: items.iter().map(transition_out).collect(),

@@ -52,7 +52,7 @@ pub mod prefix {
     pub const PROPOSAL_HISTORY: &[u8] = b"y/";
     /// Idempotency records: `q/<request id>`.
     pub const REQUEST: &[u8] = b"q/";
-    /// Audit log: `a/<sequence, 8 bytes big-endian>`.
+    /// Audit log: `a/` + sequence as 8 bytes big-endian.
     pub const AUDIT: &[u8] = b"a/";
     /// Server metadata (`m/tzdb`, ...).
     pub const META: &[u8] = b"m/";
@@ -118,12 +118,24 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// The first key written, if any.
+    pub fn first_key(&self) -> Option<&[u8]> {
+        self.ops.first().map(|(k, _)| k.as_slice())
+    }
 }
 
 /// What the scheduler needs from a storage engine.
 pub trait Backend: Send + Sync + 'static {
     /// Every `(key, value)` whose key starts with `prefix`, in key order.
     fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Up to `limit` entries under `prefix` from `prefix + from` on, in key order.
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Applies a batch atomically (not yet durable).
     fn apply(&self, batch: Batch) -> Result<()>;
     /// Makes everything applied so far durable. Blocking.
@@ -246,6 +258,25 @@ impl Backend for SledBackend {
             .collect()
     }
 
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(from);
+        self.db
+            .range(start..)
+            .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+            .take(limit)
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(Error::from)
+            })
+            .collect()
+    }
+
     fn apply(&self, batch: Batch) -> Result<()> {
         let Some(log) = &self.log else {
             self.db.apply_batch(sled_batch(batch.ops))?;
@@ -335,6 +366,16 @@ impl Store {
             .iter()
             .map(|(k, v)| decode(k, v))
             .collect()
+    }
+
+    /// Up to `limit` raw records under `prefix`, from `prefix + from` on.
+    pub fn scan_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.backend.scan_from(prefix, from, limit)
     }
 
     /// Raw records under `prefix`.
