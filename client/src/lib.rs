@@ -43,6 +43,9 @@ pub enum ClientError {
     /// The token cannot be sent in a header.
     #[error("the token contains characters that cannot be sent in a header")]
     BadToken,
+    /// The TLS settings were refused.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Nothing answered.
     #[error("cannot connect to {address}: {source}")]
     Connect {
@@ -51,6 +54,15 @@ pub enum ClientError {
         /// Why.
         source: tonic::transport::Error,
     },
+}
+
+/// TLS material for [`Client::connect_tls`], PEM-encoded.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// The CA that signed the server's certificate.
+    pub ca: Option<Vec<u8>>,
+    /// A client certificate and key, for servers that require mutual TLS.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Adds `authorization: Bearer <token>` to every call when a token is set.
@@ -86,9 +98,35 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn connect(address: &str) -> Result<Client, ClientError> {
-        let endpoint = Endpoint::from_shared(address.to_string())
+        Client::connect_tls(address, &TlsOptions::default()).await
+    }
+
+    /// Connects to an `https://` address, trusting `tls.ca` (PEM) and presenting
+    /// `tls.identity` (certificate and key, PEM) when the server asks for one.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), entente_client::ClientError> {
+    /// let ca = std::fs::read("ca.pem").unwrap_or_default();
+    /// let tls = entente_client::TlsOptions { ca: Some(ca), identity: None };
+    /// let client = entente_client::Client::connect_tls("https://entente.mfa.example:50051", &tls).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_tls(address: &str, tls: &TlsOptions) -> Result<Client, ClientError> {
+        let mut endpoint = Endpoint::from_shared(address.to_string())
             .map_err(|_| ClientError::BadAddress(address.to_string()))?
             .tcp_nodelay(true);
+        if address.starts_with("https://") || tls.ca.is_some() || tls.identity.is_some() {
+            let mut t = tonic::transport::ClientTlsConfig::new();
+            if let Some(ca) = &tls.ca {
+                t = t.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &tls.identity {
+                t = t.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint
+                .tls_config(t)
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+        }
         let channel = endpoint
             .connect()
             .await

@@ -253,3 +253,47 @@ async fn completions_are_printed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_ca_file() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("sign");
+    let temp = tempfile::tempdir().expect("temp");
+    let ca_file = temp.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write ca");
+    let config = entente_server::Config {
+        data_dir: temp.path().join("store"),
+        tls: Some(entente_server::Tls {
+            cert: cert.pem().into_bytes(),
+            key: key.serialize_pem().into_bytes(),
+            client_ca: None,
+        }),
+        ..Default::default()
+    };
+    let server = TestServer::start_config_lazy(config).await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let ca_arg = ca_file.to_string_lossy().to_string();
+    let out = entente(&url, &["--ca-file", &ca_arg, "country", "list"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = entente(&url, &["country", "list"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "without the CA the server is not trusted: {}",
+        stderr(&out)
+    );
+}

@@ -52,6 +52,19 @@ pub struct Config {
     pub limits: Limits,
     /// Tokens and offices; none configured means access control is off.
     pub access: auth::Access,
+    /// TLS; `None` serves plaintext HTTP/2.
+    pub tls: Option<Tls>,
+}
+
+/// TLS material, PEM-encoded.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The server's certificate chain.
+    pub cert: Vec<u8>,
+    /// Its private key.
+    pub key: Vec<u8>,
+    /// When set, clients must present a certificate signed by this CA (mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -61,6 +74,7 @@ impl Default for Config {
             settings: Settings::default(),
             limits: Limits::default(),
             access: auth::Access::default(),
+            tls: None,
         }
     }
 }
@@ -82,6 +96,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The TLS material was refused.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The final flush failed.
     #[error("final flush failed: {0}")]
     Flush(Error),
@@ -127,7 +144,18 @@ pub async fn serve_with(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "entente is serving");
     }
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        let mut t = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&tls.cert, &tls.key));
+        if let Some(ca) = &tls.client_ca {
+            t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(t)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+    builder
         .timeout(limits.request_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)

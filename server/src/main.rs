@@ -26,6 +26,15 @@ struct Args {
     /// can read and change everything).
     #[arg(long, env = "ENTENTE_ALLOW_ANONYMOUS")]
     allow_anonymous: bool,
+    /// TLS certificate chain (PEM); with --tls-key, serves TLS only.
+    #[arg(long, env = "ENTENTE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "ENTENTE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// CA (PEM) whose certificates clients must present (mutual TLS).
+    #[arg(long, env = "ENTENTE_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -76,9 +85,20 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let read =
+        |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(entente_server::Tls {
+            cert: read(cert)?,
+            key: read(key)?,
+            client_ca: args.tls_client_ca.as_ref().map(read).transpose()?,
+        }),
+        _ => None,
+    };
     let config = entente_server::Config {
         data_dir: args.data_dir,
         access,
+        tls,
         ..Default::default()
     };
     let shutdown = shutdown_signal()?;

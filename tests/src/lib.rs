@@ -73,6 +73,36 @@ impl TestServer {
         .await
     }
 
+    /// A server with a full configuration whose channel connects only when first used
+    /// (for TLS servers, which the harness's plaintext channel cannot reach).
+    pub async fn start_config_lazy(config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let dir = config.data_dir.clone();
+        let task = tokio::spawn(entente_server::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_lazy();
+        TestServer {
+            addr,
+            channel,
+            data_dir: dir,
+            stop: Some(stop),
+            task: Some(task),
+            _temp: None,
+        }
+    }
+
+    /// Keeps `dir` alive as long as the server (it is deleted with it).
+    pub fn own_dir(&mut self, dir: tempfile::TempDir) {
+        self._temp = Some(dir);
+    }
+
     /// A server with a full configuration.
     pub async fn start_config(config: Config) -> TestServer {
         let dir = config.data_dir.clone();

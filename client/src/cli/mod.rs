@@ -40,6 +40,15 @@ pub struct Cli {
     /// Output format: aligned tables for people, or stable JSON for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    /// CA certificate (PEM) to trust for an https:// server.
+    #[arg(long, global = true, env = "ENTENTE_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate (PEM), for servers that require mutual TLS.
+    #[arg(long, global = true, env = "ENTENTE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, global = true, env = "ENTENTE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Show every time also in this IANA zone (e.g. Asia/Tehran).
     #[arg(long, global = true, value_name = "ZONE")]
     pub tz: Option<String>,
@@ -139,10 +148,24 @@ async fn run(cli: Cli) -> Res {
         clap_complete::generate(shell, &mut cmd, "entente", &mut io::stdout());
         return Ok(());
     }
-    let mut client = Client::connect(&cli.server).await.map_err(|e| match e {
-        entente_client::ClientError::BadAddress(_) => Failure::Usage(e.to_string()),
-        _ => Failure::Connect(e.to_string()),
-    })?;
+    let read = |p: &std::path::PathBuf| {
+        std::fs::read(p).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))
+    };
+    let tls = entente_client::TlsOptions {
+        ca: cli.ca_file.as_ref().map(read).transpose()?,
+        identity: match (&cli.tls_cert, &cli.tls_key) {
+            (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+            _ => None,
+        },
+    };
+    let mut client = Client::connect_tls(&cli.server, &tls)
+        .await
+        .map_err(|e| match e {
+            entente_client::ClientError::BadAddress(_) | entente_client::ClientError::Tls(_) => {
+                Failure::Usage(e.to_string())
+            }
+            _ => Failure::Connect(e.to_string()),
+        })?;
     if let Some(t) = &cli.token {
         client = client
             .with_token(t)
