@@ -449,12 +449,10 @@ impl Scheduler {
         mask: FieldMask,
         etag: String,
     ) -> Result<Country> {
-        self.write(|st, batch, now| {
-            let code = validate::country_code("country.code", &input.code)?;
-            let old = st.get::<Country>(&code, "country.code")?;
-            old.meta.check_etag(&etag, "country", &code)?;
+        let code = validate::country_code("country.code", &input.code)?;
+        self.update_with::<Country>(&code, "country.code", etag, |old, meta| {
             let merged = CountryInput {
-                code: code.clone(),
+                code: old.code.clone(),
                 display_name: pick(
                     &mask,
                     "display_name",
@@ -462,9 +460,7 @@ impl Scheduler {
                     &old.display_name,
                 ),
             };
-            let country = validated_country(&merged, old.meta.bumped(now))?;
-            st.put(batch, country.clone());
-            Ok(country)
+            validated_country(&merged, meta)
         })
         .await
     }
@@ -487,9 +483,8 @@ impl Scheduler {
         mask: FieldMask,
         etag: String,
     ) -> Result<Participant> {
-        self.write(|st, batch, now| {
-            let old = st.get::<Participant>(&input.id, "participant.id")?;
-            old.meta.check_etag(&etag, "participant", &input.id)?;
+        let id = input.id.clone();
+        self.update_with::<Participant>(&id, "participant.id", etag, |old, meta| {
             let merged = ParticipantInput {
                 id: old.id.clone(),
                 display_name: pick(
@@ -517,9 +512,7 @@ impl Scheduler {
                     old.home_zone.name(),
                 ),
             };
-            let p = validated_participant(&merged, old.id.clone(), old.meta.bumped(now))?;
-            st.put(batch, p.clone());
-            Ok(p)
+            validated_participant(&merged, old.id.clone(), meta)
         })
         .await
     }
@@ -543,9 +536,8 @@ impl Scheduler {
         mask: FieldMask,
         etag: String,
     ) -> Result<Venue> {
-        self.write(|st, batch, now| {
-            let old = st.get::<Venue>(&input.id, "venue.id")?;
-            old.meta.check_etag(&etag, "venue", &input.id)?;
+        let id = input.id.clone();
+        self.update_with::<Venue>(&id, "venue.id", etag, |old, meta| {
             let merged = VenueInput {
                 id: old.id.clone(),
                 display_name: pick(
@@ -568,9 +560,7 @@ impl Scheduler {
                     old.location
                 },
             };
-            let v = validated_venue(&merged, old.id.clone(), old.meta.bumped(now))?;
-            st.put(batch, v.clone());
-            Ok(v)
+            validated_venue(&merged, old.id.clone(), meta)
         })
         .await
     }
@@ -593,9 +583,8 @@ impl Scheduler {
         mask: FieldMask,
         etag: String,
     ) -> Result<Forum> {
-        self.write(|st, batch, now| {
-            let old = st.get::<Forum>(&input.id, "forum.id")?;
-            old.meta.check_etag(&etag, "forum", &input.id)?;
+        let id = input.id.clone();
+        self.update_with::<Forum>(&id, "forum.id", etag, |old, meta| {
             let merged = ForumInput {
                 id: old.id.clone(),
                 display_name: pick(
@@ -611,9 +600,26 @@ impl Scheduler {
                     old.members.clone()
                 },
             };
-            let f = validated_forum(&merged, old.id.clone(), old.meta.bumped(now))?;
-            st.put(batch, f.clone());
-            Ok(f)
+            validated_forum(&merged, old.id.clone(), meta)
+        })
+        .await
+    }
+
+    /// The one update path of the directory: read the record (NOT_FOUND naming `field`),
+    /// check the etag, build the new version from the old one, store it.
+    async fn update_with<R: Resource>(
+        &self,
+        id: &str,
+        field: &str,
+        etag: String,
+        make: impl FnOnce(&R, Meta) -> Result<R>,
+    ) -> Result<R> {
+        self.write(|st, batch, now| {
+            let old = st.get::<R>(id, field)?;
+            old.meta().check_etag(&etag, R::KIND, id)?;
+            let new = make(old, old.meta().bumped(now))?;
+            st.put(batch, new.clone());
+            Ok(new)
         })
         .await
     }

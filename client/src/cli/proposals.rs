@@ -52,6 +52,18 @@ pub struct Said {
 }
 
 impl Said {
+    /// The fields every transition request shares, as a request with them set: used as
+    /// the base of a struct update (`..said.common()`).
+    fn common<R: Transition>(&self) -> R {
+        R::with(
+            self.etag.clone().unwrap_or_default(),
+            self.actor.clone().unwrap_or_default(),
+            self.note.clone().unwrap_or_default(),
+            self.attribution(),
+            self.request_id.clone().unwrap_or_default(),
+        )
+    }
+
     fn attribution(&self) -> Option<pb::Attribution> {
         self.source.as_ref().map(|s| pb::Attribution {
             source: s.clone(),
@@ -60,6 +72,36 @@ impl Said {
         })
     }
 }
+
+/// A transition request built from the shared fields.
+trait Transition: Default {
+    fn with(
+        etag: String,
+        actor: String,
+        note: String,
+        attribution: Option<pb::Attribution>,
+        request_id: String,
+    ) -> Self;
+}
+
+macro_rules! transition {
+    ($($t:ty),*) => {
+        $(impl Transition for $t {
+            fn with(etag: String, actor: String, note: String, attribution: Option<pb::Attribution>, request_id: String) -> Self {
+                Self { etag, actor, note, attribution, request_id, ..Default::default() }
+            }
+        })*
+    };
+}
+
+transition!(
+    pb::AcceptProposalRequest,
+    pb::DeclineProposalRequest,
+    pb::CounterProposalRequest,
+    pb::ReviseProposalRequest,
+    pb::WithdrawProposalRequest,
+    pb::FinaliseProposalRequest
+);
 
 /// Proposed terms.
 #[derive(Debug, Args)]
@@ -362,11 +404,7 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .accept_proposal(pb::AcceptProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))
@@ -375,11 +413,7 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .decline_proposal(pb::DeclineProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))
@@ -391,12 +425,8 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .counter_proposal(pb::CounterProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
                     terms: Some(terms),
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))
@@ -408,12 +438,8 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .revise_proposal(pb::ReviseProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
                     terms: Some(terms),
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))
@@ -422,11 +448,7 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .withdraw_proposal(pb::WithdrawProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))
@@ -440,13 +462,9 @@ pub async fn proposal(client: &Client, out: &Out, cmd: ProposalCmd) -> Res {
             let r = p
                 .finalise_proposal(pb::FinaliseProposalRequest {
                     id,
-                    etag: said.etag.clone().unwrap_or_default(),
-                    actor: said.actor.clone().unwrap_or_default(),
-                    note: said.note.clone().unwrap_or_default(),
-                    attribution: said.attribution(),
-                    request_id: said.request_id.clone().unwrap_or_default(),
                     event_id: event.unwrap_or_default(),
                     confirm_event,
+                    ..said.common()
                 })
                 .await?;
             show(out, &one(r.into_inner().proposal))

@@ -1,0 +1,215 @@
+//! Property-driven fuzzing of the surfaces hostile input reaches: the stored-record
+//! decoder, the write-ahead log reader, request decoding and conversion, and the
+//! scheduler's validation. Nothing may panic; corrupt records must be errors naming their
+//! key; bad requests must be precise errors, never storage faults.
+//!
+//! Bounded in the test suite (`PROPTEST_CASES`, default 512 per target); run long with
+//! `PROPTEST_CASES=100000 cargo test --release -p entente-server --test fuzz`.
+
+use entente_proto::v1 as pb;
+use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
+use entente_server::error::Error;
+use entente_server::events::Event;
+use entente_server::events::ops::WriteOptions;
+use entente_server::grpc::convert;
+use entente_server::proposals::Proposal;
+use entente_server::storage::{self, wal};
+use entente_server::{Scheduler, Settings, time};
+use proptest::prelude::*;
+use prost::Message;
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(512)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A scheduler with a little directory, for requests to refer to.
+fn scheduler(rt: &tokio::runtime::Runtime) -> Scheduler {
+    rt.block_on(async {
+        let s = Scheduler::temporary(Settings {
+            expiry_sweep: None,
+            ..Settings::default()
+        })
+        .expect("scheduler");
+        s.create_participant(ParticipantInput {
+            id: "putin".into(),
+            display_name: "Vladimir Putin".into(),
+            country_code: "RU".into(),
+            home_time_zone: "Europe/Moscow".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("participant");
+        s.create_venue(VenueInput {
+            id: "kremlin".into(),
+            display_name: "Kremlin".into(),
+            city: "Moscow".into(),
+            country_code: "RU".into(),
+            time_zone: "Europe/Moscow".into(),
+            location: Some(entente_server::directory::LatLng {
+                latitude: 55.75,
+                longitude: 37.62,
+            }),
+        })
+        .await
+        .expect("venue");
+        s
+    })
+}
+
+fn a_valid_event() -> Event {
+    let z = time::parse_zone("Europe/Moscow").expect("zone");
+    let at = |t| time::Zoned::from_instant(t, z).expect("instant");
+    Event {
+        id: "e1".into(),
+        kind: entente_server::events::EventKind::Summit,
+        title: "BRICS".into(),
+        description: String::new(),
+        venue_id: "kremlin".into(),
+        host_country: "RU".into(),
+        forum_id: Some("brics".into()),
+        participants: vec!["putin".into()],
+        status: entente_server::events::EventStatus::Confirmed,
+        parent_id: None,
+        timing: entente_server::events::Timing::Timed,
+        start: at(1_729_580_400),
+        end: at(1_729_584_000),
+        tzdb_version: time::TZDB_VERSION.into(),
+        visibility: entente_server::events::Visibility::Parties,
+        owner_office: "RU".into(),
+        cancellation_reason: String::new(),
+        overrides: Vec::new(),
+        meta: entente_server::scheduler::Meta::new(0),
+    }
+}
+
+/// Errors a bad request may produce: anything but a storage fault.
+fn precise(e: &Error) -> bool {
+    !matches!(
+        e,
+        Error::Storage(_) | Error::Corrupt { .. } | Error::Poisoned
+    )
+}
+
+/// Strings that stress parsers: empty, huge, control characters, other scripts, near-miss
+/// time formats.
+fn nasty_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "\\PC{0,40}",
+        "[0-9T:+\\-Z\\[\\]/a-z ]{0,40}",
+        Just("2024-10-22T10:00[Europe/Moscow]".to_string()),
+        Just("2024-02-30T10:00".to_string()),
+        Just("9999-99-99T99:99".to_string()),
+        Just("\u{0}\u{7f}\u{202e}".to_string()),
+        "[a-z]{300,400}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes never panic the record decoder; errors name the key.
+    #[test]
+    fn record_decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for result in [
+            storage::decode::<Event>(b"e/fuzz", &bytes).err(),
+            storage::decode::<Proposal>(b"x/fuzz", &bytes).err(),
+        ].into_iter().flatten() {
+            prop_assert!(result.to_string().contains("fuzz"), "{result}");
+        }
+    }
+
+    /// A valid record with bytes flipped decodes or fails cleanly.
+    #[test]
+    fn mutated_records_fail_cleanly(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut bytes = storage::encode(&a_valid_event());
+        for (i, b) in flips {
+            let at = i.index(bytes.len());
+            bytes[at] ^= b;
+        }
+        let _ = storage::decode::<Event>(b"e/e1", &bytes);
+    }
+
+    /// Arbitrary file contents never panic the write-ahead log reader.
+    #[test]
+    fn wal_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let dir = tempfile::tempdir().expect("temp");
+        std::fs::write(dir.path().join("wal-0000000000000001.log"), &bytes).expect("write");
+        let _ = wal::Wal::recover(dir.path(), 0);
+    }
+
+    /// Time strings of any shape parse or fail with a message; never panic.
+    #[test]
+    fn time_parsing_never_panics(text in nasty_string(), zone in nasty_string()) {
+        let _ = time::parse_time(&text);
+        let _ = time::parse_zone(&zone);
+        if let (Ok(p), Ok(z)) = (time::parse_time(&text), time::parse_zone("Australia/Lord_Howe")) {
+            let _ = time::resolve_parsed(&p, z, time::Disambiguation::Reject, time::OffsetPolicy::Reject);
+        }
+    }
+
+    /// Raw bytes as a CreateEventRequest: decoding, conversion and the scheduler's
+    /// validation give precise errors, never a panic or a storage fault.
+    #[test]
+    fn raw_requests_are_handled(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let rt = runtime();
+        let s = scheduler(&rt);
+        if let Ok(req) = pb::CreateEventRequest::decode(bytes.as_slice())
+            && let Some(e) = req.event
+            && let Ok(input) = convert::event_input(e)
+        {
+            match s.check_conflicts(&input, &FieldMask::all(), &WriteOptions::default()) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(precise(&e), "{e:?}"),
+            }
+        }
+    }
+
+    /// Structured hostile events through the whole write path.
+    #[test]
+    fn hostile_events_are_refused_precisely(
+        title in nasty_string(),
+        venue in prop_oneof![Just("kremlin".to_string()), nasty_string()],
+        start in nasty_string(),
+        end in nasty_string(),
+        zone in prop_oneof![Just(String::new()), Just("Europe/Moscow".to_string()), nasty_string()],
+        kind in -2i32..10,
+        status in -2i32..6,
+        participants in prop::collection::vec(prop_oneof![Just("putin".to_string()), nasty_string()], 0..4),
+        all_day in any::<bool>(),
+    ) {
+        let rt = runtime();
+        let s = scheduler(&rt);
+        let timing = if all_day {
+            pb::event_timing::Span::AllDay(pb::DateSpan { start_date: start, end_date: end, time_zone: zone })
+        } else {
+            pb::event_timing::Span::Timed(pb::TimedSpan { start, end, time_zone: zone })
+        };
+        let event = pb::Event {
+            kind,
+            title,
+            venue_id: venue,
+            status,
+            participant_ids: participants,
+            timing: Some(pb::EventTiming { span: Some(timing) }),
+            ..Default::default()
+        };
+        let outcome = rt.block_on(async {
+            let input = convert::event_input(event)?;
+            s.create_event(input, WriteOptions::default()).await.map(|_| ())
+        });
+        if let Err(e) = outcome {
+            prop_assert!(precise(&e), "{e:?}");
+        }
+    }
+}
