@@ -915,36 +915,6 @@ impl Scheduler {
             .is_none_or(|e| crate::auth::caller_sees(&st, e))
     }
 
-    /// Audit records in order, one page at a time.
-    pub fn audit_records(
-        &self,
-        page: &PageRequest,
-    ) -> Result<(Vec<crate::auth::AuditRecord>, String)> {
-        let after: u64 = match &page.after {
-            Some(a) => a
-                .parse()
-                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
-            None => 0,
-        };
-        let mut out = Vec::new();
-        let mut more = false;
-        for (k, v) in
-            self.store()
-                .scan_from(prefix::AUDIT, &(after + 1).to_be_bytes(), page.size + 1)?
-        {
-            if out.len() == page.size {
-                more = true;
-                break;
-            }
-            out.push(storage::decode::<crate::auth::AuditRecord>(&k, &v)?);
-        }
-        let token = match (more, out.last()) {
-            (true, Some(r)) => validate::encode_token(&r.sequence.to_string()),
-            _ => String::new(),
-        };
-        Ok((out, token))
-    }
-
     /// The countries of these participants (unknown ids are skipped).
     pub fn participant_countries(&self, ids: &[String]) -> std::collections::BTreeSet<String> {
         let st = self.read_state();
