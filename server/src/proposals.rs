@@ -205,7 +205,9 @@ impl Proposal {
     /// history entry that records it (dated at the deadline).
     pub fn effective(&self, now: i64) -> (Proposal, Option<Transition>) {
         match self.deadline {
-            Some(d) if self.status == Status::Invited && d <= now => {
+            Some(deadline) if self.status == Status::Invited && deadline <= now => {
+                // An invitation recorded after its deadline expires when it is recorded.
+                let d = deadline.max(self.meta.create_time);
                 let mut p = self.clone();
                 p.status = Status::Expired;
                 p.history_len += 1;
@@ -554,11 +556,6 @@ impl Scheduler {
             }
             let title = v.check(validate::name("proposal.title", &input.title));
             let description = v.check(validate::text("proposal.description", &input.description));
-            if let Some(d) = input.deadline
-                && d <= now
-            {
-                v.add("proposal.response_deadline", "has already passed");
-            }
             v.finish()?;
             let proposer = check_party(st, "proposal.proposer", &input.proposer)?;
             let recipient = check_party(st, "proposal.recipient", &input.recipient)?;
@@ -631,7 +628,9 @@ impl Scheduler {
                 storage::encode(&p),
                 now,
             )?;
-            Ok((*store_transition(st, batch, p, &t)).clone())
+            // A deadline already past (an invitation recorded after the fact) reads EXPIRED
+            // at once, like any other.
+            Ok(store_transition(st, batch, p, &t).effective(now).0)
         })
         .await
     }

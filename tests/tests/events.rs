@@ -50,7 +50,11 @@ async fn the_article_scenario() {
         conference.host_country_code, "TM",
         "defaults to the venue's country"
     );
-    assert_eq!(conference.status, pb::EventStatus::Tentative as i32);
+    assert_eq!(
+        conference.status,
+        pb::EventStatus::Confirmed as i32,
+        "firm unless pencilled in"
+    );
     assert_eq!(conference.city, "Ashgabat");
 
     let mut talks = event(
@@ -190,6 +194,12 @@ async fn the_article_scenario() {
     );
 }
 
+/// Tentative: for tests that put several events in one hall at once on purpose.
+fn tentative(mut e: pb::Event) -> pb::Event {
+    e.status = pb::EventStatus::Tentative as i32;
+    e
+}
+
 async fn create_err(
     server: &TestServer,
     e: pb::Event,
@@ -220,6 +230,8 @@ async fn create_in(
         &[],
         timed(start, end),
     );
+    // Tentative: these cases pile many events into one hall to test time, not conflicts.
+    e.status = pb::EventStatus::Tentative as i32;
     if let Some(pb::event_timing::Span::Timed(t)) = e.timing.as_mut().and_then(|t| t.span.as_mut())
     {
         t.time_zone = zone.into();
@@ -424,13 +436,13 @@ async fn time_strings_in_every_accepted_form() {
     ] {
         let e = events
             .create_event(pb::CreateEventRequest {
-                event: Some(event(
+                event: Some(tentative(event(
                     Conference,
                     "Session",
                     "kremlin",
                     &[],
                     timed(start, end),
-                )),
+                ))),
                 ..Default::default()
             })
             .await
@@ -444,13 +456,13 @@ async fn time_strings_in_every_accepted_form() {
     // An offset that contradicts the zone is refused, naming both.
     let err = create_err(
         &server,
-        event(
+        tentative(event(
             Conference,
             "Session",
             "kremlin",
             &[],
             timed("2024-10-22T10:00:00+05:00", "2024-10-22T11:00:00+05:00"),
-        ),
+        )),
         pb::Disambiguation::Reject,
     )
     .await;
@@ -463,13 +475,13 @@ async fn time_strings_in_every_accepted_form() {
     // ...unless the caller says the offset wins.
     let e = events
         .create_event(pb::CreateEventRequest {
-            event: Some(event(
+            event: Some(tentative(event(
                 Conference,
                 "Session",
                 "kremlin",
                 &[],
                 timed("2024-10-22T10:00:00+05:00", "2024-10-22T11:00:00+05:00"),
-            )),
+            ))),
             offset_policy: pb::OffsetPolicy::Use as i32,
             ..Default::default()
         })
@@ -481,13 +493,13 @@ async fn time_strings_in_every_accepted_form() {
     assert_eq!(rfc(&e.start), "2024-10-22T08:00:00+03:00[Europe/Moscow]");
 
     // A bracketed zone that differs from the explicit one.
-    let mut e = event(
+    let mut e = tentative(event(
         Conference,
         "Session",
         "kremlin",
         &[],
         timed("2024-10-22T10:00[Asia/Tehran]", "2024-10-22T11:00"),
-    );
+    ));
     if let Some(pb::event_timing::Span::Timed(t)) = e.timing.as_mut().and_then(|t| t.span.as_mut())
     {
         t.time_zone = "Europe/Moscow".into();
@@ -1122,13 +1134,16 @@ async fn updates_merge_by_mask_and_check_etags() {
     let e = create(
         &mut events,
         "talks",
-        event(
-            BilateralMeeting,
-            "Talks",
-            "kremlin",
-            &["putin"],
-            timed("2024-10-15T11:00", "2024-10-15T12:00"),
-        ),
+        pb::Event {
+            status: pb::EventStatus::Tentative as i32,
+            ..event(
+                BilateralMeeting,
+                "Talks",
+                "kremlin",
+                &["putin"],
+                timed("2024-10-15T11:00", "2024-10-15T12:00"),
+            )
+        },
     )
     .await;
     let u = events

@@ -141,13 +141,16 @@ async fn the_article_story() {
     create(
         &mut events,
         "pezeshkian-visit",
-        event(
-            pb::EventKind::OfficialVisit,
-            "Official visit of Masoud Pezeshkian",
-            "kremlin",
-            &["putin", "pezeshkian"],
-            days("2025-01-17", "2025-01-17"),
-        ),
+        pb::Event {
+            status: pb::EventStatus::Tentative as i32,
+            ..event(
+                pb::EventKind::OfficialVisit,
+                "Official visit of Masoud Pezeshkian",
+                "kremlin",
+                &["putin", "pezeshkian"],
+                days("2025-01-17", "2025-01-17"),
+            )
+        },
     )
     .await;
     let fin = p
@@ -623,14 +626,18 @@ async fn a_passed_deadline_expires_the_invitation() {
     let server = TestServer::start_in(temp.path(), settings.clone()).await;
     article_directory(&mut server.directory()).await;
     let mut p = server.proposals();
-    let err = p
-        .create_proposal(pb::CreateProposalRequest {
-            proposal: Some(invitation(Some(T0 - 1))),
-            ..Default::default()
-        })
-        .await
-        .expect_err("past deadline");
-    assert_eq!(bad_fields(&err), vec!["proposal.response_deadline"]);
+    // An invitation recorded after its deadline (back-filled from a news report) is
+    // EXPIRED from the moment it is recorded.
+    let late = propose(&mut p, "recorded-late", invitation(Some(T0 - 86_400))).await;
+    assert_eq!(late.status, S::Expired as i32);
+    let h = history(&mut p, "recorded-late").await;
+    assert_eq!(
+        h.iter()
+            .map(|t| (t.to_status, t.time.map(|x| x.seconds)))
+            .collect::<Vec<_>>(),
+        vec![(S::Invited as i32, Some(T0)), (S::Expired as i32, Some(T0))],
+        "the expiry is dated when it was recorded, never before its creation"
+    );
 
     let inv = propose(&mut p, "visit", invitation(Some(T0 + 3600))).await;
     assert_eq!(inv.status, S::Invited as i32);
@@ -680,7 +687,11 @@ async fn a_passed_deadline_expires_the_invitation() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(expired.proposals.len(), 1);
+    assert_eq!(
+        expired.proposals.len(),
+        2,
+        "the visit and the one recorded late"
+    );
 
     // The same history after a restart.
     drop(p);
@@ -796,13 +807,16 @@ async fn finalising_a_visit_that_would_double_book_changes_nothing() {
     let visit = create(
         &mut events,
         "visit-event",
-        event(
-            pb::EventKind::OfficialVisit,
-            "Visit",
-            "kremlin",
-            &["putin", "pezeshkian"],
-            days("2025-01-17", "2025-01-17"),
-        ),
+        pb::Event {
+            status: pb::EventStatus::Tentative as i32,
+            ..event(
+                pb::EventKind::OfficialVisit,
+                "Visit",
+                "kremlin",
+                &["putin", "pezeshkian"],
+                days("2025-01-17", "2025-01-17"),
+            )
+        },
     )
     .await;
     let mut inv = invitation(None);

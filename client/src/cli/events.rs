@@ -125,7 +125,7 @@ pub struct EventArgs {
     /// Host country code (default: the venue's).
     #[arg(long)]
     host: Option<String>,
-    /// Status (default on create: tentative).
+    /// Status (default on create: confirmed).
     #[arg(long, value_enum)]
     status: Option<Status>,
 }

@@ -200,7 +200,7 @@ pub struct EventInput {
     pub forum_id: String,
     /// Participant ids.
     pub participant_ids: Vec<String>,
-    /// `None`: TENTATIVE on create.
+    /// `None`: CONFIRMED on create.
     pub status: Option<EventStatus>,
     /// Optional parent.
     pub parent_event_id: String,

@@ -263,7 +263,9 @@ fn build(
             ));
         }
         (Some(s), _) => s,
-        (None, _) => EventStatus::Tentative,
+        // Unless pencilled in explicitly, a new event is firm: the scheduler's promise that
+        // nobody is in two places at once holds for a plain create.
+        (None, _) => EventStatus::Confirmed,
     };
     let (meta, overrides, owner, reason, tzdb) = match old {
         Some(o) => (
