@@ -78,8 +78,6 @@ impl tonic::service::Interceptor for Auth {
     }
 }
 
-/// A stub with the token attached.
-pub type Stub<T> = T;
 type Svc = InterceptedService<Channel, Auth>;
 
 /// A connection to an entente server. Cheap to clone.
