@@ -356,29 +356,17 @@ impl crate::scheduler::Scheduler {
         &self,
         page: &crate::validate::PageRequest,
     ) -> crate::error::Result<(Vec<AuditRecord>, String)> {
-        let after: u64 = match &page.after {
-            Some(a) => a.parse().map_err(|_| {
-                crate::error::Error::invalid("page_token", "is not a token this server issued")
-            })?,
-            None => 0,
-        };
-        let mut out = Vec::new();
-        let mut more = false;
-        for (k, v) in self.store().scan_from(
+        let after = page.after_sequence()?;
+        let rows = self.store().scan_from(
             crate::storage::prefix::AUDIT,
             &(after + 1).to_be_bytes(),
             page.size + 1,
-        )? {
-            if out.len() == page.size {
-                more = true;
-                break;
-            }
-            out.push(crate::storage::decode::<AuditRecord>(&k, &v)?);
-        }
-        let token = match (more, out.last()) {
-            (true, Some(r)) => crate::validate::encode_token(&r.sequence.to_string()),
-            _ => String::new(),
-        };
-        Ok((out, token))
+        )?;
+        crate::validate::sequence_page(
+            rows.iter()
+                .map(|(k, v)| crate::storage::decode::<AuditRecord>(k, v)),
+            |r| r.sequence,
+            page,
+        )
     }
 }

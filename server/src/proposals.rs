@@ -844,19 +844,12 @@ impl Scheduler {
             .collect::<Result<_>>()?;
         all.truncate(stored.history_len as usize);
         all.extend(expiry);
-        let after: u64 = match &page.after {
-            Some(a) => a
-                .parse()
-                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
-            None => 0,
-        };
-        let mut rest = all.into_iter().filter(|t| t.sequence > after);
-        let items: Vec<Transition> = rest.by_ref().take(page.size).collect();
-        let token = match (rest.next(), items.last()) {
-            (Some(_), Some(t)) => validate::encode_token(&t.sequence.to_string()),
-            _ => String::new(),
-        };
-        Ok((items, token))
+        let after = page.after_sequence()?;
+        validate::sequence_page(
+            all.into_iter().filter(|t| t.sequence > after).map(Ok),
+            |t| t.sequence,
+            page,
+        )
     }
 
     /// Stores the expiry of every INVITED proposal whose deadline has passed (the entry a

@@ -575,6 +575,27 @@ async fn tokens_are_required_and_writes_are_audited() {
     assert_eq!(created.office, "RU");
     assert_eq!(created.token_name, "ru-editor");
     assert_eq!(created.method, "/entente.v1.EventService/CreateEvent");
+    // Paging through it in threes gives the same records.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = as_(&server, "admin")
+            .audit
+            .list_audit_records(pb::ListAuditRecordsRequest {
+                page_size: 3,
+                page_token: token,
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        assert!(page.records.len() <= 3);
+        paged.extend(page.records);
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(paged, records);
     let seqs: Vec<i64> = records.iter().map(|r| r.sequence).collect();
     assert_eq!(
         seqs,

@@ -718,30 +718,15 @@ impl Scheduler {
         }
         let mut key = storage::key(prefix::EVENT_HISTORY, id);
         key.push(0);
-        let after: u64 = match &page.after {
-            Some(a) => a
-                .parse()
-                .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?,
-            None => 0,
-        };
-        let mut revisions = Vec::new();
-        let mut more = false;
-        for (k, v) in self.store().scan(&key)? {
-            let r: Revision = storage::decode(&k, &v)?;
-            if r.revision <= after {
-                continue;
-            }
-            if revisions.len() == page.size {
-                more = true;
-                break;
-            }
-            revisions.push(r);
-        }
-        let token = match (more, revisions.last()) {
-            (true, Some(r)) => validate::encode_token(&r.revision.to_string()),
-            _ => String::new(),
-        };
-        Ok((revisions, token))
+        let after = page.after_sequence()?;
+        let rows = self
+            .store()
+            .scan_from(&key, &(after + 1).to_be_bytes(), page.size + 1)?;
+        validate::sequence_page(
+            rows.iter().map(|(k, v)| storage::decode::<Revision>(k, v)),
+            |r| r.revision,
+            page,
+        )
     }
 
     /// Recomputes every event's instants from its stored wall time with this server's tzdb
@@ -907,6 +892,11 @@ impl Scheduler {
     /// A sentence about a conflict, with times in `zone`.
     pub fn describe_conflict(&self, c: &Conflict, zone: Tz) -> String {
         conflicts::describe(&self.read_state(), c, zone)
+    }
+
+    /// The parties of an event, as offices.
+    pub fn event_parties(&self, e: &Event) -> crate::auth::Parties {
+        crate::auth::event_parties(&self.read_state(), e)
     }
 
     /// Whether the current caller may see the event `id` (true for unknown ids).

@@ -155,16 +155,9 @@ pub fn editor_of(office: &str, what: &str) -> Result<(), Error> {
     }
 }
 
-/// The parties of an event: participants' countries, the host, the forum, the owner.
+/// The parties of an event (the domain's rule, under one read of the state).
 pub fn event_parties(s: &Scheduler, e: &Event) -> Parties {
-    let mut countries: std::collections::BTreeSet<String> =
-        s.participant_countries(&e.participants);
-    countries.insert(e.host_country.clone());
-    Parties {
-        countries,
-        forum: e.forum_id.clone(),
-        owner: e.owner_office.clone(),
-    }
+    s.event_parties(e)
 }
 
 /// Whether the caller may see `e`.
