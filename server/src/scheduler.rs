@@ -388,10 +388,6 @@ impl Scheduler {
                 let mut key = storage::prefix::AUDIT.to_vec();
                 key.extend_from_slice(&record.sequence.to_be_bytes());
                 batch.put(key, &record);
-                batch.put(
-                    storage::key(storage::prefix::META, "audit_seq"),
-                    &state.audit_seq,
-                );
             }
             self.inner.store.apply(batch)?;
             result
@@ -438,13 +434,9 @@ fn load(store: &Store) -> Result<State> {
     for r in store.load::<RequestRecord>(storage::prefix::REQUEST)? {
         state.requests.insert(r.request_id.clone(), r);
     }
-    let seq_key = storage::key(storage::prefix::META, "audit_seq");
-    if let Some((k, v)) = store
-        .scan(&seq_key)?
-        .into_iter()
-        .find(|(k, _)| *k == seq_key)
-    {
-        state.audit_seq = storage::decode(&k, &v)?;
+    // The sequence continues from the last record: keys sort by sequence.
+    if let Some((k, v)) = store.last(storage::prefix::AUDIT)? {
+        state.audit_seq = storage::decode::<crate::auth::AuditRecord>(&k, &v)?.sequence;
     }
     Ok(state)
 }

@@ -105,35 +105,22 @@ impl TestServer {
 
     /// A server with a full configuration.
     pub async fn start_config(config: Config) -> TestServer {
-        let dir = config.data_dir.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind an ephemeral port");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(entente_server::serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        let channel = match Endpoint::from_shared(format!("http://{addr}"))
+        let mut s = TestServer::start_config_lazy(config).await;
+        s.channel = match Endpoint::from_shared(format!("http://{}", s.addr))
             .expect("endpoint")
             .connect()
             .await
         {
             Ok(c) => c,
             // Say why the server died rather than that the connection was reset.
-            Err(e) if task.is_finished() => {
-                panic!("the server did not start: {:?} ({e})", task.await)
-            }
-            Err(e) => panic!("cannot connect to the test server: {e}"),
+            Err(e) => match s.task.take() {
+                Some(task) if task.is_finished() => {
+                    panic!("the server did not start: {:?} ({e})", task.await)
+                }
+                _ => panic!("cannot connect to the test server: {e}"),
+            },
         };
-        TestServer {
-            addr,
-            channel,
-            data_dir: dir,
-            stop: Some(stop),
-            task: Some(task),
-            _temp: None,
-        }
+        s
     }
 
     /// Stops the server gracefully and waits until its store is flushed; returns the data
@@ -142,7 +129,6 @@ impl TestServer {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        drop(self.channel.clone());
         if let Some(t) = self.task.take() {
             t.await
                 .expect("server task")

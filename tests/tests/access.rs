@@ -607,3 +607,46 @@ async fn tokens_are_required_and_writes_are_audited() {
         "token secrets never appear"
     );
 }
+
+/// The audit log continues across a restart: new records follow the old ones, none is
+/// overwritten.
+#[tokio::test]
+async fn the_audit_sequence_survives_a_restart() {
+    let temp = tempfile::tempdir().expect("temp");
+    let config = || entente_server::Config {
+        data_dir: temp.path().to_path_buf(),
+        access: access(),
+        ..entente_server::Config::default()
+    };
+    let server = TestServer::start_config(config()).await;
+    let mut ru = as_(&server, "ru-editor");
+    participant(&mut ru, "putin", "RU", "Europe/Moscow").await;
+    venue(&mut ru, "kremlin", "Moscow", "RU", "Europe/Moscow").await;
+    drop(ru);
+    server.stop().await;
+
+    let server = TestServer::start_config(config()).await;
+    let mut ru = as_(&server, "ru-editor");
+    venue(&mut ru, "kazan-expo", "Kazan", "RU", "Europe/Moscow").await;
+    let records = as_(&server, "admin")
+        .audit
+        .list_audit_records(pb::ListAuditRecordsRequest::default())
+        .await
+        .expect("audit")
+        .into_inner()
+        .records;
+    let seen: Vec<(i64, &str)> = records
+        .iter()
+        .map(|r| (r.sequence, r.resource.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (1, "participants/putin"),
+            (2, "venues/kremlin"),
+            (3, "venues/kazan-expo")
+        ]
+    );
+    drop(ru);
+    server.stop().await;
+}

@@ -190,11 +190,21 @@ pub fn may_change_event(s: &Scheduler, e: &Event) -> Result<(), Error> {
 
 /// The parties of a proposal: the proposer's and recipient's countries, and the owner.
 pub fn proposal_parties(s: &Scheduler, pr: &Proposal) -> Parties {
+    party_offices(s, [&pr.proposer, &pr.recipient], &pr.owner_office)
+}
+
+/// The offices of proposal parties: a country party is its own office, a participant
+/// party their country's; plus the owner.
+pub fn party_offices<'a>(
+    s: &Scheduler,
+    parties: impl IntoIterator<Item = &'a Party>,
+    owner: &str,
+) -> Parties {
     let mut countries = std::collections::BTreeSet::new();
-    for party in [&pr.proposer, &pr.recipient] {
+    for party in parties {
         match party {
             Party::Country(c) => {
-                countries.insert(c.clone());
+                countries.insert(c.trim().to_ascii_uppercase());
             }
             Party::Participant(id) => {
                 countries.extend(s.participant_countries(std::slice::from_ref(id)))
@@ -204,7 +214,7 @@ pub fn proposal_parties(s: &Scheduler, pr: &Proposal) -> Parties {
     Parties {
         countries,
         forum: None,
-        owner: pr.owner_office.clone(),
+        owner: owner.to_string(),
     }
 }
 

@@ -307,23 +307,11 @@ impl ProposalService for Proposals {
         let ctx = context(String::new(), r.actor, r.note, r.attribution, r.request_id)?;
         let who = access::writer()?;
         if !who.is_admin() {
-            let mut countries = std::collections::BTreeSet::new();
-            for party in [&input.proposer, &input.recipient].into_iter().flatten() {
-                match party {
-                    Party::Country(c) => {
-                        countries.insert(c.trim().to_ascii_uppercase());
-                    }
-                    Party::Participant(id) => countries.extend(
-                        self.scheduler
-                            .participant_countries(std::slice::from_ref(id)),
-                    ),
-                }
-            }
-            let parties = crate::auth::Parties {
-                countries,
-                forum: None,
-                owner: String::new(),
-            };
+            let parties = access::party_offices(
+                &self.scheduler,
+                [&input.proposer, &input.recipient].into_iter().flatten(),
+                "",
+            );
             if !parties.includes(&who) {
                 return Err(Error::PermissionDenied(format!(
                     "office {:?} is neither the proposer nor the recipient",

@@ -136,6 +136,8 @@ pub trait Backend: Send + Sync + 'static {
         from: &[u8],
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// The last entry under `prefix`, if any.
+    fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
     /// Applies a batch atomically (not yet durable).
     fn apply(&self, batch: Batch) -> Result<()>;
     /// Makes everything applied so far durable. Blocking.
@@ -277,6 +279,15 @@ impl Backend for SledBackend {
             .collect()
     }
 
+    fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .db
+            .scan_prefix(prefix)
+            .next_back()
+            .transpose()?
+            .map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+
     fn apply(&self, batch: Batch) -> Result<()> {
         let Some(log) = &self.log else {
             self.db.apply_batch(sled_batch(batch.ops))?;
@@ -376,6 +387,11 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.backend.scan_from(prefix, from, limit)
+    }
+
+    /// The last raw record under `prefix`, if any.
+    pub fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.backend.last(prefix)
     }
 
     /// Raw records under `prefix`.
