@@ -6,10 +6,14 @@
 //! sled, unflushed); the group commit writes the pending records and `fdatasync`s the log;
 //! sled itself is flushed only at checkpoints (log rotation and shutdown).
 //!
-//! Each batch carries a log sequence number, which sled also stores, atomically with the
-//! batch, under `m/lsn`. Recovery replays only the records newer than sled's `m/lsn`: sled
-//! may have persisted batches the log never acknowledged (it writes full buffers on its
-//! own), and replaying older records over them could leave a batch half undone.
+//! Each batch carries a log sequence number, which sled stores under `m/lsn`, written after
+//! the batch's own keys. sled recovers a prefix of its own log, so `m/lsn = N` means every
+//! key of every record up to N is in sled; a record newer than N may be there in part, and
+//! recovery replays every record newer than N, whole and in order (a replay writes
+//! absolute values, so it converges on the state the log describes). Records at or below
+//! N are not replayed: sled may also hold later batches the log never acknowledged (it
+//! writes full buffers on its own), and replaying older records over them could leave a
+//! batch half undone.
 //!
 //! Record: `len: u32 LE | crc32(lsn ‖ payload): u32 LE | lsn: u64 LE | payload`, where the
 //! payload is the postcard-encoded operations. Files are preallocated with zeros, so the
