@@ -5,14 +5,16 @@
 //! enough that a PostgreSQL backend can sit behind it later.
 //!
 //! Layout: one sled tree, keys prefixed by record kind (`c/RU`, `p/putin`, `e/<id>`,
-//! `h/<event>/<rev>`, ...). A single tree makes every batch atomic with
-//! `Tree::apply_batch`, across record kinds, without sled's multi-tree transactions.
+//! `h/<event>/<rev>`, ...). A batch is atomic across record kinds through the write-ahead
+//! log (see [`wal`]), or through `Tree::apply_batch` for a temporary store.
 //! Values are a format version byte followed by postcard-encoded domain records (never proto
 //! messages: the wire contract can evolve without a data migration).
 //!
 //! Durability: [`Store::sync`] returns once everything applied before it was called is
-//! durable: in the write-ahead log (see [`wal`]) for a sled folder, or in sled itself for a
-//! temporary store. Concurrent callers share flushes (group commit): one background task
+//! durable (in the write-ahead log for a sled folder, in sled itself for a temporary store)
+//! and readable from sled. In a folder, sled receives a batch only after the log holds it
+//! (write-behind): until then the batch lives in the scheduler's memory and the log's
+//! pending buffer, so the writer's lock covers no sled work at all. Concurrent callers share flushes (group commit): one background task
 //! flushes, and every caller that queued while a flush was running is covered by the next
 //! one, so N concurrent writers cost about one fsync, not N.
 
@@ -152,8 +154,17 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Debug)]
 struct Log {
     wal: Mutex<wal::Wal>,
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     lsn: AtomicU64,
+}
+
+/// Batches applied but not yet logged: their encoded log records, and their operations
+/// for sled once the log holds them.
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    records: Vec<wal::Ops>,
+    last_lsn: u64,
 }
 
 const LSN_KEY: &[u8] = b"m/lsn";
@@ -224,6 +235,7 @@ impl SledBackend {
                 apply_in_order(&db, ops)?;
                 lsn = l;
             }
+            db.insert(LSN_KEY, encode(&lsn))?;
             db.flush()?;
         }
         let wal = wal::Wal::start(wal_dir, generation)?;
@@ -231,22 +243,23 @@ impl SledBackend {
             db,
             log: Some(Log {
                 wal: Mutex::new(wal),
-                pending: Mutex::new(Vec::new()),
+                pending: Mutex::new(Pending::default()),
                 lsn: AtomicU64::new(lsn),
             }),
         })
     }
 }
 
-/// Applies a logged batch key by key, in order, its `m/lsn` last.
+/// Applies a logged batch key by key, in order.
 ///
 /// Not `sled::Tree::apply_batch`: in sled 0.34 every batch seals sled's I/O buffer and
 /// hands it to sled's writer threads, which cost more CPU per booking than the booking's own
 /// work (profiled: seven `sled-io` threads switching ~1.5 times per write each). Atomicity
-/// comes from the write-ahead log instead: sled recovers a prefix of its own log, so when
-/// `m/lsn` reads N every operation of records up to N is in sled, and a record that is
-/// only partly there is newer than N and is replayed whole (replaying writes absolute
-/// values, so it converges on the same state).
+/// comes from the write-ahead log instead: sled recovers a prefix of its own log, and
+/// `m/lsn` is written after the records it covers, so when it reads N every operation of
+/// records up to N is in sled; a record only partly there is newer than N, is in the log
+/// (see [`SledBackend::settle`]) and is replayed whole (a replay writes absolute values,
+/// so it converges on the same state).
 fn apply_in_order(db: &sled::Db, ops: wal::Ops) -> Result<()> {
     for (k, v) in ops {
         match v {
@@ -313,13 +326,13 @@ impl Backend for SledBackend {
             return Ok(());
         };
         // Callers apply one batch at a time (under the scheduler's write lock), so log
-        // order, sled order and lsn order agree.
+        // order and lsn order agree.
         let lsn = log.lsn.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut ops = batch.ops;
-        ops.push((LSN_KEY.to_vec(), Some(encode(&lsn))));
-        let rec = wal::record(lsn, &ops);
-        apply_in_order(&self.db, ops)?;
-        lock(&log.pending).extend_from_slice(&rec);
+        let rec = wal::record(lsn, &batch.ops);
+        let mut pending = lock(&log.pending);
+        pending.bytes.extend_from_slice(&rec);
+        pending.records.push(batch.ops);
+        pending.last_lsn = lsn;
         Ok(())
     }
 
@@ -328,15 +341,21 @@ impl Backend for SledBackend {
             self.db.flush()?;
             return Ok(());
         };
+        // The log lock orders flushes: records reach the log, then sled, in lsn order.
         let mut wal = lock(&log.wal);
-        let bytes = std::mem::take(&mut *lock(&log.pending));
-        if wal.wants_rotation(bytes.len()) {
-            // sled already holds everything applied so far: make it durable there, and the
-            // log (these pending records included) has nothing left to protect.
+        let pending = std::mem::take(&mut *lock(&log.pending));
+        if pending.records.is_empty() {
+            return Ok(());
+        }
+        if wal.wants_rotation(pending.bytes.len()) {
+            // Make these records and everything before them durable in sled itself; the
+            // log then has nothing left to protect.
+            self.settle(pending)?;
             self.db.flush()?;
             return wal.rotate();
         }
-        wal.append(&bytes)
+        wal.append(&pending.bytes)?;
+        self.settle(pending)
     }
 
     fn checkpoint(&self) -> Result<()> {
@@ -345,9 +364,29 @@ impl Backend for SledBackend {
             return Ok(());
         };
         let mut wal = lock(&log.wal);
-        lock(&log.pending).clear();
+        let pending = std::mem::take(&mut *lock(&log.pending));
+        self.settle(pending)?;
         self.db.flush()?;
         wal.rotate()
+    }
+}
+
+impl SledBackend {
+    /// Hands logged records to sled, key by key, then their last lsn.
+    ///
+    /// Only records already in the log reach sled (or records about to be flushed into
+    /// sled itself): sled writes its buffers to disk on its own schedule, so anything it
+    /// holds may survive a crash, and a batch must never survive in part without its
+    /// record to complete it at recovery.
+    fn settle(&self, pending: Pending) -> Result<()> {
+        if pending.records.is_empty() {
+            return Ok(());
+        }
+        for ops in pending.records {
+            apply_in_order(&self.db, ops)?;
+        }
+        self.db.insert(LSN_KEY, encode(&pending.last_lsn))?;
+        Ok(())
     }
 }
 
@@ -506,6 +545,18 @@ mod tests {
         assert!(err.to_string().contains("empty"), "{err}");
         let ok: String = decode(b"k", &encode(&"Kazan".to_string())).expect("round trip");
         assert_eq!(ok, "Kazan");
+    }
+
+    #[test]
+    fn sled_receives_a_batch_only_once_the_log_holds_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = SledBackend::open(dir.path()).expect("open");
+        let mut batch = Batch::default();
+        batch.put(b"e/ashgabat".to_vec(), &"talks".to_string());
+        b.apply(batch).expect("apply");
+        assert!(b.scan(b"e/").expect("scan").is_empty(), "not logged yet");
+        b.flush().expect("log it");
+        assert_eq!(b.scan(b"e/").expect("scan").len(), 1);
     }
 
     #[test]

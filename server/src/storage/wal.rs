@@ -2,9 +2,9 @@
 //!
 //! sled 0.34's `flush` costs 0.4–0.5 ms under concurrent writes on this machine, against
 //! ~0.1 ms for appending to a preallocated file and `fdatasync`-ing it, and a group commit
-//! can only be as fast as its flush. So every batch is appended to this log (and applied to
-//! sled, unflushed); the group commit writes the pending records and `fdatasync`s the log;
-//! sled itself is flushed only at checkpoints (log rotation and shutdown).
+//! can only be as fast as its flush. So every batch is appended to this log; the group
+//! commit writes the pending records, `fdatasync`s the log, then hands them to sled,
+//! unflushed; sled itself is flushed only at checkpoints (log rotation and shutdown).
 //!
 //! Each batch carries a log sequence number, which sled stores under `m/lsn`, written after
 //! the batch's own keys. sled recovers a prefix of its own log, so `m/lsn = N` means every
