@@ -280,6 +280,8 @@ fn check_request(q: &dataset::Query) -> pb::CheckConflictsRequest {
             }),
             ..Default::default()
         }),
+        // The fields are what is counted; the sentences and the echoed event are for people.
+        view: pb::CheckView::Basic as i32,
         ..Default::default()
     }
 }

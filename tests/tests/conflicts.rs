@@ -228,18 +228,20 @@ async fn conflict_semantics_table() {
     }
 
     // The overlap window is rendered in the requester's zone.
+    let request = |view: i32| pb::CheckConflictsRequest {
+        event: Some(c(
+            "moscow-hotel",
+            &["putin"],
+            "2024-10-15T11:00",
+            "2024-10-15T13:00",
+        )),
+        view_zone: "Asia/Tehran".into(),
+        view,
+        ..Default::default()
+    };
     let r = server
         .conflicts()
-        .check_conflicts(pb::CheckConflictsRequest {
-            event: Some(c(
-                "moscow-hotel",
-                &["putin"],
-                "2024-10-15T11:00",
-                "2024-10-15T13:00",
-            )),
-            view_zone: "Asia/Tehran".into(),
-            ..Default::default()
-        })
+        .check_conflicts(request(pb::CheckView::Unspecified as i32))
         .await
         .expect("check")
         .into_inner();
@@ -258,6 +260,37 @@ async fn conflict_semantics_table() {
         "{}",
         o.description
     );
+    assert!(r.event.is_some(), "the full view echoes the proposed event");
+
+    // The basic view: the same findings, without the sentences and the echoed event.
+    let basic = server
+        .conflicts()
+        .check_conflicts(request(pb::CheckView::Basic as i32))
+        .await
+        .expect("basic check")
+        .into_inner();
+    assert_eq!(summary(&basic), summary(&r));
+    assert!(basic.event.is_none());
+    assert_eq!(
+        basic.conflicts[0].overlap_start,
+        r.conflicts[0].overlap_start
+    );
+    assert!(basic.conflicts.iter().all(|c| c.description.is_empty()));
+    let full = server
+        .conflicts()
+        .check_conflicts(request(pb::CheckView::Full as i32))
+        .await
+        .expect("full check")
+        .into_inner();
+    assert_eq!(full.conflicts, r.conflicts);
+    assert!(full.event.is_some());
+    let bad = server
+        .conflicts()
+        .check_conflicts(request(7))
+        .await
+        .expect_err("unknown view");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("view"), "{}", bad.message());
 }
 
 #[tokio::test]

@@ -38,13 +38,22 @@ impl ConflictService for Conflicts {
         let input = convert::event_input(required("event", r.event)?)?;
         let mask = check_mask(r.update_mask)?;
         let opts = write_options(r.disambiguation, r.offset_policy, false, "", "", view)?;
+        let full = match pb::CheckView::try_from(r.view) {
+            Ok(pb::CheckView::Unspecified | pb::CheckView::Full) => true,
+            Ok(pb::CheckView::Basic) => false,
+            Err(_) => return Err(Error::invalid("view", "is not a known CheckView").into()),
+        };
         let (event, report) = self.scheduler.check_conflicts(&input, &mask, &opts)?;
-        let (conflicts, travel_checks_skipped) =
-            super::events::report_out(&self.scheduler, &report, view.unwrap_or(event.zone()));
+        let zone = view.unwrap_or(event.zone());
+        let (conflicts, travel_checks_skipped) = if full {
+            super::events::report_out(&self.scheduler, &report, zone)
+        } else {
+            super::events::report_out_basic(&self.scheduler, &report, zone)
+        };
         Ok(Response::new(pb::CheckConflictsResponse {
             conflicts,
             travel_checks_skipped,
-            event: Some(render(&self.scheduler, &event, view)),
+            event: full.then(|| render(&self.scheduler, &event, view)),
         }))
     }
 

@@ -48,14 +48,28 @@ pub fn report_out(
     r: &crate::conflicts::Report,
     zone: Tz,
 ) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
-    let (mut conflicts, skipped) = convert::report(r, zone, &|c, z| s.describe_conflict(c, z));
+    let (conflicts, skipped) = convert::report(r, zone, &|c, z| s.describe_conflict(c, z));
+    (hide_invisible(s, conflicts), skipped)
+}
+
+/// [`report_out`] without the descriptions (`CHECK_VIEW_BASIC`).
+pub fn report_out_basic(
+    s: &Scheduler,
+    r: &crate::conflicts::Report,
+    zone: Tz,
+) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
+    let (conflicts, skipped) = convert::report(r, zone, &|_, _| String::new());
+    (hide_invisible(s, conflicts), skipped)
+}
+
+fn hide_invisible(s: &Scheduler, mut conflicts: Vec<pb::Conflict>) -> Vec<pb::Conflict> {
     for c in &mut conflicts {
         if !s.caller_sees_event(&c.other_event_id) {
             c.other_event_id.clear();
             c.other_event_title = "(not visible to your office)".into();
         }
     }
-    (conflicts, skipped)
+    conflicts
 }
 
 /// PERMISSION_DENIED unless the caller's office takes part in (or hosts, or runs the forum
