@@ -73,9 +73,10 @@ impl EventStore {
     /// Rebuilds everything from the stored events.
     pub fn load(store: &Store) -> Result<EventStore> {
         let mut s = EventStore::default();
-        for e in store.load::<Event>(prefix::EVENT)? {
+        store.for_each(prefix::EVENT, |e: Event| {
             s.insert(e);
-        }
+            Ok(())
+        })?;
         Ok(s)
     }
 
