@@ -127,11 +127,14 @@ impl Batch {
     }
 }
 
+/// A callback over `(key, value)` pairs.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// What the scheduler needs from a storage engine.
 pub trait Backend: Send + Sync + 'static {
     /// Calls `f` with every `(key, value)` whose key starts with `prefix`, in key order,
     /// without copying them all first (a start-up load reads millions).
-    fn visit(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>;
+    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()>;
     /// Every `(key, value)` whose key starts with `prefix`, in key order.
     fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
@@ -298,7 +301,7 @@ fn sled_batch(ops: wal::Ops) -> sled::Batch {
 }
 
 impl Backend for SledBackend {
-    fn visit(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         for r in self.db.scan_prefix(prefix) {
             let (k, v) = r?;
             f(&k, &v)?;
