@@ -25,14 +25,17 @@ fn event(id: u64, venue: u32, participants: Vec<u32>, start: i64, minutes: i64) 
     let z = zone("Europe/Moscow");
     let at = |t: i64| Zoned::from_instant(t, z).unwrap_or_else(|_| unreachable!("in range"));
     Event {
-        id: format!("e{id}"),
+        id: format!("e{id}").into(),
         kind: EventKind::BilateralMeeting,
-        title: format!("Bilateral {id}"),
+        title: format!("Bilateral {id}").into(),
         description: String::new(),
-        venue_id: format!("v{venue}"),
+        venue_id: format!("v{venue}").into(),
         host_country: "RU".into(),
         forum_id: None,
-        participants: participants.into_iter().map(|p| format!("p{p}")).collect(),
+        participants: participants
+            .into_iter()
+            .map(|p| format!("p{p}").into())
+            .collect(),
         status: EventStatus::Confirmed,
         parent_id: None,
         timing: Timing::Timed,
@@ -40,7 +43,7 @@ fn event(id: u64, venue: u32, participants: Vec<u32>, start: i64, minutes: i64) 
         end: at(start + minutes * 60),
         tzdb_version: time::TZDB_VERSION.into(),
         visibility: Visibility::Parties,
-        owner_office: String::new(),
+        owner_office: Default::default(),
         cancellation_reason: String::new(),
         overrides: Vec::new(),
         meta: Meta::new(0),

@@ -123,13 +123,17 @@ pub fn event_parties(st: &crate::scheduler::State, e: &crate::events::Event) -> 
     let mut countries: BTreeSet<String> = e
         .participants
         .iter()
-        .filter_map(|p| st.participants.get(p).map(|x| x.country_code.clone()))
+        .filter_map(|p| {
+            st.participants
+                .get(p.as_str())
+                .map(|x| x.country_code.clone())
+        })
         .collect();
-    countries.insert(e.host_country.clone());
+    countries.insert(e.host_country.to_string());
     Parties {
         countries,
-        forum: e.forum_id.clone(),
-        owner: e.owner_office.clone(),
+        forum: e.forum_id.as_deref().map(str::to_string),
+        owner: e.owner_office.to_string(),
     }
 }
 

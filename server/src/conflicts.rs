@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{LatLng, Participant, Venue};
 use crate::events::index::Axis;
-use crate::events::{Event, EventStatus, same_city};
+use crate::events::{Event, EventStatus, Str, same_city};
 use crate::scheduler::State;
 use crate::time::Zoned;
 
@@ -97,13 +97,13 @@ pub struct Conflict {
     /// How much it matters.
     pub severity: Severity,
     /// The stored event.
-    pub other_event: String,
+    pub other_event: Str,
     /// Its title.
-    pub other_title: String,
+    pub other_title: Str,
     /// The shared participant (participant and travel conflicts).
-    pub participant: Option<String>,
+    pub participant: Option<Str>,
     /// The shared venue (venue conflicts).
-    pub venue: Option<String>,
+    pub venue: Option<Str>,
     /// Start of the overlap, or of the travel gap (Unix seconds).
     pub start: i64,
     /// End of the overlap, or of the travel gap.
@@ -116,11 +116,11 @@ pub struct Conflict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TravelSkip {
     /// Whose itinerary.
-    pub participant: String,
+    pub participant: Str,
     /// The neighbouring event.
-    pub other_event: String,
+    pub other_event: Str,
     /// The venue without coordinates.
-    pub venue: String,
+    pub venue: Str,
     /// Why.
     pub reason: String,
 }
@@ -161,7 +161,7 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
         return report;
     }
     // Almost always just the candidate itself: a Vec beats hashing every id.
-    let related: Vec<String> = st
+    let related: Vec<Str> = st
         .events
         .ancestors(candidate)
         .into_iter()
@@ -229,12 +229,12 @@ fn travel_checks(
     let after = st
         .events
         .earliest_starting_from(axis, candidate.end.utc, |e| counts(e));
-    let Some(here) = st.venues.get(&candidate.venue_id) else {
+    let Some(here) = st.venues.get(candidate.venue_id.as_str()) else {
         return;
     };
     for (other, earlier_is_other) in [(before, true), (after, false)] {
         let Some(other) = other else { continue };
-        let Some(there) = st.venues.get(&other.venue_id) else {
+        let Some(there) = st.venues.get(other.venue_id.as_str()) else {
             continue;
         };
         if same_city(here, there) {
@@ -243,9 +243,9 @@ fn travel_checks(
         let (Some(a), Some(b)) = (here.location, there.location) else {
             let missing = if here.location.is_none() { here } else { there };
             report.skipped.push(TravelSkip {
-                participant: participant.to_string(),
+                participant: participant.into(),
                 other_event: other.id.clone(),
-                venue: missing.id.clone(),
+                venue: missing.id.as_str().into(),
                 reason: format!(
                     "venue {:?} has no coordinates, so the journey between {} and {} was not checked",
                     missing.display_name, here.city, there.city
@@ -272,7 +272,7 @@ fn travel_checks(
                 severity: sev,
                 other_event: other.id.clone(),
                 other_title: other.title.clone(),
-                participant: Some(participant.to_string()),
+                participant: Some(participant.into()),
                 venue: None,
                 start: gap_start,
                 end: gap_end,
@@ -316,12 +316,12 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
             })
             .unwrap_or_default()
     };
-    let who = |id: &Option<String>| {
+    let who = |id: &Option<Str>| {
         id.as_ref()
             .map(|p| {
                 st.participants
-                    .get(p)
-                    .map_or_else(|| p.clone(), |x: &Participant| x.display_name.clone())
+                    .get(p.as_str())
+                    .map_or_else(|| p.to_string(), |x: &Participant| x.display_name.clone())
             })
             .unwrap_or_default()
     };
@@ -349,8 +349,8 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
                 .as_ref()
                 .map(|v| {
                     st.venues
-                        .get(v)
-                        .map_or_else(|| v.clone(), |x: &Venue| x.display_name.clone())
+                        .get(v.as_str())
+                        .map_or_else(|| v.to_string(), |x: &Venue| x.display_name.clone())
                 })
                 .unwrap_or_default();
             format!(
@@ -437,12 +437,12 @@ pub fn busy(st: &State, axis: Axis<'_>, from: i64, to: i64, include_tentative: b
         match out.last_mut() {
             Some(last) if s <= last.end => {
                 last.end = last.end.max(t);
-                last.events.push(e.id.clone());
+                last.events.push(e.id.to_string());
             }
             _ => out.push(Busy {
                 start: s,
                 end: t,
-                events: vec![e.id.clone()],
+                events: vec![e.id.to_string()],
             }),
         }
     }

@@ -18,10 +18,16 @@
 //! Ties in start are broken by id, so pages (keyed by start and id) are stable across
 //! restarts, although slots are not.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use super::Event;
+// hashbrown's maps hash with foldhash (randomly seeded), several times faster than std's
+// SipHash on short ids; its HashTable lets the id → slot map find ids in the slab instead
+// of keeping a second copy of every id.
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+
+use super::{Event, Str};
 use crate::error::Result;
 use crate::storage::{Store, prefix};
 
@@ -51,11 +57,13 @@ pub type Cursor = (i64, String);
 pub struct EventStore {
     slab: Vec<Option<Arc<Event>>>,
     free: Vec<u32>,
-    slots: HashMap<String, u32>,
+    /// Slots by the hash of their event's id.
+    slots: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     time: Scope,
-    participants: HashMap<String, Scope>,
-    venues: HashMap<String, Scope>,
-    children: HashMap<String, BTreeSet<String>>,
+    participants: HashMap<Str, Scope>,
+    venues: HashMap<Str, Scope>,
+    children: HashMap<Str, BTreeSet<Str>>,
 }
 
 /// Which index a query runs on.
@@ -92,8 +100,14 @@ impl EventStore {
 
     /// One event.
     pub fn get(&self, id: &str) -> Option<&Arc<Event>> {
-        let slot = *self.slots.get(id)?;
-        self.slab.get(slot as usize)?.as_ref()
+        self.slot_of(id).and_then(|slot| self.at(slot))
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(id);
+        self.slots
+            .find(hash, |&s| self.at(s).is_some_and(|e| e.id == id))
+            .copied()
     }
 
     fn at(&self, slot: u32) -> Option<&Arc<Event>> {
@@ -108,8 +122,8 @@ impl EventStore {
     /// Stores or replaces an event and updates every index.
     pub fn insert(&mut self, event: Event) {
         let event = Arc::new(event);
-        let slot = match self.slots.get(&event.id) {
-            Some(&slot) => {
+        let slot = match self.slot_of(&event.id) {
+            Some(slot) => {
                 self.unindex(slot);
                 slot
             }
@@ -118,7 +132,14 @@ impl EventStore {
                     self.slab.push(None);
                     (self.slab.len() - 1) as u32
                 });
-                self.slots.insert(event.id.clone(), slot);
+                let (slab, hasher) = (&self.slab, &self.hasher);
+                self.slots
+                    .insert_unique(hasher.hash_one(event.id.as_str()), slot, |&s| {
+                        // Every slot already in the table holds its event while it grows.
+                        slab[s as usize]
+                            .as_ref()
+                            .map_or(0, |e| hasher.hash_one(e.id.as_str()))
+                    });
                 slot
             }
         };
@@ -163,7 +184,7 @@ impl EventStore {
     }
 
     /// Direct sidelines events of `id`.
-    pub fn children(&self, id: &str) -> Vec<String> {
+    pub fn children(&self, id: &str) -> Vec<Str> {
         self.children
             .get(id)
             .map(|c| c.iter().cloned().collect())
@@ -171,7 +192,7 @@ impl EventStore {
     }
 
     /// Every event on the sidelines of `id`, at any depth.
-    pub fn descendants(&self, id: &str) -> Vec<String> {
+    pub fn descendants(&self, id: &str) -> Vec<Str> {
         let mut out = Vec::new();
         let mut queue = self.children(id);
         while let Some(next) = queue.pop() {
@@ -185,8 +206,8 @@ impl EventStore {
     }
 
     /// The chain of parents above `event`, nearest first.
-    pub fn ancestors(&self, event: &Event) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    pub fn ancestors(&self, event: &Event) -> Vec<Str> {
+        let mut out: Vec<Str> = Vec::new();
         let mut next = event.parent_id.clone();
         while let Some(id) = next {
             if out.contains(&id) || id == event.id {
@@ -284,7 +305,7 @@ impl EventStore {
                     s.starts
                         .iter()
                         .filter_map(|&(_, slot)| self.at(slot))
-                        .map(|e| e.id.clone())
+                        .map(|e| e.id.to_string())
                         .collect()
                 })
                 .unwrap_or_default()
@@ -295,7 +316,7 @@ impl EventStore {
             "forum" => self
                 .all()
                 .filter(|e| e.forum_id.as_deref() == Some(id))
-                .map(|e| e.id.clone())
+                .map(|e| e.id.to_string())
                 .collect(),
             _ => Vec::new(),
         }

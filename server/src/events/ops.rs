@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{Axis, Cursor};
 use super::{
-    Event, EventInput, EventKind, EventStatus, Override, Resolved, TimeOptions, check_children_fit,
-    check_fields, check_sidelines, resolve_timing,
+    Event, EventInput, EventKind, EventStatus, Override, Resolved, Str, TimeOptions,
+    check_children_fit, check_fields, check_sidelines, resolve_timing,
 };
 use crate::conflicts::{self, Conflict, Report};
 use crate::directory::{FieldMask, Participant, Venue};
@@ -169,16 +169,16 @@ pub fn parse_window(start: &str, end: &str, zone: &str, field: &str) -> Result<(
 
 fn input_of(e: &Event) -> EventInput {
     EventInput {
-        id: e.id.clone(),
+        id: e.id.to_string(),
         kind: Some(e.kind),
-        title: e.title.clone(),
+        title: e.title.to_string(),
         description: e.description.clone(),
-        venue_id: e.venue_id.clone(),
-        host_country_code: e.host_country.clone(),
-        forum_id: e.forum_id.clone().unwrap_or_default(),
-        participant_ids: e.participants.clone(),
+        venue_id: e.venue_id.to_string(),
+        host_country_code: e.host_country.to_string(),
+        forum_id: e.forum_id.as_deref().unwrap_or_default().to_string(),
+        participant_ids: e.participants.iter().map(Str::to_string).collect(),
         status: Some(e.status),
-        parent_event_id: e.parent_id.clone().unwrap_or_default(),
+        parent_event_id: e.parent_id.as_deref().unwrap_or_default().to_string(),
         timing: None,
         visibility: Some(e.visibility),
     }
@@ -278,7 +278,7 @@ fn build(
                 String::new()
             },
             if new_timing {
-                TZDB_VERSION.to_string()
+                TZDB_VERSION.into()
             } else {
                 o.tzdb_version.clone()
             },
@@ -286,22 +286,22 @@ fn build(
         None => (
             Meta::new(now),
             Vec::new(),
-            opts.office.clone(),
+            opts.office.as_str().into(),
             String::new(),
-            TZDB_VERSION.to_string(),
+            TZDB_VERSION.into(),
         ),
     };
     let event = Event {
-        id,
+        id: id.into(),
         kind: checked.kind,
-        title: checked.title,
+        title: checked.title.into(),
         description: checked.description,
-        venue_id: checked.venue_id,
-        host_country: checked.host_country,
-        forum_id: checked.forum_id,
-        participants: checked.participants,
+        venue_id: checked.venue_id.into(),
+        host_country: checked.host_country.into(),
+        forum_id: checked.forum_id.map(Str::from),
+        participants: checked.participants.into_iter().map(Str::from).collect(),
         status,
-        parent_id: checked.parent_id,
+        parent_id: checked.parent_id.map(Str::from),
         timing: resolved.timing,
         start: resolved.start,
         end: resolved.end,
@@ -502,7 +502,15 @@ impl Scheduler {
                 .cloned()
                 .ok_or_else(|| Error::not_found("event", &input.id, "event.id"))?;
             old.meta.check_etag(&etag, "event", &old.id)?;
-            let mut event = build(st, &input, Some(&old), &mask, &opts, old.id.clone(), now)?;
+            let mut event = build(
+                st,
+                &input,
+                Some(&old),
+                &mask,
+                &opts,
+                old.id.to_string(),
+                now,
+            )?;
             let overrides_before = event.overrides.len();
             let report = enforce(st, &mut event, &opts, &settings, now)?;
             let revision = Revision {
@@ -607,7 +615,7 @@ impl Scheduler {
                     note: next.cancellation_reason.clone(),
                 };
                 if e.id != id {
-                    cancelled.push(e.id.clone());
+                    cancelled.push(e.id.to_string());
                 }
                 store_event(st, batch, next, revision);
             }
@@ -643,12 +651,12 @@ impl Scheduler {
         let keep = |e: &Event| {
             q.participant
                 .as_ref()
-                .is_none_or(|p| e.participants.contains(p))
+                .is_none_or(|p| e.participants.iter().any(|x| x == p))
                 && q.venue.as_ref().is_none_or(|v| e.venue_id == *v)
                 && q.country.as_ref().is_none_or(|c| e.host_country == *c)
                 && q.forum
                     .as_ref()
-                    .is_none_or(|f| e.forum_id.as_ref() == Some(f))
+                    .is_none_or(|f| e.forum_id.as_deref() == Some(f.as_str()))
                 && q.kind.is_none_or(|k| e.kind == k)
                 && match q.status {
                     Some(s) => e.status == s,
@@ -752,7 +760,7 @@ impl Scheduler {
             st.events.get(&input.id).cloned()
         };
         let id = match &old {
-            Some(o) => o.id.clone(),
+            Some(o) => o.id.to_string(),
             None if input.id.is_empty() => "(proposed)".to_string(),
             None => input.id.clone(),
         };
@@ -820,7 +828,7 @@ pub(crate) fn recompute_all(
         let mut next = (*e).clone();
         next.start = r.start;
         next.end = r.end;
-        next.tzdb_version = TZDB_VERSION.to_string();
+        next.tzdb_version = TZDB_VERSION.into();
         if moved {
             next.meta = e.meta.bumped(now);
         }
@@ -828,7 +836,7 @@ pub(crate) fn recompute_all(
             if moved {
                 out.moved.push(Moved {
                     event: Arc::new(next),
-                    previous_tzdb: e.tzdb_version.clone(),
+                    previous_tzdb: e.tzdb_version.to_string(),
                     previous_start: e.start.utc,
                     previous_end: e.end.utc,
                 });
@@ -851,7 +859,7 @@ pub(crate) fn recompute_all(
             let stored = store_event(st, batch, next, revision);
             out.moved.push(Moved {
                 event: stored,
-                previous_tzdb: e.tzdb_version.clone(),
+                previous_tzdb: e.tzdb_version.to_string(),
                 previous_start: e.start.utc,
                 previous_end: e.end.utc,
             });

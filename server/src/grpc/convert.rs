@@ -7,7 +7,9 @@ use prost_types::Timestamp;
 use crate::conflicts::{self, Conflict, ConflictKind, Severity, TravelSkip};
 use crate::directory::{self as dir, FieldMask, LatLng, Role};
 use crate::error::{Error, Result};
-use crate::events::{self as ev, Event, EventKind, EventStatus, Timing, TimingInput, Visibility};
+use crate::events::{
+    self as ev, Event, EventKind, EventStatus, Str, Timing, TimingInput, Visibility,
+};
 use crate::scheduler::Meta;
 use crate::time::{Disambiguation, OffsetPolicy, Zoned};
 use crate::validate;
@@ -353,23 +355,23 @@ pub fn event(
 ) -> pb::Event {
     let (etag, create_time, update_time) = stamps(&e.meta);
     pb::Event {
-        id: e.id.clone(),
+        id: e.id.to_string(),
         kind: event_kind_out(e.kind) as i32,
-        title: e.title.clone(),
+        title: e.title.to_string(),
         description: e.description.clone(),
-        venue_id: e.venue_id.clone(),
-        host_country_code: e.host_country.clone(),
-        forum_id: e.forum_id.clone().unwrap_or_default(),
-        participant_ids: e.participants.clone(),
+        venue_id: e.venue_id.to_string(),
+        host_country_code: e.host_country.to_string(),
+        forum_id: e.forum_id.as_deref().unwrap_or_default().to_string(),
+        participant_ids: e.participants.iter().map(Str::to_string).collect(),
         status: event_status_out(e.status) as i32,
-        parent_event_id: e.parent_id.clone().unwrap_or_default(),
+        parent_event_id: e.parent_id.as_deref().unwrap_or_default().to_string(),
         timing: Some(timing_out(e)),
         start: Some(zoned(&e.start)),
         end: Some(zoned(&e.end)),
         all_day: matches!(e.timing, Timing::AllDay { .. }),
         view_start: view.map(|z| zoned(&e.start.in_zone(z))),
         view_end: view.map(|z| zoned(&e.end.in_zone(z))),
-        tzdb_version: e.tzdb_version.clone(),
+        tzdb_version: e.tzdb_version.to_string(),
         duration: Some(prost_types::Duration {
             seconds: e.end.utc - e.start.utc,
             nanos: 0,
@@ -388,7 +390,7 @@ pub fn event(
             })
             .collect(),
         visibility: visibility_out(e.visibility) as i32,
-        owner_office: e.owner_office.clone(),
+        owner_office: e.owner_office.to_string(),
         cancellation_reason: e.cancellation_reason.clone(),
         city: city.to_string(),
         etag,
@@ -420,10 +422,10 @@ pub fn conflict(
             Severity::Hard => pb::ConflictSeverity::Hard,
             Severity::Soft => pb::ConflictSeverity::Soft,
         } as i32,
-        other_event_id: c.other_event.clone(),
-        other_event_title: c.other_title.clone(),
-        participant_id: c.participant.clone().unwrap_or_default(),
-        venue_id: c.venue.clone().unwrap_or_default(),
+        other_event_id: c.other_event.to_string(),
+        other_event_title: c.other_title.to_string(),
+        participant_id: c.participant.as_deref().unwrap_or_default().to_string(),
+        venue_id: c.venue.as_deref().unwrap_or_default().to_string(),
         overlap_start: at(c.start),
         overlap_end: at(c.end),
         distance_km: c.travel.as_ref().map_or(0.0, |t| t.distance_km),
@@ -436,9 +438,9 @@ pub fn conflict(
 /// Skipped travel check out.
 pub fn travel_skip(s: &TravelSkip) -> pb::TravelCheckSkipped {
     pb::TravelCheckSkipped {
-        participant_id: s.participant.clone(),
-        other_event_id: s.other_event.clone(),
-        venue_id: s.venue.clone(),
+        participant_id: s.participant.to_string(),
+        other_event_id: s.other_event.to_string(),
+        venue_id: s.venue.to_string(),
         reason: s.reason.clone(),
     }
 }

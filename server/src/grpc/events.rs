@@ -353,7 +353,7 @@ impl EventService for Events {
                 .moved
                 .iter()
                 .map(|m| pb::MovedEvent {
-                    event_id: m.event.id.clone(),
+                    event_id: m.event.id.to_string(),
                     previous_tzdb_version: m.previous_tzdb.clone(),
                     previous_start_time: convert::timestamp_secs(m.previous_start),
                     previous_end_time: convert::timestamp_secs(m.previous_end),

@@ -614,6 +614,19 @@ mod tests {
     }
 
     #[test]
+    fn inline_strings_are_stored_as_plain_strings() {
+        // Event ids, titles and codes moved from String to CompactString: the stored bytes
+        // must not change, or stores written before could not be read.
+        let long = "Strategic partnership agreement signing, Kazan".to_string();
+        for s in ["e1".to_string(), String::new(), long] {
+            let inline = crate::events::Str::from(s.as_str());
+            assert_eq!(encode(&inline), encode(&s));
+            let back: crate::events::Str = decode(b"k", &encode(&s)).expect("decode");
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
     fn sequence_keys_sort_by_sequence() {
         let a = seq_key(prefix::EVENT_HISTORY, "e1", 9);
         let b = seq_key(prefix::EVENT_HISTORY, "e1", 10);
