@@ -455,6 +455,11 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls `f` with every raw `(key, value)` under `prefix`, in key order.
+    pub fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
+        self.backend.visit(prefix, f)
+    }
+
     /// Decodes every record under `prefix` and hands each to `f`, one at a time.
     pub fn for_each<T: DeserializeOwned>(
         &self,
