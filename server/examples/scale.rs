@@ -138,8 +138,15 @@ async fn run() -> anyhow::Result<()> {
         rss_loaded / 1024,
         (rss_loaded.saturating_sub(rss0)) * 1024 / n.max(1)
     );
+    // What a graceful shutdown of the server does (entente_server::serve).
     s.flush()?;
     drop(s);
+    let t2 = Instant::now();
+    entente_server::storage::SledBackend::compact(&dir)?;
+    println!(
+        "scale: shutdown compaction (sled snapshot) took {:.2} s",
+        t2.elapsed().as_secs_f64()
+    );
     // Open in a fresh process, so the figures are a cold start's, not this process's heap.
     let status = std::process::Command::new(std::env::current_exe()?)
         .arg("open")

@@ -105,7 +105,8 @@ pub enum ServeError {
 }
 
 /// Opens the store in `config.data_dir` and serves entente on `listener` until `shutdown`
-/// completes; then lets in-flight calls finish and flushes the store.
+/// completes; then lets in-flight calls finish, flushes the store and compacts it for the
+/// next start (see [`storage::SledBackend::compact`]).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -118,7 +119,19 @@ pub async fn serve(
                 source,
             }
         })?;
-    serve_with(listener, scheduler, &config, shutdown).await
+    serve_with(listener, scheduler, &config, shutdown).await?;
+    // The scheduler is gone (serve_with consumed it), so sled can be reopened to write the
+    // snapshot that makes the next start quick. The store is already durable: a failure
+    // here costs only start-up time.
+    let started = std::time::Instant::now();
+    match storage::SledBackend::compact(&config.data_dir) {
+        Ok(()) => tracing::info!(
+            millis = started.elapsed().as_millis() as u64,
+            "store compacted for the next start"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not compact the store for the next start"),
+    }
+    Ok(())
 }
 
 /// Serves an existing scheduler on `listener` with default limits until `shutdown`.

@@ -201,30 +201,18 @@ pub struct SledBackend {
 
 impl SledBackend {
     /// Opens (or creates) a store in `dir`.
-    ///
-    /// sled releases its lock on the folder a moment after the last handle is dropped (its
-    /// I/O threads hold the file briefly), so a store reopened in the same process, as tests
-    /// and embedders do, may find it still locked. That one error is retried for up to two
-    /// seconds; a folder held by another live process still fails.
     pub fn open(dir: &Path) -> Result<SledBackend> {
-        let config = sled::Config::new()
-            .path(dir)
-            .cache_capacity(SLED_CACHE_BYTES)
-            // The scheduler flushes explicitly; sled's timer flush would only add I/O.
-            .flush_every_ms(None);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        loop {
-            match config.open() {
-                Ok(db) => return SledBackend::recover(db, &dir.join("wal")),
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock")
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        SledBackend::recover(open_sled(dir)?, &dir.join("wal"))
+    }
+
+    /// Opens and closes the closed store in `dir`, so that sled writes a fresh snapshot of
+    /// its page table. sled writes one only while opening, by replaying its log from the
+    /// previous snapshot on; without this, the first start after a long session replays
+    /// that whole session (a store just loaded with 1M events opened in 3.5 s, 1.7 s once
+    /// compacted). A graceful shutdown pays it instead of the next start.
+    pub fn compact(dir: &Path) -> Result<()> {
+        drop(open_sled(dir)?);
+        Ok(())
     }
 
     /// A store that lives in a temporary folder and disappears when dropped.
@@ -287,6 +275,33 @@ fn apply_in_order(db: &sled::Db, ops: wal::Ops) -> Result<()> {
         };
     }
     Ok(())
+}
+
+/// Opens sled in `dir` with entente's settings.
+///
+/// sled releases its lock on the folder a moment after the last handle is dropped (its
+/// I/O threads hold the file briefly), so a store reopened in the same process, as tests
+/// and embedders do, may find it still locked. That one error is retried for up to two
+/// seconds; a folder held by another live process still fails.
+fn open_sled(dir: &Path) -> Result<sled::Db> {
+    let config = sled::Config::new()
+        .path(dir)
+        .cache_capacity(SLED_CACHE_BYTES)
+        // The scheduler flushes explicitly; sled's timer flush would only add I/O.
+        .flush_every_ms(None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn sled_batch(ops: wal::Ops) -> sled::Batch {
@@ -589,6 +604,23 @@ mod tests {
         assert!(b.scan(b"e/").expect("scan").is_empty(), "not logged yet");
         b.flush().expect("log it");
         assert_eq!(b.scan(b"e/").expect("scan").len(), 1);
+    }
+
+    #[test]
+    fn compacting_a_closed_store_keeps_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let b = SledBackend::open(dir.path()).expect("open");
+            for i in 0..100u32 {
+                let mut batch = Batch::default();
+                batch.put(key(prefix::EVENT, &format!("e{i}")), &i);
+                b.apply(batch).expect("apply");
+            }
+            b.checkpoint().expect("checkpoint");
+        }
+        SledBackend::compact(dir.path()).expect("compact");
+        let b = SledBackend::open(dir.path()).expect("reopen");
+        assert_eq!(b.scan(prefix::EVENT).expect("scan").len(), 100);
     }
 
     #[test]
