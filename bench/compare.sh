@@ -24,10 +24,12 @@ echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(unam
 echo "# PostgreSQL: pgbench -c $CLIENTS -j 2 -T $DURATION"
 "$SHARED/run_pg.sh" -d "$DATA" -c "$CLIENTS" -j 2 -T "$DURATION" | tee "$OUT/pg.txt"
 
-echo "# entente: $CLIENTS clients on $CLIENTS HTTP/2 connections, one request in flight each"
+echo "# entente: $CLIENTS clients on $CLIENTS HTTP/2 connections, one request in flight each; server --workers 1, generator --threads 1"
 cargo build -q --release -p entente-server -p entente-bench --manifest-path "$ROOT/Cargo.toml"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn "$ROOT/target/release/entente-server" --listen "127.0.0.1:$PORT" --data-dir "$OUT/store" >"$OUT/server.log" 2>&1 &
+# One worker thread: the load generator (also one thread) takes the other core. On these
+# 2 cores that beat the default of one worker per core (bench/README.md).
+RUST_LOG=warn "$ROOT/target/release/entente-server" --workers 1 --listen "127.0.0.1:$PORT" --data-dir "$OUT/store" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$PORT" --data "$DATA" \
   --clients "$CLIENTS" --connections "$CLIENTS" --duration "$DURATION" | tee "$OUT/entente.txt"

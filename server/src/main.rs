@@ -22,6 +22,10 @@ struct Args {
     /// control is off and the server only listens on loopback.
     #[arg(long, env = "ENTENTE_CONFIG")]
     config: Option<PathBuf>,
+    /// Threads serving requests (default: one per core). Fewer leave cores to other
+    /// programs on the same machine, as the benchmark's load generator does.
+    #[arg(long, env = "ENTENTE_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
     /// Serve without access control on a non-loopback address (anyone who can reach it
     /// can read and change everything).
     #[arg(long, env = "ENTENTE_ALLOW_ANONYMOUS")]
@@ -39,11 +43,16 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     // Errors are printed once, plainly (the chain of causes, no backtrace).
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        runtime.worker_threads(n.into());
+    }
+    let outcome = runtime
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(run()));
+        .and_then(|rt| rt.block_on(run(args)));
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -53,7 +62,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -61,7 +70,6 @@ async fn run() -> anyhow::Result<()> {
         // Escape codes only for a person at a terminal, never in a log file or a pipe.
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    let args = Args::parse();
     let access = match &args.config {
         Some(path) => entente_server::auth::Access::load(path)?,
         None => entente_server::auth::Access::default(),

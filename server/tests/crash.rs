@@ -28,7 +28,8 @@ struct Server {
 /// Starts the binary on an ephemeral port and waits for the line that says where it serves.
 async fn start(dir: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_entente-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        // Two request threads whatever the machine, so writes always race on two cores.
+        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
