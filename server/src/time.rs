@@ -470,6 +470,46 @@ fn parse_offset(text: &str, whole: &str) -> Result<OffsetSpec, TimeError> {
 }
 
 fn parse_local(text: &str) -> Option<(NaiveDateTime, bool)> {
+    parse_local_exact(text).or_else(|| parse_local_chrono(text))
+}
+
+/// The shapes nearly every request uses (`2024-10-22`, `2024-10-22T10:00`,
+/// `2024-10-22T10:00:00`), read digit by digit: chrono's format-string parser was the
+/// largest single cost of reading a time. Anything else (fractions, other separators,
+/// out-of-range fields) goes to [`parse_local_chrono`], which decides.
+fn parse_local_exact(text: &str) -> Option<(NaiveDateTime, bool)> {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let (time, date_only) = match b.len() {
+        10 => (NaiveTime::MIN, true),
+        16 | 19 if matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' => {
+            let sec = if b.len() == 19 {
+                if b[16] != b':' {
+                    return None;
+                }
+                num(17..19)?
+            } else {
+                0
+            };
+            (
+                NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, sec)?,
+                false,
+            )
+        }
+        _ => return None,
+    };
+    Some((date.and_time(time), date_only))
+}
+
+fn parse_local_chrono(text: &str) -> Option<(NaiveDateTime, bool)> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Some((date.and_time(NaiveTime::MIN), true));
     }
@@ -630,6 +670,40 @@ impl<'de> Deserialize<'de> for Zoned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exact_local_reader_agrees_with_chrono() {
+        let cases = [
+            "2024-10-22",
+            "2024-10-22T10:00",
+            "2024-10-22T10:00:00",
+            "2024-10-22t10:00:00",
+            "2024-10-22 10:00",
+            "2024-02-29T23:59:59",
+            "2023-02-29T10:00",
+            "2024-13-01",
+            "2024-10-22T24:00",
+            "2024-10-22T10:60",
+            "2024-10-22T10:00:60",
+            "2024-10-22T10:00:00.5",
+            "2024-10-22T10:00:00.000",
+            "2024-10-22T1:00",
+            "2024-10-22X10:00",
+            "2024-10-2210:00",
+            "0001-01-01T00:00:00",
+            "+2024-10-22",
+            "2024-1-22",
+            "",
+        ];
+        for text in cases {
+            let chrono = parse_local_chrono(text);
+            match parse_local_exact(text) {
+                Some(fast) => assert_eq!(Some(fast), chrono, "{text:?}"),
+                // Declined: the chrono path decides, as before.
+                None => assert_eq!(parse_local(text), chrono, "{text:?}"),
+            }
+        }
+    }
 
     fn local(s: &str) -> NaiveDateTime {
         parse_time(s).map(|p| p.local).expect("test literal")
