@@ -138,13 +138,15 @@ impl EventStore {
         // ~45% of an open) and decoding and indexing them. Records cross over in chunks,
         // copied into one buffer each, so the hand-over costs no allocation per record.
         const CHUNK: usize = 4096;
+        // Large events (long overrides lists) close a chunk early, so offsets fit in u32.
+        const CHUNK_BYTES: usize = 16 << 20;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
         let (read, indexed) = std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
                 let mut chunk = Chunk::default();
                 store.visit(prefix::EVENT, &mut |k, v| {
                     chunk.push(k, v);
-                    if chunk.ends.len() == CHUNK {
+                    if chunk.ends.len() == CHUNK || chunk.bytes.len() >= CHUNK_BYTES {
                         // The indexer only hangs up when it failed; then stop reading.
                         tx.send(std::mem::take(&mut chunk))
                             .map_err(|_| crate::error::Error::Poisoned)?;
