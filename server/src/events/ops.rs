@@ -232,9 +232,10 @@ fn build(
     id: String,
     now: i64,
 ) -> Result<Event> {
+    // A new event is checked as given; only an edit needs a merged copy.
     let merged = match old {
-        Some(o) => merge(o, input, mask),
-        None => input.clone(),
+        Some(o) => std::borrow::Cow::Owned(merge(o, input, mask)),
+        None => std::borrow::Cow::Borrowed(input),
     };
     let checked = check_fields(st, &merged)?;
     let venue = st.get::<Venue>(&checked.venue_id, "event.venue_id")?;
