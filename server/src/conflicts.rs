@@ -171,45 +171,40 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
     let counts = |e: &Event| e.is_live() && !related.contains(&e.id);
     let (from, to) = (candidate.start.utc, candidate.end.utc);
 
+    // An overlap with a stored event, on a shared participant or the venue.
+    let overlap = |kind, other: &Event, participant: Option<&Str>, venue: Option<&Str>| Conflict {
+        kind,
+        severity: severity(candidate.status, other.status),
+        other_event: other.id.clone(),
+        other_title: other.title.clone(),
+        participant: participant.cloned(),
+        venue: venue.cloned(),
+        start: from.max(other.start.utc),
+        end: to.min(other.end.utc),
+        travel: None,
+    };
     for p in &candidate.participants {
         for other in st.events.window(Axis::Participant(p), from, to, None) {
             if counts(other) {
-                report.conflicts.push(Conflict {
-                    kind: ConflictKind::Participant,
-                    severity: severity(candidate.status, other.status),
-                    other_event: other.id.clone(),
-                    other_title: other.title.clone(),
-                    participant: Some(p.clone()),
-                    venue: None,
-                    start: from.max(other.start.utc),
-                    end: to.min(other.end.utc),
-                    travel: None,
-                });
+                let c = overlap(ConflictKind::Participant, other, Some(p), None);
+                report.conflicts.push(c);
             }
         }
         travel_checks(st, candidate, p, &counts, travel, &mut report);
     }
-    for other in st
-        .events
-        .window(Axis::Venue(&candidate.venue_id), from, to, None)
-    {
+    let venue = Axis::Venue(&candidate.venue_id);
+    for other in st.events.window(venue, from, to, None) {
         if counts(other) {
-            report.conflicts.push(Conflict {
-                kind: ConflictKind::Venue,
-                severity: severity(candidate.status, other.status),
-                other_event: other.id.clone(),
-                other_title: other.title.clone(),
-                participant: None,
-                venue: Some(candidate.venue_id.clone()),
-                start: from.max(other.start.utc),
-                end: to.min(other.end.utc),
-                travel: None,
-            });
+            let c = overlap(ConflictKind::Venue, other, None, Some(&candidate.venue_id));
+            report.conflicts.push(c);
         }
     }
-    report
-        .conflicts
-        .sort_by_key(|c| (c.severity != Severity::Hard, c.start, c.other_event.clone()));
+    report.conflicts.sort_by(|a, b| {
+        let key = |c: &Conflict| (c.severity != Severity::Hard, c.start);
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.other_event.cmp(&b.other_event))
+    });
     report
 }
 

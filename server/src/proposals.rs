@@ -405,7 +405,7 @@ fn check_party(st: &State, field: &str, p: &Option<Party>) -> Result<Party> {
             "is required: a participant_id or a country_code",
         )),
         Some(Party::Participant(id)) => {
-            st.get::<Participant>(id, &format!("{field}.participant_id"))?;
+            st.get_at::<Participant>(id, || format!("{field}.participant_id"))?;
             Ok(Party::Participant(id.clone()))
         }
         Some(Party::Country(c)) => Ok(Party::Country(validate::country_code(
@@ -431,7 +431,7 @@ fn check_terms(st: &State, field: &str, t: &TermsInput) -> Result<Terms> {
     let venue_id = if t.venue_id.trim().is_empty() {
         None
     } else {
-        st.get::<Venue>(t.venue_id.trim(), &format!("{field}.venue_id"))?;
+        st.get_at::<Venue>(t.venue_id.trim(), || format!("{field}.venue_id"))?;
         Some(t.venue_id.trim().to_string())
     };
     // Proposed dates must be readable: resolve them now (in the proposed venue's zone, or

@@ -201,9 +201,15 @@ pub struct State {
 impl State {
     /// Looks up a resource by id; NOT_FOUND names `field`.
     pub fn get<R: Resource>(&self, id: &str, field: &str) -> Result<&R> {
+        self.get_at(id, || field.to_string())
+    }
+
+    /// [`State::get`] for a field whose name is built (`event.participant_ids[3]`): only
+    /// a miss builds it, so hot paths do not format a name per element.
+    pub fn get_at<R: Resource>(&self, id: &str, field: impl FnOnce() -> String) -> Result<&R> {
         R::map(self)
             .get(id)
-            .ok_or_else(|| Error::not_found(R::KIND, id, field))
+            .ok_or_else(|| Error::not_found(R::KIND, id, field()))
     }
 
     /// Stores a resource, in memory and in the batch.

@@ -106,7 +106,6 @@ pub type Cursor = (i64, String);
 #[derive(Debug, Default)]
 pub struct EventStore {
     slab: Vec<Option<Arc<Event>>>,
-    free: Vec<u32>,
     /// Slots by the hash of their event's id.
     slots: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -205,10 +204,9 @@ impl EventStore {
     /// A free slot for a new event `id`, registered under that id (its slab entry is
     /// still empty: the caller fills it).
     fn new_slot(&mut self, id: &str) -> u32 {
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slab.push(None);
-            (self.slab.len() - 1) as u32
-        });
+        // Events are never removed (a cancelled one stays), so slots are never reused.
+        let slot = self.slab.len() as u32;
+        self.slab.push(None);
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.slots.insert_unique(hasher.hash_one(id), slot, |&s| {
             // Every slot already in the table holds its event while the table grows.

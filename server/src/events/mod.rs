@@ -475,7 +475,7 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
     };
     let venue = st.get::<Venue>(&venue_id, "event.venue_id")?;
     for (i, p) in input.participant_ids.iter().enumerate() {
-        st.get::<Participant>(p, &format!("event.participant_ids[{i}]"))?;
+        st.get_at::<Participant>(p, || format!("event.participant_ids[{i}]"))?;
     }
     let forum_id = non_empty(&input.forum_id);
     if let Some(f) = &forum_id {

@@ -781,7 +781,7 @@ impl Scheduler {
         let st = self.read_state();
         let mut out = Vec::new();
         for (i, p) in participants.iter().enumerate() {
-            st.get::<Participant>(p, &format!("participant_ids[{i}]"))?;
+            st.get_at::<Participant>(p, || format!("participant_ids[{i}]"))?;
             out.push(Calendar {
                 participant_id: p.clone(),
                 venue_id: String::new(),
@@ -795,7 +795,7 @@ impl Scheduler {
             });
         }
         for (i, v) in venues.iter().enumerate() {
-            st.get::<Venue>(v, &format!("venue_ids[{i}]"))?;
+            st.get_at::<Venue>(v, || format!("venue_ids[{i}]"))?;
             out.push(Calendar {
                 participant_id: String::new(),
                 venue_id: v.clone(),

@@ -45,11 +45,8 @@ impl ConflictService for Conflicts {
         };
         let (event, report) = self.scheduler.check_conflicts(&input, &mask, &opts)?;
         let zone = view.unwrap_or(event.zone());
-        let (conflicts, travel_checks_skipped) = if full {
-            super::events::report_out(&self.scheduler, &report, zone)
-        } else {
-            super::events::report_out_basic(&self.scheduler, &report, zone)
-        };
+        let (conflicts, travel_checks_skipped) =
+            super::events::report_out(&self.scheduler, &report, zone, full);
         Ok(Response::new(pb::CheckConflictsResponse {
             conflicts,
             travel_checks_skipped,

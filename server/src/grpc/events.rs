@@ -42,23 +42,21 @@ pub fn render(s: &Scheduler, e: &Event, view: Option<Tz>) -> pb::Event {
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
-/// Conflicts out, with events the caller may not see reduced to a busy stretch.
+/// Conflicts out, with events the caller may not see reduced to a busy stretch; with
+/// `described` false (`CHECK_VIEW_BASIC`), without the sentences.
 pub fn report_out(
     s: &Scheduler,
     r: &crate::conflicts::Report,
     zone: Tz,
+    described: bool,
 ) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
-    let (conflicts, skipped) = convert::report(r, zone, &|c, z| s.describe_conflict(c, z));
-    (hide_invisible(s, conflicts), skipped)
-}
-
-/// [`report_out`] without the descriptions (`CHECK_VIEW_BASIC`).
-pub fn report_out_basic(
-    s: &Scheduler,
-    r: &crate::conflicts::Report,
-    zone: Tz,
-) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
-    let (conflicts, skipped) = convert::report(r, zone, &|_, _| String::new());
+    let (conflicts, skipped) = convert::report(r, zone, &|c, z| {
+        if described {
+            s.describe_conflict(c, z)
+        } else {
+            String::new()
+        }
+    });
     (hide_invisible(s, conflicts), skipped)
 }
 
@@ -170,8 +168,12 @@ impl EventService for Events {
         )?;
         let w = self.scheduler.create_event(input, opts).await?;
         tracing::Span::current().record("event_id", w.event.id.as_str());
-        let (conflicts, travel_checks_skipped) =
-            report_out(&self.scheduler, &w.report, view.unwrap_or(w.event.zone()));
+        let (conflicts, travel_checks_skipped) = report_out(
+            &self.scheduler,
+            &w.report,
+            view.unwrap_or(w.event.zone()),
+            true,
+        );
         Ok(Response::new(pb::CreateEventResponse {
             event: Some(self.render(&w.event, view)),
             conflicts,
@@ -246,8 +248,12 @@ impl EventService for Events {
             view,
         )?;
         let w = self.scheduler.update_event(input, mask, etag, opts).await?;
-        let (conflicts, travel_checks_skipped) =
-            report_out(&self.scheduler, &w.report, view.unwrap_or(w.event.zone()));
+        let (conflicts, travel_checks_skipped) = report_out(
+            &self.scheduler,
+            &w.report,
+            view.unwrap_or(w.event.zone()),
+            true,
+        );
         Ok(Response::new(pb::UpdateEventResponse {
             event: Some(self.render(&w.event, view)),
             conflicts,
