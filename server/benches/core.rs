@@ -8,11 +8,15 @@ use std::hint::black_box;
 use chrono::NaiveDate;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use entente_server::conflicts::{self, TravelSettings};
-use entente_server::directory::{Participant, Role, Venue};
-use entente_server::events::{Event, EventKind, EventStatus, Timing, Visibility};
+use entente_server::directory::{Participant, ParticipantInput, Role, Venue, VenueInput};
+use entente_server::events::ops::WriteOptions;
+use entente_server::events::{
+    Event, EventInput, EventKind, EventStatus, Timing, TimingInput, Visibility,
+};
 use entente_server::scheduler::{Meta, State};
 use entente_server::storage;
 use entente_server::time::{self, Disambiguation, Zoned};
+use entente_server::{Scheduler, Settings};
 
 const PARTICIPANTS: u32 = 1000;
 const VENUES: u32 = 200;
@@ -153,5 +157,114 @@ fn codec(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, time_conversion, conflict_check, codec);
+/// A scheduler holding `n` conflict-free meetings of two, written through the public API.
+async fn scheduler(n: u64) -> entente_server::Result<Scheduler> {
+    let s = Scheduler::temporary(Settings::default())?;
+    for p in 1..=PARTICIPANTS {
+        s.create_participant(ParticipantInput {
+            id: format!("p{p}"),
+            display_name: format!("P{p}"),
+            country_code: "RU".into(),
+            home_time_zone: "Europe/Moscow".into(),
+            ..Default::default()
+        })
+        .await?;
+    }
+    for v in 1..=VENUES {
+        s.create_venue(VenueInput {
+            id: format!("v{v}"),
+            display_name: format!("V{v}"),
+            city: "Moscow".into(),
+            country_code: "RU".into(),
+            time_zone: "Europe/Moscow".into(),
+            location: None,
+        })
+        .await?;
+    }
+    // One meeting per venue and slot, so nothing clashes.
+    let per_slot = u64::from(VENUES);
+    for i in 0..n {
+        let (slot, k) = ((i / per_slot) as i64, (i % per_slot) as u32);
+        let start = 1_735_689_600 + slot * 5400;
+        let utc = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default()
+        };
+        let input = EventInput {
+            id: format!("e{i}"),
+            kind: Some(EventKind::BilateralMeeting),
+            title: format!("Bilateral {i}"),
+            venue_id: format!("v{}", k % VENUES + 1),
+            participant_ids: vec![format!("p{}", 2 * k + 1), format!("p{}", 2 * k + 2)],
+            status: Some(EventStatus::Confirmed),
+            timing: Some(TimingInput::Timed {
+                start: utc(start),
+                end: utc(start + 5400),
+                time_zone: "Europe/Moscow".into(),
+            }),
+            ..Default::default()
+        };
+        s.create_event(input, WriteOptions::default()).await?;
+    }
+    Ok(s)
+}
+
+/// One CheckConflicts call as the server runs it, minus the network: decode the request,
+/// the handler (validation, the check, the reply), encode the reply. Run against
+/// `conflicts/check` above, it says how much of a served check is entente's own work.
+fn rpc(c: &mut Criterion) {
+    use entente_proto::v1 as pb;
+    use entente_proto::v1::conflict_service_server::ConflictService;
+    use prost::Message;
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let s = match rt.block_on(scheduler(10_000)) {
+        Ok(s) => s,
+        Err(e) => return eprintln!("rpc benchmarks skipped: {e}"),
+    };
+    let svc = entente_server::grpc::conflicts::Conflicts::new(s);
+    let mut g = c.benchmark_group("rpc/check_conflicts");
+    for (name, view) in [
+        ("basic", pb::CheckView::Basic),
+        ("full", pb::CheckView::Full),
+    ] {
+        // Participant 1 over the third slot: one clash, and a travel check skipped.
+        let req = pb::CheckConflictsRequest {
+            event: Some(pb::Event {
+                kind: pb::EventKind::Other as i32,
+                title: "query".into(),
+                venue_id: "v7".into(),
+                participant_ids: vec!["p1".into()],
+                status: pb::EventStatus::Confirmed as i32,
+                timing: Some(pb::EventTiming {
+                    span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                        start: "2025-01-01T03:30:00Z".into(),
+                        end: "2025-01-01T04:30:00Z".into(),
+                        time_zone: "UTC".into(),
+                    })),
+                }),
+                ..Default::default()
+            }),
+            view: view as i32,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = pb::CheckConflictsRequest::decode(black_box(&req[..]));
+                let reply =
+                    rt.block_on(svc.check_conflicts(tonic::Request::new(r.unwrap_or_default())));
+                reply.map(|r| r.into_inner().encode_to_vec().len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, time_conversion, conflict_check, codec, rpc);
 criterion_main!(benches);

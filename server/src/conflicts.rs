@@ -121,8 +121,25 @@ pub struct TravelSkip {
     pub other_event: Str,
     /// The venue without coordinates.
     pub venue: Str,
-    /// Why.
-    pub reason: String,
+    /// That venue's name. It and the two cities are kept apart, not pre-rendered, so a
+    /// caller who reads only the ids pays for no sentence ([`TravelSkip::reason`]).
+    pub venue_name: Str,
+    /// The proposed event's city.
+    pub here_city: Str,
+    /// The neighbouring event's city.
+    pub there_city: Str,
+}
+
+impl TravelSkip {
+    /// Why the check was skipped, as a sentence.
+    pub fn reason(&self) -> String {
+        format!(
+            "venue {:?} has no coordinates, so the journey between {} and {} was not checked",
+            self.venue_name.as_str(),
+            self.here_city,
+            self.there_city
+        )
+    }
 }
 
 /// Everything a check found.
@@ -241,10 +258,9 @@ fn travel_checks(
                 participant: participant.into(),
                 other_event: other.id.clone(),
                 venue: missing.id.as_str().into(),
-                reason: format!(
-                    "venue {:?} has no coordinates, so the journey between {} and {} was not checked",
-                    missing.display_name, here.city, there.city
-                ),
+                venue_name: missing.display_name.as_str().into(),
+                here_city: here.city.as_str().into(),
+                there_city: there.city.as_str().into(),
             });
             continue;
         };

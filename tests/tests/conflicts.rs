@@ -271,9 +271,22 @@ async fn conflict_semantics_table() {
         .into_inner();
     assert_eq!(summary(&basic), summary(&r));
     assert!(basic.event.is_none());
+    // The overlap comes as bare instants: the same moments as the full view's, nothing
+    // rendered for people.
+    let instant = |z: &Option<pb::ZonedTime>| z.as_ref().and_then(|z| z.utc_time);
+    let b = &basic.conflicts[0];
+    assert_eq!(instant(&b.overlap_start), instant(&o.overlap_start));
+    assert_eq!(instant(&b.overlap_end), instant(&o.overlap_end));
+    assert!(instant(&b.overlap_start).is_some());
     assert_eq!(
-        basic.conflicts[0].overlap_start,
-        r.conflicts[0].overlap_start
+        b.overlap_start
+            .as_ref()
+            .map(|z| (z.local_time.as_str(), z.rfc9557.as_str())),
+        Some(("", ""))
+    );
+    assert_eq!(
+        (b.other_event_id.as_str(), b.participant_id.as_str()),
+        (o.other_event_id.as_str(), "putin")
     );
     assert!(basic.conflicts.iter().all(|c| c.description.is_empty()));
     let full = server
@@ -614,11 +627,35 @@ async fn travel_between_cities_must_be_feasible() {
         ),
         Confirmed,
     );
-    let r = check(&server, tashkent).await;
+    let r = check(&server, tashkent.clone()).await;
     assert!(r.conflicts.is_empty());
     assert_eq!(r.travel_checks_skipped.len(), 1);
-    assert_eq!(r.travel_checks_skipped[0].venue_id, "no-coords");
-    assert_eq!(r.travel_checks_skipped[0].other_event_id, "kazan");
+    let skipped = &r.travel_checks_skipped[0];
+    assert_eq!(skipped.venue_id, "no-coords");
+    assert_eq!(skipped.other_event_id, "kazan");
+    assert!(
+        skipped.reason.contains("no coordinates"),
+        "{}",
+        skipped.reason
+    );
+    // The basic view names the same skipped check, without the sentence.
+    let basic = server
+        .conflicts()
+        .check_conflicts(pb::CheckConflictsRequest {
+            event: Some(tashkent),
+            view: pb::CheckView::Basic as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("basic check")
+        .into_inner();
+    assert_eq!(
+        basic.travel_checks_skipped,
+        vec![pb::TravelCheckSkipped {
+            reason: String::new(),
+            ..skipped.clone()
+        }]
+    );
 
     // Soft travel conflicts never block.
     create(

@@ -406,6 +406,24 @@ pub fn conflict(
     describe: &dyn Fn(&Conflict, Tz) -> String,
 ) -> pb::Conflict {
     let at = |t: i64| Zoned::from_instant(t, zone).ok().map(|z| zoned(&z));
+    pb::Conflict {
+        overlap_start: at(c.start),
+        overlap_end: at(c.end),
+        description: describe(c, zone),
+        ..conflict_basic(c)
+    }
+}
+
+/// Conflict out for `CHECK_VIEW_BASIC`: the fields a program reads, with the overlap as
+/// bare instants (`utc_time` only) and no sentence. Small on purpose: a reply that fits
+/// one HTTP/2 write costs both ends a system call and a wake-up less.
+pub fn conflict_basic(c: &Conflict) -> pb::Conflict {
+    let instant = |t: i64| {
+        Some(pb::ZonedTime {
+            utc_time: timestamp_secs(t),
+            ..Default::default()
+        })
+    };
     let secs = |s: i64| {
         Some(prost_types::Duration {
             seconds: s,
@@ -426,36 +444,44 @@ pub fn conflict(
         other_event_title: c.other_title.to_string(),
         participant_id: c.participant.as_deref().unwrap_or_default().to_string(),
         venue_id: c.venue.as_deref().unwrap_or_default().to_string(),
-        overlap_start: at(c.start),
-        overlap_end: at(c.end),
+        overlap_start: instant(c.start),
+        overlap_end: instant(c.end),
         distance_km: c.travel.as_ref().map_or(0.0, |t| t.distance_km),
         time_available: c.travel.as_ref().and_then(|t| secs(t.available_secs)),
         time_required: c.travel.as_ref().and_then(|t| secs(t.required_secs)),
-        description: describe(c, zone),
+        description: String::new(),
     }
 }
 
-/// Skipped travel check out.
-pub fn travel_skip(s: &TravelSkip) -> pb::TravelCheckSkipped {
+/// Skipped travel check out; the `reason` sentence only when `described`.
+pub fn travel_skip(s: &TravelSkip, described: bool) -> pb::TravelCheckSkipped {
     pb::TravelCheckSkipped {
         participant_id: s.participant.to_string(),
         other_event_id: s.other_event.to_string(),
         venue_id: s.venue.to_string(),
-        reason: s.reason.clone(),
+        reason: if described { s.reason() } else { String::new() },
     }
 }
 
-/// A conflict report out.
+/// Writes a conflict's sentence for a reader in a zone.
+pub type Describe<'a> = &'a dyn Fn(&Conflict, Tz) -> String;
+
+/// A conflict report out: in full (times in `zone`, with sentences) when `describe` is
+/// given, else the `CHECK_VIEW_BASIC` fields.
 pub fn report(
     r: &conflicts::Report,
     zone: Tz,
-    describe: &dyn Fn(&Conflict, Tz) -> String,
+    describe: Option<Describe<'_>>,
 ) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
+    let conflicts = match describe {
+        Some(d) => r.conflicts.iter().map(|c| conflict(c, zone, d)).collect(),
+        None => r.conflicts.iter().map(conflict_basic).collect(),
+    };
+    let skipped = r.skipped.iter();
     (
-        r.conflicts
-            .iter()
-            .map(|c| conflict(c, zone, describe))
+        conflicts,
+        skipped
+            .map(|s| travel_skip(s, describe.is_some()))
             .collect(),
-        r.skipped.iter().map(travel_skip).collect(),
     )
 }

@@ -50,13 +50,8 @@ pub fn report_out(
     zone: Tz,
     described: bool,
 ) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
-    let (conflicts, skipped) = convert::report(r, zone, &|c, z| {
-        if described {
-            s.describe_conflict(c, z)
-        } else {
-            String::new()
-        }
-    });
+    let describe = |c: &crate::conflicts::Conflict, z| s.describe_conflict(c, z);
+    let (conflicts, skipped) = convert::report(r, zone, described.then_some(&describe as _));
     (hide_invisible(s, conflicts), skipped)
 }
 
