@@ -12,8 +12,13 @@
 //!   wrapping with offset ids like the harness; outcomes are compared with `expect`;
 //! - `mixed`: 90% reads (agenda, venue window list, conflict check) and 10% bookings;
 //! - `health`: `grpc.health.v1.Health/Check`, the transport's own ceiling here.
+//!
+//! `load` uses tonic's generated clients; the measured workloads use the lean HTTP/2
+//! client in [`wire`] (requests framed ahead, no per-call task hop), so that the
+//! generator takes as little as it can of the cores it shares with the server.
 
 mod dataset;
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,16 +26,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
 use clap::Parser;
 use entente_proto::v1 as pb;
-use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
 use hdrhistogram::Histogram;
-use tonic::Code;
+use http::Uri;
+use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
+use wire::Conn;
 
 /// Replays the shared workload against an entente server.
 #[derive(Debug, Parser)]
@@ -120,6 +126,17 @@ impl Tally {
         self.false_accepts += o.false_accepts;
         self.false_rejects += o.false_rejects;
         self.wrapped |= o.wrapped;
+    }
+
+    /// A call that did not end as the workload expects: counted, and the first few shown.
+    fn fail(&mut self, what: &str, r: anyhow::Result<wire::Reply>) {
+        self.failed += 1;
+        if self.failed <= 3 {
+            match r {
+                Ok(r) => eprintln!("{what}: gRPC status {} {}", r.code, r.detail),
+                Err(e) => eprintln!("{what}: {e:#}"),
+            }
+        }
     }
 
     fn record(&mut self, since: Instant) {
@@ -291,148 +308,156 @@ fn check_request(q: &dataset::Query) -> pb::CheckConflictsRequest {
     }
 }
 
+/// The methods the measured workloads call.
+#[derive(Clone)]
+struct Methods {
+    check: Uri,
+    create: Uri,
+    agenda: Uri,
+    list: Uri,
+    health: Uri,
+}
+
+impl Methods {
+    fn of(c: &Conn) -> anyhow::Result<Methods> {
+        Ok(Methods {
+            check: c.uri("/entente.v1.ConflictService/CheckConflicts")?,
+            create: c.uri("/entente.v1.EventService/CreateEvent")?,
+            agenda: c.uri("/entente.v1.EventService/GetAgenda")?,
+            list: c.uri("/entente.v1.EventService/ListEvents")?,
+            health: c.uri("/grpc.health.v1.Health/Check")?,
+        })
+    }
+}
+
 /// One client's loop body for each workload.
 #[derive(Clone)]
 struct Ctx {
     data: Arc<Data>,
+    /// Every query's CheckConflicts request, framed before the clock starts (as pgbench
+    /// prepares its statement).
+    checks: Arc<Vec<Bytes>>,
+    health: Bytes,
+    methods: Methods,
     cursor: Arc<AtomicU64>,
     check_hits: bool,
 }
 
 impl Ctx {
-    async fn conflict_check(
-        &self,
-        c: &mut ConflictServiceClient<Channel>,
-        rng: &mut Rng,
-        t: &mut Tally,
-    ) {
-        let q = &self.data.queries[rng.below(self.data.queries.len())];
+    async fn conflict_check(&self, c: &mut Conn, rng: &mut Rng, t: &mut Tally) {
+        let i = rng.below(self.data.queries.len());
         let start = Instant::now();
-        match c.check_conflicts(check_request(q)).await {
-            Ok(r) => {
+        match c.call(&self.methods.check, self.checks[i].clone()).await {
+            Ok(r) if r.code == wire::OK => {
                 t.record(start);
                 if self.check_hits {
-                    let hits = r
-                        .into_inner()
-                        .conflicts
-                        .iter()
-                        .filter(|x| x.kind() == pb::ConflictKind::Participant)
-                        .count();
-                    if hits != q.expect_hits {
+                    let hits = wire::ConflictKinds::decode(r.message).map(|k| {
+                        k.conflicts
+                            .iter()
+                            .filter(|x| x.kind == pb::ConflictKind::Participant as i32)
+                            .count()
+                    });
+                    if hits.ok() != Some(self.data.queries[i].expect_hits) {
                         t.mismatches += 1;
                     }
                 }
             }
-            Err(_) => t.failed += 1,
+            r => t.fail("conflict_check", r),
         }
     }
 
-    async fn book(&self, c: &mut EventServiceClient<Channel>, t: &mut Tally) {
+    async fn book(&self, c: &mut Conn, t: &mut Tally) {
         let n = self.cursor.fetch_add(1, Ordering::Relaxed);
         let nb = self.data.bookings.len() as u64;
         let (lap, row) = (n / nb, (n % nb) as usize);
         let b = &self.data.bookings[row];
-        let req = pb::CreateEventRequest {
+        let req = wire::frame(&pb::CreateEventRequest {
             event: Some(event_proto(b, format!("b{}", b.id + lap * 1_000_000_000))),
             ..Default::default()
-        };
+        });
         let start = Instant::now();
-        let r = c.create_event(req).await;
+        let r = c.call(&self.methods.create, req).await;
         t.record(start);
         t.wrapped |= lap > 0;
         match r {
-            Ok(_) => {
+            Ok(r) if r.code == wire::OK => {
                 t.booked += 1;
                 if lap == 0 && b.expect == "conflict" {
                     t.false_accepts += 1;
                 }
             }
-            Err(s) if s.code() == Code::FailedPrecondition => {
+            Ok(r) if r.code == wire::FAILED_PRECONDITION => {
                 t.conflicts += 1;
                 if lap == 0 && b.expect == "ok" {
                     t.false_rejects += 1;
                 }
             }
-            Err(s) => {
-                t.failed += 1;
-                if t.failed <= 3 {
-                    eprintln!("book: {} {}", s.code(), s.message());
-                }
-            }
+            r => t.fail("book", r),
+        }
+    }
+
+    async fn health(&self, c: &mut Conn, t: &mut Tally) {
+        let start = Instant::now();
+        match c.call(&self.methods.health, self.health.clone()).await {
+            Ok(r) if r.code == wire::OK => t.record(start),
+            r => t.fail("health", r),
+        }
+    }
+
+    /// 90% reads of three kinds, 10% bookings.
+    async fn mixed(&self, c: &mut Conn, rng: &mut Rng, t: &mut Tally) {
+        let dice = rng.below(100);
+        if dice < 10 {
+            return self.book(c, t).await;
+        }
+        if dice >= 70 {
+            return self.conflict_check(c, rng, t).await;
+        }
+        let q = &self.data.queries[rng.below(self.data.queries.len())];
+        let window = Some(pb::TimeWindow {
+            start: q.start_utc.clone(),
+            end: q.end_utc.clone(),
+            time_zone: String::new(),
+        });
+        let (uri, req) = if dice < 40 {
+            let req = pb::GetAgendaRequest {
+                participant_id: format!("p{}", q.participant_id),
+                window,
+                ..Default::default()
+            };
+            (&self.methods.agenda, wire::frame(&req))
+        } else {
+            let v = self.data.events[rng.below(self.data.events.len())].venue_id;
+            let req = pb::ListEventsRequest {
+                window,
+                venue_id: format!("v{v}"),
+                ..Default::default()
+            };
+            (&self.methods.list, wire::frame(&req))
+        };
+        let start = Instant::now();
+        match c.call(uri, req).await {
+            Ok(r) if r.code == wire::OK => t.record(start),
+            r => t.fail("mixed", r),
         }
     }
 }
 
-async fn run(args: &Args, name: &str, ctx: &Ctx, chans: &[Channel]) -> anyhow::Result<()> {
+async fn run(args: &Args, name: &str, ctx: &Ctx, conns: &[Conn]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
     for i in 0..args.clients {
-        let ch = chans[i % chans.len()].clone();
+        let mut conn = conns[i % conns.len()].clone();
         let (ctx, name) = (ctx.clone(), name.to_string());
         let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
         tasks.push(tokio::spawn(async move {
             let mut t = Tally::new();
-            let mut conflicts = ConflictServiceClient::new(ch.clone());
-            let mut events = EventServiceClient::new(ch.clone());
-            let mut health = HealthClient::new(ch);
             while Instant::now() < deadline {
                 match name.as_str() {
-                    "conflict_check" => ctx.conflict_check(&mut conflicts, &mut rng, &mut t).await,
-                    "book" => ctx.book(&mut events, &mut t).await,
-                    "health" => {
-                        let start = Instant::now();
-                        match health
-                            .check(HealthCheckRequest {
-                                service: String::new(),
-                            })
-                            .await
-                        {
-                            Ok(_) => t.record(start),
-                            Err(_) => t.failed += 1,
-                        }
-                    }
-                    _ => {
-                        // mixed: 90% reads of three kinds, 10% bookings.
-                        let dice = rng.below(100);
-                        if dice < 10 {
-                            ctx.book(&mut events, &mut t).await;
-                            continue;
-                        }
-                        let q = &ctx.data.queries[rng.below(ctx.data.queries.len())];
-                        let window = Some(pb::TimeWindow {
-                            start: q.start_utc.clone(),
-                            end: q.end_utc.clone(),
-                            time_zone: String::new(),
-                        });
-                        let start = Instant::now();
-                        let ok = if dice < 40 {
-                            events
-                                .get_agenda(pb::GetAgendaRequest {
-                                    participant_id: format!("p{}", q.participant_id),
-                                    window,
-                                    ..Default::default()
-                                })
-                                .await
-                                .is_ok()
-                        } else if dice < 70 {
-                            let v = ctx.data.events[rng.below(ctx.data.events.len())].venue_id;
-                            events
-                                .list_events(pb::ListEventsRequest {
-                                    window,
-                                    venue_id: format!("v{v}"),
-                                    ..Default::default()
-                                })
-                                .await
-                                .is_ok()
-                        } else {
-                            conflicts.check_conflicts(check_request(q)).await.is_ok()
-                        };
-                        if ok {
-                            t.record(start);
-                        } else {
-                            t.failed += 1;
-                        }
-                    }
+                    "conflict_check" => ctx.conflict_check(&mut conn, &mut rng, &mut t).await,
+                    "book" => ctx.book(&mut conn, &mut t).await,
+                    "health" => ctx.health(&mut conn, &mut t).await,
+                    _ => ctx.mixed(&mut conn, &mut rng, &mut t).await,
                 }
             }
             t
@@ -450,7 +475,7 @@ async fn run(args: &Args, name: &str, ctx: &Ctx, chans: &[Channel]) -> anyhow::R
     let mut line = format!(
         "peer=entente workload={name} clients={} connections={} duration_s={} txns={txns} tps={:.1} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} failed={}",
         args.clients,
-        chans.len(),
+        conns.len(),
         args.duration,
         txns as f64 / secs,
         ms(0.50),
@@ -497,7 +522,21 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         bookings: dataset::read(&args.data, "bookings.jsonl")?,
     });
     let chans = channels(&args.server, args.connections).await?;
+    let mut conns = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        conns.push(Conn::connect(&args.server).await?);
+    }
     let mut ctx = Ctx {
+        checks: Arc::new(
+            data.queries
+                .iter()
+                .map(|q| wire::frame(&check_request(q)))
+                .collect(),
+        ),
+        health: wire::frame(&HealthCheckRequest {
+            service: String::new(),
+        }),
+        methods: Methods::of(&conns[0])?,
         data: data.clone(),
         cursor: Arc::new(AtomicU64::new(0)),
         check_hits: true,
@@ -506,7 +545,7 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         match w.as_str() {
             "load" => load(&args, &data, &chans).await?,
             "conflict_check" | "book" | "mixed" | "health" => {
-                run(&args, w, &ctx, &chans).await?;
+                run(&args, w, &ctx, &conns).await?;
                 // After bookings, expect_hits no longer describes the store.
                 if w == "book" || w == "mixed" {
                     ctx.check_hits = false;
