@@ -56,15 +56,25 @@ pub fn reference(field: &str, value: &str) -> Result<String> {
 
 /// A required display name or title: trimmed, non-empty, at most [`MAX_NAME_CHARS`].
 pub fn name(field: &str, value: &str) -> Result<String> {
+    name_ref(field, value).map(str::to_string)
+}
+
+/// [`name`] without the copy, for callers that store the name inline.
+pub fn name_ref<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::invalid(field, "is required and cannot be blank"));
     }
-    bounded(field, v, MAX_NAME_CHARS)
+    bounded_ref(field, v, MAX_NAME_CHARS)
 }
 
 /// Optional free text of at most `max` characters.
 pub fn bounded(field: &str, value: &str, max: usize) -> Result<String> {
+    bounded_ref(field, value, max).map(str::to_string)
+}
+
+/// [`bounded`] without the copy.
+pub fn bounded_ref<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str> {
     let n = value.chars().count();
     if n > max {
         return Err(Error::invalid(
@@ -78,7 +88,7 @@ pub fn bounded(field: &str, value: &str, max: usize) -> Result<String> {
     {
         return Err(Error::invalid(field, "contains control characters"));
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 /// Optional free text.

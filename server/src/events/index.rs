@@ -459,6 +459,14 @@ impl<'a, I: Iterator<Item = &'a Arc<Event>>> Iterator for ById<'a, I> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.group.is_empty() {
             let first = self.inner.next()?;
+            // Starts are rarely shared: only then is there a group to sort.
+            if self
+                .inner
+                .peek()
+                .is_none_or(|e| e.start.utc != first.start.utc)
+            {
+                return Some(first);
+            }
             self.group.push(first);
             while let Some(next) = self.inner.next_if(|e| e.start.utc == first.start.utc) {
                 self.group.push(next);

@@ -402,13 +402,13 @@ pub fn recompute(event: &Event) -> Result<Resolved, TimeError> {
 /// against the state.
 pub(crate) struct Checked {
     pub kind: EventKind,
-    pub title: String,
+    pub title: Str,
     pub description: String,
-    pub venue_id: String,
-    pub host_country: String,
-    pub forum_id: Option<String>,
-    pub participants: Vec<String>,
-    pub parent_id: Option<String>,
+    pub venue_id: Str,
+    pub host_country: Str,
+    pub forum_id: Option<Str>,
+    pub participants: Vec<Str>,
+    pub parent_id: Option<Str>,
     pub visibility: Visibility,
 }
 
@@ -425,7 +425,8 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
             None
         }
     };
-    let title = v.check(validate::name("event.title", &input.title));
+    // Ids, codes and titles are stored inline (`Str`): checked in place, copied once.
+    let title = v.check(validate::name_ref("event.title", &input.title).map(Str::from));
     let description = v.check(validate::text("event.description", &input.description));
     let host = if input.host_country_code.trim().is_empty() {
         None
@@ -444,9 +445,16 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
             ),
         );
     }
+    let ids = &input.participant_ids;
+    // Usually two or three ids: a scan beats building a hash set; a summit's list is hashed.
     let mut seen = HashSet::new();
-    for (i, p) in input.participant_ids.iter().enumerate() {
-        if !seen.insert(p.as_str()) {
+    for (i, p) in ids.iter().enumerate() {
+        let repeated = if ids.len() <= 16 {
+            ids[..i].contains(p)
+        } else {
+            !seen.insert(p.as_str())
+        };
+        if repeated {
             v.add(
                 format!("event.participant_ids[{i}]"),
                 format!("{p:?} is listed twice"),
@@ -464,13 +472,13 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
         Some(id) => Some(
             st.events
                 .get(id)
-                .ok_or_else(|| Error::not_found("event", id, "event.parent_event_id"))?,
+                .ok_or_else(|| Error::not_found("event", id.as_str(), "event.parent_event_id"))?,
         ),
         None => None,
     };
     let venue_id = match (non_empty(&input.venue_id), parent) {
         (Some(v), _) => v,
-        (None, Some(p)) => p.venue_id.to_string(),
+        (None, Some(p)) => p.venue_id.clone(),
         (None, None) => return Err(Error::invalid("event.venue_id", "is required")),
     };
     let venue = st.get::<Venue>(&venue_id, "event.venue_id")?;
@@ -485,18 +493,18 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
         kind,
         title,
         description,
-        host_country: host.unwrap_or_else(|| venue.country_code.clone()),
+        host_country: host.map_or_else(|| venue.country_code.as_str().into(), Str::from),
         venue_id,
         forum_id,
-        participants: input.participant_ids.clone(),
+        participants: input.participant_ids.iter().map(Str::from).collect(),
         parent_id,
         visibility: input.visibility.unwrap_or_default(),
     })
 }
 
-fn non_empty(s: &str) -> Option<String> {
+fn non_empty(s: &str) -> Option<Str> {
     let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
+    (!s.is_empty()).then(|| s.into())
 }
 
 /// Checks that `event` may sit on the sidelines of its parent: the parent exists, is not
@@ -571,9 +579,16 @@ pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
 /// Whether two venues are in the same city (same country, city names equal ignoring case
 /// and surrounding space).
 pub fn same_city(a: &Venue, b: &Venue) -> bool {
+    let (x, y) = (a.city.trim(), b.city.trim());
     a.id == b.id
         || (a.country_code == b.country_code
-            && a.city.trim().to_lowercase() == b.city.trim().to_lowercase())
+            && if x.is_ascii() && y.is_ascii() {
+                // Every conflict check asks this of each neighbouring event: no allocation
+                // for the usual ASCII names.
+                x.eq_ignore_ascii_case(y)
+            } else {
+                x.to_lowercase() == y.to_lowercase()
+            })
 }
 
 /// Checks that moving, re-venuing or cancelling `event` does not strand its sidelines
@@ -625,4 +640,40 @@ pub(crate) fn check_children_fit(st: &State, event: &Event) -> Result<()> {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn venue(id: &str, city: &str, country: &str) -> Venue {
+        Venue {
+            id: id.into(),
+            display_name: id.into(),
+            city: city.into(),
+            country_code: country.into(),
+            zone: chrono_tz::UTC,
+            location: None,
+            meta: crate::scheduler::Meta::new(0),
+        }
+    }
+
+    #[test]
+    fn cities_match_ignoring_case_and_spaces_within_one_country() {
+        let kazan = venue("a", "Kazan", "RU");
+        assert!(same_city(&kazan, &venue("b", "  kAZAN ", "RU")));
+        assert!(!same_city(&kazan, &venue("c", "Kazan", "KZ")));
+        assert!(!same_city(&kazan, &venue("d", "Moscow", "RU")));
+        // Beyond ASCII, full Unicode lower-casing.
+        assert!(same_city(
+            &venue("e", "ÅLESUND", "NO"),
+            &venue("f", "Ålesund", "NO")
+        ));
+        assert!(same_city(
+            &venue("g", "ΑΘΗΝΑ", "GR"),
+            &venue("h", "αθηνα", "GR")
+        ));
+        // The same venue is in its own city whatever its name says.
+        assert!(same_city(&kazan, &venue("a", "", "")));
+    }
 }
