@@ -24,7 +24,7 @@ echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(unam
 echo "# PostgreSQL: pgbench -c $CLIENTS -j 2 -T $DURATION"
 "$SHARED/run_pg.sh" -d "$DATA" -c "$CLIENTS" -j 2 -T "$DURATION" | tee "$OUT/pg.txt"
 
-echo "# entente: $CLIENTS clients on $CLIENTS HTTP/2 connections, one request in flight each; server --workers 1, generator --threads 1"
+echo "# entente: $CLIENTS clients on $CLIENTS HTTP/2 connections, one request in flight each (lean HTTP/2 gRPC client); server --workers 1, generator --threads 1"
 cargo build -q --release -p entente-server -p entente-bench --manifest-path "$ROOT/Cargo.toml"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # One worker thread: the load generator (also one thread) takes the other core. On these
