@@ -676,4 +676,28 @@ mod tests {
         // The same venue is in its own city whatever its name says.
         assert!(same_city(&kazan, &venue("a", "", "")));
     }
+
+    #[test]
+    fn a_participant_listed_twice_is_named_in_short_and_long_lists() {
+        let st = State::default();
+        for n in [3, 40] {
+            let mut ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+            ids.push("p1".into());
+            let input = EventInput {
+                kind: Some(EventKind::Summit),
+                title: "Summit".into(),
+                participant_ids: ids,
+                ..Default::default()
+            };
+            let err = check_fields(&st, &input)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(&format!("event.participant_ids[{n}]"))
+                    && err.contains("listed twice"),
+                "{n} ids: {err}"
+            );
+        }
+    }
 }
