@@ -130,8 +130,14 @@ impl AsyncWrite for Limited {
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
+    /// Says no, on purpose. h2 copies a DATA payload into its write buffer only up to 256
+    /// bytes on a vectored writer but up to 1 KiB otherwise, and the trailers of a reply
+    /// whose payload was not copied wait for a second write. Most replies here (an event,
+    /// a conflict report) are 300-1000 bytes: with this they go out as one `sendto`
+    /// (strace: 1.04 calls per booking against 1.70 `writev`s), and the client wakes once.
+    /// Larger payloads cost one more system call each, which their size dwarfs.
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        false
     }
 }
 
