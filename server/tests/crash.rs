@@ -25,11 +25,18 @@ struct Server {
     addr: String,
 }
 
-/// Starts the binary on an ephemeral port and waits for the line that says where it serves.
-async fn start(dir: &std::path::Path) -> Server {
+/// Starts the binary on an ephemeral port with `workers` request threads and waits for
+/// the line that says where it serves. Rounds alternate between two workers (writes race
+/// on two cores) and one (the single-threaded runtime the benchmark uses).
+async fn start(dir: &std::path::Path, workers: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_entente-server"))
-        // Two request threads whatever the machine, so writes always race on two cores.
-        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            workers,
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -199,7 +206,7 @@ async fn sigkill_never_loses_an_acknowledged_write() {
     let acked: Acked = Arc::default();
     let mut rng = Rng(0x5eed_cafe);
 
-    let mut server = start(dir.path()).await;
+    let mut server = start(dir.path(), "2").await;
     let mut d = DirectoryServiceClient::new(channel(&server.addr).await);
     for p in 0..PEOPLE {
         d.create_participant(pb::CreateParticipantRequest {
@@ -249,7 +256,7 @@ async fn sigkill_never_loses_an_acknowledged_write() {
         for w in writers {
             w.await.expect("writer");
         }
-        server = start(dir.path()).await;
+        server = start(dir.path(), if round % 2 == 0 { "1" } else { "2" }).await;
         verify(channel(&server.addr).await, &acked).await;
         let now = acked.lock().expect("lock").len();
         println!(
