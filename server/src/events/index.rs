@@ -38,12 +38,42 @@ struct Scope {
     span: i64,
 }
 
-impl Scope {
-    fn insert(&mut self, e: &Event, slot: u32) {
+/// Somewhere an event's index entries go: a live [`Scope`], or a [`Draft`] during a load.
+trait Entries: Default {
+    fn add(&mut self, e: &Event, slot: u32);
+}
+
+impl Entries for Scope {
+    fn add(&mut self, e: &Event, slot: u32) {
         self.starts.insert((e.start.utc, slot));
         self.span = self.span.max(e.end.utc - e.start.utc);
     }
+}
 
+/// Files `e` (in `slot`) under the time index, its participants' and venue's indexes, and
+/// its parent's sidelines: the one place that says which indexes an event belongs to.
+fn file<S: Entries>(
+    e: &Event,
+    slot: u32,
+    time: &mut S,
+    participants: &mut HashMap<Str, S>,
+    venues: &mut HashMap<Str, S>,
+    children: &mut HashMap<Str, BTreeSet<Str>>,
+) {
+    time.add(e, slot);
+    for p in &e.participants {
+        participants.entry(p.clone()).or_default().add(e, slot);
+    }
+    venues.entry(e.venue_id.clone()).or_default().add(e, slot);
+    if let Some(parent) = &e.parent_id {
+        children
+            .entry(parent.clone())
+            .or_default()
+            .insert(e.id.clone());
+    }
+}
+
+impl Scope {
     fn remove(&mut self, e: &Event, slot: u32) {
         self.starts.remove(&(e.start.utc, slot));
     }
@@ -84,12 +114,14 @@ struct Draft {
     span: i64,
 }
 
-impl Draft {
+impl Entries for Draft {
     fn add(&mut self, e: &Event, slot: u32) {
         self.starts.push((e.start.utc, slot));
         self.span = self.span.max(e.end.utc - e.start.utc);
     }
+}
 
+impl Draft {
     fn build(mut self) -> Scope {
         self.starts.sort_unstable();
         Scope {
@@ -187,17 +219,7 @@ impl EventStore {
     ) {
         // Stored ids are unique keys, so every event takes a new slot.
         let slot = self.new_slot(&e.id);
-        time.add(&e, slot);
-        for p in &e.participants {
-            participants.entry(p.clone()).or_default().add(&e, slot);
-        }
-        venues.entry(e.venue_id.clone()).or_default().add(&e, slot);
-        if let Some(parent) = &e.parent_id {
-            self.children
-                .entry(parent.clone())
-                .or_default()
-                .insert(e.id.clone());
-        }
+        file(&e, slot, time, participants, venues, &mut self.children);
         self.slab[slot as usize] = Some(Arc::new(e));
     }
 
@@ -258,23 +280,14 @@ impl EventStore {
             }
             None => self.new_slot(&event.id),
         };
-        self.time.insert(&event, slot);
-        for p in &event.participants {
-            self.participants
-                .entry(p.clone())
-                .or_default()
-                .insert(&event, slot);
-        }
-        self.venues
-            .entry(event.venue_id.clone())
-            .or_default()
-            .insert(&event, slot);
-        if let Some(parent) = &event.parent_id {
-            self.children
-                .entry(parent.clone())
-                .or_default()
-                .insert(event.id.clone());
-        }
+        file(
+            &event,
+            slot,
+            &mut self.time,
+            &mut self.participants,
+            &mut self.venues,
+            &mut self.children,
+        );
         self.slab[slot as usize] = Some(event);
     }
 

@@ -229,7 +229,7 @@ fn build(
     old: Option<&Event>,
     mask: &FieldMask,
     opts: &WriteOptions,
-    id: String,
+    id: Str,
     now: i64,
 ) -> Result<Event> {
     // A new event is checked as given; only an edit needs a merged copy.
@@ -293,7 +293,7 @@ fn build(
         ),
     };
     let event = Event {
-        id: id.into(),
+        id,
         kind: checked.kind,
         title: checked.title,
         description: checked.description,
@@ -456,7 +456,7 @@ impl Scheduler {
                 }
                 id
             };
-            let mut event = build(st, &input, None, &FieldMask::all(), &opts, id, now)?;
+            let mut event = build(st, &input, None, &FieldMask::all(), &opts, id.into(), now)?;
             let report = enforce(st, &mut event, &opts, &settings, now)?;
             remember(
                 st,
@@ -503,15 +503,7 @@ impl Scheduler {
                 .cloned()
                 .ok_or_else(|| Error::not_found("event", &input.id, "event.id"))?;
             old.meta.check_etag(&etag, "event", &old.id)?;
-            let mut event = build(
-                st,
-                &input,
-                Some(&old),
-                &mask,
-                &opts,
-                old.id.to_string(),
-                now,
-            )?;
+            let mut event = build(st, &input, Some(&old), &mask, &opts, old.id.clone(), now)?;
             let overrides_before = event.overrides.len();
             let report = enforce(st, &mut event, &opts, &settings, now)?;
             let revision = Revision {
@@ -761,9 +753,9 @@ impl Scheduler {
             st.events.get(&input.id).cloned()
         };
         let id = match &old {
-            Some(o) => o.id.to_string(),
-            None if input.id.is_empty() => "(proposed)".to_string(),
-            None => input.id.clone(),
+            Some(o) => o.id.clone(),
+            None if input.id.is_empty() => "(proposed)".into(),
+            None => input.id.as_str().into(),
         };
         let event = build(&st, input, old.as_deref(), mask, opts, id, now)?;
         let report = conflicts::check(&st, &event, &self.settings().travel);
