@@ -23,6 +23,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .boxed(".entente.v1.CreateEventRequest.event")
+        .boxed(".entente.v1.CreateEventResponse.event")
+        .boxed(".entente.v1.GetEventResponse.event")
+        .boxed(".entente.v1.UpdateEventRequest.event")
+        .boxed(".entente.v1.UpdateEventResponse.event")
+        .boxed(".entente.v1.CancelEventResponse.event")
+        .boxed(".entente.v1.GetProgrammeResponse.event")
+        .boxed(".entente.v1.CheckConflictsRequest.event")
+        .boxed(".entente.v1.CheckConflictsResponse.event")
+        .boxed(".entente.v1.FinaliseProposalResponse.event")
         .compile_fds(fds)?;
     Ok(())
 }

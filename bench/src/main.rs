@@ -256,7 +256,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
                 let n = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(e) = events.get(n) else { break };
                 let req = pb::CreateEventRequest {
-                    event: Some(event_proto(e, format!("e{}", e.id))),
+                    event: Some(Box::new(event_proto(e, format!("e{}", e.id)))),
                     ..Default::default()
                 };
                 if let Err(s) = client.create_event(req).await {
@@ -287,7 +287,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
 
 fn check_request(q: &dataset::Query) -> pb::CheckConflictsRequest {
     pb::CheckConflictsRequest {
-        event: Some(pb::Event {
+        event: Some(Box::new(pb::Event {
             kind: pb::EventKind::Other as i32,
             title: "query".into(),
             venue_id: "bench-hall".into(),
@@ -301,7 +301,7 @@ fn check_request(q: &dataset::Query) -> pb::CheckConflictsRequest {
                 })),
             }),
             ..Default::default()
-        }),
+        })),
         // The fields are what is counted; the sentences and the echoed event are for people.
         view: pb::CheckView::Basic as i32,
         ..Default::default()
@@ -372,7 +372,10 @@ impl Ctx {
         let (lap, row) = (n / nb, (n % nb) as usize);
         let b = &self.data.bookings[row];
         let req = wire::frame(&pb::CreateEventRequest {
-            event: Some(event_proto(b, format!("b{}", b.id + lap * 1_000_000_000))),
+            event: Some(Box::new(event_proto(
+                b,
+                format!("b{}", b.id + lap * 1_000_000_000),
+            ))),
             ..Default::default()
         });
         let start = Instant::now();

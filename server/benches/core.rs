@@ -235,7 +235,7 @@ fn rpc(c: &mut Criterion) {
     ] {
         // Participant 1 over the third slot: one clash, and a travel check skipped.
         let req = pb::CheckConflictsRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 kind: pb::EventKind::Other as i32,
                 title: "query".into(),
                 venue_id: "v7".into(),
@@ -249,7 +249,7 @@ fn rpc(c: &mut Criterion) {
                     })),
                 }),
                 ..Default::default()
-            }),
+            })),
             view: view as i32,
             ..Default::default()
         }

@@ -124,14 +124,14 @@ async fn writer(ch: Channel, seed: u64, round: usize, acked: Acked) {
     for n in 0.. {
         let id = format!("r{round}-w{seed}-{n}");
         let req = pb::CreateEventRequest {
-            event: Some(candidate(&mut rng, round)),
+            event: Some(Box::new(candidate(&mut rng, round))),
             event_id: id.clone(),
             ..Default::default()
         };
         match client.create_event(req).await {
             Ok(r) => {
                 let e = r.into_inner().event.expect("event");
-                acked.lock().expect("lock").insert(id, e);
+                acked.lock().expect("lock").insert(id, *e);
             }
             Err(s) if s.code() == tonic::Code::FailedPrecondition => {}
             Err(_) => return, // the server is gone
@@ -153,7 +153,7 @@ async fn verify(ch: Channel, acked: &Acked) {
             .into_inner()
             .event
             .expect("event");
-        assert_eq!(&after, before, "acknowledged event {id} changed");
+        assert_eq!(&*after, before, "acknowledged event {id} changed");
     }
     let mut all = Vec::new();
     let mut token = String::new();

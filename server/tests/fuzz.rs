@@ -205,7 +205,7 @@ proptest! {
             ..Default::default()
         };
         let outcome = rt.block_on(async {
-            let input = convert::event_input(event)?;
+            let input = convert::event_input(Box::new(event))?;
             s.create_event(input, WriteOptions::default()).await.map(|_| ())
         });
         if let Err(e) = outcome {

@@ -398,9 +398,9 @@ pub mod fixtures {
         event: pb::Event,
         allow_conflicts: bool,
     ) -> pb::Event {
-        events
+        *events
             .create_event(pb::CreateEventRequest {
-                event: Some(event),
+                event: Some(Box::new(event)),
                 event_id: id.into(),
                 allow_conflicts,
                 ..Default::default()

@@ -79,12 +79,12 @@ async fn create(
     e.visibility = v as i32;
     a.events
         .create_event(pb::CreateEventRequest {
-            event: Some(e),
+            event: Some(Box::new(e)),
             event_id: id.into(),
             ..Default::default()
         })
         .await
-        .map(|r| r.into_inner().event.expect("event"))
+        .map(|r| *r.into_inner().event.expect("event"))
 }
 
 /// The world of the tests: Russia's office schedules four events of different
@@ -291,13 +291,13 @@ async fn conflicts_with_invisible_events_are_reported_without_details() {
     let r = cn
         .conflicts
         .check_conflicts(pb::CheckConflictsRequest {
-            event: Some(event(
+            event: Some(Box::new(event(
                 pb::EventKind::BilateralMeeting,
                 "Xi–Putin",
                 "kremlin",
                 &["xi", "putin"],
                 timed("2025-03-03T10:30", "2025-03-03T11:30"),
-            )),
+            ))),
             ..Default::default()
         })
         .await
@@ -320,11 +320,11 @@ async fn conflicts_with_invisible_events_are_reported_without_details() {
     let mut ru = as_(&server, "ru-editor");
     ru.events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "private-meeting".into(),
                 status: pb::EventStatus::Confirmed as i32,
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["status".into()],
             }),
@@ -426,11 +426,11 @@ async fn writes_need_an_editor_of_a_party() {
     assert_eq!(err.code(), Code::PermissionDenied);
     cn.events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "public-talks".into(),
                 title: "Xi–Putin talks".into(),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["title".into()],
             }),

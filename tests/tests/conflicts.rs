@@ -35,7 +35,7 @@ async fn check(server: &TestServer, e: pb::Event) -> pb::CheckConflictsResponse 
     server
         .conflicts()
         .check_conflicts(pb::CheckConflictsRequest {
-            event: Some(e),
+            event: Some(Box::new(e)),
             ..Default::default()
         })
         .await
@@ -229,12 +229,12 @@ async fn conflict_semantics_table() {
 
     // The overlap window is rendered in the requester's zone.
     let request = |view: i32| pb::CheckConflictsRequest {
-        event: Some(c(
+        event: Some(Box::new(c(
             "moscow-hotel",
             &["putin"],
             "2024-10-15T11:00",
             "2024-10-15T13:00",
-        )),
+        ))),
         view_zone: "Asia/Tehran".into(),
         view,
         ..Default::default()
@@ -380,11 +380,11 @@ async fn sidelines_cancelled_events_and_tentative_others() {
     let r = server
         .conflicts()
         .check_conflicts(pb::CheckConflictsRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "summit".into(),
                 title: "XVI BRICS summit".into(),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["title".into()],
             }),
@@ -452,7 +452,7 @@ async fn hard_conflicts_block_writes_unless_overridden() {
     );
     let err = events
         .create_event(pb::CreateEventRequest {
-            event: Some(clash.clone()),
+            event: Some(Box::new(clash.clone())),
             event_id: "clash".into(),
             ..Default::default()
         })
@@ -479,7 +479,7 @@ async fn hard_conflicts_block_writes_unless_overridden() {
     // A tentative write with the same clash succeeds and reports it as soft.
     let soft = events
         .create_event(pb::CreateEventRequest {
-            event: Some(with_status(clash.clone(), Tentative)),
+            event: Some(Box::new(with_status(clash.clone(), Tentative))),
             event_id: "soft".into(),
             ..Default::default()
         })
@@ -491,11 +491,11 @@ async fn hard_conflicts_block_writes_unless_overridden() {
     // Confirming it is the same clash, now hard.
     let err = events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "soft".into(),
                 status: Confirmed as i32,
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["status".into()],
             }),
@@ -508,7 +508,7 @@ async fn hard_conflicts_block_writes_unless_overridden() {
     // The explicit override goes through and is recorded on the event and in its history.
     let r = events
         .create_event(pb::CreateEventRequest {
-            event: Some(clash),
+            event: Some(Box::new(clash)),
             event_id: "override".into(),
             allow_conflicts: true,
             actor: "chief of protocol".into(),
@@ -642,7 +642,7 @@ async fn travel_between_cities_must_be_feasible() {
     let basic = server
         .conflicts()
         .check_conflicts(pb::CheckConflictsRequest {
-            event: Some(tashkent),
+            event: Some(Box::new(tashkent)),
             view: pb::CheckView::Basic as i32,
             ..Default::default()
         })
@@ -840,7 +840,7 @@ async fn concurrent_bookings_of_one_participant_admit_exactly_one() {
             tasks.push(tokio::spawn(async move {
                 client
                     .create_event(pb::CreateEventRequest {
-                        event: Some(with_status(
+                        event: Some(Box::new(with_status(
                             event(
                                 BilateralMeeting,
                                 &format!("r{round} c{i}"),
@@ -849,7 +849,7 @@ async fn concurrent_bookings_of_one_participant_admit_exactly_one() {
                                 timed(&start, &end),
                             ),
                             Confirmed,
-                        )),
+                        ))),
                         ..Default::default()
                     })
                     .await
@@ -1037,7 +1037,7 @@ async fn random_histories_keep_the_invariant_and_checks_match_brute_force() {
                 let id = format!("e{step}");
                 match events
                     .create_event(pb::CreateEventRequest {
-                        event: Some(e),
+                        event: Some(Box::new(e)),
                         event_id: id.clone(),
                         allow_conflicts: allow,
                         ..Default::default()
@@ -1057,7 +1057,7 @@ async fn random_histories_keep_the_invariant_and_checks_match_brute_force() {
                 e.id = id;
                 let r = events
                     .update_event(pb::UpdateEventRequest {
-                        event: Some(e),
+                        event: Some(Box::new(e)),
                         update_mask: Some(FieldMask {
                             paths: vec!["timing".into(), "status".into(), "participant_ids".into()],
                         }),

@@ -208,7 +208,7 @@ async fn create_err(
     server
         .events()
         .create_event(pb::CreateEventRequest {
-            event: Some(e),
+            event: Some(Box::new(e)),
             disambiguation: disambiguation as i32,
             ..Default::default()
         })
@@ -239,12 +239,12 @@ async fn create_in(
     server
         .events()
         .create_event(pb::CreateEventRequest {
-            event: Some(e),
+            event: Some(Box::new(e)),
             disambiguation: d as i32,
             ..Default::default()
         })
         .await
-        .map(|r| r.into_inner().event.expect("event"))
+        .map(|r| *r.into_inner().event.expect("event"))
 }
 
 /// DST gaps and folds under every disambiguation option, in several zones, through the API.
@@ -436,13 +436,13 @@ async fn time_strings_in_every_accepted_form() {
     ] {
         let e = events
             .create_event(pb::CreateEventRequest {
-                event: Some(tentative(event(
+                event: Some(Box::new(tentative(event(
                     Conference,
                     "Session",
                     "kremlin",
                     &[],
                     timed(start, end),
-                ))),
+                )))),
                 ..Default::default()
             })
             .await
@@ -475,13 +475,13 @@ async fn time_strings_in_every_accepted_form() {
     // ...unless the caller says the offset wins.
     let e = events
         .create_event(pb::CreateEventRequest {
-            event: Some(tentative(event(
+            event: Some(Box::new(tentative(event(
                 Conference,
                 "Session",
                 "kremlin",
                 &[],
                 timed("2024-10-22T10:00:00+05:00", "2024-10-22T11:00:00+05:00"),
-            ))),
+            )))),
             offset_policy: pb::OffsetPolicy::Use as i32,
             ..Default::default()
         })
@@ -796,12 +796,12 @@ async fn sidelines_must_be_inside_the_parent_and_in_its_city() {
         .expect("e");
     let err = events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "forum".into(),
                 etag: parent.etag.clone(),
                 timing: days("2024-10-09", "2024-10-10"),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["timing".into()],
             }),
@@ -816,11 +816,11 @@ async fn sidelines_must_be_inside_the_parent_and_in_its_city() {
     // Moving it to another city strands them too.
     let err = events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "forum".into(),
                 venue_id: "kazan-expo".into(),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["venue_id".into()],
             }),
@@ -833,11 +833,11 @@ async fn sidelines_must_be_inside_the_parent_and_in_its_city() {
     // Widening it is fine.
     events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "forum".into(),
                 timing: days("2024-10-09", "2024-10-12"),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["timing".into()],
             }),
@@ -1148,13 +1148,13 @@ async fn updates_merge_by_mask_and_check_etags() {
     .await;
     let u = events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "talks".into(),
                 etag: e.etag.clone(),
                 status: pb::EventStatus::Confirmed as i32,
                 participant_ids: vec!["putin".into(), "pezeshkian".into()],
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["status".into(), "participant_ids".into()],
             }),
@@ -1172,12 +1172,12 @@ async fn updates_merge_by_mask_and_check_etags() {
     assert_eq!(rfc(&u.start), rfc(&e.start));
     let err = events
         .update_event(pb::UpdateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 id: "talks".into(),
                 etag: e.etag,
                 title: "x".into(),
                 ..Default::default()
-            }),
+            })),
             update_mask: Some(FieldMask {
                 paths: vec!["title".into()],
             }),
@@ -1256,7 +1256,7 @@ async fn events_and_their_zones_survive_a_restart() {
                 {
                     t.time_zone = "America/New_York".into();
                 }
-                e
+                Box::new(e)
             }),
             event_id: "fold".into(),
             disambiguation: pb::Disambiguation::Later as i32,
@@ -1272,7 +1272,7 @@ async fn events_and_their_zones_survive_a_restart() {
 
     let server = TestServer::start_in(temp.path(), Default::default()).await;
     let mut events = server.events();
-    for before in [a, b] {
+    for before in [a, *b] {
         let after = events
             .get_event(pb::GetEventRequest {
                 id: before.id.clone(),
@@ -1283,7 +1283,7 @@ async fn events_and_their_zones_survive_a_restart() {
             .into_inner()
             .event
             .expect("e");
-        assert_eq!(after, before, "{} unchanged by a restart", before.id);
+        assert_eq!(*after, before, "{} unchanged by a restart", before.id);
     }
     server.stop().await;
 }

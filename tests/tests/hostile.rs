@@ -176,13 +176,13 @@ async fn odd_but_well_formed_requests_get_precise_answers() {
     ] {
         let err = events
             .create_event(pb::CreateEventRequest {
-                event: Some(event(
+                event: Some(Box::new(event(
                     pb::EventKind::Other,
                     "Far",
                     "kremlin",
                     &[],
                     timed(start, end),
-                )),
+                ))),
                 ..Default::default()
             })
             .await
@@ -196,13 +196,13 @@ async fn odd_but_well_formed_requests_get_precise_answers() {
     }
     let err = events
         .create_event(pb::CreateEventRequest {
-            event: Some(event(
+            event: Some(Box::new(event(
                 pb::EventKind::Other,
                 "Far",
                 "kremlin",
                 &[],
                 timed("2024-10-22T10:00:00Z", "2024-10-22T11:00:00Z"),
-            )),
+            ))),
             view_zone: "Not/AZone".into(),
             ..Default::default()
         })
@@ -213,7 +213,7 @@ async fn odd_but_well_formed_requests_get_precise_answers() {
     // Out-of-range enum numbers.
     let err = events
         .create_event(pb::CreateEventRequest {
-            event: Some(pb::Event {
+            event: Some(Box::new(pb::Event {
                 kind: 999,
                 ..event(
                     pb::EventKind::Other,
@@ -222,7 +222,7 @@ async fn odd_but_well_formed_requests_get_precise_answers() {
                     &[],
                     timed("2024-10-22T10:00", "2024-10-22T11:00"),
                 )
-            }),
+            })),
             ..Default::default()
         })
         .await

@@ -878,7 +878,7 @@ async fn finalising_a_visit_that_would_double_book_changes_nothing() {
         .into_inner()
         .event
         .expect("e");
-    assert_eq!(ev, visit, "nor did the event");
+    assert_eq!(ev, Box::new(visit), "nor did the event");
 }
 
 #[tokio::test]

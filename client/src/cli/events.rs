@@ -432,7 +432,7 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
             let CreateArgs { id, fields, write } = *args;
             let r = ev
                 .create_event(pb::CreateEventRequest {
-                    event: Some(fields.event(String::new())?),
+                    event: Some(Box::new(fields.event(String::new())?)),
                     event_id: id.unwrap_or_default(),
                     disambiguation: disamb(write.disambiguation),
                     allow_conflicts: write.allow_conflicts,
@@ -498,7 +498,7 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
             }
             let r = ev
                 .update_event(pb::UpdateEventRequest {
-                    event: Some(fields.event(id)?),
+                    event: Some(Box::new(fields.event(id)?)),
                     update_mask: Some(mask),
                     disambiguation: disamb(write.disambiguation),
                     allow_conflicts: write.allow_conflicts,
@@ -550,7 +550,7 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
             if out.json {
                 return Ok(out.json_one(&r, "entente.v1.GetProgrammeResponse")?);
             }
-            let mut all = vec![r.event.unwrap_or_default()];
+            let mut all = vec![*r.event.unwrap_or_default()];
             all.extend(r.sidelines);
             list_events(out, &all)
         }
@@ -668,7 +668,7 @@ pub async fn conflicts(client: &Client, out: &Out, tz: &str, cmd: ConflictCmd) -
             let mask = event.as_ref().map(|_| fields.mask());
             let r = c
                 .check_conflicts(pb::CheckConflictsRequest {
-                    event: Some(fields.event(event.unwrap_or_default())?),
+                    event: Some(Box::new(fields.event(event.unwrap_or_default())?)),
                     update_mask: mask,
                     disambiguation: disamb(disambiguation),
                     view_zone: tz.to_string(),

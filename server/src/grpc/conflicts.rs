@@ -50,7 +50,7 @@ impl ConflictService for Conflicts {
         Ok(Response::new(pb::CheckConflictsResponse {
             conflicts,
             travel_checks_skipped,
-            event: full.then(|| render(&self.scheduler, &event, view)),
+            event: full.then(|| Box::new(render(&self.scheduler, &event, view))),
         }))
     }
 

@@ -170,7 +170,7 @@ impl EventService for Events {
             true,
         );
         Ok(Response::new(pb::CreateEventResponse {
-            event: Some(self.render(&w.event, view)),
+            event: Some(Box::new(self.render(&w.event, view))),
             conflicts,
             travel_checks_skipped,
         }))
@@ -182,7 +182,7 @@ impl EventService for Events {
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let e = access::visible_event(&self.scheduler, self.scheduler.get_event(&r.id)?, "id")?;
         Ok(Response::new(pb::GetEventResponse {
-            event: Some(self.render(&e, view)),
+            event: Some(Box::new(self.render(&e, view))),
         }))
     }
 
@@ -250,7 +250,7 @@ impl EventService for Events {
             true,
         );
         Ok(Response::new(pb::UpdateEventResponse {
-            event: Some(self.render(&w.event, view)),
+            event: Some(Box::new(self.render(&w.event, view))),
             conflicts,
             travel_checks_skipped,
         }))
@@ -270,7 +270,7 @@ impl EventService for Events {
             .cancel_event(&r.id, &r.etag, &r.reason, r.cascade, &r.actor)
             .await?;
         Ok(Response::new(pb::CancelEventResponse {
-            event: Some(self.render(&event, None)),
+            event: Some(Box::new(self.render(&event, None))),
             cancelled_event_ids,
         }))
     }
@@ -285,7 +285,7 @@ impl EventService for Events {
         let (event, sidelines) = self.scheduler.programme(&r.event_id, r.include_cancelled)?;
         let event = access::visible_event(&self.scheduler, event, "event_id")?;
         Ok(Response::new(pb::GetProgrammeResponse {
-            event: Some(self.render(&event, view)),
+            event: Some(Box::new(self.render(&event, view))),
             sidelines: sidelines
                 .iter()
                 .filter(|e| access::sees_event(&self.scheduler, e))

@@ -448,7 +448,7 @@ impl ProposalService for Proposals {
         let (proposal, event) = self.run(r, mv).await?;
         Ok(Response::new(pb::FinaliseProposalResponse {
             proposal: Some(proposal),
-            event,
+            event: event.map(Box::new),
         }))
     }
 
