@@ -171,28 +171,21 @@ impl Zoned {
 
     /// "2024-10-11T11:00:00".
     pub fn local_string(&self) -> String {
-        // Written out rather than through chrono's `format`, which interprets the strftime
-        // pattern on every call: this runs for every time of every reply.
-        let (d, t) = (self.local.date(), self.local.time());
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            d.year(),
-            d.month(),
-            d.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        let mut s = String::with_capacity(19);
+        push_local(&mut s, &self.local);
+        s
     }
 
     /// "2024-10-11T11:00:00+05:00[Asia/Ashgabat]".
     pub fn rfc9557(&self) -> String {
-        format!(
-            "{}{}[{}]",
-            self.local_string(),
-            self.offset_string(),
-            self.zone.name()
-        )
+        let name = self.zone.name();
+        let mut s = String::with_capacity(19 + 9 + 2 + name.len());
+        push_local(&mut s, &self.local);
+        push_offset(&mut s, self.offset_secs);
+        s.push('[');
+        s.push_str(name);
+        s.push(']');
+        s
     }
 
     /// tzdb's abbreviation ("MSK", "EDT"), or the offset when tzdb has only a number.
@@ -222,13 +215,55 @@ impl Zoned {
 
 /// Formats an offset in seconds as "+05:45".
 pub fn format_offset(secs: i32) -> String {
-    let sign = if secs < 0 { '-' } else { '+' };
+    let mut s = String::with_capacity(9);
+    push_offset(&mut s, secs);
+    s
+}
+
+// Every time in every reply is rendered, several strings each, so these write digits
+// directly instead of going through `format!`'s machinery (or chrono's strftime, which
+// interprets its pattern on every call). `time::tests::the_fast_formatters_agree_with_format`
+// holds them to `format!`.
+
+/// Appends "+05:45" ("+05:45:30" when the offset has seconds, as in historical LMT).
+fn push_offset(out: &mut String, secs: i32) {
+    out.push(if secs < 0 { '-' } else { '+' });
     let abs = secs.unsigned_abs();
-    let (h, m, s) = (abs / 3600, abs % 3600 / 60, abs % 60);
-    if s == 0 {
-        format!("{sign}{h:02}:{m:02}")
-    } else {
-        format!("{sign}{h:02}:{m:02}:{s:02}")
+    push_digits(out, abs / 3600, 2);
+    out.push(':');
+    push_digits(out, abs % 3600 / 60, 2);
+    if abs % 60 != 0 {
+        out.push(':');
+        push_digits(out, abs % 60, 2);
+    }
+}
+
+/// Appends "2024-10-11T11:00:00".
+fn push_local(out: &mut String, local: &NaiveDateTime) {
+    let (d, t) = (local.date(), local.time());
+    match u32::try_from(d.year()) {
+        Ok(y) if y <= 9999 => push_digits(out, y, 4),
+        // Outside four digits `{:04}` decides the sign and width.
+        _ => out.push_str(&format!("{:04}", d.year())),
+    }
+    out.push('-');
+    push_digits(out, d.month(), 2);
+    out.push('-');
+    push_digits(out, d.day(), 2);
+    out.push('T');
+    push_digits(out, t.hour(), 2);
+    out.push(':');
+    push_digits(out, t.minute(), 2);
+    out.push(':');
+    push_digits(out, t.second(), 2);
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    let mut div = 10u32.pow(width - 1);
+    for _ in 0..width {
+        out.push(char::from(b'0' + (n / div % 10) as u8));
+        div /= 10;
     }
 }
 
@@ -939,6 +974,53 @@ mod tests {
             wall(&start_of_day(d, santiago).expect("sod")),
             "2024-09-08T01:00:00-03:00"
         );
+    }
+
+    #[test]
+    fn the_fast_formatters_agree_with_format() {
+        use chrono::{NaiveDate, NaiveTime};
+        for secs in [
+            0,
+            1,
+            -1,
+            3600 * 5 + 45 * 60,
+            -(3600 * 9 + 30 * 60),
+            -17_762,
+            50_400,
+        ] {
+            let (sign, abs) = (if secs < 0 { '-' } else { '+' }, i32::abs(secs));
+            let (h, m, s) = (abs / 3600, abs % 3600 / 60, abs % 60);
+            let want = if s == 0 {
+                format!("{sign}{h:02}:{m:02}")
+            } else {
+                format!("{sign}{h:02}:{m:02}:{s:02}")
+            };
+            assert_eq!(format_offset(secs), want, "offset {secs}");
+        }
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for year in [-44, 0, 1, 999, 1000, 1969, 2024, 9999, 10_000, 262_142] {
+            for _ in 0..50 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let date = NaiveDate::from_yo_opt(year, (rng % 365) as u32 + 1).expect("date");
+                let time = NaiveTime::from_num_seconds_from_midnight_opt((rng % 86_400) as u32, 0)
+                    .expect("time");
+                let local = date.and_time(time);
+                let mut got = String::new();
+                push_local(&mut got, &local);
+                let want = format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                    date.year(),
+                    date.month(),
+                    date.day(),
+                    time.hour(),
+                    time.minute(),
+                    time.second()
+                );
+                assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]
