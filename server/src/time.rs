@@ -229,7 +229,11 @@ pub fn format_offset(secs: i32) -> String {
 fn push_offset(out: &mut String, secs: i32) {
     out.push(if secs < 0 { '-' } else { '+' });
     let abs = secs.unsigned_abs();
-    push_digits(out, abs / 3600, 2);
+    match abs / 3600 {
+        h @ 0..=99 => push_digits(out, h, 2),
+        // No zone is that far off UTC, but `{:02}` would print every digit.
+        h => out.push_str(&h.to_string()),
+    }
     out.push(':');
     push_digits(out, abs % 3600 / 60, 2);
     if abs % 60 != 0 {
@@ -987,8 +991,10 @@ mod tests {
             -(3600 * 9 + 30 * 60),
             -17_762,
             50_400,
+            i32::MAX,
+            i32::MIN,
         ] {
-            let (sign, abs) = (if secs < 0 { '-' } else { '+' }, i32::abs(secs));
+            let (sign, abs) = (if secs < 0 { '-' } else { '+' }, secs.unsigned_abs());
             let (h, m, s) = (abs / 3600, abs % 3600 / 60, abs % 60);
             let want = if s == 0 {
                 format!("{sign}{h:02}:{m:02}")
