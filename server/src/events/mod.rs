@@ -246,7 +246,7 @@ pub fn resolve_timing(input: &TimingInput, venue_zone: Tz, opts: TimeOptions) ->
         } => {
             let mut v = Violations::default();
             let explicit = v.check(validate::optional_zone(
-                &format!("{F}.timed.time_zone"),
+                "event.timing.timed.time_zone",
                 time_zone,
             ));
             let s = v.check(
@@ -289,7 +289,7 @@ pub fn resolve_timing(input: &TimingInput, venue_zone: Tz, opts: TimeOptions) ->
         } => {
             let mut v = Violations::default();
             let zone = v.check(validate::optional_zone(
-                &format!("{F}.all_day.time_zone"),
+                "event.timing.all_day.time_zone",
                 time_zone,
             ));
             let first = v.check(
