@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -58,12 +58,22 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The caller when access control is off: an administrator.
+    /// The caller when access control is off, and of in-process calls: an administrator.
     pub fn anonymous() -> Principal {
         Principal {
             office: String::new(),
             token: "anonymous".into(),
             role: Role::Admin,
+            secretariat_of: BTreeSet::new(),
+        }
+    }
+
+    /// The caller of the open services (health, reflection) when access control is on.
+    pub fn open_reader() -> Principal {
+        Principal {
+            office: String::new(),
+            token: "unauthenticated".into(),
+            role: Role::Reader,
             secretariat_of: BTreeSet::new(),
         }
     }
@@ -157,11 +167,26 @@ tokio::task_local! {
     pub static CALLER: Caller;
 }
 
+/// The two principals that carry no token, shared rather than built for every call (every
+/// call of a server without access control, every in-process call of an embedder).
+static ANONYMOUS: LazyLock<Arc<Principal>> = LazyLock::new(|| Arc::new(Principal::anonymous()));
+static OPEN_READER: LazyLock<Arc<Principal>> = LazyLock::new(|| Arc::new(Principal::open_reader()));
+
+/// [`Principal::anonymous`], shared.
+pub fn anonymous() -> Arc<Principal> {
+    ANONYMOUS.clone()
+}
+
+/// [`Principal::open_reader`], shared.
+pub fn open_reader() -> Arc<Principal> {
+    OPEN_READER.clone()
+}
+
 /// The current caller, or an anonymous administrator outside an RPC (in-process use).
 pub fn current() -> Arc<Principal> {
     CALLER
         .try_with(|c| c.principal.clone())
-        .unwrap_or_else(|_| Arc::new(Principal::anonymous()))
+        .unwrap_or_else(|_| anonymous())
 }
 
 /// The current call, if any.

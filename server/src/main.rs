@@ -51,19 +51,18 @@ struct Args {
 fn main() -> std::process::ExitCode {
     // Errors are printed once, plainly (the chain of causes, no backtrace).
     let args = Args::parse();
-    let mut runtime = match args.workers {
-        // One thread: tokio's current-thread scheduler, which skips the work-stealing
-        // machinery a one-worker pool still pays for (per task: the shared queues'
-        // atomics, the idle-worker bookkeeping). Measured: +10% conflict checks and a
-        // lower p99 (bench/README.md).
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n.into());
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
+    // One thread: tokio's current-thread scheduler, which skips the work-stealing machinery
+    // a one-worker pool still pays for (per task: the shared queues' atomics, the
+    // idle-worker bookkeeping). Measured: +10% conflict checks and a lower p99
+    // (bench/README.md).
+    let mut runtime = if args.workers == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
     };
+    if let Some(n) = args.workers.filter(|&n| n > 1) {
+        runtime.worker_threads(n.into());
+    }
     let outcome = runtime
         .enable_all()
         .build()

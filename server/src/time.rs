@@ -178,14 +178,26 @@ impl Zoned {
 
     /// "2024-10-11T11:00:00+05:00[Asia/Ashgabat]".
     pub fn rfc9557(&self) -> String {
+        self.rendered().rfc9557
+    }
+
+    /// The local time, the offset and the RFC 9557 string, for a reply that carries all
+    /// three: written once, the first two copied out of the third.
+    pub fn rendered(&self) -> Rendered {
         let name = self.zone.name();
-        let mut s = String::with_capacity(19 + 9 + 2 + name.len());
-        push_local(&mut s, &self.local);
-        push_offset(&mut s, self.offset_secs);
-        s.push('[');
-        s.push_str(name);
-        s.push(']');
-        s
+        let mut rfc9557 = String::with_capacity(19 + 9 + 2 + name.len());
+        push_local(&mut rfc9557, &self.local);
+        let local_end = rfc9557.len();
+        push_offset(&mut rfc9557, self.offset_secs);
+        let offset_end = rfc9557.len();
+        rfc9557.push('[');
+        rfc9557.push_str(name);
+        rfc9557.push(']');
+        Rendered {
+            local: rfc9557[..local_end].to_string(),
+            offset: rfc9557[local_end..offset_end].to_string(),
+            rfc9557,
+        }
     }
 
     /// tzdb's abbreviation ("MSK", "EDT"), or the offset when tzdb has only a number.
@@ -211,6 +223,17 @@ impl Zoned {
     pub fn instant(&self) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(self.utc, 0).unwrap_or_default()
     }
+}
+
+/// A [`Zoned`] written out, as [`Zoned::rendered`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// "2024-10-11T11:00:00".
+    pub local: String,
+    /// "+05:00".
+    pub offset: String,
+    /// "2024-10-11T11:00:00+05:00[Asia/Ashgabat]".
+    pub rfc9557: String,
 }
 
 /// Formats an offset in seconds as "+05:45".
@@ -1039,6 +1062,12 @@ mod tests {
         .expect("resolve");
         assert_eq!(z.abbreviation(), "MSK");
         assert_eq!(z.rfc9557(), "2024-10-22T10:00:00+03:00[Europe/Moscow]");
+        let r = z.rendered();
+        assert_eq!(
+            (r.local.as_str(), r.offset.as_str()),
+            (z.local_string().as_str(), z.offset_string().as_str())
+        );
+        assert_eq!(r.rfc9557, z.rfc9557());
         let tehran = z.in_zone(tz("Asia/Tehran"));
         assert_eq!(wall(&tehran), "2024-10-22T10:30:00+03:30");
         assert_eq!(tehran.utc, z.utc);

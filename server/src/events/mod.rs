@@ -237,6 +237,8 @@ pub struct Resolved {
 
 /// Resolves a timing input against the venue's zone.
 pub fn resolve_timing(input: &TimingInput, venue_zone: Tz, opts: TimeOptions) -> Result<Resolved> {
+    // Field names under F. The two passed on every call are spelled out whole; the rest
+    // are formatted only when there is an error to report.
     const F: &str = "event.timing";
     match input {
         TimingInput::Timed {

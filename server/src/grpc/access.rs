@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tonic::codegen::http;
 
-use crate::auth::{self, Access, CALLER, Caller, Parties, Principal, Role};
+use crate::auth::{self, Access, CALLER, Caller, Parties, Principal};
 use crate::error::Error;
 use crate::events::Event;
 use crate::proposals::{Party, Proposal};
@@ -20,16 +20,6 @@ use crate::scheduler::Scheduler;
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     access: Arc<Access>,
-    fixed: Fixed,
-}
-
-/// The principals that do not depend on a token, built once rather than per call.
-#[derive(Debug, Clone)]
-struct Fixed {
-    /// Access control off: everyone.
-    anonymous: Arc<Principal>,
-    /// Access control on: health and reflection.
-    open_reader: Arc<Principal>,
 }
 
 impl AuthLayer {
@@ -37,15 +27,6 @@ impl AuthLayer {
     pub fn new(access: Access) -> AuthLayer {
         AuthLayer {
             access: Arc::new(access),
-            fixed: Fixed {
-                anonymous: Arc::new(Principal::anonymous()),
-                open_reader: Arc::new(Principal {
-                    office: String::new(),
-                    token: "unauthenticated".into(),
-                    role: Role::Reader,
-                    secretariat_of: Default::default(),
-                }),
-            },
         }
     }
 }
@@ -56,7 +37,6 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             access: self.access.clone(),
-            fixed: self.fixed.clone(),
         }
     }
 }
@@ -66,22 +46,17 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     access: Arc<Access>,
-    fixed: Fixed,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-fn principal_for<B>(
-    access: &Access,
-    fixed: &Fixed,
-    req: &http::Request<B>,
-) -> Result<Arc<Principal>, Status> {
+fn principal_for<B>(access: &Access, req: &http::Request<B>) -> Result<Arc<Principal>, Status> {
     let path = req.uri().path();
     if !access.enabled() {
-        return Ok(fixed.anonymous.clone());
+        return Ok(auth::anonymous());
     }
     if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
-        return Ok(fixed.open_reader.clone());
+        return Ok(auth::open_reader());
     }
     let header = req.headers().get("authorization").ok_or_else(|| {
         Status::unauthenticated("this server requires a bearer token (authorization: Bearer …)")
@@ -118,7 +93,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        match principal_for(&self.access, &self.fixed, &req) {
+        match principal_for(&self.access, &req) {
             Err(status) => {
                 tracing::info!(path = req.uri().path(), "refused: {}", status.message());
                 Box::pin(async move { Ok(status.into_http()) })

@@ -188,12 +188,13 @@ pub fn forum_input(f: pb::Forum) -> dir::ForumInput {
 
 /// A zoned time out.
 pub fn zoned(z: &Zoned) -> pb::ZonedTime {
+    let r = z.rendered();
     pb::ZonedTime {
-        local_time: z.local_string(),
+        local_time: r.local,
         time_zone: z.zone.name().to_string(),
-        utc_offset: z.offset_string(),
+        utc_offset: r.offset,
         utc_time: timestamp_secs(z.utc),
-        rfc9557: z.rfc9557(),
+        rfc9557: r.rfc9557,
         abbreviation: z.abbreviation(),
     }
 }
