@@ -14,7 +14,9 @@
 //! durable (in the write-ahead log for a sled folder, in sled itself for a temporary store)
 //! and readable from sled. In a folder, sled receives a batch only after the log holds it
 //! (write-behind): until then the batch lives in the scheduler's memory and the log's
-//! pending buffer, so the writer's lock covers no sled work at all. Concurrent callers
+//! pending buffer, so the writer's lock covers no sled work at all. Writers are answered
+//! as soon as the log is synced, before sled receives their batches; a read of sled waits
+//! for that hand-off, so it still sees every acknowledged write. Concurrent callers
 //! share flushes (group commit): one background thread flushes, and every caller that
 //! queued while a flush was running is covered by the next one, so N concurrent writers
 //! cost about one fsync, not N.
@@ -157,7 +159,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies a batch atomically (not yet durable).
     fn apply(&self, batch: Batch) -> Result<()>;
     /// Makes everything applied so far durable. Blocking.
-    fn flush(&self) -> Result<()>;
+    fn flush(&self) -> Result<()> {
+        self.flush_then(&mut || {})
+    }
+    /// [`Backend::flush`], calling `durable` as soon as everything applied so far is
+    /// durable, before the write-behind work the flush also does. Reads that could see
+    /// that work wait for it, so a caller told at `durable` still reads its own write.
+    fn flush_then(&self, durable: &mut dyn FnMut()) -> Result<()>;
     /// Makes everything durable in its final place (used at shutdown).
     fn checkpoint(&self) -> Result<()> {
         self.flush()
@@ -318,6 +326,7 @@ fn sled_batch(ops: wal::Ops) -> sled::Batch {
 
 impl Backend for SledBackend {
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
+        let _settled = self.settled();
         for r in self.db.scan_prefix(prefix) {
             let (k, v) = r?;
             f(&k, &v)?;
@@ -331,6 +340,7 @@ impl Backend for SledBackend {
         from: &[u8],
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let _settled = self.settled();
         let mut start = prefix.to_vec();
         start.extend_from_slice(from);
         self.db
@@ -345,6 +355,7 @@ impl Backend for SledBackend {
     }
 
     fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let _settled = self.settled();
         Ok(self
             .db
             .scan_prefix(prefix)
@@ -369,15 +380,19 @@ impl Backend for SledBackend {
         Ok(())
     }
 
-    fn flush(&self) -> Result<()> {
+    fn flush_then(&self, durable: &mut dyn FnMut()) -> Result<()> {
         let Some(log) = &self.log else {
             self.db.flush()?;
+            durable();
             return Ok(());
         };
-        // The log lock orders flushes: records reach the log, then sled, in lsn order.
+        // The log lock orders flushes: records reach the log, then sled, in lsn order. It
+        // is held until sled has them, so reads (which take it) see every acknowledged
+        // write.
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
         if pending.records.is_empty() {
+            durable();
             return Ok(());
         }
         if wal.wants_rotation(pending.bytes.len()) {
@@ -385,9 +400,14 @@ impl Backend for SledBackend {
             // log then has nothing left to protect.
             self.settle(pending)?;
             self.db.flush()?;
-            return wal.rotate();
+            wal.rotate()?;
+            durable();
+            return Ok(());
         }
         wal.append(&pending.bytes)?;
+        // Durable now: the writers need not wait for sled too (about a third of a group
+        // commit's time on this machine).
+        durable();
         self.settle(pending)
     }
 
@@ -405,6 +425,11 @@ impl Backend for SledBackend {
 }
 
 impl SledBackend {
+    /// Waits until the flush in progress, if any, has handed its records to sled.
+    fn settled(&self) -> Option<std::sync::MutexGuard<'_, wal::Wal>> {
+        self.log.as_ref().map(|log| lock(&log.wal))
+    }
+
     /// Hands logged records to sled, key by key, then their last lsn.
     ///
     /// Only records already in the log reach sled (or records about to be flushed into
@@ -448,16 +473,18 @@ impl Store {
         // The flusher holds the backend weakly: when the last Store is dropped the engine
         // closes at once (releasing sled's lock on its folder), not whenever the thread ends.
         let weak = Arc::downgrade(&backend);
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let flag = poisoned.clone();
         let spawned = std::thread::Builder::new()
             .name("entente-flush".into())
-            .spawn(move || flusher(weak, rx));
+            .spawn(move || flusher(weak, rx, flag));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the flusher thread");
         }
         Store {
             backend,
             flushes: tx,
-            poisoned: Arc::new(AtomicBool::new(false)),
+            poisoned,
         }
     }
 
@@ -553,8 +580,13 @@ impl Store {
 }
 
 /// The group-commit loop, on its own thread (a flush blocks): take every waiter queued so
-/// far, flush once, answer them all. Waiters that queue during a flush share the next one.
-fn flusher(backend: Weak<dyn Backend>, rx: std::sync::mpsc::Receiver<Waiter>) {
+/// far, flush once, answer them all as soon as their writes are durable. Waiters that
+/// queue during a flush share the next one.
+fn flusher(
+    backend: Weak<dyn Backend>,
+    rx: std::sync::mpsc::Receiver<Waiter>,
+    poisoned: Arc<AtomicBool>,
+) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
@@ -564,17 +596,33 @@ fn flusher(backend: Weak<dyn Backend>, rx: std::sync::mpsc::Receiver<Waiter>) {
             return;
         };
         let started = std::time::Instant::now();
-        let result = b.flush().map_err(|e| e.to_string());
+        let writes = waiters.len();
+        let mut answer = |result: Result<(), String>| {
+            for w in waiters.drain(..) {
+                // A caller that gave up waiting is fine: its write is flushed all the same.
+                let _ = w.send(result.clone());
+            }
+        };
+        let durable_at = std::cell::Cell::new(None);
+        let outcome = b.flush_then(&mut || {
+            durable_at.set(Some(started.elapsed()));
+            answer(Ok(()));
+        });
         drop(b);
+        if let Err(e) = outcome {
+            // Waiters not yet answered learn why (and poison the store). If they were
+            // answered, their writes are durable in the log, but sled missed what came
+            // after: no later write may pretend otherwise.
+            tracing::error!(error = %e, "flush failed; refusing further writes");
+            poisoned.store(true, Ordering::Release);
+            answer(Err(e.to_string()));
+        }
         tracing::debug!(
-            writes = waiters.len(),
+            writes,
+            durable_micros = durable_at.get().map(|d| d.as_micros() as u64),
             micros = started.elapsed().as_micros() as u64,
             "group commit"
         );
-        for w in waiters {
-            // A caller that gave up waiting is fine: its write is flushed all the same.
-            let _ = w.send(result.clone());
-        }
     }
 }
 
@@ -605,6 +653,27 @@ mod tests {
         assert!(b.scan(b"e/").expect("scan").is_empty(), "not logged yet");
         b.flush().expect("log it");
         assert_eq!(b.scan(b"e/").expect("scan").len(), 1);
+    }
+
+    #[test]
+    fn a_write_acknowledged_before_sled_has_it_is_still_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = Arc::new(SledBackend::open(dir.path()).expect("open"));
+        let mut batch = Batch::default();
+        batch.put(b"h/kazan".to_vec(), &"revision 1".to_string());
+        b.apply(batch).expect("apply");
+        let mut reader = None;
+        b.flush_then(&mut || {
+            // The writer has its answer; sled does not have the record yet. A reader that
+            // starts now must wait for it rather than miss it. The pause keeps open the
+            // window in which a read that did not wait would find nothing.
+            let b = b.clone();
+            reader = Some(std::thread::spawn(move || b.scan(b"h/").map(|v| v.len())));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        })
+        .expect("flush");
+        let read = reader.expect("durable was called").join().expect("reader");
+        assert_eq!(read.expect("scan"), 1);
     }
 
     #[test]
