@@ -230,14 +230,19 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
         .with_context(|| format!("venue v{v}"))?;
     }
     // An empty hall for dry-run conflict checks: it hosts nothing, so a check reports only
-    // the participant's own events, which is what the PostgreSQL query returns.
+    // the participant's own events, which is what the PostgreSQL query returns. It has
+    // coordinates, as a real venue does, so the travel checks to the participant's
+    // neighbouring events run instead of being reported as skipped.
     dir.create_venue(pb::CreateVenueRequest {
         venue: Some(pb::Venue {
             display_name: "Bench hall".into(),
             city: "Geneva".into(),
             country_code: "CH".into(),
             time_zone: "Europe/Zurich".into(),
-            location: None,
+            location: Some(pb::LatLng {
+                latitude: 46.2044,
+                longitude: 6.1432,
+            }),
             ..Default::default()
         }),
         venue_id: "bench-hall".into(),
