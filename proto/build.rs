@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // prost's codec, decoding contiguous messages as slices (src/codec.rs).
+        .codec_path("crate::codec::SliceCodec")
         .boxed(".entente.v1.CreateEventRequest.event")
         .boxed(".entente.v1.CreateEventResponse.event")
         .boxed(".entente.v1.GetEventResponse.event")

@@ -3,6 +3,8 @@
 //! The `.proto` files under `proto/entente/v1/` are the contract; any gRPC client generated
 //! from them talks to the server. This crate only compiles them.
 
+pub mod codec;
+
 /// Generated code for package `entente.v1`.
 #[allow(
     missing_docs,
