@@ -53,27 +53,27 @@ impl Default for Limits {
 
 /// Rewrites transport-level statuses in a response's headers (trailers-only replies).
 pub fn rewrite_status<B>(mut resp: http::Response<B>) -> http::Response<B> {
-    let code = resp
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let message = resp
-        .headers()
+    // Every reply passes here, and most carry no status in their headers (it comes in the
+    // trailers): only a trailers-only 11 or 13 is worth reading the message of.
+    let headers = resp.headers();
+    let code = headers.get("grpc-status").map(http::HeaderValue::as_bytes);
+    if !matches!(code, Some(b"11" | b"13")) {
+        return resp;
+    }
+    let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
-        .map(|m| m.to_string())
         .unwrap_or_default();
-    let new = match code.as_deref() {
+    let new = match code {
         // OUT_OF_RANGE for "decoded message length too large".
-        Some("11")
+        Some(b"11")
             if message.contains("message%20length%20too%20large")
                 || message.contains("message length too large") =>
         {
             "8"
         }
         // INTERNAL for "failed to decode Protobuf message".
-        Some("13")
+        Some(b"13")
             if message.contains("decode%20Protobuf") || message.contains("decode Protobuf") =>
         {
             "3"
