@@ -3,10 +3,11 @@
 //!
 //! tonic hands a decoder its message as a [`DecodeBuf`], and prost's decoding, generic
 //! over `bytes::Buf`, then reads every tag, length and string through that wrapper (a
-//! bounds check and a `BytesMut::advance` per field). A unary request or reply nearly
-//! always arrives in one contiguous chunk; decoding that chunk as a `&[u8]` lets prost
-//! take its slice fast paths. The result is the same message; a message split across
-//! chunks still goes through the `Buf` path.
+//! bounds check and a `BytesMut::advance` per field). tonic 0.14 gathers each message
+//! into one `BytesMut` before decoding it, so its bytes are contiguous, and decoding them
+//! as a `&[u8]` lets prost take its slice fast paths. The result is the same message.
+//! `DecodeBuf` does not promise contiguity, so a message handed over in pieces still
+//! goes through the `Buf` path.
 
 use std::marker::PhantomData;
 
