@@ -178,26 +178,32 @@ impl Zoned {
 
     /// "2024-10-11T11:00:00+05:00[Asia/Ashgabat]".
     pub fn rfc9557(&self) -> String {
-        self.rendered().rfc9557
+        self.write_rfc9557().0
     }
 
     /// The local time, the offset and the RFC 9557 string, for a reply that carries all
     /// three: written once, the first two copied out of the third.
     pub fn rendered(&self) -> Rendered {
-        let name = self.zone.name();
-        let mut rfc9557 = String::with_capacity(19 + 9 + 2 + name.len());
-        push_local(&mut rfc9557, &self.local);
-        let local_end = rfc9557.len();
-        push_offset(&mut rfc9557, self.offset_secs);
-        let offset_end = rfc9557.len();
-        rfc9557.push('[');
-        rfc9557.push_str(name);
-        rfc9557.push(']');
+        let (rfc9557, local_end, offset_end) = self.write_rfc9557();
         Rendered {
             local: rfc9557[..local_end].to_string(),
             offset: rfc9557[local_end..offset_end].to_string(),
             rfc9557,
         }
+    }
+
+    /// The RFC 9557 string, and where its local time and its offset end.
+    fn write_rfc9557(&self) -> (String, usize, usize) {
+        let name = self.zone.name();
+        let mut out = String::with_capacity(19 + 9 + 2 + name.len());
+        push_local(&mut out, &self.local);
+        let local_end = out.len();
+        push_offset(&mut out, self.offset_secs);
+        let offset_end = out.len();
+        out.push('[');
+        out.push_str(name);
+        out.push(']');
+        (out, local_end, offset_end)
     }
 
     /// tzdb's abbreviation ("MSK", "EDT"), or the offset when tzdb has only a number.

@@ -603,9 +603,9 @@ fn flusher(
                 let _ = w.send(result.clone());
             }
         };
-        let durable_at = std::cell::Cell::new(None);
+        let mut durable_at = None;
         let outcome = b.flush_then(&mut || {
-            durable_at.set(Some(started.elapsed()));
+            durable_at = Some(started.elapsed());
             answer(Ok(()));
         });
         drop(b);
@@ -619,7 +619,7 @@ fn flusher(
         }
         tracing::debug!(
             writes,
-            durable_micros = durable_at.get().map(|d| d.as_micros() as u64),
+            durable_micros = durable_at.map(|d| d.as_micros() as u64),
             micros = started.elapsed().as_micros() as u64,
             "group commit"
         );
