@@ -60,7 +60,7 @@ fn state(n: u64) -> State {
     let mut st = State::default();
     for p in 1..=PARTICIPANTS {
         st.participants.insert(
-            format!("p{p}"),
+            format!("p{p}").into(),
             Participant {
                 id: format!("p{p}"),
                 display_name: format!("P{p}"),
@@ -74,7 +74,7 @@ fn state(n: u64) -> State {
     }
     for v in 1..=VENUES {
         st.venues.insert(
-            format!("v{v}"),
+            format!("v{v}").into(),
             Venue {
                 id: format!("v{v}"),
                 display_name: format!("V{v}"),

@@ -119,10 +119,10 @@ macro_rules! resource {
             fn meta(&self) -> &Meta {
                 &self.meta
             }
-            fn map(state: &State) -> &std::collections::BTreeMap<String, Self> {
+            fn map(state: &State) -> &crate::scheduler::Directory<Self> {
                 &state.$map
             }
-            fn map_mut(state: &mut State) -> &mut std::collections::BTreeMap<String, Self> {
+            fn map_mut(state: &mut State) -> &mut crate::scheduler::Directory<Self> {
                 &mut state.$map
             }
         }
@@ -430,7 +430,7 @@ impl Scheduler {
     pub async fn create_country(&self, input: CountryInput) -> Result<Country> {
         self.write(|st, batch, now| {
             let country = validated_country(&input, Meta::new(now))?;
-            if st.countries.contains_key(&country.code) {
+            if st.countries.contains_key(country.code.as_str()) {
                 return Err(Error::AlreadyExists {
                     kind: "country",
                     id: country.code,
@@ -636,7 +636,12 @@ impl Scheduler {
         keep: impl Fn(&R) -> bool,
     ) -> (Vec<R>, String) {
         let st = self.read_state();
-        let (items, token) = validate::page(R::map(&st).iter().filter(|(_, r)| keep(r)), page);
+        let (items, token) = validate::page(
+            R::map(&st)
+                .iter_after(page.after.as_deref())
+                .filter(|(_, r)| keep(r)),
+            page,
+        );
         (items.into_iter().cloned().collect(), token)
     }
 

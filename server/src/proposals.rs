@@ -441,7 +441,7 @@ fn check_terms(st: &State, field: &str, t: &TermsInput) -> Result<Terms> {
         Some(timing) => {
             let zone = venue_id
                 .as_ref()
-                .and_then(|v| st.venues.get(v))
+                .and_then(|v| st.venues.get(v.as_str()))
                 .map(|v| v.zone);
             let named = match timing {
                 TimingInput::Timed { time_zone, .. } | TimingInput::AllDay { time_zone, .. } => {
@@ -535,7 +535,10 @@ fn store_transition(
 fn country_of(st: &State, party: &Party) -> Option<String> {
     match party {
         Party::Country(c) => Some(c.clone()),
-        Party::Participant(p) => st.participants.get(p).map(|x| x.country_code.clone()),
+        Party::Participant(p) => st
+            .participants
+            .get(p.as_str())
+            .map(|x| x.country_code.clone()),
     }
 }
 

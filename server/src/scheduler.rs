@@ -37,6 +37,7 @@ use serde::de::DeserializeOwned;
 
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::error::{Error, Result};
+use crate::events::Str;
 use crate::storage::{self, Backend, Batch, SledBackend, Store};
 
 /// A source of "now", in microseconds since the Unix epoch. Tests use [`ManualClock`] so
@@ -171,22 +172,79 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
     /// Version and timestamps.
     fn meta(&self) -> &Meta;
     /// The map in the state that holds this kind.
-    fn map(state: &State) -> &BTreeMap<String, Self>;
+    fn map(state: &State) -> &Directory<Self>;
     /// The same, mutable.
-    fn map_mut(state: &mut State) -> &mut BTreeMap<String, Self>;
+    fn map_mut(state: &mut State) -> &mut Directory<Self>;
+}
+
+/// One kind of directory record by id: hashed for lookups, ordered for listings.
+///
+/// Every conflict check and booking looks up each of its participants and the venues of
+/// its neighbouring events. In a B-tree of `String` keys each of those lookups compared
+/// some 18 keys, each behind its own pointer (~840 instructions and ~16 cache misses per
+/// participant at 1,000 participants); a hash lookup reads one or two cache lines. Ids
+/// are inline [`Str`]s, so the ordered set costs no allocation per record.
+#[derive(Debug)]
+pub struct Directory<R> {
+    by_id: hashbrown::HashMap<Str, R>,
+    order: std::collections::BTreeSet<Str>,
+}
+
+impl<R> Default for Directory<R> {
+    fn default() -> Directory<R> {
+        Directory {
+            by_id: hashbrown::HashMap::new(),
+            order: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl<R> Directory<R> {
+    /// The record `id`.
+    pub fn get(&self, id: &str) -> Option<&R> {
+        self.by_id.get(id)
+    }
+
+    /// Whether `id` exists.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Stores or replaces a record.
+    pub fn insert(&mut self, id: Str, record: R) {
+        if self.by_id.insert(id.clone(), record).is_none() {
+            self.order.insert(id);
+        }
+    }
+
+    /// Removes a record, if present.
+    pub fn remove(&mut self, id: &str) {
+        if self.by_id.remove(id).is_some() {
+            self.order.remove(id);
+        }
+    }
+
+    /// Records in id order, from just after `after` (from the first without one).
+    pub fn iter_after<'a>(&'a self, after: Option<&str>) -> impl Iterator<Item = (&'a Str, &'a R)> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        self.order
+            .range::<str, _>((from, Unbounded))
+            .filter_map(|id| self.by_id.get(id.as_str()).map(|r| (id, r)))
+    }
 }
 
 /// Everything the scheduler knows, in memory.
 #[derive(Debug, Default)]
 pub struct State {
     /// Countries by code.
-    pub countries: BTreeMap<String, Country>,
+    pub countries: Directory<Country>,
     /// Participants by id.
-    pub participants: BTreeMap<String, Participant>,
+    pub participants: Directory<Participant>,
     /// Venues by id.
-    pub venues: BTreeMap<String, Venue>,
+    pub venues: Directory<Venue>,
     /// Forums by id.
-    pub forums: BTreeMap<String, Forum>,
+    pub forums: Directory<Forum>,
     /// Events and their indexes.
     pub events: crate::events::EventStore,
     /// Proposals and their indexes.
@@ -215,7 +273,7 @@ impl State {
     /// Stores a resource, in memory and in the batch.
     pub fn put<R: Resource>(&mut self, batch: &mut Batch, record: R) {
         batch.put(storage::key(R::PREFIX, record.id()), &record);
-        R::map_mut(self).insert(record.id().to_string(), record);
+        R::map_mut(self).insert(record.id().into(), record);
     }
 
     /// Removes a resource, in memory and in the batch.
@@ -233,7 +291,7 @@ impl State {
     ) -> Result<String> {
         if !requested.is_empty() {
             let id = crate::validate::id(field, requested)?;
-            if R::map(self).contains_key(&id) {
+            if R::map(self).contains_key(id.as_str()) {
                 return Err(Error::AlreadyExists { kind: R::KIND, id });
             }
             return Ok(id);
@@ -447,9 +505,9 @@ fn load(store: &Store) -> Result<State> {
     Ok(state)
 }
 
-fn load_map<R: Resource>(store: &Store, map: &mut BTreeMap<String, R>) -> Result<()> {
+fn load_map<R: Resource>(store: &Store, map: &mut Directory<R>) -> Result<()> {
     for r in store.load::<R>(R::PREFIX)? {
-        map.insert(r.id().to_string(), r);
+        map.insert(r.id().into(), r);
     }
     Ok(())
 }
@@ -482,4 +540,32 @@ fn upgrade_tzdb(store: &Store, state: &mut State) -> Result<()> {
     store.apply(batch)?;
     store.flush_blocking()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Directory;
+
+    #[test]
+    fn a_directory_finds_by_id_and_lists_in_id_order_after_a_key() {
+        let mut d = Directory::default();
+        for id in ["p3", "p1", "p20", "p2"] {
+            d.insert(id.into(), id.to_uppercase());
+        }
+        d.insert("p1".into(), "replaced".to_string());
+        d.remove("p20");
+        d.remove("absent");
+        assert_eq!(d.get("p1").map(String::as_str), Some("replaced"));
+        assert!(d.contains_key("p2") && !d.contains_key("p20"));
+        let ids = |after| -> Vec<String> {
+            d.iter_after(after)
+                .map(|(id, _): (&super::Str, &String)| id.to_string())
+                .collect()
+        };
+        assert_eq!(ids(None), ["p1", "p2", "p3"]);
+        assert_eq!(ids(Some("p1")), ["p2", "p3"]);
+        // A page token naming a record deleted since still resumes in order.
+        assert_eq!(ids(Some("p20")), ["p3"]);
+        assert_eq!(ids(Some("p3")), Vec::<String>::new());
+    }
 }

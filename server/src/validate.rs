@@ -235,15 +235,15 @@ fn decode_token(token: &str) -> Result<String> {
 }
 
 /// Serves one page from items in key order.
-pub fn page<'a, T: 'a>(
-    items: impl Iterator<Item = (&'a String, &'a T)>,
+pub fn page<'a, K: AsRef<str> + 'a, T: 'a>(
+    items: impl Iterator<Item = (&'a K, &'a T)>,
     req: &PageRequest,
 ) -> (Vec<&'a T>, String) {
     let mut out = Vec::new();
     let mut last = None;
     let mut more = false;
     for (k, v) in items {
-        if req.after.as_ref().is_some_and(|a| k <= a) {
+        if req.after.as_ref().is_some_and(|a| k.as_ref() <= a.as_str()) {
             continue;
         }
         if out.len() == req.size {
@@ -254,7 +254,7 @@ pub fn page<'a, T: 'a>(
         last = Some(k);
     }
     let token = match (more, last) {
-        (true, Some(k)) => encode_token(k),
+        (true, Some(k)) => encode_token(k.as_ref()),
         _ => String::new(),
     };
     (out, token)

@@ -581,16 +581,21 @@ pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
 /// Whether two venues are in the same city (same country, city names equal ignoring case
 /// and surrounding space).
 pub fn same_city(a: &Venue, b: &Venue) -> bool {
+    if a.id == b.id {
+        return true;
+    }
+    // Every conflict check asks this of each neighbouring event: the two-letter country
+    // codes settle most pairs before the city names are trimmed and compared.
+    if a.country_code != b.country_code {
+        return false;
+    }
     let (x, y) = (a.city.trim(), b.city.trim());
-    a.id == b.id
-        || (a.country_code == b.country_code
-            && if x.is_ascii() && y.is_ascii() {
-                // Every conflict check asks this of each neighbouring event: no allocation
-                // for the usual ASCII names.
-                x.eq_ignore_ascii_case(y)
-            } else {
-                x.to_lowercase() == y.to_lowercase()
-            })
+    if x.is_ascii() && y.is_ascii() {
+        // No allocation for the usual ASCII names.
+        x.eq_ignore_ascii_case(y)
+    } else {
+        x.to_lowercase() == y.to_lowercase()
+    }
 }
 
 /// Checks that moving, re-venuing or cancelling `event` does not strand its sidelines

@@ -912,7 +912,11 @@ impl Scheduler {
     pub fn participant_countries(&self, ids: &[String]) -> std::collections::BTreeSet<String> {
         let st = self.read_state();
         ids.iter()
-            .filter_map(|id| st.participants.get(id).map(|p| p.country_code.clone()))
+            .filter_map(|id| {
+                st.participants
+                    .get(id.as_str())
+                    .map(|p| p.country_code.clone())
+            })
             .collect()
     }
 
