@@ -183,7 +183,8 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 /// its neighbouring events. In a B-tree of `String` keys each of those lookups compared
 /// some 18 keys, each behind its own pointer (~840 instructions and ~16 cache misses per
 /// participant at 1,000 participants); a hash lookup reads one or two cache lines. Ids
-/// are inline [`Str`]s, so the ordered set costs no allocation per record.
+/// are [`Str`]s, inline up to 24 bytes, so the ordered set of ids usually costs no
+/// allocation per record.
 #[derive(Debug)]
 pub struct Directory<R> {
     by_id: hashbrown::HashMap<Str, R>,
