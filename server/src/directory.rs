@@ -637,9 +637,7 @@ impl Scheduler {
     ) -> (Vec<R>, String) {
         let st = self.read_state();
         let (items, token) = validate::page(
-            R::map(&st)
-                .iter_after(page.after.as_deref())
-                .filter(|(_, r)| keep(r)),
+            R::map(&st).range(page.rest()).filter(|(_, r)| keep(r)),
             page,
         );
         (items.into_iter().cloned().collect(), token)

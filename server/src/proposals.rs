@@ -812,15 +812,15 @@ impl Scheduler {
                             || (p.status == Status::Countered && p.proposer == *m)
                     }))
         };
-        let current: Vec<(String, Proposal)> = st
+        // As of now, and only as many as the page needs: each is copied to apply a passed
+        // deadline, so copying every proposal for every page would cost the whole store.
+        let current = st
             .proposals
             .by_id
-            .iter()
-            .map(|(k, p)| (k.clone(), p.effective(now).0))
-            .filter(|(_, p)| matches(p))
-            .collect();
-        let (items, token) = validate::page(current.iter().map(|(k, p)| (k, p)), page);
-        Ok((items.into_iter().cloned().collect(), token))
+            .range::<str, _>(page.rest())
+            .map(|(k, p)| (k, p.effective(now).0))
+            .filter(|(_, p)| matches(p));
+        Ok(validate::page(current, page))
     }
 
     /// A proposal's history, oldest first (including an expiry not yet swept).

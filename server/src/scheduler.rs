@@ -225,12 +225,14 @@ impl<R> Directory<R> {
         }
     }
 
-    /// Records in id order, from just after `after` (from the first without one).
-    pub fn iter_after<'a>(&'a self, after: Option<&str>) -> impl Iterator<Item = (&'a Str, &'a R)> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let from = after.map_or(Unbounded, Excluded);
+    /// Records in id order, their ids within `ids` (as [`crate::validate::PageRequest::rest`]
+    /// gives them).
+    pub fn range<'a>(
+        &'a self,
+        ids: (std::ops::Bound<&str>, std::ops::Bound<&str>),
+    ) -> impl Iterator<Item = (&'a Str, &'a R)> {
         self.order
-            .range::<str, _>((from, Unbounded))
+            .range::<str, _>(ids)
             .filter_map(|id| self.by_id.get(id.as_str()).map(|r| (id, r)))
     }
 }
@@ -558,8 +560,12 @@ mod tests {
         d.remove("absent");
         assert_eq!(d.get("p1").map(String::as_str), Some("replaced"));
         assert!(d.contains_key("p2") && !d.contains_key("p20"));
-        let ids = |after| -> Vec<String> {
-            d.iter_after(after)
+        let ids = |after: Option<&str>| -> Vec<String> {
+            let page = crate::validate::PageRequest {
+                size: 10,
+                after: after.map(str::to_string),
+            };
+            d.range(page.rest())
                 .map(|(id, _): (&super::Str, &String)| id.to_string())
                 .collect()
         };

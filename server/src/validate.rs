@@ -3,6 +3,8 @@
 //! These run inside the scheduler, not only at the gRPC boundary, so that Rust code
 //! embedding the scheduler gets exactly the same guarantees as a remote client.
 
+use std::ops::Bound;
+
 use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
@@ -180,6 +182,17 @@ impl PageRequest {
 }
 
 impl PageRequest {
+    /// The keys a page of a key-ordered map may come from: those after the token's (all,
+    /// without one). Pass it to the map's `range`, so a page starts where the last ended.
+    pub fn rest(&self) -> (Bound<&str>, Bound<&str>) {
+        (
+            self.after
+                .as_deref()
+                .map_or(Bound::Unbounded, Bound::Excluded),
+            Bound::Unbounded,
+        )
+    }
+
     /// Where a page of a sequence-ordered log resumes: after this sequence (0: the start).
     pub fn after_sequence(&self) -> Result<u64> {
         match &self.after {
@@ -234,18 +247,17 @@ fn decode_token(token: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| bad())
 }
 
-/// Serves one page from items in key order.
-pub fn page<'a, K: AsRef<str> + 'a, T: 'a>(
-    items: impl Iterator<Item = (&'a K, &'a T)>,
+/// Serves one page from items in key order that start after the token (from a `range`
+/// over [`PageRequest::rest`]). Items are drawn only until the page is full and one more
+/// shows that another page follows.
+pub fn page<K: AsRef<str>, T>(
+    items: impl Iterator<Item = (K, T)>,
     req: &PageRequest,
-) -> (Vec<&'a T>, String) {
+) -> (Vec<T>, String) {
     let mut out = Vec::new();
     let mut last = None;
     let mut more = false;
     for (k, v) in items {
-        if req.after.as_ref().is_some_and(|a| k.as_ref() <= a.as_str()) {
-            continue;
-        }
         if out.len() == req.size {
             more = true;
             break;

@@ -1034,3 +1034,60 @@ async fn queries_by_party_country_kind_and_event() {
         .expect_err("in use");
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn listings_page_through_in_id_order_as_of_now() {
+    let clock = ManualClock::new(T0 * 1_000_000);
+    let server = server_at(&clock).await;
+    let mut p = server.proposals();
+    // Created out of id order; "b" expires an hour in, "d" is a meeting request.
+    propose(&mut p, "c", invitation(None)).await;
+    propose(&mut p, "a", invitation(None)).await;
+    propose(&mut p, "b", invitation(Some(T0 + 3600))).await;
+    propose(
+        &mut p,
+        "d",
+        pb::Proposal {
+            kind: pb::ProposalKind::MeetingRequest as i32,
+            ..invitation(None)
+        },
+    )
+    .await;
+    propose(&mut p, "e", invitation(None)).await;
+    clock.advance(3600 * 1_000_000);
+
+    let mut pages = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = p
+            .list_proposals(pb::ListProposalsRequest {
+                kind: pb::ProposalKind::Invitation as i32,
+                page_size: 2,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        pages.push(
+            r.proposals
+                .iter()
+                .map(|x| (x.id.clone(), x.status))
+                .collect::<Vec<_>>(),
+        );
+        token = r.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+        assert!(pages.len() < 5, "the token does not move on: {pages:?}");
+    }
+    let (invited, expired) = (S::Invited as i32, S::Expired as i32);
+    assert_eq!(
+        pages,
+        vec![
+            vec![("a".to_string(), invited), ("b".to_string(), expired)],
+            vec![("c".to_string(), invited), ("e".to_string(), invited)],
+        ],
+        "two full pages, the meeting request skipped, the passed deadline applied"
+    );
+}
