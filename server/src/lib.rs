@@ -25,6 +25,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod grpc;
+mod pages;
 pub mod proposals;
 pub mod scheduler;
 pub mod storage;

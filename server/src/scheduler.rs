@@ -367,6 +367,8 @@ impl Scheduler {
     /// Opens the sled store in `dir` (created if missing). Must be called inside a tokio
     /// runtime (the group-commit flusher is a task).
     pub fn open(dir: &Path, settings: Settings) -> Result<Scheduler> {
+        // An open touches the whole store at once; see `pages` for why in small pages.
+        let _small = crate::pages::SmallPages::new();
         Scheduler::with_backend(Arc::new(SledBackend::open(dir)?), settings)
     }
 
