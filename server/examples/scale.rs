@@ -13,6 +13,10 @@ use entente_server::events::ops::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
 use entente_server::{Scheduler, Settings};
 
+// The allocator entente-server runs with, so these figures are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PARTICIPANTS: u64 = 1000;
 const VENUES: u64 = 200;
 const SLOT_SECS: i64 = 5400;
