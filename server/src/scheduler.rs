@@ -364,8 +364,8 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    /// Opens the sled store in `dir` (created if missing). Must be called inside a tokio
-    /// runtime (the group-commit flusher is a task).
+    /// Opens the sled store in `dir` (created if missing). With `settings.expiry_sweep` set
+    /// (the default), it must be called inside a tokio runtime: the sweep is a task.
     pub fn open(dir: &Path, settings: Settings) -> Result<Scheduler> {
         // An open touches the whole store at once; see `pages` for why in small pages.
         let _small = crate::pages::SmallPages::new();
