@@ -201,36 +201,57 @@ pub struct Transition {
 }
 
 impl Proposal {
-    /// The proposal as of `now`: an INVITED proposal past its deadline is EXPIRED, with the
-    /// history entry that records it (dated at the deadline).
-    pub fn effective(&self, now: i64) -> (Proposal, Option<Transition>) {
-        match self.deadline {
-            Some(deadline) if self.status == Status::Invited && deadline <= now => {
-                // An invitation recorded after its deadline expires when it is recorded.
-                let d = deadline.max(self.meta.create_time);
-                let mut p = self.clone();
-                p.status = Status::Expired;
-                p.history_len += 1;
-                p.meta = Meta {
-                    revision: self.meta.revision + 1,
-                    create_time: self.meta.create_time,
-                    update_time: d,
-                };
-                let t = Transition {
-                    sequence: p.history_len,
-                    from: Some(Status::Invited),
-                    to: Status::Expired,
-                    time: d,
-                    actor: "system".into(),
-                    note: "the response deadline passed".into(),
-                    attribution: None,
-                    terms: None,
-                    event_id: None,
-                };
-                (p, Some(t))
-            }
-            _ => (self.clone(), None),
+    /// Whether a passed deadline makes this proposal, stored as INVITED, EXPIRED as of
+    /// `now`: the test without a copy, for readers that only filter.
+    fn expired_by(&self, now: i64) -> bool {
+        self.status == Status::Invited && self.deadline.is_some_and(|d| d <= now)
+    }
+
+    /// The status as of `now`.
+    fn status_at(&self, now: i64) -> Status {
+        if self.expired_by(now) {
+            Status::Expired
+        } else {
+            self.status
         }
+    }
+
+    /// The history entry that a passed deadline adds as of `now` (dated at the deadline),
+    /// if it expires this proposal.
+    fn expiry(&self, now: i64) -> Option<Transition> {
+        if !self.expired_by(now) {
+            return None;
+        }
+        // An invitation recorded after its deadline expires when it is recorded.
+        let at = self.deadline?.max(self.meta.create_time);
+        Some(Transition {
+            sequence: self.history_len + 1,
+            from: Some(Status::Invited),
+            to: Status::Expired,
+            time: at,
+            actor: "system".into(),
+            note: "the response deadline passed".into(),
+            attribution: None,
+            terms: None,
+            event_id: None,
+        })
+    }
+
+    /// The proposal as of `now`: an INVITED proposal past its deadline is EXPIRED, with the
+    /// history entry that records it ([`Proposal::expiry`]).
+    pub fn effective(&self, now: i64) -> (Proposal, Option<Transition>) {
+        let mut p = self.clone();
+        let expiry = self.expiry(now);
+        if let Some(t) = &expiry {
+            p.status = t.to;
+            p.history_len = t.sequence;
+            p.meta = Meta {
+                revision: self.meta.revision + 1,
+                create_time: self.meta.create_time,
+                update_time: t.time,
+            };
+        }
+        (p, expiry)
     }
 
     fn parties(&self) -> [&Party; 2] {
@@ -791,7 +812,8 @@ impl Scheduler {
         let st = self.read_state();
         let now = self.now();
         let me = q.participant.clone().map(Party::Participant);
-        let matches = |p: &Proposal| {
+        // `status` is the proposal's as of now, which a passed deadline may have changed.
+        let matches = |p: &Proposal, status: Status| {
             me.as_ref().is_none_or(|m| p.parties().contains(&m))
                 && q.country.as_ref().is_none_or(|c| {
                     p.parties()
@@ -799,7 +821,7 @@ impl Scheduler {
                         .any(|party| country_of(&st, party).as_ref() == Some(c))
                 })
                 && q.kind.is_none_or(|k| p.kind == k)
-                && q.status.is_none_or(|s| p.status == s)
+                && q.status.is_none_or(|s| status == s)
                 && q.target_event
                     .as_ref()
                     .is_none_or(|t| p.target_event_id.as_ref() == Some(t))
@@ -808,18 +830,18 @@ impl Scheduler {
                     .is_none_or(|e| p.event_id.as_ref() == Some(e))
                 && (!q.awaiting_response
                     || me.as_ref().is_some_and(|m| {
-                        (p.status == Status::Invited && p.recipient == *m)
-                            || (p.status == Status::Countered && p.proposer == *m)
+                        (status == Status::Invited && p.recipient == *m)
+                            || (status == Status::Countered && p.proposer == *m)
                     }))
         };
-        // As of now, and only as many as the page needs: each is copied to apply a passed
-        // deadline, so copying every proposal for every page would cost the whole store.
+        // Filtered on their status as of now, then copied (to apply a passed deadline) only
+        // as they join the page: copying every candidate would cost the whole store.
         let current = st
             .proposals
             .by_id
             .range::<str, _>(page.rest())
-            .map(|(k, p)| (k, p.effective(now).0))
-            .filter(|(_, p)| matches(p));
+            .filter(|(_, p)| matches(p, p.status_at(now)))
+            .map(|(k, p)| (k, p.effective(now).0));
         Ok(validate::page(current, page))
     }
 
@@ -829,13 +851,13 @@ impl Scheduler {
         id: &str,
         page: &PageRequest,
     ) -> Result<(Vec<Transition>, String)> {
-        let (stored, expiry) = {
+        let (history_len, expiry) = {
             let st = self.read_state();
             let p = st
                 .proposals
                 .get(id)
                 .ok_or_else(|| Error::not_found("proposal", id, "proposal_id"))?;
-            (p.clone(), p.effective(self.now()).1)
+            (p.history_len, p.expiry(self.now()))
         };
         let mut key = storage::key(prefix::PROPOSAL_HISTORY, id);
         key.push(0);
@@ -845,7 +867,7 @@ impl Scheduler {
             .iter()
             .map(|(k, v)| storage::decode(k, v))
             .collect::<Result<_>>()?;
-        all.truncate(stored.history_len as usize);
+        all.truncate(history_len as usize);
         all.extend(expiry);
         let after = page.after_sequence()?;
         validate::sequence_page(
@@ -863,6 +885,7 @@ impl Scheduler {
                 .proposals
                 .by_id
                 .values()
+                .filter(|p| p.expired_by(now))
                 .filter_map(|p| match p.effective(now) {
                     (next, Some(t)) => Some((next, t)),
                     _ => None,

@@ -1090,4 +1090,19 @@ async fn listings_page_through_in_id_order_as_of_now() {
         ],
         "two full pages, the meeting request skipped, the passed deadline applied"
     );
+    // A status filter sees the status as of now: "b" is no longer INVITED, though its
+    // expiry is not stored yet.
+    let invited_now = p
+        .list_proposals(pb::ListProposalsRequest {
+            status: invited,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .proposals
+        .into_iter()
+        .map(|x| x.id)
+        .collect::<Vec<_>>();
+    assert_eq!(invited_now, ["a", "c", "d", "e"]);
 }
