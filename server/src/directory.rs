@@ -398,30 +398,78 @@ pub fn requested_id(
     }
 }
 
-fn in_use(kind: &str, id: &str, events: Vec<String>) -> Result<()> {
-    if events.is_empty() {
+/// The records that name a directory resource, and so keep it from being deleted.
+#[derive(Debug, Default)]
+pub struct Referrers {
+    /// Event ids, cancelled events included: they stay on record.
+    pub events: Vec<String>,
+    /// Proposal ids (a participant as a party, a venue in the terms), ended ones included.
+    pub proposals: Vec<String>,
+}
+
+/// Refuses to delete a resource that events or proposals still name, saying which and
+/// what to do: cancelling an event does not free it, since cancelled events stay on record.
+fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
+    if refs.events.is_empty() && refs.proposals.is_empty() {
         return Ok(());
     }
-    let shown: Vec<_> = events.iter().take(10).cloned().collect();
+    let named = |what: &str, ids: &[String]| -> Option<String> {
+        const SHOWN: usize = 10;
+        let more = if ids.len() > SHOWN { ", …" } else { "" };
+        let s = if ids.len() == 1 { "" } else { "s" };
+        let list = ids
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        (!ids.is_empty()).then(|| format!("{} {what}{s} ({list}{more})", ids.len()))
+    };
+    let who = [
+        named("event", &refs.events),
+        named("proposal", &refs.proposals),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ");
+    let mut advice = Vec::new();
+    if !refs.events.is_empty() {
+        let change = match kind {
+            "participant" => "take the participant off those events",
+            "venue" => "move those events to another venue",
+            "forum" => "take those events out of the forum",
+            _ => "change those events",
+        };
+        advice.push(format!(
+            "{change} first (cancelled events stay on record, so they count too)"
+        ));
+    }
+    if !refs.proposals.is_empty() {
+        advice.push("proposals keep what they named for their history, even once ended".into());
+    }
+    let violations = refs
+        .events
+        .iter()
+        .map(|e| ("events", "event", e))
+        .chain(refs.proposals.iter().map(|p| ("proposals", "proposal", p)))
+        .map(|(collection, what, r)| crate::error::Precondition {
+            kind: "IN_USE".into(),
+            subject: format!("{collection}/{r}"),
+            description: format!("{what} {r:?} refers to {kind} {id:?}"),
+        })
+        .collect();
     Err(Error::FailedPrecondition {
         message: format!(
-            "{kind} {id:?} cannot be deleted: {} event(s) refer to it ({}{}); cancel or change them first",
-            events.len(),
-            shown.join(", "),
-            if events.len() > shown.len() {
-                ", …"
+            "{kind} {id:?} cannot be deleted: {who} {} to it; {}",
+            if refs.events.len() + refs.proposals.len() == 1 {
+                "refers"
             } else {
-                ""
-            }
+                "refer"
+            },
+            advice.join("; ")
         ),
-        violations: events
-            .iter()
-            .map(|e| crate::error::Precondition {
-                kind: "IN_USE".into(),
-                subject: format!("events/{e}"),
-                description: format!("event {e:?} refers to {kind} {id:?}"),
-            })
-            .collect(),
+        violations,
     })
 }
 
@@ -665,17 +713,11 @@ fn pick(mask: &FieldMask, path: &str, new: &str, old: &str) -> String {
 }
 
 impl State {
-    /// Ids of the events and proposals that refer to a directory resource.
-    pub fn referrers(&self, kind: &str, id: &str) -> Vec<String> {
-        let mut out = self.events.referrers(kind, id);
-        if kind == Participant::KIND {
-            out.extend(
-                self.proposals
-                    .referrers(id)
-                    .into_iter()
-                    .map(|p| format!("proposal {p}")),
-            );
+    /// The events and proposals that refer to a directory resource.
+    pub fn referrers(&self, kind: &str, id: &str) -> Referrers {
+        Referrers {
+            events: self.events.referrers(kind, id),
+            proposals: self.proposals.referrers(kind, id),
         }
-        out
     }
 }

@@ -275,12 +275,24 @@ impl ProposalStore {
         Ok(s)
     }
 
-    /// Ids of proposals a participant is a party to.
-    pub fn referrers(&self, participant: &str) -> Vec<String> {
-        let me = Party::Participant(participant.to_string());
+    /// Ids of the proposals that name a directory resource: a participant as a party, or
+    /// a venue in the terms on the table. (Terms of earlier rounds live in the history,
+    /// quoted as they were said.)
+    pub fn referrers(&self, kind: &str, id: &str) -> Vec<String> {
+        let names = |p: &Proposal| match kind {
+            "participant" => p
+                .parties()
+                .iter()
+                .any(|party| matches!(party, Party::Participant(x) if x == id)),
+            "venue" => p
+                .terms
+                .as_ref()
+                .is_some_and(|t| t.venue_id.as_deref() == Some(id)),
+            _ => false,
+        };
         self.by_id
             .values()
-            .filter(|p| p.parties().contains(&&me))
+            .filter(|p| names(p))
             .map(|p| p.id.clone())
             .collect()
     }

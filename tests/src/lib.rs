@@ -440,6 +440,15 @@ pub mod fixtures {
             .unwrap_or_default()
     }
 
+    /// The subjects ("events/talks") in a status's PreconditionFailure detail.
+    pub fn precondition_subjects(status: &tonic::Status) -> Vec<String> {
+        use tonic_types::StatusExt;
+        status
+            .get_details_precondition_failure()
+            .map(|p| p.violations.into_iter().map(|v| v.subject).collect())
+            .unwrap_or_default()
+    }
+
     /// Unix seconds of a zoned time.
     pub fn utc(z: &Option<pb::ZonedTime>) -> i64 {
         z.as_ref()

@@ -4,7 +4,8 @@
 use entente_proto::v1 as pb;
 use entente_tests::TestServer;
 use entente_tests::fixtures::{
-    article_directory, bad_fields, create, days, event, local, precondition_types, rfc, timed, utc,
+    article_directory, bad_fields, create, days, event, local, precondition_subjects,
+    precondition_types, rfc, timed, utc,
 };
 use prost_types::FieldMask;
 use tonic::Code;
@@ -1212,6 +1213,32 @@ async fn updates_merge_by_mask_and_check_etags() {
         .expect_err("in use");
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("talks"), "{}", err.message());
+    assert_eq!(precondition_subjects(&err), vec!["events/talks"]);
+    // Cancelling does not free it: a cancelled event stays on record with its venue, and
+    // the refusal says so rather than suggesting a cancellation.
+    events
+        .cancel_event(pb::CancelEventRequest {
+            id: "talks".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("cancel");
+    let err = server
+        .directory()
+        .delete_venue(pb::DeleteVenueRequest {
+            id: "kremlin".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("still on record");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(precondition_subjects(&err), vec!["events/talks"]);
+    assert!(
+        err.message().contains("move those events to another venue")
+            && err.message().contains("cancelled events stay on record"),
+        "{}",
+        err.message()
+    );
     let err = server
         .directory()
         .delete_participant(pb::DeleteParticipantRequest {

@@ -6,7 +6,8 @@ use entente_proto::v1::proposal_service_client::ProposalServiceClient;
 use entente_server::ManualClock;
 use entente_tests::TestServer;
 use entente_tests::fixtures::{
-    article_directory, bad_fields, create, days, event, precondition_types, timed,
+    article_directory, bad_fields, create, days, event, precondition_subjects, precondition_types,
+    timed,
 };
 use prost_types::Timestamp;
 use tonic::Code;
@@ -585,6 +586,17 @@ async fn counter_proposals_round_trip() {
     })
     .await
     .expect("accept");
+    // The venue on the table cannot be deleted from under the proposal.
+    let err = server
+        .directory()
+        .delete_venue(pb::DeleteVenueRequest {
+            id: "kremlin".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("named in the terms");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(precondition_subjects(&err), vec!["proposals/visit"]);
     let h = history(&mut p, "visit").await;
     assert_eq!(h.len(), 4);
     assert_eq!(
@@ -1023,7 +1035,8 @@ async fn queries_by_party_country_kind_and_event() {
         .expect_err("missing");
     assert_eq!(err.code(), Code::NotFound);
 
-    // A participant in a proposal cannot be deleted.
+    // A participant in a proposal cannot be deleted, and the refusal names the proposals
+    // as proposals.
     let err = server
         .directory()
         .delete_participant(pb::DeleteParticipantRequest {
@@ -1033,6 +1046,14 @@ async fn queries_by_party_country_kind_and_event() {
         .await
         .expect_err("in use");
     assert_eq!(err.code(), Code::FailedPrecondition);
+    let subjects = precondition_subjects(&err);
+    assert!(!subjects.is_empty(), "{err:?}");
+    assert!(
+        subjects.iter().all(|s| s.starts_with("proposals/")),
+        "{subjects:?}"
+    );
+    assert!(err.message().contains("proposal"), "{}", err.message());
+    assert!(!err.message().contains("event"), "{}", err.message());
 }
 
 #[tokio::test]
