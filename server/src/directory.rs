@@ -196,20 +196,31 @@ pub struct ForumInput {
     pub member_country_codes: Vec<String>,
 }
 
-/// Which fields an update touches: `None` means all mutable fields.
-#[derive(Debug, Clone, Default)]
-pub struct FieldMask(Option<BTreeSet<String>>);
+/// Which fields an update touches, as AIP-134 reads an `update_mask`.
+#[derive(Debug, Clone)]
+pub enum FieldMask {
+    /// `"*"`: every updatable field, a full replacement (an empty value clears the field).
+    All,
+    /// The named paths.
+    Paths(BTreeSet<String>),
+    /// No mask: the fields the request sets (non-empty values), so that a client can send
+    /// just what changes.
+    Populated,
+}
 
 impl FieldMask {
-    /// Every mutable field.
+    /// Every updatable field (a full replacement).
     pub fn all() -> FieldMask {
-        FieldMask(None)
+        FieldMask::All
     }
 
-    /// Exactly these paths; INVALID_ARGUMENT for one not in `allowed`.
+    /// `paths` read against the updatable ones: none means [`FieldMask::Populated`],
+    /// `["*"]` means [`FieldMask::All`]; INVALID_ARGUMENT for a path not in `allowed`.
     pub fn new(paths: &[String], allowed: &[&str]) -> Result<FieldMask> {
-        if paths.is_empty() {
-            return Ok(FieldMask(None));
+        match paths {
+            [] => return Ok(FieldMask::Populated),
+            [star] if star == "*" => return Ok(FieldMask::All),
+            _ => {}
         }
         let mut set = BTreeSet::new();
         for p in paths {
@@ -217,24 +228,23 @@ impl FieldMask {
                 return Err(Error::invalid(
                     "update_mask",
                     format!(
-                        "{p:?} cannot be updated; updatable fields are: {}",
+                        "{p:?} cannot be updated; updatable fields are: {} (or \"*\" alone for all of them)",
                         allowed.join(", ")
                     ),
                 ));
             }
             set.insert(p.clone());
         }
-        Ok(FieldMask(Some(set)))
+        Ok(FieldMask::Paths(set))
     }
 
-    /// Whether `path` is to be updated.
-    pub fn has(&self, path: &str) -> bool {
-        self.0.as_ref().is_none_or(|s| s.contains(path))
-    }
-
-    /// The explicit paths, if any.
-    pub fn paths(&self) -> Option<&BTreeSet<String>> {
-        self.0.as_ref()
+    /// Whether `path` is to be updated, given whether the request sets it.
+    pub fn takes(&self, path: &str, set: bool) -> bool {
+        match self {
+            FieldMask::All => true,
+            FieldMask::Paths(paths) => paths.contains(path),
+            FieldMask::Populated => set,
+        }
     }
 }
 
@@ -541,7 +551,7 @@ impl Scheduler {
                     &input.display_name,
                     &old.display_name,
                 ),
-                role: if mask.has("role") {
+                role: if mask.takes("role", input.role != Role::Unspecified) {
                     input.role
                 } else {
                     old.role
@@ -602,7 +612,7 @@ impl Scheduler {
                     &old.country_code,
                 ),
                 time_zone: pick(&mask, "time_zone", &input.time_zone, old.zone.name()),
-                location: if mask.has("location") {
+                location: if mask.takes("location", input.location.is_some()) {
                     input.location
                 } else {
                     old.location
@@ -642,7 +652,10 @@ impl Scheduler {
                     &old.display_name,
                 ),
                 description: pick(&mask, "description", &input.description, &old.description),
-                member_country_codes: if mask.has("member_country_codes") {
+                member_country_codes: if mask.takes(
+                    "member_country_codes",
+                    !input.member_country_codes.is_empty(),
+                ) {
                     input.member_country_codes.clone()
                 } else {
                     old.members.clone()
@@ -709,7 +722,12 @@ impl Scheduler {
 
 /// The new value of a string field under a mask.
 fn pick(mask: &FieldMask, path: &str, new: &str, old: &str) -> String {
-    if mask.has(path) { new } else { old }.to_string()
+    if mask.takes(path, !new.is_empty()) {
+        new
+    } else {
+        old
+    }
+    .to_string()
 }
 
 impl State {

@@ -101,6 +101,29 @@ async fn participants_round_trip_with_masks_and_etags() {
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
 
+    // Without a mask, the fields the request sets are updated and the rest are kept
+    // (AIP-134), so a client can send just what changes.
+    let unmasked = dir
+        .update_participant(pb::UpdateParticipantRequest {
+            participant: Some(pb::Participant {
+                id: "putin".into(),
+                display_name: "Vladimir V. Putin".into(),
+                role: pb::ParticipantRole::HeadOfState as i32,
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .expect("update without a mask")
+        .into_inner()
+        .participant
+        .expect("participant");
+    assert_eq!(unmasked.display_name, "Vladimir V. Putin");
+    assert_eq!(unmasked.role, pb::ParticipantRole::HeadOfState as i32);
+    assert_eq!(unmasked.title, "President of Russia");
+    assert_eq!(unmasked.country_code, "RU");
+    assert_eq!(unmasked.home_time_zone, "Europe/Moscow");
+
     // A stale etag on delete is refused too; the current one works.
     let err = dir
         .delete_participant(pb::DeleteParticipantRequest {
@@ -112,7 +135,7 @@ async fn participants_round_trip_with_masks_and_etags() {
     assert_eq!(err.code(), Code::Aborted);
     dir.delete_participant(pb::DeleteParticipantRequest {
         id: "putin".into(),
-        etag: updated.etag,
+        etag: unmasked.etag,
     })
     .await
     .expect("delete");
@@ -459,18 +482,42 @@ async fn bad_input_names_the_field() {
         .expect_err("missing");
     assert_eq!(err.code(), Code::NotFound);
 
-    // An empty mask means every field, so blank required fields are refused.
+    // "*" means every field (a full replacement), so blank required fields are refused.
     let err = dir
         .update_participant(pb::UpdateParticipantRequest {
             participant: Some(pb::Participant {
                 id: "putin".into(),
                 ..Default::default()
             }),
-            update_mask: None,
+            update_mask: Some(FieldMask {
+                paths: vec!["*".into()],
+            }),
         })
         .await
         .expect_err("blank");
     assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_fields(&err),
+        vec![
+            "participant.display_name",
+            "participant.country_code",
+            "participant.home_time_zone"
+        ]
+    );
+    // "*" stands alone.
+    let err = dir
+        .update_participant(pb::UpdateParticipantRequest {
+            participant: Some(pb::Participant {
+                id: "putin".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["*".into(), "title".into()],
+            }),
+        })
+        .await
+        .expect_err("star and more");
+    assert_eq!(bad_fields(&err), vec!["update_mask"]);
 
     let err = dir
         .create_forum(pb::CreateForumRequest {

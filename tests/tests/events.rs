@@ -1202,6 +1202,31 @@ async fn updates_merge_by_mask_and_check_etags() {
         vec!["participant_ids", "status"]
     );
 
+    // Without a mask, what the request sets is updated and the rest kept (AIP-134).
+    let moved = events
+        .update_event(pb::UpdateEventRequest {
+            event: Some(Box::new(pb::Event {
+                id: "talks".into(),
+                title: "Talks, moved".into(),
+                timing: timed("2024-10-15T15:00", "2024-10-15T16:30"),
+                ..Default::default()
+            })),
+            update_mask: None,
+            ..Default::default()
+        })
+        .await
+        .expect("update without a mask")
+        .into_inner()
+        .event
+        .expect("e");
+    assert_eq!(moved.title, "Talks, moved");
+    assert_eq!(local(&moved.start), "2024-10-15T15:00:00");
+    assert_eq!(local(&moved.end), "2024-10-15T16:30:00");
+    assert_eq!(moved.venue_id, "kremlin");
+    assert_eq!(moved.participant_ids, vec!["putin", "pezeshkian"]);
+    assert_eq!(moved.status, pb::EventStatus::Confirmed as i32);
+    assert_eq!(moved.kind, BilateralMeeting as i32);
+
     // A venue still used by an event cannot be deleted.
     let err = server
         .directory()

@@ -187,36 +187,37 @@ fn input_of(e: &Event) -> EventInput {
 /// `input` with the fields outside `mask` taken from `old`.
 fn merge(old: &Event, input: &EventInput, mask: &FieldMask) -> EventInput {
     let mut m = input_of(old);
-    let take = |p: &str| mask.has(p);
-    if take("kind") && input.kind.is_some() {
-        m.kind = input.kind;
+    let take = |p: &str, set: bool| mask.takes(p, set);
+    // Enums left unspecified keep their stored value, whatever the mask.
+    if let Some(kind) = input.kind.filter(|_| take("kind", true)) {
+        m.kind = Some(kind);
     }
-    if take("title") {
+    if take("title", !input.title.is_empty()) {
         m.title = input.title.clone();
     }
-    if take("description") {
+    if take("description", !input.description.is_empty()) {
         m.description = input.description.clone();
     }
-    if take("venue_id") {
+    if take("venue_id", !input.venue_id.is_empty()) {
         m.venue_id = input.venue_id.clone();
     }
-    if take("host_country_code") {
+    if take("host_country_code", !input.host_country_code.is_empty()) {
         m.host_country_code = input.host_country_code.clone();
     }
-    if take("forum_id") {
+    if take("forum_id", !input.forum_id.is_empty()) {
         m.forum_id = input.forum_id.clone();
     }
-    if take("participant_ids") {
+    if take("participant_ids", !input.participant_ids.is_empty()) {
         m.participant_ids = input.participant_ids.clone();
     }
-    if take("status") && input.status.is_some() {
-        m.status = input.status;
+    if let Some(status) = input.status.filter(|_| take("status", true)) {
+        m.status = Some(status);
     }
-    if take("parent_event_id") {
+    if take("parent_event_id", !input.parent_event_id.is_empty()) {
         m.parent_event_id = input.parent_event_id.clone();
     }
-    if take("visibility") && input.visibility.is_some() {
-        m.visibility = input.visibility;
+    if let Some(visibility) = input.visibility.filter(|_| take("visibility", true)) {
+        m.visibility = Some(visibility);
     }
     m
 }
@@ -239,7 +240,7 @@ fn build(
     };
     let checked = check_fields(st, &merged)?;
     let venue = st.get::<Venue>(&checked.venue_id, "event.venue_id")?;
-    let new_timing = old.is_none() || mask.has("timing");
+    let new_timing = old.is_none() || mask.takes("timing", input.timing.is_some());
     let resolved = match (&input.timing, old) {
         (Some(t), _) if new_timing => resolve_timing(t, venue.zone, opts.time)?,
         (None, _) if new_timing => return Err(Error::invalid("event.timing", "is required")),
@@ -456,7 +457,7 @@ impl Scheduler {
                 }
                 id
             };
-            let mut event = build(st, &input, None, &FieldMask::all(), &opts, id.into(), now)?;
+            let mut event = build(st, &input, None, &FieldMask::All, &opts, id.into(), now)?;
             let report = enforce(st, &mut event, &opts, &settings, now)?;
             remember(
                 st,

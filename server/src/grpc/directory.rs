@@ -185,7 +185,7 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
         let old = self.scheduler.get::<dir::Participant>(&p.id)?;
         access::editor_of(&old.country_code, &format!("participant {:?}", old.id))?;
-        if m.has("country_code") {
+        if m.takes("country_code", !p.country_code.is_empty()) {
             access::editor_of(&p.country_code, "a participant of that country")?;
         }
         let p = self
@@ -264,7 +264,7 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, VENUE_FIELDS)?;
         let old = self.scheduler.get::<dir::Venue>(&v.id)?;
         access::editor_of(&old.country_code, &format!("venue {:?}", old.id))?;
-        if m.has("country_code") {
+        if m.takes("country_code", !v.country_code.is_empty()) {
             access::editor_of(&v.country_code, "a venue in that country")?;
         }
         let v = self
