@@ -10,25 +10,8 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-#[tokio::test]
-async fn health_reports_serving() {
-    let server = TestServer::start().await;
-    let mut health = HealthClient::new(server.channel.clone());
-    for service in ["", "entente.v1.DirectoryService"] {
-        let r = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .expect("health")
-            .into_inner();
-        assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
-    }
-}
-
-#[tokio::test]
-async fn reflection_lists_the_entente_services() {
-    let server = TestServer::start().await;
+/// The services reflection lists.
+async fn listed_services(server: &TestServer) -> Vec<String> {
     let mut client = ServerReflectionClient::new(server.channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -43,7 +26,36 @@ async fn reflection_lists_the_entente_services() {
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reflection reply: {reply:?}");
     };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    list.service.into_iter().map(|s| s.name).collect()
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    let server = TestServer::start().await;
+    let mut health = HealthClient::new(server.channel.clone());
+    // The server as a whole, and every entente.v1 service it lists, by name.
+    let ours: Vec<String> = listed_services(&server)
+        .await
+        .into_iter()
+        .filter(|s| s.starts_with("entente.v1."))
+        .collect();
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    for service in std::iter::once(String::new()).chain(ours) {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("health of {service:?}: {e:?}"))
+            .into_inner();
+        assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
+    }
+}
+
+#[tokio::test]
+async fn reflection_lists_the_entente_services() {
+    let server = TestServer::start().await;
+    let names = listed_services(&server).await;
     for expected in [
         "entente.v1.DirectoryService",
         "entente.v1.AuditService",

@@ -33,6 +33,12 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let conflicts = ConflictServiceServer::new(conflicts::Conflicts::new(scheduler.clone()))
         .max_decoding_message_size(max);
+    let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()))
+        .max_decoding_message_size(max);
+    let audit =
+        AuditServiceServer::new(audit::Audit::new(scheduler)).max_decoding_message_size(max);
+    // Every service reports SERVING by its own name, as load balancers and Kubernetes
+    // probes ask, besides the server as a whole ("").
     health
         .set_serving::<DirectoryServiceServer<directory::Directory>>()
         .await;
@@ -42,10 +48,11 @@ pub async fn routes(
     health
         .set_serving::<ConflictServiceServer<conflicts::Conflicts>>()
         .await;
-    let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()))
-        .max_decoding_message_size(max);
     health
         .set_serving::<ProposalServiceServer<proposals::Proposals>>()
+        .await;
+    health
+        .set_serving::<AuditServiceServer<audit::Audit>>()
         .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -67,9 +74,6 @@ pub async fn routes(
         .add_service(events)
         .add_service(conflicts)
         .add_service(proposals)
-        .add_service(
-            AuditServiceServer::new(audit::Audit::new(scheduler.clone()))
-                .max_decoding_message_size(max),
-        );
+        .add_service(audit);
     Ok(routes.routes())
 }
