@@ -254,6 +254,24 @@ async fn completions_are_printed() {
     }
 }
 
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    // `entente completions bash | head -1`: the reader goes away before the script is
+    // written. That is no error, and certainly no panic.
+    for shell in ["bash", "zsh", "fish"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_entente"))
+            .args(["completions", shell])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run entente");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{shell}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_ca_file() {
     use rcgen::{

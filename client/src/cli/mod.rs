@@ -145,7 +145,11 @@ async fn run(cli: Cli) -> Res {
     let out = Out::new(cli.output == Format::Json, cli.tz.clone());
     if let Command::Completions { shell } = cli.command {
         let mut cmd = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "entente", &mut io::stdout());
+        // clap_complete panics when its writer fails, so the script is built in memory and
+        // written here, where a closed pipe (`entente completions bash | head`) is no error.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "entente", &mut script);
+        io::stdout().lock().write_all(&script)?;
         return Ok(());
     }
     let read = |p: &std::path::PathBuf| {
