@@ -26,6 +26,7 @@ pub mod timearg;
 
 pub use entente_proto::v1 as proto;
 
+use entente_proto::v1::audit_service_client::AuditServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
@@ -178,5 +179,10 @@ impl Client {
     /// Proposals.
     pub fn proposals(&self) -> ProposalServiceClient<Svc> {
         ProposalServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// The audit log (ADMIN tokens).
+    pub fn audit(&self) -> AuditServiceClient<Svc> {
+        AuditServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 }

@@ -315,3 +315,79 @@ async fn https_with_a_ca_file() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_for_an_admin_token() {
+    use entente_server::auth::{Access, digest};
+    let access = Access::parse(&format!(
+        "[[tokens]]\nname = \"ru-protocol\"\nsha256 = \"{}\"\noffice = \"RU\"\nrole = \"EDITOR\"\n\n\
+         [[tokens]]\nname = \"root\"\nsha256 = \"{}\"\noffice = \"RU\"\nrole = \"ADMIN\"\n",
+        digest("secret-ru"),
+        digest("secret-root"),
+    ))
+    .expect("access file");
+    let server = TestServer::start_with_access(access).await;
+    let url = format!("http://{}", server.addr);
+    let created = entente(
+        &url,
+        &[
+            "--token",
+            "secret-ru",
+            "participant",
+            "create",
+            "--id",
+            "putin",
+            "--name",
+            "Vladimir Putin",
+            "--country",
+            "RU",
+            "--zone",
+            "Europe/Moscow",
+        ],
+    )
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    let records = json(
+        &entente(
+            &url,
+            &[
+                "--token",
+                "secret-root",
+                "--output",
+                "json",
+                "audit",
+                "list",
+            ],
+        )
+        .await,
+    );
+    let records = records.as_array().expect("an array");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["office"], "RU");
+    assert_eq!(records[0]["tokenName"], "ru-protocol");
+    assert_eq!(records[0]["resource"], "participants/putin");
+    assert!(
+        records[0]["method"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("DirectoryService/CreateParticipant")),
+        "{records:?}"
+    );
+
+    let table = entente(&url, &["--token", "secret-root", "audit", "list"]).await;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("ru-protocol") && text.contains("participants/putin"),
+        "{text}"
+    );
+
+    // An editor may not read it: the server's refusal, exit code 1.
+    let denied = entente(&url, &["--token", "secret-ru", "audit", "list"]).await;
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains("PERMISSION_DENIED"),
+        "{}",
+        stderr(&denied)
+    );
+}

@@ -5,7 +5,7 @@ use entente_client::Client;
 use entente_client::proto as pb;
 use prost_types::FieldMask;
 
-use super::{Out, Res, usage};
+use super::{Out, Res, every_page, usage};
 
 /// Country commands.
 #[derive(Debug, Subcommand)]
@@ -324,22 +324,18 @@ pub async fn country(client: &Client, out: &Out, cmd: CountryCmd) -> Res {
             show_country(out, &c.country.unwrap_or_default())
         }
         CountryCmd::List => {
-            let mut all = Vec::new();
-            let mut token = String::new();
-            loop {
-                let page = d
-                    .list_countries(pb::ListCountriesRequest {
-                        page_size: 1000,
-                        page_token: token,
-                    })
-                    .await?
-                    .into_inner();
-                all.extend(page.countries);
-                token = page.next_page_token;
-                if token.is_empty() {
-                    break;
+            let all = every_page(|page_token| {
+                let mut c = d.clone();
+                let req = pb::ListCountriesRequest {
+                    page_size: 1000,
+                    page_token,
+                };
+                async move {
+                    let page = c.list_countries(req).await?.into_inner();
+                    Ok((page.countries, page.next_page_token))
                 }
-            }
+            })
+            .await?;
             if out.json {
                 return Ok(out.json_many(&all, "entente.v1.Country")?);
             }
@@ -409,23 +405,19 @@ pub async fn participant(client: &Client, out: &Out, cmd: ParticipantCmd) -> Res
             show_participant(out, &p.participant.unwrap_or_default())
         }
         ParticipantCmd::List { country } => {
-            let mut all = Vec::new();
-            let mut token = String::new();
-            loop {
-                let page = d
-                    .list_participants(pb::ListParticipantsRequest {
-                        page_size: 1000,
-                        page_token: token,
-                        country_code: country.clone().unwrap_or_default(),
-                    })
-                    .await?
-                    .into_inner();
-                all.extend(page.participants);
-                token = page.next_page_token;
-                if token.is_empty() {
-                    break;
+            let all = every_page(|page_token| {
+                let mut c = d.clone();
+                let req = pb::ListParticipantsRequest {
+                    page_size: 1000,
+                    page_token,
+                    country_code: country.clone().unwrap_or_default(),
+                };
+                async move {
+                    let page = c.list_participants(req).await?.into_inner();
+                    Ok((page.participants, page.next_page_token))
                 }
-            }
+            })
+            .await?;
             if out.json {
                 return Ok(out.json_many(&all, "entente.v1.Participant")?);
             }
@@ -510,24 +502,20 @@ pub async fn venue(client: &Client, out: &Out, cmd: VenueCmd) -> Res {
             show_venue(out, &v.venue.unwrap_or_default())
         }
         VenueCmd::List { country, city } => {
-            let mut all = Vec::new();
-            let mut token = String::new();
-            loop {
-                let page = d
-                    .list_venues(pb::ListVenuesRequest {
-                        page_size: 1000,
-                        page_token: token,
-                        country_code: country.clone().unwrap_or_default(),
-                        city: city.clone().unwrap_or_default(),
-                    })
-                    .await?
-                    .into_inner();
-                all.extend(page.venues);
-                token = page.next_page_token;
-                if token.is_empty() {
-                    break;
+            let all = every_page(|page_token| {
+                let mut c = d.clone();
+                let req = pb::ListVenuesRequest {
+                    page_size: 1000,
+                    page_token,
+                    country_code: country.clone().unwrap_or_default(),
+                    city: city.clone().unwrap_or_default(),
+                };
+                async move {
+                    let page = c.list_venues(req).await?.into_inner();
+                    Ok((page.venues, page.next_page_token))
                 }
-            }
+            })
+            .await?;
             if out.json {
                 return Ok(out.json_many(&all, "entente.v1.Venue")?);
             }
@@ -606,23 +594,19 @@ pub async fn forum(client: &Client, out: &Out, cmd: ForumCmd) -> Res {
             show_forum(out, &f.forum.unwrap_or_default())
         }
         ForumCmd::List { member } => {
-            let mut all = Vec::new();
-            let mut token = String::new();
-            loop {
-                let page = d
-                    .list_forums(pb::ListForumsRequest {
-                        page_size: 1000,
-                        page_token: token,
-                        member_country_code: member.clone().unwrap_or_default(),
-                    })
-                    .await?
-                    .into_inner();
-                all.extend(page.forums);
-                token = page.next_page_token;
-                if token.is_empty() {
-                    break;
+            let all = every_page(|page_token| {
+                let mut c = d.clone();
+                let req = pb::ListForumsRequest {
+                    page_size: 1000,
+                    page_token,
+                    member_country_code: member.clone().unwrap_or_default(),
+                };
+                async move {
+                    let page = c.list_forums(req).await?.into_inner();
+                    Ok((page.forums, page.next_page_token))
                 }
-            }
+            })
+            .await?;
             if out.json {
                 return Ok(out.json_many(&all, "entente.v1.Forum")?);
             }

@@ -6,7 +6,7 @@ use entente_client::{Client, timearg};
 use prost_types::FieldMask;
 
 use super::output::{enum_name, span, when};
-use super::{Failure, Out, Res, usage};
+use super::{Failure, Out, Res, every_page, usage};
 
 /// Event kinds.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -465,30 +465,26 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
         EventCmd::List(a) => {
             let window = timearg::window(a.from.as_deref(), a.to.as_deref(), a.zone.as_deref())
                 .map_err(usage)?;
-            let mut all = Vec::new();
-            let mut token = String::new();
-            loop {
-                let page = ev
-                    .list_events(pb::ListEventsRequest {
-                        window: window.clone(),
-                        participant_id: a.participant.clone().unwrap_or_default(),
-                        venue_id: a.venue.clone().unwrap_or_default(),
-                        country_code: a.country.clone().unwrap_or_default(),
-                        forum_id: a.forum.clone().unwrap_or_default(),
-                        kind: a.kind.map_or(pb::EventKind::Unspecified, Kind::proto) as i32,
-                        status: a.status.map_or(pb::EventStatus::Unspecified, Status::proto) as i32,
-                        page_size: 1000,
-                        page_token: token,
-                        view_zone: tz.to_string(),
-                    })
-                    .await?
-                    .into_inner();
-                all.extend(page.events);
-                token = page.next_page_token;
-                if token.is_empty() {
-                    break;
+            let all = every_page(|page_token| {
+                let mut c = ev.clone();
+                let req = pb::ListEventsRequest {
+                    window: window.clone(),
+                    participant_id: a.participant.clone().unwrap_or_default(),
+                    venue_id: a.venue.clone().unwrap_or_default(),
+                    country_code: a.country.clone().unwrap_or_default(),
+                    forum_id: a.forum.clone().unwrap_or_default(),
+                    kind: a.kind.map_or(pb::EventKind::Unspecified, Kind::proto) as i32,
+                    status: a.status.map_or(pb::EventStatus::Unspecified, Status::proto) as i32,
+                    page_size: 1000,
+                    page_token,
+                    view_zone: tz.to_string(),
+                };
+                async move {
+                    let page = c.list_events(req).await?.into_inner();
+                    Ok((page.events, page.next_page_token))
                 }
-            }
+            })
+            .await?;
             list_events(out, &all)
         }
         EventCmd::Update { id, fields, write } => {

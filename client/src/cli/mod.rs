@@ -4,6 +4,7 @@
 //! Exit codes: 0 success; 1 the server refused the request; 2 usage error; 3 cannot reach
 //! the server; 4 refused because of a scheduling conflict.
 
+mod audit;
 mod directory;
 mod events;
 mod output;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Invitations, meeting requests and agreements.
     #[command(subcommand)]
     Proposal(proposals::ProposalCmd),
+    /// The audit log: who wrote what (ADMIN tokens).
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -123,6 +127,25 @@ impl From<io::Error> for Failure {
 
 /// A command's result.
 pub type Res = Result<(), Failure>;
+
+/// Every item of a paginated listing: `fetch(page_token)` returns one page's items and
+/// the next token, which is empty on the last page.
+pub async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, tonic::Status>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -184,6 +207,7 @@ async fn run(cli: Cli) -> Res {
         Command::Event(c) => events::event(&client, &out, &tz, c).await,
         Command::Conflicts(c) => events::conflicts(&client, &out, &tz, c).await,
         Command::Proposal(c) => proposals::proposal(&client, &out, c).await,
+        Command::Audit(c) => audit::audit(&client, &out, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -312,5 +336,26 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(bad.clone()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn every_page_follows_the_tokens_to_the_last_page() {
+        let pages = [("", "t1", 1..3), ("t1", "t2", 3..5), ("t2", "", 5..6)];
+        let mut asked = Vec::new();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let all = runtime
+            .block_on(every_page(|token: String| {
+                asked.push(token.clone());
+                let page = pages.iter().find(|p| p.0 == token).cloned();
+                async move {
+                    let (_, next, items) = page.expect("a token it was given");
+                    Ok((items.collect::<Vec<_>>(), next.to_string()))
+                }
+            }))
+            .expect("pages");
+        assert_eq!(all, vec![1, 2, 3, 4, 5]);
+        assert_eq!(asked, vec!["", "t1", "t2"]);
     }
 }
