@@ -70,6 +70,11 @@ pub enum Error {
     /// The storage engine failed.
     #[error("storage failed: {0}")]
     Storage(#[from] sled::Error),
+    /// Another process holds the store's lock (two servers cannot share a data folder).
+    #[error(
+        "another process holds its lock (another entente-server?); stop that one, or give this one a --data-dir of its own"
+    )]
+    StoreInUse(std::path::PathBuf),
     /// A stored record could not be decoded.
     #[error("stored record {key} is unreadable: {reason}")]
     Corrupt {

@@ -71,7 +71,7 @@ fn main() -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("entente-server: {e:#}");
+            eprintln!("entente-server: {}", reasons(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -148,4 +148,20 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing in-flight calls");
     })
+}
+
+/// An error and its causes on one line, each said once: most of our errors already quote
+/// their cause, which anyhow's `{:#}` would print again after them.
+fn reasons(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

@@ -3,7 +3,8 @@
 //! there, intact, and no two confirmed events may overlap on a participant or venue.
 //!
 //! Quick by default (20 rounds); `ENTENTE_CRASH_ROUNDS=200 cargo test -p entente-server
-//! --test crash -- --nocapture` runs longer.
+//! --test crash -- --nocapture` runs longer. A second server started on a folder in use
+//! must say so in one plain line and leave the first alone.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -271,4 +272,37 @@ async fn sigkill_never_loses_an_acknowledged_write() {
     );
     server.child.start_kill().expect("kill");
     let _ = server.child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_folder_is_refused_plainly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = start(dir.path(), "1").await;
+    let second = Command::new(env!("CARGO_BIN_EXE_entente-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("run a second entente-server");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let said = stderr
+        .lines()
+        .find(|l| l.starts_with("entente-server: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr:?}"));
+    assert_eq!(
+        said,
+        format!(
+            "entente-server: cannot open the store in {}: another process holds its lock \
+             (another entente-server?); stop that one, or give this one a --data-dir of its own",
+            dir.path().display()
+        )
+    );
+    // The first server is untouched and still answers.
+    let mut directory = DirectoryServiceClient::new(channel(&first.addr).await);
+    directory
+        .list_participants(pb::ListParticipantsRequest::default())
+        .await
+        .expect("the first server still serves");
 }

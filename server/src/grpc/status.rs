@@ -49,7 +49,7 @@ impl From<Error> for Status {
             Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message),
             Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message),
             Error::ResourceExhausted(_) => Status::new(Code::ResourceExhausted, message),
-            Error::Storage(_) | Error::Corrupt { .. } => {
+            Error::Storage(_) | Error::StoreInUse(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %message, "storage error");
                 Status::new(Code::Internal, message)
             }
