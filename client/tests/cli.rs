@@ -195,6 +195,10 @@ async fn errors_have_distinct_exit_codes_and_plain_messages() {
     assert!(stderr(&out).contains("tomorrow"));
     let out = entente(&url, &["event", "frobnicate"]).await;
     assert_eq!(out.status.code(), Some(2));
+    // A viewer zone that does not exist is the caller's mistake, caught before any call.
+    let out = entente(&url, &["--tz", "Mars/Base", "event", "list"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"Mars/Base\" is not an IANA time zone"));
 
     // 3: nothing listening.
     let closed = {

@@ -51,7 +51,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "ENTENTE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
     /// Show every time also in this IANA zone (e.g. Asia/Tehran).
-    #[arg(long, global = true, value_name = "ZONE")]
+    #[arg(long, global = true, value_name = "ZONE", value_parser = iana_zone)]
     pub tz: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -127,6 +127,15 @@ impl From<io::Error> for Failure {
 
 /// A command's result.
 pub type Res = Result<(), Failure>;
+
+/// `--tz`: a zone this binary knows, checked before any call (a usage error, exit 2).
+fn iana_zone(s: &str) -> Result<String, String> {
+    s.parse::<chrono_tz::Tz>()
+        .map(|_| s.to_string())
+        .map_err(|_| {
+            format!("{s:?} is not an IANA time zone (for example Europe/Moscow or Asia/Tehran)")
+        })
+}
 
 /// Every item of a paginated listing: `fetch(page_token)` returns one page's items and
 /// the next token, which is empty on the last page.
