@@ -446,9 +446,9 @@ fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
     let mut advice = Vec::new();
     if !refs.events.is_empty() {
         let change = match kind {
-            "participant" => "take the participant off those events",
-            "venue" => "move those events to another venue",
-            "forum" => "take those events out of the forum",
+            k if k == Participant::KIND => "take the participant off those events",
+            k if k == Venue::KIND => "move those events to another venue",
+            k if k == Forum::KIND => "take those events out of the forum",
             _ => "change those events",
         };
         advice.push(format!(

@@ -27,7 +27,7 @@ use crate::directory::{Participant, Venue};
 use crate::error::{Error, Precondition, Result, Violations};
 use crate::events::ops::{Action, Revision, remember, replay};
 use crate::events::{self, Event, EventStatus, TimeOptions, TimingInput, Visibility};
-use crate::scheduler::{Meta, Scheduler, State};
+use crate::scheduler::{Meta, Resource, Scheduler, State};
 use crate::storage::{self, Batch, prefix};
 use crate::validate::{self, PageRequest};
 
@@ -280,11 +280,11 @@ impl ProposalStore {
     /// quoted as they were said.)
     pub fn referrers(&self, kind: &str, id: &str) -> Vec<String> {
         let names = |p: &Proposal| match kind {
-            "participant" => p
+            k if k == Participant::KIND => p
                 .parties()
                 .iter()
                 .any(|party| matches!(party, Party::Participant(x) if x == id)),
-            "venue" => p
+            k if k == Venue::KIND => p
                 .terms
                 .as_ref()
                 .is_some_and(|t| t.venue_id.as_deref() == Some(id)),

@@ -28,7 +28,9 @@ use std::sync::Arc;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::{Event, Str};
+use crate::directory::{Forum, Participant, Venue};
 use crate::error::Result;
+use crate::scheduler::Resource;
 use crate::storage::{self, Store, prefix};
 
 /// One ordered index and the longest event it has held.
@@ -454,9 +456,9 @@ impl EventStore {
                 .unwrap_or_default()
         };
         match kind {
-            "participant" => ids(self.participants.get(id)),
-            "venue" => ids(self.venues.get(id)),
-            "forum" => self
+            k if k == Participant::KIND => ids(self.participants.get(id)),
+            k if k == Venue::KIND => ids(self.venues.get(id)),
+            k if k == Forum::KIND => self
                 .all()
                 .filter(|e| e.forum_id.as_deref() == Some(id))
                 .map(|e| e.id.to_string())
