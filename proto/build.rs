@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .boxed(".entente.v1.CheckConflictsRequest.event")
         .boxed(".entente.v1.CheckConflictsResponse.event")
         .boxed(".entente.v1.FinaliseProposalResponse.event")
+        .boxed(".entente.v1.SetAttendanceResponse.event")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use chrono::NaiveDate;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use entente_server::Principal;
 use entente_server::conflicts::{self, TravelSettings};
 use entente_server::directory::{Participant, ParticipantInput, Role, Venue, VenueInput};
 use entente_server::events::ops::WriteOptions;
@@ -36,6 +37,7 @@ fn event(id: u64, venue: u32, participants: Vec<u32>, start: i64, minutes: i64) 
         venue_id: format!("v{venue}").into(),
         host_country: "RU".into(),
         forum_id: None,
+        attendance: vec![entente_server::events::Attendance::Confirmed; participants.len()],
         participants: participants
             .into_iter()
             .map(|p| format!("p{p}").into())
@@ -161,24 +163,30 @@ fn codec(c: &mut Criterion) {
 async fn scheduler(n: u64) -> entente_server::Result<Scheduler> {
     let s = Scheduler::temporary(Settings::default())?;
     for p in 1..=PARTICIPANTS {
-        s.create_participant(ParticipantInput {
-            id: format!("p{p}"),
-            display_name: format!("P{p}"),
-            country_code: "RU".into(),
-            home_time_zone: "Europe/Moscow".into(),
-            ..Default::default()
-        })
+        s.create_participant(
+            &Principal::system(),
+            ParticipantInput {
+                id: format!("p{p}"),
+                display_name: format!("P{p}"),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            },
+        )
         .await?;
     }
     for v in 1..=VENUES {
-        s.create_venue(VenueInput {
-            id: format!("v{v}"),
-            display_name: format!("V{v}"),
-            city: "Moscow".into(),
-            country_code: "RU".into(),
-            time_zone: "Europe/Moscow".into(),
-            location: None,
-        })
+        s.create_venue(
+            &Principal::system(),
+            VenueInput {
+                id: format!("v{v}"),
+                display_name: format!("V{v}"),
+                city: "Moscow".into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Moscow".into(),
+                location: None,
+            },
+        )
         .await?;
     }
     // One meeting per venue and slot, so nothing clashes.
@@ -205,7 +213,8 @@ async fn scheduler(n: u64) -> entente_server::Result<Scheduler> {
             }),
             ..Default::default()
         };
-        s.create_event(input, WriteOptions::default()).await?;
+        s.create_event(&Principal::system(), input, WriteOptions::default())
+            .await?;
     }
     Ok(s)
 }

@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo run -p entente-server --example embed`.
 
+use entente_server::Principal;
 use entente_server::directory::{ParticipantInput, VenueInput};
 use entente_server::events::ops::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
@@ -15,26 +16,33 @@ async fn main() -> anyhow::Result<()> {
     // 1. In-process: no network, the same validation and conflict enforcement as gRPC.
     let scheduler = Scheduler::temporary(Settings::default())?;
     scheduler
-        .create_participant(ParticipantInput {
-            id: "putin".into(),
-            display_name: "Vladimir Putin".into(),
-            country_code: "RU".into(),
-            home_time_zone: "Europe/Moscow".into(),
-            ..Default::default()
-        })
+        .create_participant(
+            &Principal::system(),
+            ParticipantInput {
+                id: "putin".into(),
+                display_name: "Vladimir Putin".into(),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            },
+        )
         .await?;
     scheduler
-        .create_venue(VenueInput {
-            id: "kazan-expo".into(),
-            display_name: "Kazan Expo".into(),
-            city: "Kazan".into(),
-            country_code: "RU".into(),
-            time_zone: "Europe/Moscow".into(),
-            location: None,
-        })
+        .create_venue(
+            &Principal::system(),
+            VenueInput {
+                id: "kazan-expo".into(),
+                display_name: "Kazan Expo".into(),
+                city: "Kazan".into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Moscow".into(),
+                location: None,
+            },
+        )
         .await?;
     let summit = scheduler
         .create_event(
+            &Principal::system(),
             EventInput {
                 id: "brics-kazan-2024".into(),
                 kind: Some(EventKind::Summit),

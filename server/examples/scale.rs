@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use entente_server::Principal;
 use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
 use entente_server::events::ops::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
@@ -103,24 +104,30 @@ async fn run() -> anyhow::Result<()> {
     let rss0 = rss_kib();
     let s = Scheduler::open(&dir, Settings::default())?;
     for p in 1..=PARTICIPANTS {
-        s.create_participant(ParticipantInput {
-            id: format!("p{p}"),
-            display_name: format!("Participant {p}"),
-            country_code: "CH".into(),
-            home_time_zone: "UTC".into(),
-            ..Default::default()
-        })
+        s.create_participant(
+            &Principal::system(),
+            ParticipantInput {
+                id: format!("p{p}"),
+                display_name: format!("Participant {p}"),
+                country_code: "CH".into(),
+                home_time_zone: "UTC".into(),
+                ..Default::default()
+            },
+        )
         .await?;
     }
     for v in 1..=VENUES {
-        s.create_venue(VenueInput {
-            id: format!("v{v}"),
-            display_name: format!("Hall {v}"),
-            city: "Geneva".into(),
-            country_code: "CH".into(),
-            time_zone: "Europe/Zurich".into(),
-            location: None,
-        })
+        s.create_venue(
+            &Principal::system(),
+            VenueInput {
+                id: format!("v{v}"),
+                display_name: format!("Hall {v}"),
+                city: "Geneva".into(),
+                country_code: "CH".into(),
+                time_zone: "Europe/Zurich".into(),
+                location: None,
+            },
+        )
         .await?;
     }
     let t0 = Instant::now();
@@ -134,7 +141,8 @@ async fn run() -> anyhow::Result<()> {
                 if i >= n {
                     return Ok::<(), entente_server::Error>(());
                 }
-                s.create_event(event(i), WriteOptions::default()).await?;
+                s.create_event(&Principal::system(), event(i), WriteOptions::default())
+                    .await?;
             }
         }));
     }
@@ -181,7 +189,7 @@ fn open(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
         let t1 = Instant::now();
         let s = Scheduler::open(dir, Settings { expiry_sweep: None, ..Settings::default() })?;
         let opened = t1.elapsed().as_secs_f64();
-        let (_, report) = s.check_conflicts(&event(n / 2), &FieldMask::all(), &WriteOptions::default())?;
+        let (_, report) = s.check_conflicts(&Principal::system(), &event(n / 2), &FieldMask::all(), &WriteOptions::default())?;
         let first = t1.elapsed().as_secs_f64();
         let rss = rss_kib();
         println!(

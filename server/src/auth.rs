@@ -1,4 +1,4 @@
-//! Who is calling, and what they may see and change.
+//! Who is calling: tokens, offices and roles, read from the access file.
 //!
 //! Access is configured in a TOML file: **offices** (a country, by ISO code, or an
 //! organisation such as a summit secretariat, which names the forums it runs) and
@@ -11,6 +11,10 @@
 //! id = "brics-secretariat"
 //! secretariat_of = ["brics"]
 //!
+//! [[offices]]
+//! id = "RU"
+//! attendance_delegates = ["brics-secretariat"]  # may confirm RU's people for BRICS events
+//!
 //! [[tokens]]
 //! name = "ru-protocol"
 //! sha256 = "…64 hex digits…"   # printf %s "$TOKEN" | sha256sum
@@ -18,12 +22,10 @@
 //! role = "EDITOR"
 //! ```
 //!
-//! Visibility of an event or proposal: PUBLIC, every authenticated office; PARTIES, the
-//! offices of the countries taking part, the host, the forum's secretariat and the owner;
-//! PRIVATE, the owner only. Writes need EDITOR on an office that owns or takes part.
-//!
-//! The gRPC layer authenticates each call and runs it inside [`CALLER`]'s scope; the
-//! scheduler's write path reads it to append an audit record to the same atomic batch.
+//! The caller is always an explicit [`Principal`], handed to every `Scheduler` operation:
+//! there is no ambient caller and no default. The gRPC layer authenticates each call and
+//! passes its principal on; an embedder passes [`Principal::system`] on purpose. What a
+//! principal may see and change is decided in `policy`, under the same lock as the write.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -44,7 +46,7 @@ pub enum Role {
     Admin,
 }
 
-/// An authenticated caller.
+/// Who is calling: an office, the name of the token it used, and that token's role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The office: an ISO country code ("RU") or an organisation id.
@@ -55,26 +57,42 @@ pub struct Principal {
     pub role: Role,
     /// Forums this office is the secretariat of.
     pub secretariat_of: BTreeSet<String>,
+    /// Offices that let this one answer for their participants' attendance at events of
+    /// the forums it runs (`attendance_delegates` in the access file).
+    pub answers_for: BTreeSet<String>,
 }
 
 impl Principal {
-    /// The caller when access control is off, and of in-process calls: an administrator.
+    /// The caller of every call when access control is off: an administrator with no
+    /// office. Only the gRPC layer hands it out, and only when no token is configured.
     pub fn anonymous() -> Principal {
+        Principal::admin_named("anonymous")
+    }
+
+    /// The scheduler's own hand: embedders that trust their code pass it on purpose, and
+    /// the server uses it for its own housekeeping (the expiry sweep). An administrator.
+    pub fn system() -> Principal {
+        Principal::admin_named("system")
+    }
+
+    fn admin_named(token: &str) -> Principal {
         Principal {
             office: String::new(),
-            token: "anonymous".into(),
+            token: token.into(),
             role: Role::Admin,
             secretariat_of: BTreeSet::new(),
+            answers_for: BTreeSet::new(),
         }
     }
 
-    /// The caller of the open services (health, reflection) when access control is on.
-    pub fn open_reader() -> Principal {
+    /// A principal of `office` with `role`, for embedders and tests that act as an office.
+    pub fn office(office: &str, token: &str, role: Role) -> Principal {
         Principal {
-            office: String::new(),
-            token: "unauthenticated".into(),
-            role: Role::Reader,
+            office: office.into(),
+            token: token.into(),
+            role,
             secretariat_of: BTreeSet::new(),
+            answers_for: BTreeSet::new(),
         }
     }
 
@@ -89,109 +107,12 @@ impl Principal {
     }
 }
 
-/// The parties of an event or proposal, as offices.
-#[derive(Debug, Clone, Default)]
-pub struct Parties {
-    /// Countries taking part (participants' countries, the host, country parties).
-    pub countries: BTreeSet<String>,
-    /// The forum, whose secretariat is a party.
-    pub forum: Option<String>,
-    /// The owning office.
-    pub owner: String,
-}
-
-impl Parties {
-    /// Whether `p`'s office is one of them.
-    pub fn includes(&self, p: &Principal) -> bool {
-        (!p.office.is_empty() && (self.owner == p.office || self.countries.contains(&p.office)))
-            || self
-                .forum
-                .as_ref()
-                .is_some_and(|f| p.secretariat_of.contains(f))
-    }
-}
-
-/// Whether `p` may see something with this visibility and these parties.
-pub fn can_see(p: &Principal, visibility: crate::events::Visibility, parties: &Parties) -> bool {
-    use crate::events::Visibility::*;
-    p.is_admin()
-        || (!p.office.is_empty() && parties.owner == p.office)
-        || match visibility {
-            Public => true,
-            Parties => parties.includes(p),
-            Private => false,
-        }
-}
-
-/// Whether `p` may change something with these parties.
-pub fn can_change(p: &Principal, parties: &Parties) -> bool {
-    p.is_admin() || (p.can_write() && parties.includes(p))
-}
-
-/// The parties of a stored event, from the state.
-pub fn event_parties(st: &crate::scheduler::State, e: &crate::events::Event) -> Parties {
-    let mut countries: BTreeSet<String> = e
-        .participants
-        .iter()
-        .filter_map(|p| {
-            st.participants
-                .get(p.as_str())
-                .map(|x| x.country_code.clone())
-        })
-        .collect();
-    countries.insert(e.host_country.to_string());
-    Parties {
-        countries,
-        forum: e.forum_id.as_deref().map(str::to_string),
-        owner: e.owner_office.to_string(),
-    }
-}
-
-/// Whether the current caller may see `e`.
-pub fn caller_sees(st: &crate::scheduler::State, e: &crate::events::Event) -> bool {
-    let p = current();
-    p.is_admin() || can_see(&p, e.visibility, &event_parties(st, e))
-}
-
-/// The call being served, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Who.
-    pub principal: Arc<Principal>,
-    /// The gRPC method path.
-    pub method: String,
-}
-
-tokio::task_local! {
-    /// The caller of the RPC this task serves (absent for in-process calls).
-    pub static CALLER: Caller;
-}
-
-/// The two principals that carry no token, shared rather than built for every call (every
-/// call of a server without access control, every in-process call of an embedder).
 static ANONYMOUS: LazyLock<Arc<Principal>> = LazyLock::new(|| Arc::new(Principal::anonymous()));
-static OPEN_READER: LazyLock<Arc<Principal>> = LazyLock::new(|| Arc::new(Principal::open_reader()));
 
-/// [`Principal::anonymous`], shared.
+/// [`Principal::anonymous`], shared rather than built for every call of a server without
+/// access control.
 pub fn anonymous() -> Arc<Principal> {
     ANONYMOUS.clone()
-}
-
-/// [`Principal::open_reader`], shared.
-pub fn open_reader() -> Arc<Principal> {
-    OPEN_READER.clone()
-}
-
-/// The current caller, or an anonymous administrator outside an RPC (in-process use).
-pub fn current() -> Arc<Principal> {
-    CALLER
-        .try_with(|c| c.principal.clone())
-        .unwrap_or_else(|_| anonymous())
-}
-
-/// The current call, if any.
-pub fn current_call() -> Option<Caller> {
-    CALLER.try_with(Clone::clone).ok()
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +130,8 @@ struct OfficeEntry {
     id: String,
     #[serde(default)]
     secretariat_of: Vec<String>,
+    #[serde(default)]
+    attendance_delegates: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,11 +188,20 @@ impl Access {
     pub fn parse(text: &str) -> Result<Access, AccessError> {
         let cfg: FileConfig =
             toml::from_str(text).map_err(|e| AccessError::Parse(String::new(), e.to_string()))?;
-        let offices: HashMap<String, BTreeSet<String>> = cfg
-            .offices
-            .into_iter()
-            .map(|o| (o.id, o.secretariat_of.into_iter().collect()))
-            .collect();
+        let mut secretariats: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut answers_for: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for o in cfg.offices {
+            secretariats
+                .entry(o.id.clone())
+                .or_default()
+                .extend(o.secretariat_of);
+            for delegate in o.attendance_delegates {
+                answers_for
+                    .entry(delegate)
+                    .or_default()
+                    .insert(o.id.clone());
+            }
+        }
         let mut tokens = HashMap::new();
         for t in cfg.tokens {
             let hex = t.sha256.trim().to_ascii_lowercase();
@@ -286,7 +218,8 @@ impl Access {
                 ));
             }
             let principal = Principal {
-                secretariat_of: offices.get(&t.office).cloned().unwrap_or_default(),
+                secretariat_of: secretariats.get(&t.office).cloned().unwrap_or_default(),
+                answers_for: answers_for.get(&t.office).cloned().unwrap_or_default(),
                 office: t.office,
                 token: t.name,
                 role: t.role,
@@ -320,6 +253,7 @@ mod tests {
     fn tokens_are_matched_by_digest() {
         let text = format!(
             "[[offices]]\nid = \"brics-secretariat\"\nsecretariat_of = [\"brics\"]\n\n\
+             [[offices]]\nid = \"RU\"\nattendance_delegates = [\"brics-secretariat\"]\n\n\
              [[tokens]]\nname = \"sec\"\nsha256 = \"{}\"\noffice = \"brics-secretariat\"\nrole = \"EDITOR\"\n",
             digest("s3cret")
         );
@@ -327,6 +261,7 @@ mod tests {
         let p = a.authenticate("s3cret").expect("known");
         assert_eq!(p.office, "brics-secretariat");
         assert!(p.secretariat_of.contains("brics"));
+        assert!(p.answers_for.contains("RU"));
         assert!(a.authenticate("S3cret").is_none());
         assert!(
             Access::parse(
@@ -341,61 +276,5 @@ mod tests {
             .is_err()
         );
         assert!(Access::parse("unknown = 1").is_err());
-    }
-}
-
-/// One write, as the audit log records it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditRecord {
-    /// 1, 2, 3, ...
-    pub sequence: u64,
-    /// Microseconds since the epoch.
-    pub time: i64,
-    /// The caller's office ("" without access control; "in-process" for embedded calls).
-    pub office: String,
-    /// The token's name.
-    pub token: String,
-    /// The gRPC method, or "in-process".
-    pub method: String,
-    /// The first resource the write touched: "events/kazan-summit".
-    pub resource: String,
-}
-
-/// "e/kazan" -> "events/kazan".
-pub fn resource_name(key: &[u8]) -> String {
-    let text = String::from_utf8_lossy(key);
-    let (prefix, rest) = text.split_at(text.find('/').map_or(0, |i| i + 1));
-    let rest = rest.split('\0').next().unwrap_or(rest);
-    let collection = match prefix {
-        "c/" => "countries",
-        "p/" => "participants",
-        "v/" => "venues",
-        "f/" => "forums",
-        "e/" | "h/" => "events",
-        "x/" | "y/" => "proposals",
-        "q/" => "requests",
-        _ => "other",
-    };
-    format!("{collection}/{rest}")
-}
-
-impl crate::scheduler::Scheduler {
-    /// Audit records in order, one page at a time.
-    pub fn audit_records(
-        &self,
-        page: &crate::validate::PageRequest,
-    ) -> crate::error::Result<(Vec<AuditRecord>, String)> {
-        let after = page.after_sequence()?;
-        let rows = self.store().scan_from(
-            crate::storage::prefix::AUDIT,
-            &(after + 1).to_be_bytes(),
-            page.size + 1,
-        )?;
-        crate::validate::sequence_page(
-            rows.iter()
-                .map(|(k, v)| crate::storage::decode::<AuditRecord>(k, v)),
-            |r| r.sequence,
-            page,
-        )
     }
 }

@@ -8,6 +8,10 @@
 //!   the sidelines of a summit is inside it on purpose); siblings and unrelated events do;
 //! - CANCELLED events never conflict; between two CONFIRMED events a clash is HARD; if
 //!   either is TENTATIVE it is SOFT; travel warnings are SOFT unless configured HARD;
+//! - on a participant's calendar an event counts as CONFIRMED only when both the event and
+//!   that participant's attendance are confirmed: a REQUESTED attendance (another office
+//!   named them) counts as TENTATIVE, so it never blocks their own office, and a DECLINED
+//!   one does not count at all;
 //! - travel: for each participant, the event just before and just after the candidate (in
 //!   a different city) must leave `distance / speed + overhead` between them.
 //!
@@ -128,11 +132,26 @@ pub struct TravelSkip {
     pub here_city: Str,
     /// The neighbouring event's city.
     pub there_city: Str,
+    /// Whether the venue without coordinates is the proposed event's own.
+    pub venue_is_here: bool,
 }
 
 impl TravelSkip {
     /// Why the check was skipped, as a sentence.
     pub fn reason(&self) -> String {
+        if self.other_event.is_empty() {
+            // The neighbour is not visible to the reader: neither it nor its city is named.
+            return format!(
+                "{} has no coordinates, so the journey between {} and {} was not checked",
+                if self.venue_is_here {
+                    format!("venue {:?}", self.venue_name.as_str())
+                } else {
+                    "a venue".to_string()
+                },
+                self.here_city,
+                crate::redact::HIDDEN_EVENT
+            );
+        }
         format!(
             "venue {:?} has no coordinates, so the journey between {} and {} was not checked",
             self.venue_name.as_str(),
@@ -201,13 +220,19 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
         travel: None,
     };
     for p in &candidate.participants {
+        // A participant who declined is not there; one whose attendance is only requested
+        // is pencilled in.
+        let Some(mine) = candidate.status_for(p) else {
+            continue;
+        };
         for other in st.events.window(Axis::Participant(p), from, to, None) {
-            if counts(other) {
-                let c = overlap(ConflictKind::Participant, other, Some(p), None);
+            if let Some(theirs) = other.status_for(p).filter(|_| counts(other)) {
+                let mut c = overlap(ConflictKind::Participant, other, Some(p), None);
+                c.severity = severity(mine, theirs);
                 report.conflicts.push(c);
             }
         }
-        travel_checks(st, candidate, p, &counts, travel, &mut report);
+        travel_checks(st, candidate, p, mine, &counts, travel, &mut report);
     }
     let venue = Axis::Venue(&candidate.venue_id);
     for other in st.events.window(venue, from, to, None) {
@@ -225,22 +250,25 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
     report
 }
 
-/// The connections into and out of `candidate` on `participant`'s itinerary.
+/// The connections into and out of `candidate` on `participant`'s itinerary, where the
+/// candidate counts as `mine` for them.
 fn travel_checks(
     st: &State,
     candidate: &Event,
     participant: &str,
+    mine: EventStatus,
     counts: &dyn Fn(&Event) -> bool,
     settings: &TravelSettings,
     report: &mut Report,
 ) {
     let axis = Axis::Participant(participant);
+    let on_itinerary = |e: &Event| counts(e) && e.status_for(participant).is_some();
     let before = st
         .events
-        .latest_ending_by(axis, candidate.start.utc, |e| counts(e));
+        .latest_ending_by(axis, candidate.start.utc, on_itinerary);
     let after = st
         .events
-        .earliest_starting_from(axis, candidate.end.utc, |e| counts(e));
+        .earliest_starting_from(axis, candidate.end.utc, on_itinerary);
     let Some(here) = st.venues.get(candidate.venue_id.as_str()) else {
         return;
     };
@@ -261,6 +289,7 @@ fn travel_checks(
                 venue_name: missing.display_name.as_str().into(),
                 here_city: here.city.as_str().into(),
                 there_city: there.city.as_str().into(),
+                venue_is_here: here.location.is_none(),
             });
             continue;
         };
@@ -273,8 +302,11 @@ fn travel_checks(
         let required = settings.required_secs(km);
         let available = gap_end - gap_start;
         if available < required {
+            let theirs = other
+                .status_for(participant)
+                .unwrap_or(EventStatus::Tentative);
             let sev = if settings.hard {
-                severity(candidate.status, other.status)
+                severity(mine, theirs)
             } else {
                 Severity::Soft
             };
@@ -340,12 +372,13 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
         Severity::Hard => "hard",
         Severity::Soft => "soft",
     };
-    // An event the caller may not see is named only as a busy stretch.
-    let other = match st.events.get(&c.other_event) {
-        Some(e) if !crate::auth::caller_sees(st, e) => {
-            "an event not visible to your office".to_string()
-        }
-        _ => format!("{:?} ({})", c.other_title, c.other_event),
+    // A conflict redacted for its reader (`redact::View::conflict`) has no other event:
+    // it is named only as a busy stretch.
+    let hidden = c.other_event.is_empty();
+    let other = if hidden {
+        crate::redact::HIDDEN_EVENT.to_string()
+    } else {
+        format!("{:?} ({})", c.other_title, c.other_event)
     };
     match c.kind {
         ConflictKind::Participant => format!(
@@ -370,6 +403,14 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
                 at(c.end)
             )
         }
+        ConflictKind::Travel if c.travel.is_none() => format!(
+            "{} has {} between {} and {} to travel to or from {other}, too little for the \
+             journey ({sev} conflict)",
+            who(&c.participant),
+            hm(c.end - c.start),
+            at(c.start),
+            at(c.end),
+        ),
         ConflictKind::Travel => {
             let t = c.travel.as_ref();
             format!(
@@ -397,8 +438,15 @@ pub fn kind_name(k: ConflictKind) -> &'static str {
     }
 }
 
-/// The FAILED_PRECONDITION a write gets for hard conflicts.
-pub fn rejection(st: &State, hard: &[Conflict], zone: Tz) -> crate::error::Error {
+/// The FAILED_PRECONDITION a write gets for hard conflicts, as `view`'s principal may read
+/// it.
+pub fn rejection(
+    view: &crate::redact::View<'_>,
+    hard: &[Conflict],
+    zone: Tz,
+) -> crate::error::Error {
+    let st = view.state();
+    let hard = view.conflicts(hard);
     let descriptions: Vec<String> = hard.iter().map(|c| describe(st, c, zone)).collect();
     crate::error::Error::FailedPrecondition {
         message: format!(
@@ -411,9 +459,10 @@ pub fn rejection(st: &State, hard: &[Conflict], zone: Tz) -> crate::error::Error
             .zip(descriptions)
             .map(|(c, d)| crate::error::Precondition {
                 kind: kind_name(c.kind).into(),
-                subject: match st.events.get(&c.other_event) {
-                    Some(e) if !crate::auth::caller_sees(st, e) => "events/-".into(),
-                    _ => format!("events/{}", c.other_event),
+                subject: if c.other_event.is_empty() {
+                    crate::redact::HIDDEN_SUBJECT.into()
+                } else {
+                    format!("events/{}", c.other_event)
                 },
                 description: d,
             })
@@ -436,10 +485,14 @@ pub struct Busy {
 pub fn busy(st: &State, axis: Axis<'_>, from: i64, to: i64, include_tentative: bool) -> Vec<Busy> {
     let mut out: Vec<Busy> = Vec::new();
     for e in st.events.window(axis, from, to, None) {
-        let counts = match e.status {
-            EventStatus::Confirmed => true,
-            EventStatus::Tentative => include_tentative,
-            EventStatus::Cancelled => false,
+        let status = match axis {
+            Axis::Participant(p) => e.status_for(p),
+            _ => Some(e.status),
+        };
+        let counts = match status {
+            Some(EventStatus::Confirmed) => true,
+            Some(EventStatus::Tentative) => include_tentative,
+            Some(EventStatus::Cancelled) | None => false,
         };
         if !counts {
             continue;

@@ -10,7 +10,11 @@ use std::collections::BTreeSet;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::method;
+use crate::auth::Principal;
 use crate::error::{Error, Result, Violations};
+use crate::policy;
+use crate::redact::View;
 use crate::scheduler::{Meta, Resource, Scheduler, State};
 use crate::storage::prefix;
 use crate::validate::{self, PageRequest};
@@ -127,6 +131,46 @@ macro_rules! resource {
             }
         }
     };
+}
+
+/// Who may change or delete a stored directory record, and how its deletion is audited.
+pub trait Guarded: Resource {
+    /// The operation that deletes one.
+    const DELETE: &'static str;
+    /// PERMISSION_DENIED unless `who` may change this record.
+    fn require_keeper(&self, who: &Principal) -> Result<()>;
+}
+
+impl Guarded for Country {
+    const DELETE: &'static str = method::DELETE_COUNTRY;
+    fn require_keeper(&self, who: &Principal) -> Result<()> {
+        policy::require_admin(who)
+    }
+}
+
+impl Guarded for Participant {
+    const DELETE: &'static str = method::DELETE_PARTICIPANT;
+    fn require_keeper(&self, who: &Principal) -> Result<()> {
+        policy::require_editor_of(
+            who,
+            &self.country_code,
+            &format!("participant {:?}", self.id),
+        )
+    }
+}
+
+impl Guarded for Venue {
+    const DELETE: &'static str = method::DELETE_VENUE;
+    fn require_keeper(&self, who: &Principal) -> Result<()> {
+        policy::require_editor_of(who, &self.country_code, &format!("venue {:?}", self.id))
+    }
+}
+
+impl Guarded for Forum {
+    const DELETE: &'static str = method::DELETE_FORUM;
+    fn require_keeper(&self, who: &Principal) -> Result<()> {
+        policy::require_forum_editor(who, &self.id)
+    }
 }
 
 resource!(Country, "country", prefix::COUNTRY, countries, code);
@@ -419,10 +463,21 @@ pub struct Referrers {
 
 /// Refuses to delete a resource that events or proposals still name, saying which and
 /// what to do: cancelling an event does not free it, since cancelled events stay on record.
-fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
+/// Records `view`'s principal may not see are counted, never named.
+fn in_use(view: View<'_>, kind: &str, id: &str, refs: Referrers) -> Result<()> {
     if refs.events.is_empty() && refs.proposals.is_empty() {
         return Ok(());
     }
+    let st = view.state();
+    let (events, hidden_events): (Vec<String>, Vec<String>) =
+        refs.events.into_iter().partition(|e| view.sees_id(e));
+    let (proposals, hidden_proposals): (Vec<String>, Vec<String>) =
+        refs.proposals.into_iter().partition(|p| {
+            st.proposals
+                .get(p)
+                .is_none_or(|x| policy::sees_proposal(st, view.who(), x))
+        });
+    let hidden = hidden_events.len() + hidden_proposals.len();
     let named = |what: &str, ids: &[String]| -> Option<String> {
         const SHOWN: usize = 10;
         let more = if ids.len() > SHOWN { ", …" } else { "" };
@@ -436,15 +491,21 @@ fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
         (!ids.is_empty()).then(|| format!("{} {what}{s} ({list}{more})", ids.len()))
     };
     let who = [
-        named("event", &refs.events),
-        named("proposal", &refs.proposals),
+        named("event", &events),
+        named("proposal", &proposals),
+        (hidden > 0).then(|| {
+            format!(
+                "{hidden} record{} not visible to your office",
+                if hidden == 1 { "" } else { "s" }
+            )
+        }),
     ]
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
     .join(" and ");
     let mut advice = Vec::new();
-    if !refs.events.is_empty() {
+    if !events.is_empty() || !hidden_events.is_empty() {
         let change = match kind {
             k if k == Participant::KIND => "take the participant off those events",
             k if k == Venue::KIND => "move those events to another venue",
@@ -455,28 +516,35 @@ fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
             "{change} first (cancelled events stay on record, so they count too)"
         ));
     }
-    if !refs.proposals.is_empty() {
+    if !proposals.is_empty() || !hidden_proposals.is_empty() {
         advice.push("proposals keep what they named for their history, even once ended".into());
     }
-    let violations = refs
-        .events
+    let mut violations: Vec<crate::error::Precondition> = events
         .iter()
         .map(|e| ("events", "event", e))
-        .chain(refs.proposals.iter().map(|p| ("proposals", "proposal", p)))
+        .chain(proposals.iter().map(|p| ("proposals", "proposal", p)))
         .map(|(collection, what, r)| crate::error::Precondition {
             kind: "IN_USE".into(),
             subject: format!("{collection}/{r}"),
             description: format!("{what} {r:?} refers to {kind} {id:?}"),
         })
         .collect();
+    if hidden > 0 {
+        violations.push(crate::error::Precondition {
+            kind: "IN_USE".into(),
+            subject: crate::redact::HIDDEN_SUBJECT.into(),
+            description: format!(
+                "{hidden} record{} not visible to your office refer{} to {kind} {id:?}",
+                if hidden == 1 { "" } else { "s" },
+                if hidden == 1 { "s" } else { "" },
+            ),
+        });
+    }
+    let total = events.len() + proposals.len() + hidden;
     Err(Error::FailedPrecondition {
         message: format!(
             "{kind} {id:?} cannot be deleted: {who} {} to it; {}",
-            if refs.events.len() + refs.proposals.len() == 1 {
-                "refers"
-            } else {
-                "refer"
-            },
+            if total == 1 { "refers" } else { "refer" },
             advice.join("; ")
         ),
         violations,
@@ -484,9 +552,10 @@ fn in_use(kind: &str, id: &str, refs: Referrers) -> Result<()> {
 }
 
 impl Scheduler {
-    /// Registers a country.
-    pub async fn create_country(&self, input: CountryInput) -> Result<Country> {
-        self.write(|st, batch, now| {
+    /// Registers a country (ADMIN).
+    pub async fn create_country(&self, who: &Principal, input: CountryInput) -> Result<Country> {
+        self.write(who, method::CREATE_COUNTRY, |st, batch, now| {
+            policy::require_admin(who)?;
             let country = validated_country(&input, Meta::new(now))?;
             if st.countries.contains_key(country.code.as_str()) {
                 return Err(Error::AlreadyExists {
@@ -500,32 +569,46 @@ impl Scheduler {
         .await
     }
 
-    /// Changes a country's display name.
+    /// Changes a country's display name (ADMIN).
     pub async fn update_country(
         &self,
+        who: &Principal,
         input: CountryInput,
         mask: FieldMask,
         etag: String,
     ) -> Result<Country> {
+        policy::require_admin(who)?;
         let code = validate::country_code("country.code", &input.code)?;
-        self.update_with::<Country>(&code, "country.code", etag, |old, meta| {
-            let merged = CountryInput {
-                code: old.code.clone(),
-                display_name: pick(
-                    &mask,
-                    "display_name",
-                    &input.display_name,
-                    &old.display_name,
-                ),
-            };
-            validated_country(&merged, meta)
-        })
+        self.update_with::<Country>(
+            who,
+            method::UPDATE_COUNTRY,
+            &code,
+            "country.code",
+            etag,
+            |old, meta| {
+                let merged = CountryInput {
+                    code: old.code.clone(),
+                    display_name: pick(
+                        &mask,
+                        "display_name",
+                        &input.display_name,
+                        &old.display_name,
+                    ),
+                };
+                validated_country(&merged, meta)
+            },
+        )
         .await
     }
 
-    /// Registers a participant.
-    pub async fn create_participant(&self, input: ParticipantInput) -> Result<Participant> {
-        self.write(|st, batch, now| {
+    /// Registers a participant (an editor of their country's office, or ADMIN).
+    pub async fn create_participant(
+        &self,
+        who: &Principal,
+        input: ParticipantInput,
+    ) -> Result<Participant> {
+        self.write(who, method::CREATE_PARTICIPANT, |st, batch, now| {
+            policy::require_editor_of(who, &input.country_code, "a participant of that country")?;
             let id = st.new_id::<Participant>("participant_id", &input.id, now)?;
             let p = validated_participant(&input, id, Meta::new(now))?;
             st.put(batch, p.clone());
@@ -534,50 +617,67 @@ impl Scheduler {
         .await
     }
 
-    /// Changes the fields in `mask`.
+    /// Changes the fields in `mask`. Moving a participant to another country needs an
+    /// editor of both offices.
     pub async fn update_participant(
         &self,
+        who: &Principal,
         input: ParticipantInput,
         mask: FieldMask,
         etag: String,
     ) -> Result<Participant> {
         let id = input.id.clone();
-        self.update_with::<Participant>(&id, "participant.id", etag, |old, meta| {
-            let merged = ParticipantInput {
-                id: old.id.clone(),
-                display_name: pick(
-                    &mask,
-                    "display_name",
-                    &input.display_name,
-                    &old.display_name,
-                ),
-                role: if mask.takes("role", input.role != Role::Unspecified) {
-                    input.role
-                } else {
-                    old.role
-                },
-                title: pick(&mask, "title", &input.title, &old.title),
-                country_code: pick(
-                    &mask,
-                    "country_code",
-                    &input.country_code,
-                    &old.country_code,
-                ),
-                home_time_zone: pick(
-                    &mask,
-                    "home_time_zone",
-                    &input.home_time_zone,
-                    old.home_zone.name(),
-                ),
-            };
-            validated_participant(&merged, old.id.clone(), meta)
-        })
+        self.update_with::<Participant>(
+            who,
+            method::UPDATE_PARTICIPANT,
+            &id,
+            "participant.id",
+            etag,
+            |old, meta| {
+                if mask.takes("country_code", !input.country_code.is_empty()) {
+                    policy::require_editor_of(
+                        who,
+                        &input.country_code,
+                        "a participant of that country",
+                    )?;
+                }
+                let merged = ParticipantInput {
+                    id: old.id.clone(),
+                    display_name: pick(
+                        &mask,
+                        "display_name",
+                        &input.display_name,
+                        &old.display_name,
+                    ),
+                    role: if mask.takes("role", input.role != Role::Unspecified) {
+                        input.role
+                    } else {
+                        old.role
+                    },
+                    title: pick(&mask, "title", &input.title, &old.title),
+                    country_code: pick(
+                        &mask,
+                        "country_code",
+                        &input.country_code,
+                        &old.country_code,
+                    ),
+                    home_time_zone: pick(
+                        &mask,
+                        "home_time_zone",
+                        &input.home_time_zone,
+                        old.home_zone.name(),
+                    ),
+                };
+                validated_participant(&merged, old.id.clone(), meta)
+            },
+        )
         .await
     }
 
-    /// Registers a venue.
-    pub async fn create_venue(&self, input: VenueInput) -> Result<Venue> {
-        self.write(|st, batch, now| {
+    /// Registers a venue (an editor of its country's office, or ADMIN).
+    pub async fn create_venue(&self, who: &Principal, input: VenueInput) -> Result<Venue> {
+        self.write(who, method::CREATE_VENUE, |st, batch, now| {
+            policy::require_editor_of(who, &input.country_code, "a venue in that country")?;
             let id = st.new_id::<Venue>("venue_id", &input.id, now)?;
             let v = validated_venue(&input, id, Meta::new(now))?;
             st.put(batch, v.clone());
@@ -590,42 +690,54 @@ impl Scheduler {
     /// events: their wall times were entered in their own recorded zone.
     pub async fn update_venue(
         &self,
+        who: &Principal,
         input: VenueInput,
         mask: FieldMask,
         etag: String,
     ) -> Result<Venue> {
         let id = input.id.clone();
-        self.update_with::<Venue>(&id, "venue.id", etag, |old, meta| {
-            let merged = VenueInput {
-                id: old.id.clone(),
-                display_name: pick(
-                    &mask,
-                    "display_name",
-                    &input.display_name,
-                    &old.display_name,
-                ),
-                city: pick(&mask, "city", &input.city, &old.city),
-                country_code: pick(
-                    &mask,
-                    "country_code",
-                    &input.country_code,
-                    &old.country_code,
-                ),
-                time_zone: pick(&mask, "time_zone", &input.time_zone, old.zone.name()),
-                location: if mask.takes("location", input.location.is_some()) {
-                    input.location
-                } else {
-                    old.location
-                },
-            };
-            validated_venue(&merged, old.id.clone(), meta)
-        })
+        self.update_with::<Venue>(
+            who,
+            method::UPDATE_VENUE,
+            &id,
+            "venue.id",
+            etag,
+            |old, meta| {
+                if mask.takes("country_code", !input.country_code.is_empty()) {
+                    policy::require_editor_of(who, &input.country_code, "a venue in that country")?;
+                }
+                let merged = VenueInput {
+                    id: old.id.clone(),
+                    display_name: pick(
+                        &mask,
+                        "display_name",
+                        &input.display_name,
+                        &old.display_name,
+                    ),
+                    city: pick(&mask, "city", &input.city, &old.city),
+                    country_code: pick(
+                        &mask,
+                        "country_code",
+                        &input.country_code,
+                        &old.country_code,
+                    ),
+                    time_zone: pick(&mask, "time_zone", &input.time_zone, old.zone.name()),
+                    location: if mask.takes("location", input.location.is_some()) {
+                        input.location
+                    } else {
+                        old.location
+                    },
+                };
+                validated_venue(&merged, old.id.clone(), meta)
+            },
+        )
         .await
     }
 
-    /// Registers a forum.
-    pub async fn create_forum(&self, input: ForumInput) -> Result<Forum> {
-        self.write(|st, batch, now| {
+    /// Registers a forum (ADMIN; its secretariat then edits it).
+    pub async fn create_forum(&self, who: &Principal, input: ForumInput) -> Result<Forum> {
+        self.write(who, method::CREATE_FORUM, |st, batch, now| {
+            policy::require_admin(who)?;
             let id = st.new_id::<Forum>("forum_id", &input.id, now)?;
             let f = validated_forum(&input, id, Meta::new(now))?;
             st.put(batch, f.clone());
@@ -634,49 +746,61 @@ impl Scheduler {
         .await
     }
 
-    /// Changes the fields in `mask`.
+    /// Changes the fields in `mask` (the forum's secretariat, or ADMIN).
     pub async fn update_forum(
         &self,
+        who: &Principal,
         input: ForumInput,
         mask: FieldMask,
         etag: String,
     ) -> Result<Forum> {
         let id = input.id.clone();
-        self.update_with::<Forum>(&id, "forum.id", etag, |old, meta| {
-            let merged = ForumInput {
-                id: old.id.clone(),
-                display_name: pick(
-                    &mask,
-                    "display_name",
-                    &input.display_name,
-                    &old.display_name,
-                ),
-                description: pick(&mask, "description", &input.description, &old.description),
-                member_country_codes: if mask.takes(
-                    "member_country_codes",
-                    !input.member_country_codes.is_empty(),
-                ) {
-                    input.member_country_codes.clone()
-                } else {
-                    old.members.clone()
-                },
-            };
-            validated_forum(&merged, old.id.clone(), meta)
-        })
+        self.update_with::<Forum>(
+            who,
+            method::UPDATE_FORUM,
+            &id,
+            "forum.id",
+            etag,
+            |old, meta| {
+                let merged = ForumInput {
+                    id: old.id.clone(),
+                    display_name: pick(
+                        &mask,
+                        "display_name",
+                        &input.display_name,
+                        &old.display_name,
+                    ),
+                    description: pick(&mask, "description", &input.description, &old.description),
+                    member_country_codes: if mask.takes(
+                        "member_country_codes",
+                        !input.member_country_codes.is_empty(),
+                    ) {
+                        input.member_country_codes.clone()
+                    } else {
+                        old.members.clone()
+                    },
+                };
+                validated_forum(&merged, old.id.clone(), meta)
+            },
+        )
         .await
     }
 
     /// The one update path of the directory: read the record (NOT_FOUND naming `field`),
-    /// check the etag, build the new version from the old one, store it.
-    async fn update_with<R: Resource>(
+    /// check that `who` keeps it and the etag, build the new version from the old one, store
+    /// it.
+    async fn update_with<R: Guarded>(
         &self,
+        who: &Principal,
+        method: &'static str,
         id: &str,
         field: &str,
         etag: String,
         make: impl FnOnce(&R, Meta) -> Result<R>,
     ) -> Result<R> {
-        self.write(|st, batch, now| {
+        self.write(who, method, |st, batch, now| {
             let old = st.get::<R>(id, field)?;
+            old.require_keeper(who)?;
             old.meta().check_etag(&etag, R::KIND, id)?;
             let new = make(old, old.meta().bumped(now))?;
             st.put(batch, new.clone());
@@ -685,34 +809,40 @@ impl Scheduler {
         .await
     }
 
-    /// Reads one directory resource.
-    pub fn get<R: Resource>(&self, id: &str) -> Result<R> {
-        self.read_state().get::<R>(id, "id").cloned()
+    /// Reads one directory resource. The directory is public to every authenticated office.
+    pub fn get<R: Resource>(&self, who: &Principal, id: &str) -> Result<R> {
+        self.read(who, |view| view.state().get::<R>(id, "id").cloned())
     }
 
     /// Lists directory resources in id order, keeping those `keep` accepts.
     pub fn list<R: Resource>(
         &self,
+        who: &Principal,
         page: &PageRequest,
         keep: impl Fn(&R) -> bool,
     ) -> (Vec<R>, String) {
-        let st = self.read_state();
-        let (items, token) = validate::page(
-            R::map(&st).range(page.rest()).filter(|(_, r)| keep(r)),
-            page,
-        );
-        (items.into_iter().cloned().collect(), token)
+        self.read(who, |view| {
+            let (items, token) = validate::page(
+                R::map(view.state())
+                    .range(page.rest())
+                    .filter(|(_, r)| keep(r)),
+                page,
+            );
+            (items.into_iter().cloned().collect(), token)
+        })
     }
 
     /// Deletes a directory resource. Participants, venues and forums that an event or
-    /// proposal refers to cannot be deleted (FAILED_PRECONDITION naming them).
-    pub async fn delete<R: Resource>(&self, id: &str, etag: &str) -> Result<()> {
+    /// proposal refers to cannot be deleted (FAILED_PRECONDITION naming those `who` may
+    /// see).
+    pub async fn delete<R: Guarded>(&self, who: &Principal, id: &str, etag: &str) -> Result<()> {
         let id = id.trim().to_string();
         let etag = etag.to_string();
-        self.write(move |st, batch, _| {
+        self.write(who, R::DELETE, move |st, batch, _| {
             let r = st.get::<R>(&id, "id")?;
+            r.require_keeper(who)?;
             r.meta().check_etag(&etag, R::KIND, &id)?;
-            in_use(R::KIND, &id, st.referrers(R::KIND, &id))?;
+            in_use(View::new(st, who), R::KIND, &id, st.referrers(R::KIND, &id))?;
             st.remove::<R>(batch, &id);
             Ok(())
         })

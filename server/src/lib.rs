@@ -15,10 +15,14 @@
 //! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
 //! - [`storage`]: sled behind a narrow `Backend` trait; record codec; group commit.
 //! - [`validate`]: shared field rules and pagination.
-//! - [`auth`]: tokens, offices, roles, visibility rules, the caller of the current RPC.
+//! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
+//! - [`policy`]: who may see and change what, decided inside the write it guards.
+//! - [`redact`]: the one redaction point for everything that mentions another record.
+//! - [`audit`]: the audit log and the names of the operations it records.
 //! - [`error`]: the domain error enum.
 //! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
 
+pub mod audit;
 pub mod auth;
 pub mod conflicts;
 pub mod directory;
@@ -26,7 +30,9 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 mod pages;
+pub mod policy;
 pub mod proposals;
+pub mod redact;
 pub mod scheduler;
 pub mod storage;
 pub mod time;
@@ -37,6 +43,7 @@ use std::path::PathBuf;
 
 use tokio::net::TcpListener;
 
+pub use auth::Principal;
 pub use error::{Error, Result};
 pub use scheduler::{Clock, ManualClock, Scheduler, Settings};
 

@@ -22,11 +22,15 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::method;
+use crate::auth::Principal;
 use crate::conflicts;
 use crate::directory::{Participant, Venue};
 use crate::error::{Error, Precondition, Result, Violations};
-use crate::events::ops::{Action, Revision, remember, replay};
+use crate::events::ops::{Action, Revision, remember, replay, store_event};
 use crate::events::{self, Event, EventStatus, TimeOptions, TimingInput, Visibility};
+use crate::policy;
+use crate::redact::View;
 use crate::scheduler::{Meta, Resource, Scheduler, State};
 use crate::storage::{self, Batch, prefix};
 use crate::validate::{self, PageRequest};
@@ -297,7 +301,8 @@ impl ProposalStore {
             .collect()
     }
 
-    fn get(&self, id: &str) -> Option<&Arc<Proposal>> {
+    /// One proposal.
+    pub fn get(&self, id: &str) -> Option<&Arc<Proposal>> {
         self.by_id.get(id)
     }
 }
@@ -400,6 +405,17 @@ impl Move {
         }
     }
 
+    fn audited_as(&self) -> &'static str {
+        match self {
+            Move::Accept => method::ACCEPT_PROPOSAL,
+            Move::Decline => method::DECLINE_PROPOSAL,
+            Move::Counter(_) => method::COUNTER_PROPOSAL,
+            Move::Revise(_) => method::REVISE_PROPOSAL,
+            Move::Withdraw => method::WITHDRAW_PROPOSAL,
+            Move::Finalise { .. } => method::FINALISE_PROPOSAL,
+        }
+    }
+
     fn verb(&self) -> &'static str {
         match self {
             Move::Accept => "accept",
@@ -448,14 +464,13 @@ fn check_party(st: &State, field: &str, p: &Option<Party>) -> Result<Party> {
     }
 }
 
-fn check_event_ref(st: &State, field: &str, id: &str) -> Result<Option<String>> {
+/// An event a proposal names: one `who` may see, or NOT_FOUND.
+fn check_event_ref(st: &State, who: &Principal, field: &str, id: &str) -> Result<Option<String>> {
     let id = id.trim();
     if id.is_empty() {
         return Ok(None);
     }
-    st.events
-        .get(id)
-        .ok_or_else(|| Error::not_found("event", id, field))?;
+    policy::visible_event(st, who, id, field)?;
     Ok(Some(id.to_string()))
 }
 
@@ -576,12 +591,20 @@ fn country_of(st: &State, party: &Party) -> Option<String> {
 }
 
 impl Scheduler {
-    /// Makes a proposal; it starts INVITED.
-    pub async fn create_proposal(&self, input: ProposalInput, ctx: Context) -> Result<Proposal> {
+    /// Makes a proposal on behalf of `who`, the proposer's or recipient's office; it starts
+    /// INVITED.
+    pub async fn create_proposal(
+        &self,
+        who: &Principal,
+        input: ProposalInput,
+        ctx: Context,
+    ) -> Result<Proposal> {
         check_context(&ctx)?;
-        self.write(move |st, batch, now| {
-            if let Some(prev) = replay(st, &ctx.request_id, "CreateProposal")? {
-                return storage::decode(prev.request_id.as_bytes(), &prev.snapshot);
+        self.write(who, method::CREATE_PROPOSAL, move |st, batch, now| {
+            policy::require_writer(who)?;
+            if let Some(prev) = replay(st, who, &ctx.request_id, "CreateProposal")? {
+                let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
+                return Ok(View::new(st, who).proposal(p));
             }
             let mut v = Violations::default();
             if input.kind.is_none() {
@@ -601,9 +624,10 @@ impl Scheduler {
                     "is the same party as the proposer",
                 ));
             }
-            let event_id = check_event_ref(st, "proposal.event_id", &input.event_id)?;
+            policy::require_create_proposal(st, who, [&proposer, &recipient])?;
+            let event_id = check_event_ref(st, who, "proposal.event_id", &input.event_id)?;
             let target_event_id =
-                check_event_ref(st, "proposal.target_event_id", &input.target_event_id)?;
+                check_event_ref(st, who, "proposal.target_event_id", &input.target_event_id)?;
             let terms = input
                 .terms
                 .as_ref()
@@ -640,7 +664,7 @@ impl Scheduler {
                 finalised_at: None,
                 finalise_time: None,
                 visibility: input.visibility.unwrap_or_default(),
-                owner_office: crate::auth::current().office.clone(),
+                owner_office: who.office.clone(),
                 history_len: 1,
                 meta: Meta::new(now),
             };
@@ -658,6 +682,7 @@ impl Scheduler {
             remember(
                 st,
                 batch,
+                who,
                 &ctx.request_id,
                 "CreateProposal",
                 &p.id,
@@ -666,15 +691,18 @@ impl Scheduler {
             )?;
             // A deadline already past (an invitation recorded after the fact) reads EXPIRED
             // at once, like any other.
-            Ok(store_transition(st, batch, p, &t).effective(now).0)
+            let p = store_transition(st, batch, p, &t).effective(now).0;
+            Ok(View::new(st, who).proposal(p))
         })
         .await
     }
 
-    /// Moves a proposal through its state machine. Returns the proposal and, for a
-    /// finalisation, its linked event as stored after the step.
+    /// Moves a proposal through its state machine on behalf of `who`, a party to it.
+    /// Returns the proposal and, for a finalisation, its linked event as stored after the
+    /// step, both as `who` may read them.
     pub async fn transition(
         &self,
+        who: &Principal,
         id: &str,
         m: Move,
         ctx: Context,
@@ -682,17 +710,26 @@ impl Scheduler {
         check_context(&ctx)?;
         let id = id.trim().to_string();
         let travel = self.settings().travel;
-        self.write(move |st, batch, now| {
-            if let Some(prev) = replay(st, &ctx.request_id, m.method())? {
+        self.write(who, m.audited_as(), move |st, batch, now| {
+            policy::require_writer(who)?;
+            if let Some(prev) = replay(st, who, &ctx.request_id, m.method())? {
                 let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
-                let event = p.event_id.as_ref().and_then(|e| st.events.get(e).cloned());
-                return Ok((p, event));
+                let view = View::new(st, who);
+                let event = p
+                    .event_id
+                    .as_ref()
+                    .and_then(|e| st.events.get(e.as_str()))
+                    .filter(|e| view.sees(e))
+                    .map(|e| view.event(e));
+                return Ok((view.proposal(p), event));
             }
             let stored = st
                 .proposals
                 .get(&id)
+                .filter(|p| policy::sees_proposal(st, who, p))
                 .cloned()
                 .ok_or_else(|| Error::not_found("proposal", &id, "id"))?;
+            policy::require_change_proposal(st, who, &stored)?;
             let (current, expiry) = stored.effective(now);
             current.meta.check_etag(&ctx.etag, "proposal", &id)?;
             let to = m.target();
@@ -740,13 +777,14 @@ impl Scheduler {
                 confirm_event,
             } = &m
             {
-                let (event, confirm) = finalise_event(st, &current, event_id, *confirm_event)?;
+                let view = View::new(st, who);
+                let (event, confirm) = finalise_event(view, &current, event_id, *confirm_event)?;
                 if let Some(mut e) = confirm {
                     // Confirming is an update like any other: conflicts are enforced first.
                     let report = conflicts::check(st, &e, &travel);
                     let hard = report.hard();
                     if !hard.is_empty() {
-                        return Err(conflicts::rejection(st, &hard, e.zone()));
+                        return Err(conflicts::rejection(&view, &hard, e.zone()));
                     }
                     e.meta = e.meta.bumped(now);
                     let rev = Revision {
@@ -758,12 +796,7 @@ impl Scheduler {
                         overridden: Vec::new(),
                         note: format!("confirmed on finalising proposal {id:?}"),
                     };
-                    batch.put(storage::key(prefix::EVENT, &e.id), &e);
-                    batch.put(
-                        storage::seq_key(prefix::EVENT_HISTORY, &e.id, rev.revision),
-                        &rev,
-                    );
-                    st.events.insert(e);
+                    store_event(st, batch, e, rev);
                 }
                 if current.kind != Kind::Agreement && current.event_id.is_none() {
                     next.event_id = Some(event.clone());
@@ -790,6 +823,7 @@ impl Scheduler {
             remember(
                 st,
                 batch,
+                who,
                 &ctx.request_id,
                 m.method(),
                 &id,
@@ -797,80 +831,95 @@ impl Scheduler {
                 now,
             )?;
             let p = store_transition(st, batch, next, &t);
+            let view = View::new(st, who);
             let event = linked_event
                 .or_else(|| p.event_id.clone())
-                .and_then(|e| st.events.get(&e).cloned());
-            Ok(((*p).clone(), event))
+                .and_then(|e| st.events.get(&e))
+                .filter(|e| view.sees(e))
+                .map(|e| view.event(e));
+            Ok((view.proposal((*p).clone()), event))
         })
         .await
     }
 
-    /// One proposal, as of now.
-    pub fn get_proposal(&self, id: &str) -> Result<Proposal> {
-        let st = self.read_state();
-        let p = st
-            .proposals
-            .get(id)
-            .ok_or_else(|| Error::not_found("proposal", id, "id"))?;
-        Ok(p.effective(self.now()).0)
-    }
-
-    /// Proposals matching `q`, in id order.
-    pub fn list_proposals(
-        &self,
-        q: &ProposalQuery,
-        page: &PageRequest,
-    ) -> Result<(Vec<Proposal>, String)> {
-        let st = self.read_state();
+    /// One proposal, as of now, if `who` may see it (NOT_FOUND otherwise).
+    pub fn get_proposal(&self, who: &Principal, id: &str) -> Result<Proposal> {
         let now = self.now();
-        let me = q.participant.clone().map(Party::Participant);
-        // `status` is the proposal's as of now, which a passed deadline may have changed.
-        let matches = |p: &Proposal, status: Status| {
-            me.as_ref().is_none_or(|m| p.parties().contains(&m))
-                && q.country.as_ref().is_none_or(|c| {
-                    p.parties()
-                        .iter()
-                        .any(|party| country_of(&st, party).as_ref() == Some(c))
-                })
-                && q.kind.is_none_or(|k| p.kind == k)
-                && q.status.is_none_or(|s| status == s)
-                && q.target_event
-                    .as_ref()
-                    .is_none_or(|t| p.target_event_id.as_ref() == Some(t))
-                && q.event
-                    .as_ref()
-                    .is_none_or(|e| p.event_id.as_ref() == Some(e))
-                && (!q.awaiting_response
-                    || me.as_ref().is_some_and(|m| {
-                        (status == Status::Invited && p.recipient == *m)
-                            || (status == Status::Countered && p.proposer == *m)
-                    }))
-        };
-        // Filtered on their status as of now, then copied (to apply a passed deadline) only
-        // as they join the page: copying every candidate would cost the whole store.
-        let current = st
-            .proposals
-            .by_id
-            .range::<str, _>(page.rest())
-            .filter(|(_, p)| matches(p, p.status_at(now)))
-            .map(|(k, p)| (k, p.effective(now).0));
-        Ok(validate::page(current, page))
-    }
-
-    /// A proposal's history, oldest first (including an expiry not yet swept).
-    pub fn proposal_history(
-        &self,
-        id: &str,
-        page: &PageRequest,
-    ) -> Result<(Vec<Transition>, String)> {
-        let (history_len, expiry) = {
-            let st = self.read_state();
+        self.read(who, |view| {
+            let st = view.state();
             let p = st
                 .proposals
                 .get(id)
-                .ok_or_else(|| Error::not_found("proposal", id, "proposal_id"))?;
-            (p.history_len, p.expiry(self.now()))
-        };
+                .filter(|p| policy::sees_proposal(st, who, p))
+                .ok_or_else(|| Error::not_found("proposal", id, "id"))?;
+            Ok(view.proposal(p.effective(now).0))
+        })
+    }
+
+    /// Proposals matching `q` that `who` may see, in id order (pages are full: visibility
+    /// is applied before paging).
+    pub fn list_proposals(
+        &self,
+        who: &Principal,
+        q: &ProposalQuery,
+        page: &PageRequest,
+    ) -> Result<(Vec<Proposal>, String)> {
+        let now = self.now();
+        self.read(who, |view| {
+            let st = view.state();
+            let me = q.participant.clone().map(Party::Participant);
+            // `status` is the proposal's as of now, which a passed deadline may have changed.
+            let matches = |p: &Proposal, status: Status| {
+                me.as_ref().is_none_or(|m| p.parties().contains(&m))
+                    && q.country.as_ref().is_none_or(|c| {
+                        p.parties()
+                            .iter()
+                            .any(|party| country_of(st, party).as_ref() == Some(c))
+                    })
+                    && q.kind.is_none_or(|k| p.kind == k)
+                    && q.status.is_none_or(|s| status == s)
+                    && q.target_event
+                        .as_ref()
+                        .is_none_or(|t| p.target_event_id.as_ref() == Some(t))
+                    && q.event
+                        .as_ref()
+                        .is_none_or(|e| p.event_id.as_ref() == Some(e))
+                    && (!q.awaiting_response
+                        || me.as_ref().is_some_and(|m| {
+                            (status == Status::Invited && p.recipient == *m)
+                                || (status == Status::Countered && p.proposer == *m)
+                        }))
+                    && policy::sees_proposal(st, who, p)
+            };
+            // Filtered on their status as of now, then copied (to apply a passed deadline)
+            // only as they join the page: copying every candidate would cost the whole store.
+            let current = st
+                .proposals
+                .by_id
+                .range::<str, _>(page.rest())
+                .filter(|(_, p)| matches(p, p.status_at(now)))
+                .map(|(k, p)| (k, view.proposal(p.effective(now).0)));
+            Ok(validate::page(current, page))
+        })
+    }
+
+    /// A proposal's history, oldest first (including an expiry not yet swept), if `who`
+    /// may see the proposal.
+    pub fn proposal_history(
+        &self,
+        who: &Principal,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<Transition>, String)> {
+        let now = self.now();
+        let (history_len, expiry) = self.read(who, |view| {
+            let st = view.state();
+            st.proposals
+                .get(id)
+                .filter(|p| policy::sees_proposal(st, who, p))
+                .map(|p| (p.history_len, p.expiry(now)))
+                .ok_or_else(|| Error::not_found("proposal", id, "proposal_id"))
+        })?;
         let mut key = storage::key(prefix::PROPOSAL_HISTORY, id);
         key.push(0);
         let mut all: Vec<Transition> = self
@@ -882,17 +931,23 @@ impl Scheduler {
         all.truncate(history_len as usize);
         all.extend(expiry);
         let after = page.after_sequence()?;
-        validate::sequence_page(
+        let (items, token) = validate::sequence_page(
             all.into_iter().filter(|t| t.sequence > after).map(Ok),
             |t| t.sequence,
             page,
-        )
+        )?;
+        let items = self.read(who, |view| {
+            items.into_iter().map(|t| view.transition(t)).collect()
+        });
+        Ok((items, token))
     }
 
     /// Stores the expiry of every INVITED proposal whose deadline has passed (the entry a
-    /// reader already sees). Returns how many expired.
-    pub async fn expire_due(&self) -> Result<usize> {
-        self.write(|st, batch, now| {
+    /// reader already sees). Returns how many expired. The server runs it as
+    /// [`Principal::system`].
+    pub async fn expire_due(&self, who: &Principal) -> Result<usize> {
+        policy::require_admin(who)?;
+        self.write(who, method::EXPIRE_PROPOSALS, |st, batch, now| {
             let due: Vec<(Proposal, Transition)> = st
                 .proposals
                 .by_id
@@ -913,13 +968,16 @@ impl Scheduler {
     }
 }
 
-/// Which event a finalisation records, and the event to confirm with it, if any.
+/// Which event a finalisation records, and the event to confirm with it, if any. The
+/// event must be one `view`'s principal may see (NOT_FOUND otherwise), and to confirm it,
+/// one it may change.
 fn finalise_event(
-    st: &State,
+    view: View<'_>,
     p: &Proposal,
     requested: &str,
     confirm: bool,
 ) -> Result<(String, Option<Event>)> {
+    let st = view.state();
     let requested = requested.trim();
     let subject = format!("proposals/{}", p.id);
     if p.kind == Kind::Agreement {
@@ -936,10 +994,7 @@ fn finalise_event(
                 "name the event at which the agreement was finalised",
             )
         })?;
-        let e = st
-            .events
-            .get(id)
-            .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
+        let e = policy::visible_event(st, view.who(), id, "event_id")?;
         if !e.is_live() {
             return Err(Error::precondition(
                 "EVENT_CANCELLED",
@@ -969,13 +1024,11 @@ fn finalise_event(
             ));
         }
     };
-    let e = st
-        .events
-        .get(id)
-        .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
+    let e = policy::visible_event(st, view.who(), id, "event_id")?;
     match e.status {
         EventStatus::Confirmed => Ok((id.to_string(), None)),
         EventStatus::Tentative if confirm => {
+            policy::require_change_event(st, view.who(), e)?;
             let mut next = (**e).clone();
             next.status = EventStatus::Confirmed;
             Ok((id.to_string(), Some(next)))

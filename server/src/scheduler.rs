@@ -35,9 +35,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::audit::AuditRecord;
+use crate::auth::Principal;
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::error::{Error, Result};
 use crate::events::Str;
+use crate::redact::View;
 use crate::storage::{self, Backend, Batch, SledBackend, Store};
 
 /// A source of "now", in microseconds since the Unix epoch. Tests use [`ManualClock`] so
@@ -97,7 +100,8 @@ impl ManualClock {
 }
 
 /// What the first attempt of an idempotent request produced (AIP-155), so a retry with the
-/// same `request_id` returns it instead of applying twice.
+/// same `request_id` from the same office returns it instead of applying twice. Request ids
+/// are scoped by office: another office's id never answers for this one.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RequestRecord {
     /// The client's request id.
@@ -252,11 +256,18 @@ pub struct State {
     pub events: crate::events::EventStore,
     /// Proposals and their indexes.
     pub proposals: crate::proposals::ProposalStore,
-    /// Idempotency records: request id -> what the first attempt returned.
+    /// Idempotency records by [`request_key`] (office and request id): what the first
+    /// attempt returned.
     pub requests: BTreeMap<String, RequestRecord>,
     /// The last audit record's sequence.
     pub audit_seq: u64,
     id_counter: u64,
+}
+
+/// The key of an idempotency record: the office that sent it, then its id, so two offices
+/// choosing the same id never meet.
+pub fn request_key(office: &str, request_id: &str) -> String {
+    format!("{office}\0{request_id}")
 }
 
 impl State {
@@ -422,11 +433,14 @@ impl Scheduler {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `f` as one atomic, durable write (see the module docs). `f` gets the state, a
-    /// batch to record storage changes in, and the current time; it must finish every
-    /// check before it changes anything.
+    /// Runs `f` as one atomic, durable write (see the module docs) on behalf of `who`,
+    /// audited as `method`. `f` gets the state, a batch to record storage changes in, and
+    /// the current time; it must finish every check (authorisation included) before it
+    /// changes anything.
     pub(crate) async fn write<R>(
         &self,
+        who: &Principal,
+        method: &'static str,
         f: impl FnOnce(&mut State, &mut Batch, i64) -> Result<R>,
     ) -> Result<R> {
         let result = {
@@ -437,22 +451,14 @@ impl Scheduler {
             let result = f(&mut state, &mut batch, now)?;
             if let Some(first) = batch.first_key() {
                 // Every write is audited in the same atomic batch as the write itself.
-                let (office, token, method) = match crate::auth::current_call() {
-                    Some(c) => (
-                        c.principal.office.clone(),
-                        c.principal.token.clone(),
-                        c.method,
-                    ),
-                    None => ("in-process".into(), String::new(), "in-process".into()),
-                };
                 state.audit_seq += 1;
-                let record = crate::auth::AuditRecord {
+                let record = AuditRecord {
                     sequence: state.audit_seq,
                     time: now,
-                    office,
-                    token,
-                    method,
-                    resource: crate::auth::resource_name(first),
+                    office: who.office.clone(),
+                    token: who.token.clone(),
+                    method: method.to_string(),
+                    resource: crate::audit::resource_name(first),
                 };
                 let mut key = storage::prefix::AUDIT.to_vec();
                 key.extend_from_slice(&record.sequence.to_be_bytes());
@@ -463,6 +469,12 @@ impl Scheduler {
         };
         self.inner.store.sync().await?;
         Ok(result)
+    }
+
+    /// Runs `f` over the state as `who` sees it, under the read lock.
+    pub(crate) fn read<R>(&self, who: &Principal, f: impl FnOnce(View<'_>) -> R) -> R {
+        let st = self.read_state();
+        f(View::new(&st, who))
     }
 
     /// Flushes everything to disk now (used at shutdown).
@@ -486,7 +498,7 @@ async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duratio
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         let scheduler = Scheduler { inner };
-        if let Err(e) = scheduler.expire_due().await {
+        if let Err(e) = scheduler.expire_due(&Principal::system()).await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }
@@ -500,12 +512,22 @@ fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.forums)?;
     state.events = crate::events::EventStore::load(store)?;
     state.proposals = crate::proposals::ProposalStore::load(store)?;
-    for r in store.load::<RequestRecord>(storage::prefix::REQUEST)? {
-        state.requests.insert(r.request_id.clone(), r);
-    }
+    store.visit(storage::prefix::REQUEST, &mut |k, v| {
+        let r: RequestRecord = storage::decode(k, v)?;
+        // `q/<office>\0<id>`; records written before ids were scoped by office are
+        // `q/<id>` and belong to the office-less caller of a server without access control.
+        let scoped = k[storage::prefix::REQUEST.len()..].contains(&0);
+        let key = if scoped {
+            String::from_utf8_lossy(&k[storage::prefix::REQUEST.len()..]).into_owned()
+        } else {
+            request_key("", &r.request_id)
+        };
+        state.requests.insert(key, r);
+        Ok(())
+    })?;
     // The sequence continues from the last record: keys sort by sequence.
     if let Some((k, v)) = store.last(storage::prefix::AUDIT)? {
-        state.audit_seq = storage::decode::<crate::auth::AuditRecord>(&k, &v)?.sequence;
+        state.audit_seq = storage::decode::<AuditRecord>(&k, &v)?.sequence;
     }
     Ok(state)
 }

@@ -3,6 +3,7 @@
 
 use entente_proto::v1 as pb;
 use entente_proto::v1::event_service_client::EventServiceClient;
+use entente_server::Principal;
 use entente_server::directory::{ParticipantInput, VenueInput};
 use entente_server::events::ops::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
@@ -31,40 +32,50 @@ fn talks(id: &str, start: &str, end: &str) -> EventInput {
 async fn in_process_and_grpc_share_one_scheduler() {
     let s = Scheduler::temporary(Settings::default()).expect("scheduler");
     let err = s
-        .create_venue(VenueInput {
-            id: "kremlin".into(),
-            display_name: "Kremlin".into(),
-            city: "Moscow".into(),
-            country_code: "RU".into(),
-            time_zone: "Europe/Kazan".into(),
-            location: None,
-        })
+        .create_venue(
+            &Principal::system(),
+            VenueInput {
+                id: "kremlin".into(),
+                display_name: "Kremlin".into(),
+                city: "Moscow".into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Kazan".into(),
+                location: None,
+            },
+        )
         .await
         .expect_err("same validation as gRPC");
     match err {
         Error::Invalid(v) => assert_eq!(v[0].field, "venue.time_zone"),
         other => panic!("unexpected {other:?}"),
     }
-    s.create_venue(VenueInput {
-        id: "kremlin".into(),
-        display_name: "Kremlin".into(),
-        city: "Moscow".into(),
-        country_code: "RU".into(),
-        time_zone: "Europe/Moscow".into(),
-        location: None,
-    })
+    s.create_venue(
+        &Principal::system(),
+        VenueInput {
+            id: "kremlin".into(),
+            display_name: "Kremlin".into(),
+            city: "Moscow".into(),
+            country_code: "RU".into(),
+            time_zone: "Europe/Moscow".into(),
+            location: None,
+        },
+    )
     .await
     .expect("venue");
-    s.create_participant(ParticipantInput {
-        id: "putin".into(),
-        display_name: "Vladimir Putin".into(),
-        country_code: "RU".into(),
-        home_time_zone: "Europe/Moscow".into(),
-        ..Default::default()
-    })
+    s.create_participant(
+        &Principal::system(),
+        ParticipantInput {
+            id: "putin".into(),
+            display_name: "Vladimir Putin".into(),
+            country_code: "RU".into(),
+            home_time_zone: "Europe/Moscow".into(),
+            ..Default::default()
+        },
+    )
     .await
     .expect("participant");
     s.create_event(
+        &Principal::system(),
         talks("a", "2024-10-15T10:00", "2024-10-15T12:00"),
         WriteOptions::default(),
     )
@@ -72,6 +83,7 @@ async fn in_process_and_grpc_share_one_scheduler() {
     .expect("first");
     let err = s
         .create_event(
+            &Principal::system(),
             talks("b", "2024-10-15T11:00", "2024-10-15T13:00"),
             WriteOptions::default(),
         )

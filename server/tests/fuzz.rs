@@ -7,10 +7,11 @@
 //! `PROPTEST_CASES=100000 cargo test --release -p entente-server --test fuzz`.
 
 use entente_proto::v1 as pb;
+use entente_server::Principal;
 use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
 use entente_server::error::Error;
-use entente_server::events::Event;
 use entente_server::events::ops::WriteOptions;
+use entente_server::events::{Event, stored};
 use entente_server::grpc::convert;
 use entente_server::proposals::Proposal;
 use entente_server::storage::{self, wal};
@@ -40,26 +41,32 @@ fn scheduler(rt: &tokio::runtime::Runtime) -> Scheduler {
             ..Settings::default()
         })
         .expect("scheduler");
-        s.create_participant(ParticipantInput {
-            id: "putin".into(),
-            display_name: "Vladimir Putin".into(),
-            country_code: "RU".into(),
-            home_time_zone: "Europe/Moscow".into(),
-            ..Default::default()
-        })
+        s.create_participant(
+            &Principal::system(),
+            ParticipantInput {
+                id: "putin".into(),
+                display_name: "Vladimir Putin".into(),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            },
+        )
         .await
         .expect("participant");
-        s.create_venue(VenueInput {
-            id: "kremlin".into(),
-            display_name: "Kremlin".into(),
-            city: "Moscow".into(),
-            country_code: "RU".into(),
-            time_zone: "Europe/Moscow".into(),
-            location: Some(entente_server::directory::LatLng {
-                latitude: 55.75,
-                longitude: 37.62,
-            }),
-        })
+        s.create_venue(
+            &Principal::system(),
+            VenueInput {
+                id: "kremlin".into(),
+                display_name: "Kremlin".into(),
+                city: "Moscow".into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Moscow".into(),
+                location: Some(entente_server::directory::LatLng {
+                    latitude: 55.75,
+                    longitude: 37.62,
+                }),
+            },
+        )
         .await
         .expect("venue");
         s
@@ -78,6 +85,7 @@ fn a_valid_event() -> Event {
         host_country: "RU".into(),
         forum_id: Some("brics".into()),
         participants: vec!["putin".into()],
+        attendance: vec![entente_server::events::Attendance::Confirmed],
         status: entente_server::events::EventStatus::Confirmed,
         parent_id: None,
         timing: entente_server::events::Timing::Timed,
@@ -122,7 +130,7 @@ proptest! {
     #[test]
     fn record_decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         for result in [
-            storage::decode::<Event>(b"e/fuzz", &bytes).err(),
+            stored::decode(b"e/fuzz", &bytes).err(),
             storage::decode::<Proposal>(b"x/fuzz", &bytes).err(),
         ].into_iter().flatten() {
             prop_assert!(result.to_string().contains("fuzz"), "{result}");
@@ -132,12 +140,12 @@ proptest! {
     /// A valid record with bytes flipped decodes or fails cleanly.
     #[test]
     fn mutated_records_fail_cleanly(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
-        let mut bytes = storage::encode(&a_valid_event());
+        let mut bytes = stored::encode(&a_valid_event());
         for (i, b) in flips {
             let at = i.index(bytes.len());
             bytes[at] ^= b;
         }
-        let _ = storage::decode::<Event>(b"e/e1", &bytes);
+        let _ = stored::decode(b"e/e1", &bytes);
     }
 
     /// Arbitrary file contents never panic the write-ahead log reader.
@@ -168,7 +176,7 @@ proptest! {
             && let Some(e) = req.event
             && let Ok(input) = convert::event_input(e)
         {
-            match s.check_conflicts(&input, &FieldMask::all(), &WriteOptions::default()) {
+            match s.check_conflicts(&Principal::system(), &input, &FieldMask::all(), &WriteOptions::default()) {
                 Ok(_) => {}
                 Err(e) => prop_assert!(precise(&e), "{e:?}"),
             }
@@ -206,7 +214,7 @@ proptest! {
         };
         let outcome = rt.block_on(async {
             let input = convert::event_input(Box::new(event))?;
-            s.create_event(input, WriteOptions::default()).await.map(|_| ())
+            s.create_event(&Principal::system(), input, WriteOptions::default()).await.map(|_| ())
         });
         if let Err(e) = outcome {
             prop_assert!(precise(&e), "{e:?}");

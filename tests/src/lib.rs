@@ -217,6 +217,80 @@ impl Drop for TestServer {
     }
 }
 
+/// Offices and their tokens, for tests of access control: each token's secret is
+/// `secret-<name>`, and only its digest is configured.
+pub mod offices {
+    use entente_proto::v1 as pb;
+    use entente_server::auth::{Access, digest};
+
+    use crate::{Authed, TestServer};
+
+    /// An access file with `tokens` (name, office, role) and the BRICS secretariat office;
+    /// `extra` is appended (more `[[offices]]` entries).
+    pub fn access(tokens: &[(&str, &str, &str)], extra: &str) -> Access {
+        let mut text = String::from(
+            "[[offices]]\nid = \"brics-secretariat\"\nsecretariat_of = [\"brics\"]\n\n",
+        );
+        text += extra;
+        for (name, office, role) in tokens {
+            text += &format!(
+                "[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\noffice = \"{office}\"\nrole = \"{role}\"\n\n",
+                digest(&format!("secret-{name}"))
+            );
+        }
+        Access::parse(&text).expect("access file")
+    }
+
+    /// The clients of token `name`.
+    pub fn as_(server: &TestServer, name: &str) -> Authed {
+        server.as_token(&format!("secret-{name}"))
+    }
+
+    /// Registers a participant as `a`.
+    pub async fn participant(a: &mut Authed, id: &str, country: &str, zone: &str) {
+        a.directory
+            .create_participant(pb::CreateParticipantRequest {
+                participant: Some(pb::Participant {
+                    display_name: id.into(),
+                    country_code: country.into(),
+                    home_time_zone: zone.into(),
+                    ..Default::default()
+                }),
+                participant_id: id.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("participant {id}: {e:?}"));
+    }
+
+    /// Registers a venue as `a`; `at` is (latitude, longitude).
+    pub async fn venue(
+        a: &mut Authed,
+        id: &str,
+        city: &str,
+        country: &str,
+        zone: &str,
+        at: Option<(f64, f64)>,
+    ) {
+        a.directory
+            .create_venue(pb::CreateVenueRequest {
+                venue: Some(pb::Venue {
+                    display_name: id.into(),
+                    city: city.into(),
+                    country_code: country.into(),
+                    time_zone: zone.into(),
+                    location: at.map(|(latitude, longitude)| pb::LatLng {
+                        latitude,
+                        longitude,
+                    }),
+                    ..Default::default()
+                }),
+                venue_id: id.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("venue {id}: {e:?}"));
+    }
+}
+
 /// Builders and the article's directory, shared by the test files.
 pub mod fixtures {
     use entente_proto::v1 as pb;

@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use entente_proto::v1 as pb;
-use entente_server::auth::{Access, digest};
+use entente_server::auth::Access;
 use entente_tests::fixtures::{days, event, timed};
+use entente_tests::offices::{self, as_, participant};
 use entente_tests::{Authed, TestServer};
 use prost_types::FieldMask;
 use tonic::Code;
@@ -23,51 +24,11 @@ const TOKENS: &[(&str, &str, &str)] = &[
 ];
 
 fn access() -> Access {
-    let mut text =
-        String::from("[[offices]]\nid = \"brics-secretariat\"\nsecretariat_of = [\"brics\"]\n\n");
-    for (name, office, role) in TOKENS {
-        // The secret of each token is "secret-<name>"; only its digest is configured.
-        text += &format!(
-            "[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\noffice = \"{office}\"\nrole = \"{role}\"\n\n",
-            digest(&format!("secret-{name}"))
-        );
-    }
-    Access::parse(&text).expect("access file")
-}
-
-fn as_(server: &TestServer, name: &str) -> Authed {
-    server.as_token(&format!("secret-{name}"))
-}
-
-async fn participant(a: &mut Authed, id: &str, country: &str, zone: &str) {
-    a.directory
-        .create_participant(pb::CreateParticipantRequest {
-            participant: Some(pb::Participant {
-                display_name: id.into(),
-                country_code: country.into(),
-                home_time_zone: zone.into(),
-                ..Default::default()
-            }),
-            participant_id: id.into(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("participant {id}: {e:?}"));
+    offices::access(TOKENS, "")
 }
 
 async fn venue(a: &mut Authed, id: &str, city: &str, country: &str, zone: &str) {
-    a.directory
-        .create_venue(pb::CreateVenueRequest {
-            venue: Some(pb::Venue {
-                display_name: id.into(),
-                city: city.into(),
-                country_code: country.into(),
-                time_zone: zone.into(),
-                ..Default::default()
-            }),
-            venue_id: id.into(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("venue {id}: {e:?}"));
+    offices::venue(a, id, city, country, zone, None).await
 }
 
 async fn create(

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use entente_proto::v1 as pb;
-use entente_server::events::Event;
+use entente_server::events::{Event, stored};
 use entente_server::storage::{self, Backend, Batch, SledBackend, prefix};
 use entente_tests::TestServer;
 use entente_tests::fixtures::{create, event, participant, rfc, timed, utc, venue};
@@ -63,14 +63,14 @@ fn age_the_store(dir: &Path, mark_store_old: bool) {
         .into_iter()
         .next()
         .expect("stored event");
-    let mut e: Event = storage::decode(&k, &v).expect("decode");
+    let mut e: Event = stored::decode(&k, &v).expect("decode");
     for z in [&mut e.start, &mut e.end] {
         z.utc -= 3600;
         z.offset_secs = 4 * 3600 + 1800;
     }
     e.tzdb_version = "2022a".into();
     let mut batch = Batch::default();
-    batch.put(key, &e);
+    batch.put_bytes(key, stored::encode(&e));
     if mark_store_old {
         batch.put(storage::key(prefix::META, "tzdb"), &"2022a".to_string());
     }

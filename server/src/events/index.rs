@@ -31,7 +31,7 @@ use super::{Event, Str};
 use crate::directory::{Forum, Participant, Venue};
 use crate::error::Result;
 use crate::scheduler::Resource;
-use crate::storage::{self, Store, prefix};
+use crate::storage::{Store, prefix};
 
 /// One ordered index and the longest event it has held.
 #[derive(Debug, Default)]
@@ -192,7 +192,7 @@ impl EventStore {
             });
             let indexed = rx.iter().try_for_each(|chunk| {
                 chunk.records().try_for_each(|(k, v)| {
-                    let e = storage::decode::<Event>(k, v)?;
+                    let e = super::stored::decode(k, v)?;
                     // Stored ids are unique keys, so every event takes a new slot.
                     let slot = s.slab.len() as u32;
                     hashes.push(s.hasher.hash_one(e.id.as_str()));
@@ -528,6 +528,7 @@ mod tests {
             host_country: "RU".into(),
             forum_id: None,
             participants: vec![format!("p{}", i % 13).into(), format!("p{}", i % 17).into()],
+            attendance: vec![crate::events::Attendance::Confirmed; 2],
             status: EventStatus::Confirmed,
             parent_id: (i % 100 == 1).then(|| Str::from("e0")),
             timing: Timing::Timed,
@@ -546,7 +547,7 @@ mod tests {
         let store = Store::new(Arc::new(SledBackend::temporary().expect("sled")));
         let mut batch = Batch::default();
         for e in events {
-            batch.put(crate::storage::key(prefix::EVENT, &e.id), &e);
+            crate::events::ops::put_event(&mut batch, &e);
         }
         store.apply(batch).expect("apply");
         store

@@ -4,11 +4,17 @@
 //! and zone); the UTC instants beside it are derived, with the tzdb version that derived
 //! them, and are recomputed from the wall time when the zone's rules change.
 //!
+//! Each participant of an event has an [`Attendance`] (RFC 5546's PARTSTAT in diplomatic
+//! terms): only the participant's own office answers for them, so naming another country's
+//! head of state in an event *requests* their attendance; it does not book them.
+//!
 //! - [`index`]: the in-memory indexes (by time, per participant, per venue, sidelines).
-//! - [`ops`]: create, update, cancel and the queries, as `Scheduler` methods.
+//! - [`ops`]: create, update, cancel, attendance and the queries, as `Scheduler` methods.
+//! - [`stored`]: how an event is encoded at rest, and how older forms are read.
 
 pub mod index;
 pub mod ops;
+pub mod stored;
 
 use std::collections::HashSet;
 
@@ -20,7 +26,9 @@ pub use index::EventStore;
 
 use crate::directory::{Forum, Participant, Venue};
 use crate::error::{Error, Result, Violations};
-use crate::scheduler::{Meta, State};
+use crate::policy;
+use crate::redact::View;
+use crate::scheduler::Meta;
 use crate::time::{self, Disambiguation, OffsetPolicy, TimeError, Zoned};
 use crate::validate;
 
@@ -59,6 +67,17 @@ pub enum EventStatus {
     Confirmed,
     /// Called off; kept, never conflicts.
     Cancelled,
+}
+
+/// A participant's answer to an event that names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Attendance {
+    /// Named by another office; awaiting their own office's answer. Counts as TENTATIVE.
+    Requested,
+    /// Their office confirmed (or wrote the event itself).
+    Confirmed,
+    /// Their office declined: the event does not count on their calendar.
+    Declined,
 }
 
 /// Who may see an event or proposal.
@@ -122,6 +141,8 @@ pub struct Event {
     pub forum_id: Option<Str>,
     /// Participant ids, in the order given.
     pub participants: Vec<Str>,
+    /// Each participant's attendance, in the order of `participants`.
+    pub attendance: Vec<Attendance>,
     /// Status.
     pub status: EventStatus,
     /// The event this one is on the sidelines of.
@@ -160,6 +181,35 @@ impl Event {
     /// Whether it still counts (not cancelled).
     pub fn is_live(&self) -> bool {
         self.status != EventStatus::Cancelled
+    }
+
+    /// The attendance of participant `p`, if the event names them.
+    pub fn attendance_of(&self, p: &str) -> Option<Attendance> {
+        let i = self.participants.iter().position(|x| x == p)?;
+        // Stored events always carry one attendance per participant; a missing one (a
+        // record written by hand) is read as the pre-attendance meaning, confirmed.
+        Some(
+            self.attendance
+                .get(i)
+                .copied()
+                .unwrap_or(Attendance::Confirmed),
+        )
+    }
+
+    /// How the event counts on participant `p`'s calendar: CONFIRMED only when both the
+    /// event and their attendance are; TENTATIVE while either is pencilled in; `None` when
+    /// it does not count for them at all (cancelled, declined, or not naming them).
+    pub fn status_for(&self, p: &str) -> Option<EventStatus> {
+        if !self.is_live() {
+            return None;
+        }
+        match self.attendance_of(p)? {
+            Attendance::Declined => None,
+            Attendance::Confirmed if self.status == EventStatus::Confirmed => {
+                Some(EventStatus::Confirmed)
+            }
+            _ => Some(EventStatus::Tentative),
+        }
     }
 }
 
@@ -414,8 +464,10 @@ pub(crate) struct Checked {
     pub visibility: Visibility,
 }
 
-/// Validates the non-time fields of an input against the state.
-pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
+/// Validates the non-time fields of an input against the state as `view`'s principal sees
+/// it (a parent it may not see does not exist).
+pub(crate) fn check_fields(view: View<'_>, input: &EventInput) -> Result<Checked> {
+    let st = view.state();
     let mut v = Violations::default();
     let kind = match input.kind {
         Some(k) => Some(k),
@@ -471,11 +523,12 @@ pub(crate) fn check_fields(st: &State, input: &EventInput) -> Result<Checked> {
     // References, each NOT_FOUND naming its field.
     let parent_id = non_empty(&input.parent_event_id);
     let parent = match &parent_id {
-        Some(id) => Some(
-            st.events
-                .get(id)
-                .ok_or_else(|| Error::not_found("event", id.as_str(), "event.parent_event_id"))?,
-        ),
+        Some(id) => Some(policy::visible_event(
+            st,
+            view.who(),
+            id,
+            "event.parent_event_id",
+        )?),
         None => None,
     };
     let venue_id = match (non_empty(&input.venue_id), parent) {
@@ -511,12 +564,13 @@ fn non_empty(s: &str) -> Option<Str> {
 
 /// Checks that `event` may sit on the sidelines of its parent: the parent exists, is not
 /// cancelled, is not the event itself or one of its sidelines, spans it, and is in the
-/// same city.
-pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
+/// same city. Errors name the parent only if `view`'s principal may see it (an event it
+/// edits may hang under a parent it cannot see).
+pub(crate) fn check_sidelines(view: View<'_>, event: &Event) -> Result<()> {
+    let st = view.state();
     let Some(parent_id) = &event.parent_id else {
         return Ok(());
     };
-    let subject = format!("events/{parent_id}");
     if *parent_id == event.id
         || st
             .events
@@ -533,27 +587,28 @@ pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
         .events
         .get(parent_id)
         .ok_or_else(|| Error::not_found("event", parent_id.as_str(), "event.parent_event_id"))?;
+    let subject = view.subject(parent);
+    let name = view.mention(parent);
     if !parent.is_live() && event.is_live() {
         return Err(Error::precondition(
             "SIDELINES_PARENT_CANCELLED",
             subject,
-            format!(
-                "{:?} is cancelled; nothing new can be held on its sidelines",
-                parent.title
-            ),
+            format!("{name} is cancelled; nothing new can be held on its sidelines"),
         ));
     }
     if event.start.utc < parent.start.utc || event.end.utc > parent.end.utc {
         let zone = parent.zone();
+        let span = if view.sees(parent) {
+            format!(" ({} to {})", parent.start.rfc9557(), parent.end.rfc9557())
+        } else {
+            String::new()
+        };
         return Err(Error::precondition(
             "SIDELINES_OUTSIDE_PARENT",
             subject,
             format!(
-                "an event on the sidelines of {:?} must lie within it ({} to {}), but this one \
+                "an event on the sidelines of {name} must lie within it{span}, but this one \
                  runs from {} to {}",
-                parent.title,
-                parent.start.rfc9557(),
-                parent.end.rfc9557(),
                 event.start.in_zone(zone).rfc9557(),
                 event.end.in_zone(zone).rfc9557()
             ),
@@ -566,12 +621,17 @@ pub(crate) fn check_sidelines(st: &State, event: &Event) -> Result<()> {
         return Ok(());
     };
     if !same_city(pv, ev) {
+        let city = if view.sees(parent) {
+            format!(" in {} ({})", pv.city, pv.country_code)
+        } else {
+            " in its city".to_string()
+        };
         return Err(Error::precondition(
             "SIDELINES_OTHER_CITY",
             subject,
             format!(
-                "an event on the sidelines of {:?} must be in {} ({}), but venue {:?} is in {} ({})",
-                parent.title, pv.city, pv.country_code, ev.display_name, ev.city, ev.country_code
+                "an event on the sidelines of {name} must be{city}, but venue {:?} is in {} ({})",
+                ev.display_name, ev.city, ev.country_code
             ),
         ));
     }
@@ -599,8 +659,10 @@ pub fn same_city(a: &Venue, b: &Venue) -> bool {
 }
 
 /// Checks that moving, re-venuing or cancelling `event` does not strand its sidelines
-/// events: each live child must still fit inside it and be in its city.
-pub(crate) fn check_children_fit(st: &State, event: &Event) -> Result<()> {
+/// events: each live child must still fit inside it and be in its city. Children that
+/// `view`'s principal may not see are counted, never named.
+pub(crate) fn check_children_fit(view: View<'_>, event: &Event) -> Result<()> {
+    let st = view.state();
     let mut stranded = Vec::new();
     let venue = st.get::<Venue>(&event.venue_id, "event.venue_id")?;
     for child_id in st.events.children(&event.id) {
@@ -616,7 +678,7 @@ pub(crate) fn check_children_fit(st: &State, event: &Event) -> Result<()> {
             .map(|cv| same_city(cv, venue))
             .unwrap_or(true);
         if !inside || !city {
-            stranded.push((child.id.clone(), child.title.clone(), inside));
+            stranded.push((view.mention(child), view.subject(child), inside));
         }
     }
     if stranded.is_empty() {
@@ -636,13 +698,13 @@ pub(crate) fn check_children_fit(st: &State, event: &Event) -> Result<()> {
         ),
         violations: stranded
             .into_iter()
-            .map(|(id, title, inside)| crate::error::Precondition {
+            .map(|(name, subject, inside)| crate::error::Precondition {
                 kind: "SIDELINES_STRANDED".into(),
-                subject: format!("events/{id}"),
+                subject,
                 description: if inside {
-                    format!("{title:?} would no longer be in the same city")
+                    format!("{name} would no longer be in the same city")
                 } else {
-                    format!("{title:?} would no longer lie within the event")
+                    format!("{name} would no longer lie within the event")
                 },
             })
             .collect(),
@@ -661,7 +723,7 @@ mod tests {
             country_code: country.into(),
             zone: chrono_tz::UTC,
             location: None,
-            meta: crate::scheduler::Meta::new(0),
+            meta: Meta::new(0),
         }
     }
 
@@ -686,7 +748,8 @@ mod tests {
 
     #[test]
     fn a_participant_listed_twice_is_named_in_short_and_long_lists() {
-        let st = State::default();
+        let st = crate::scheduler::State::default();
+        let system = crate::auth::Principal::system();
         for n in [3, 40] {
             let mut ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
             ids.push("p1".into());
@@ -696,7 +759,7 @@ mod tests {
                 participant_ids: ids,
                 ..Default::default()
             };
-            let err = check_fields(&st, &input)
+            let err = check_fields(View::new(&st, &system), &input)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();

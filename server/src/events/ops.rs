@@ -1,5 +1,6 @@
-//! Event operations on the scheduler: writes that validate, check conflicts and store in
-//! one atomic step, and the read queries (lists, programmes, agendas, history).
+//! Event operations on the scheduler: writes that authorise, validate, check conflicts and
+//! store in one atomic step, and the read queries (lists, programmes, agendas, history),
+//! each on behalf of an explicit principal and shaped for it by `redact::View`.
 
 use std::sync::Arc;
 
@@ -8,13 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{Axis, Cursor};
 use super::{
-    Event, EventInput, EventKind, EventStatus, Override, Resolved, Str, TimeOptions,
+    Attendance, Event, EventInput, EventKind, EventStatus, Override, Resolved, Str, TimeOptions,
     check_children_fit, check_fields, check_sidelines, resolve_timing,
 };
+use crate::audit::method;
+use crate::auth::Principal;
 use crate::conflicts::{self, Conflict, Report};
 use crate::directory::{FieldMask, Participant, Venue};
 use crate::error::{Error, Result};
-use crate::scheduler::{Meta, RequestRecord, Scheduler, State};
+use crate::policy;
+use crate::redact::View;
+use crate::scheduler::{Meta, RequestRecord, Scheduler, State, request_key};
 use crate::storage::{self, Batch, prefix};
 use crate::time::{self, Disambiguation, OffsetPolicy, TZDB_VERSION};
 use crate::validate::{self, PageRequest};
@@ -41,11 +46,9 @@ pub struct WriteOptions {
     pub time: TimeOptions,
     /// Write despite hard conflicts (recorded).
     pub allow_conflicts: bool,
-    /// Who writes, for the history.
+    /// Who writes, for the history (the authenticated office is the principal's).
     pub actor: String,
-    /// The authenticated office, if any.
-    pub office: String,
-    /// AIP-155 idempotency key.
+    /// AIP-155 idempotency key, scoped by the principal's office.
     pub request_id: String,
     /// Zone to describe conflicts in; the event's own zone when `None`.
     pub view_zone: Option<Tz>,
@@ -71,6 +74,23 @@ pub enum Action {
     Cancelled,
     /// Instants recomputed after a tzdb change.
     InstantsRecomputed,
+    /// A participant's office answered (confirmed or declined their attendance).
+    AttendanceChanged,
+}
+
+/// A participant's office answering an event that names them.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The event.
+    pub event_id: String,
+    /// The participant answering.
+    pub participant_id: String,
+    /// CONFIRMED or DECLINED.
+    pub attendance: Attendance,
+    /// When set, must match the event's etag.
+    pub etag: String,
+    /// Free text for the history.
+    pub note: String,
 }
 
 /// One entry of an event's history.
@@ -222,10 +242,11 @@ fn merge(old: &Event, input: &EventInput, mask: &FieldMask) -> EventInput {
     m
 }
 
-/// Builds the event a write would store: fields checked against the state, times resolved
-/// (or kept from `old` when the timing is not being changed), sidelines rules applied.
+/// Builds the event a write would store: fields checked against the state as `view`'s
+/// principal sees it, times resolved (or kept from `old` when the timing is not being
+/// changed), attendance settled, sidelines rules applied.
 fn build(
-    st: &State,
+    view: View<'_>,
     input: &EventInput,
     old: Option<&Event>,
     mask: &FieldMask,
@@ -233,12 +254,13 @@ fn build(
     id: Str,
     now: i64,
 ) -> Result<Event> {
+    let st = view.state();
     // A new event is checked as given; only an edit needs a merged copy.
     let merged = match old {
         Some(o) => std::borrow::Cow::Owned(merge(o, input, mask)),
         None => std::borrow::Cow::Borrowed(input),
     };
-    let checked = check_fields(st, &merged)?;
+    let checked = check_fields(view, &merged)?;
     let venue = st.get::<Venue>(&checked.venue_id, "event.venue_id")?;
     let new_timing = old.is_none() || mask.takes("timing", input.timing.is_some());
     let resolved = match (&input.timing, old) {
@@ -288,12 +310,12 @@ fn build(
         None => (
             Meta::new(now),
             Vec::new(),
-            opts.office.as_str().into(),
+            view.who().office.as_str().into(),
             String::new(),
             TZDB_VERSION.into(),
         ),
     };
-    let event = Event {
+    let mut event = Event {
         id,
         kind: checked.kind,
         title: checked.title,
@@ -302,6 +324,7 @@ fn build(
         host_country: checked.host_country,
         forum_id: checked.forum_id,
         participants: checked.participants,
+        attendance: Vec::new(),
         status,
         parent_id: checked.parent_id,
         timing: resolved.timing,
@@ -314,27 +337,63 @@ fn build(
         overrides,
         meta,
     };
-    check_sidelines(st, &event)?;
+    event.attendance = settle_attendance(view, old, &event);
+    check_sidelines(view, &event)?;
     if old.is_some() {
-        check_children_fit(st, &event)?;
+        check_children_fit(view, &event)?;
     }
     Ok(event)
 }
 
-/// Checks conflicts for `event` and either refuses the write or records the override.
+/// Each participant's attendance after a write by `view`'s principal (RFC 5546's PARTSTAT
+/// rules, in diplomatic terms):
+/// - a participant the writer answers for (its own office's, or anyone's for ADMIN) is
+///   CONFIRMED when added, and keeps their answer otherwise;
+/// - anyone else is REQUESTED when added: naming another country's head of state asks
+///   their office, it does not book them;
+/// - moving the event (its instants or its venue) asks again everyone the writer does not
+///   answer for: an answer given for one time and place is not one for another.
+fn settle_attendance(view: View<'_>, old: Option<&Event>, new: &Event) -> Vec<Attendance> {
+    let moved = old.is_some_and(|o| {
+        o.start.utc != new.start.utc || o.end.utc != new.end.utc || o.venue_id != new.venue_id
+    });
+    new.participants
+        .iter()
+        .map(|p| {
+            let mine = policy::answers_for(view.state(), view.who(), new, p);
+            match old.and_then(|o| o.attendance_of(p)) {
+                Some(previous) if mine || !moved => previous,
+                Some(_) => Attendance::Requested,
+                None if mine => Attendance::Confirmed,
+                None => Attendance::Requested,
+            }
+        })
+        .collect()
+}
+
+/// Checks conflicts for `event` (only those of participant `only`, when set) and either
+/// refuses the write or records the override. Returns the report, redacted for `view`'s
+/// principal, and the hard conflicts this write overrode.
 fn enforce(
-    st: &State,
+    view: View<'_>,
     event: &mut Event,
     opts: &WriteOptions,
     settings: &crate::Settings,
     now: i64,
-) -> Result<Report> {
-    let report = conflicts::check(st, event, &settings.travel);
+    only: Option<&str>,
+) -> Result<(Report, Vec<Conflict>)> {
+    let mut report = conflicts::check(view.state(), event, &settings.travel);
+    if let Some(p) = only {
+        report
+            .conflicts
+            .retain(|c| c.participant.as_deref() == Some(p));
+        report.skipped.retain(|s| s.participant.as_str() == p);
+    }
     let hard = report.hard();
     if !hard.is_empty() {
         if !opts.allow_conflicts {
             return Err(conflicts::rejection(
-                st,
+                &view,
                 &hard,
                 opts.view_zone.unwrap_or(event.zone()),
             ));
@@ -342,10 +401,10 @@ fn enforce(
         event.overrides.push(Override {
             time: now,
             actor: opts.actor.clone(),
-            conflicts: hard,
+            conflicts: hard.clone(),
         });
     }
-    Ok(report)
+    Ok((view.report(report), hard))
 }
 
 fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
@@ -362,6 +421,15 @@ fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
     diff("host_country_code", old.host_country == new.host_country);
     diff("forum_id", old.forum_id == new.forum_id);
     diff("participant_ids", old.participants == new.participants);
+    // A participant added or removed is a change of participant_ids; attendance changes
+    // when someone named before and after has another answer (a move asking again).
+    diff(
+        "attendance",
+        new.participants.iter().all(|p| {
+            old.attendance_of(p)
+                .is_none_or(|a| new.attendance_of(p) == Some(a))
+        }),
+    );
     diff("status", old.status == new.status);
     diff("parent_event_id", old.parent_id == new.parent_id);
     diff(
@@ -372,9 +440,22 @@ fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
     out
 }
 
+/// Records an event (not its history) in the batch, in its stored form.
+pub(crate) fn put_event(batch: &mut Batch, event: &Event) {
+    batch.put_bytes(
+        storage::key(prefix::EVENT, &event.id),
+        super::stored::encode(event),
+    );
+}
+
 /// Stores an event and its history entry in memory and in the batch.
-fn store_event(st: &mut State, batch: &mut Batch, event: Event, revision: Revision) -> Arc<Event> {
-    batch.put(storage::key(prefix::EVENT, &event.id), &event);
+pub(crate) fn store_event(
+    st: &mut State,
+    batch: &mut Batch,
+    event: Event,
+    revision: Revision,
+) -> Arc<Event> {
+    put_event(batch, &event);
     batch.put(
         storage::seq_key(prefix::EVENT_HISTORY, &event.id, revision.revision),
         &revision,
@@ -387,13 +468,19 @@ fn store_event(st: &mut State, batch: &mut Batch, event: Event, revision: Revisi
         .unwrap_or_else(|| unreachable!("just inserted"))
 }
 
-/// A previous answer to the same request id, if any. A request id reused for a different
-/// call is refused rather than silently answered with the wrong thing.
-pub(crate) fn replay(st: &State, request_id: &str, method: &str) -> Result<Option<RequestRecord>> {
+/// A previous answer to the same request id from the same office, if any. A request id
+/// reused for a different call is refused rather than silently answered with the wrong
+/// thing; another office's ids are never seen.
+pub(crate) fn replay(
+    st: &State,
+    who: &Principal,
+    request_id: &str,
+    method: &str,
+) -> Result<Option<RequestRecord>> {
     if request_id.is_empty() {
         return Ok(None);
     }
-    match st.requests.get(request_id) {
+    match st.requests.get(&request_key(&who.office, request_id)) {
         Some(r) if r.method == method => Ok(Some(r.clone())),
         Some(r) => Err(Error::invalid(
             "request_id",
@@ -406,10 +493,12 @@ pub(crate) fn replay(st: &State, request_id: &str, method: &str) -> Result<Optio
     }
 }
 
-/// Records that `request_id` produced `resource_id` (and optionally a snapshot).
+/// Records that `who`'s `request_id` produced `resource_id` (and optionally a snapshot).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn remember(
     st: &mut State,
     batch: &mut Batch,
+    who: &Principal,
     request_id: &str,
     method: &str,
     resource_id: &str,
@@ -427,24 +516,30 @@ pub(crate) fn remember(
         snapshot,
         time: now,
     };
-    batch.put(storage::key(prefix::REQUEST, request_id), &r);
-    st.requests.insert(request_id.to_string(), r);
+    let key = request_key(&who.office, request_id);
+    batch.put(storage::key(prefix::REQUEST, &key), &r);
+    st.requests.insert(key, r);
     Ok(())
 }
 
 impl Scheduler {
-    /// Schedules an event: validates it, resolves its times, enforces conflicts and stores
-    /// it, all in one atomic, durable step.
-    pub async fn create_event(&self, input: EventInput, opts: WriteOptions) -> Result<Written> {
+    /// Schedules an event on behalf of `who`: authorises, validates it, resolves its times,
+    /// enforces conflicts and stores it, all in one atomic, durable step. The reply is
+    /// `who`'s to read (conflicts with events it may not see are anonymous).
+    pub async fn create_event(
+        &self,
+        who: &Principal,
+        input: EventInput,
+        opts: WriteOptions,
+    ) -> Result<Written> {
         let settings = self.settings().clone();
-        self.write(move |st, batch, now| {
-            if let Some(prev) = replay(st, &opts.request_id, "CreateEvent")? {
-                let event =
-                    st.events.get(&prev.resource_id).cloned().ok_or_else(|| {
-                        Error::not_found("event", &prev.resource_id, "request_id")
-                    })?;
+        self.write(who, method::CREATE_EVENT, move |st, batch, now| {
+            policy::require_writer(who)?;
+            if let Some(prev) = replay(st, who, &opts.request_id, "CreateEvent")? {
+                let view = View::new(st, who);
+                let event = policy::visible_event(st, who, &prev.resource_id, "request_id")?;
                 return Ok(Written {
-                    event,
+                    event: view.event(event),
                     report: Report::default(),
                 });
             }
@@ -452,16 +547,22 @@ impl Scheduler {
                 st.fresh_id("event", now, |s, id| s.events.get(id).is_some())
             } else {
                 let id = validate::id("event_id", &input.id)?;
+                // A taken id is ALREADY_EXISTS even when the event is hidden from the
+                // caller: ids are unique, and that is the one existence oracle left
+                // (README, "Access control").
                 if st.events.get(&id).is_some() {
                     return Err(Error::AlreadyExists { kind: "event", id });
                 }
                 id
             };
-            let mut event = build(st, &input, None, &FieldMask::All, &opts, id.into(), now)?;
-            let report = enforce(st, &mut event, &opts, &settings, now)?;
+            let view = View::new(st, who);
+            let mut event = build(view, &input, None, &FieldMask::All, &opts, id.into(), now)?;
+            policy::require_create_event(st, who, &event)?;
+            let (report, overridden) = enforce(view, &mut event, &opts, &settings, now, None)?;
             remember(
                 st,
                 batch,
+                who,
                 &opts.request_id,
                 "CreateEvent",
                 &event.id,
@@ -474,15 +575,14 @@ impl Scheduler {
                 time: now,
                 actor: opts.actor.clone(),
                 changed: Vec::new(),
-                overridden: event
-                    .overrides
-                    .last()
-                    .map(|o| o.conflicts.clone())
-                    .unwrap_or_default(),
+                overridden,
                 note: String::new(),
             };
             let event = store_event(st, batch, event, revision);
-            Ok(Written { event, report })
+            Ok(Written {
+                event: View::new(st, who).event(&event),
+                report,
+            })
         })
         .await
     }
@@ -491,50 +591,132 @@ impl Scheduler {
     /// re-checks its conflicts; moving a parent may not strand its sidelines events.
     pub async fn update_event(
         &self,
+        who: &Principal,
         input: EventInput,
         mask: FieldMask,
         etag: String,
         opts: WriteOptions,
     ) -> Result<Written> {
         let settings = self.settings().clone();
-        self.write(move |st, batch, now| {
-            let old = st
-                .events
-                .get(&input.id)
-                .cloned()
-                .ok_or_else(|| Error::not_found("event", &input.id, "event.id"))?;
+        self.write(who, method::UPDATE_EVENT, move |st, batch, now| {
+            let old = policy::visible_event(st, who, &input.id, "event.id")?.clone();
+            policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &old.id)?;
-            let mut event = build(st, &input, Some(&old), &mask, &opts, old.id.clone(), now)?;
-            let overrides_before = event.overrides.len();
-            let report = enforce(st, &mut event, &opts, &settings, now)?;
+            let view = View::new(st, who);
+            let mut event = build(view, &input, Some(&old), &mask, &opts, old.id.clone(), now)?;
+            let (report, overridden) = enforce(view, &mut event, &opts, &settings, now, None)?;
             let revision = Revision {
                 revision: event.meta.revision,
                 action: Action::Updated,
                 time: now,
                 actor: opts.actor.clone(),
                 changed: changed_fields(&old, &event),
-                overridden: if event.overrides.len() > overrides_before {
-                    event
-                        .overrides
-                        .last()
-                        .map(|o| o.conflicts.clone())
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                },
+                overridden,
                 note: String::new(),
             };
             let event = store_event(st, batch, event, revision);
-            Ok(Written { event, report })
+            Ok(Written {
+                event: View::new(st, who).event(&event),
+                report,
+            })
+        })
+        .await
+    }
+
+    /// Records a participant's answer to an event that names them: CONFIRMED or DECLINED,
+    /// by their own office (or ADMIN, or a secretariat they delegated to for its forum's
+    /// events). Confirming re-checks that participant's conflicts, which then count HARD
+    /// against their confirmed engagements.
+    pub async fn set_attendance(
+        &self,
+        who: &Principal,
+        reply: Reply,
+        opts: WriteOptions,
+    ) -> Result<Written> {
+        let Reply {
+            event_id,
+            participant_id: participant,
+            attendance: answer,
+            etag,
+            note,
+        } = reply;
+        if answer == Attendance::Requested {
+            return Err(Error::invalid(
+                "attendance",
+                "answer CONFIRMED or DECLINED; REQUESTED is what naming a participant asks",
+            ));
+        }
+        let note = validate::text("note", &note)?;
+        let (event_id, participant) = (event_id.trim().to_string(), participant.trim().to_string());
+        let settings = self.settings().clone();
+        self.write(who, method::SET_ATTENDANCE, move |st, batch, now| {
+            policy::require_writer(who)?;
+            let old = policy::visible_event(st, who, &event_id, "event_id")?.clone();
+            let Some(i) = old.participants.iter().position(|p| *p == participant) else {
+                return Err(Error::not_found(
+                    "participant",
+                    participant.as_str(),
+                    "participant_id",
+                ));
+            };
+            if !policy::answers_for(st, who, &old, &participant) {
+                return Err(Error::PermissionDenied(format!(
+                    "office {:?} does not answer for participant {participant:?}: their own \
+                     office does",
+                    who.office
+                )));
+            }
+            old.meta.check_etag(&etag, "event", &old.id)?;
+            let mut event = (*old).clone();
+            event
+                .attendance
+                .resize(event.participants.len(), Attendance::Confirmed);
+            if event.attendance[i] == answer {
+                return Ok(Written {
+                    event: View::new(st, who).event(&old),
+                    report: Report::default(),
+                });
+            }
+            event.attendance[i] = answer;
+            event.meta = old.meta.bumped(now);
+            // Only this participant's calendar is the answering office's concern.
+            let view = View::new(st, who);
+            let (report, overridden) =
+                enforce(view, &mut event, &opts, &settings, now, Some(&participant))?;
+            let answer_name = match answer {
+                Attendance::Confirmed => "CONFIRMED",
+                Attendance::Declined => "DECLINED",
+                Attendance::Requested => "REQUESTED",
+            };
+            let revision = Revision {
+                revision: event.meta.revision,
+                action: Action::AttendanceChanged,
+                time: now,
+                actor: opts.actor.clone(),
+                changed: vec!["attendance".into()],
+                overridden,
+                note: if note.is_empty() {
+                    format!("{participant}: {answer_name}")
+                } else {
+                    format!("{participant}: {answer_name}: {note}")
+                },
+            };
+            let event = store_event(st, batch, event, revision);
+            Ok(Written {
+                event: View::new(st, who).event(&event),
+                report,
+            })
         })
         .await
     }
 
     /// Cancels an event (it stays readable and stops counting in conflicts). With
     /// `cascade`, its live sidelines events are cancelled too; without, an event that still
-    /// has some is refused, naming them.
+    /// has some is refused, naming those `who` may see. Returns the event and the ids of
+    /// the sidelines events cancelled with it that `who` may see.
     pub async fn cancel_event(
         &self,
+        who: &Principal,
         id: &str,
         etag: &str,
         reason: &str,
@@ -543,12 +725,9 @@ impl Scheduler {
     ) -> Result<(Arc<Event>, Vec<String>)> {
         let (id, etag, actor) = (id.to_string(), etag.to_string(), actor.to_string());
         let reason = validate::text("reason", reason)?;
-        self.write(move |st, batch, now| {
-            let old = st
-                .events
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| Error::not_found("event", &id, "id"))?;
+        self.write(who, method::CANCEL_EVENT, move |st, batch, now| {
+            let old = policy::visible_event(st, who, &id, "id")?.clone();
+            policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &id)?;
             if old.status == EventStatus::Cancelled {
                 return Err(Error::precondition(
@@ -565,6 +744,7 @@ impl Scheduler {
                 .filter(|e| e.is_live())
                 .collect();
             if !live.is_empty() && !cascade {
+                let view = View::new(st, who);
                 return Err(Error::FailedPrecondition {
                     message: format!(
                         "{:?} still has {} live event(s) on its sidelines ({}); cancel them first \
@@ -572,7 +752,7 @@ impl Scheduler {
                         old.title,
                         live.len(),
                         live.iter()
-                            .map(|e| e.id.as_str())
+                            .map(|e| view.mention(e))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
@@ -580,10 +760,10 @@ impl Scheduler {
                         .iter()
                         .map(|e| crate::error::Precondition {
                             kind: "SIDELINES_LIVE".into(),
-                            subject: format!("events/{}", e.id),
+                            subject: view.subject(e),
                             description: format!(
-                                "{:?} is on its sidelines and not cancelled",
-                                e.title
+                                "{} is on its sidelines and not cancelled",
+                                view.mention(e)
                             ),
                         })
                         .collect(),
@@ -613,189 +793,252 @@ impl Scheduler {
                 }
                 store_event(st, batch, next, revision);
             }
+            let view = View::new(st, who);
             let event = st.events.get(&id).cloned().unwrap_or(old);
-            Ok((event, cancelled))
+            Ok((view.event(&event), view.event_ids(cancelled)))
         })
         .await
     }
 
-    /// One event.
-    pub fn get_event(&self, id: &str) -> Result<Arc<Event>> {
-        self.read_state()
-            .events
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::not_found("event", id, "id"))
+    /// One event, if `who` may see it (NOT_FOUND otherwise, as for an unknown id).
+    pub fn get_event(&self, who: &Principal, id: &str) -> Result<Arc<Event>> {
+        self.read(who, |view| {
+            policy::visible_event(view.state(), who, id, "id").map(|e| view.event(e))
+        })
     }
 
-    /// Events matching `q`, ordered by start then id, one page at a time.
+    /// The events matching `q` that `who` may see, ordered by start then id, one page at a
+    /// time (pages are full: visibility is applied before paging).
     pub fn list_events(
         &self,
+        who: &Principal,
         q: &EventQuery,
         page: &PageRequest,
     ) -> Result<(Vec<Arc<Event>>, String)> {
-        let st = self.read_state();
-        let axis = match (&q.participant, &q.venue) {
-            (Some(p), _) => Axis::Participant(p),
-            (None, Some(v)) => Axis::Venue(v),
-            (None, None) => Axis::All,
-        };
-        let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
-        let (from, to) = q.window.unwrap_or((i64::MIN, i64::MAX));
-        let keep = |e: &Event| {
-            q.participant
-                .as_ref()
-                .is_none_or(|p| e.participants.iter().any(|x| x == p))
-                && q.venue.as_ref().is_none_or(|v| e.venue_id == *v)
-                && q.country.as_ref().is_none_or(|c| e.host_country == *c)
-                && q.forum
+        self.read(who, |view| {
+            let st = view.state();
+            let axis = match (&q.participant, &q.venue) {
+                (Some(p), _) => Axis::Participant(p),
+                (None, Some(v)) => Axis::Venue(v),
+                (None, None) => Axis::All,
+            };
+            let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
+            let (from, to) = q.window.unwrap_or((i64::MIN, i64::MAX));
+            let keep = |e: &Event| {
+                q.participant
                     .as_ref()
-                    .is_none_or(|f| e.forum_id.as_deref() == Some(f.as_str()))
-                && q.kind.is_none_or(|k| e.kind == k)
-                && match q.status {
-                    Some(s) => e.status == s,
-                    None => e.is_live(),
-                }
-        };
-        let iter = st
-            .events
-            .window(axis, from, to, cursor.as_ref())
-            .filter(|e| keep(e));
-        Ok(paginate(iter, page.size))
+                    .is_none_or(|p| e.participants.iter().any(|x| x == p))
+                    && q.venue.as_ref().is_none_or(|v| e.venue_id == *v)
+                    && q.country.as_ref().is_none_or(|c| e.host_country == *c)
+                    && q.forum
+                        .as_ref()
+                        .is_none_or(|f| e.forum_id.as_deref() == Some(f.as_str()))
+                    && q.kind.is_none_or(|k| e.kind == k)
+                    && match q.status {
+                        Some(s) => e.status == s,
+                        None => e.is_live(),
+                    }
+                    && view.sees(e)
+            };
+            let iter = st
+                .events
+                .window(axis, from, to, cursor.as_ref())
+                .filter(|e| keep(e));
+            let (events, token) = paginate(iter, page.size);
+            Ok((events.iter().map(|e| view.event(e)).collect(), token))
+        })
     }
 
-    /// A summit's programme: the event and everything on its sidelines, in order.
+    /// A summit's programme: the event and everything on its sidelines that `who` may see,
+    /// in order.
     pub fn programme(
         &self,
+        who: &Principal,
         id: &str,
         include_cancelled: bool,
     ) -> Result<(Arc<Event>, Vec<Arc<Event>>)> {
-        let st = self.read_state();
-        let event = st
-            .events
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::not_found("event", id, "event_id"))?;
-        let mut sidelines: Vec<Arc<Event>> = st
-            .events
-            .descendants(id)
-            .iter()
-            .filter_map(|d| st.events.get(d).cloned())
-            .filter(|e| include_cancelled || e.is_live())
-            .collect();
-        sidelines.sort_by(|a, b| (a.start.utc, &a.id).cmp(&(b.start.utc, &b.id)));
-        Ok((event, sidelines))
+        self.read(who, |view| {
+            let st = view.state();
+            let event = view.event(policy::visible_event(st, who, id, "event_id")?);
+            let mut sidelines: Vec<Arc<Event>> = st
+                .events
+                .descendants(id)
+                .iter()
+                .filter_map(|d| st.events.get(d))
+                .filter(|e| (include_cancelled || e.is_live()) && view.sees(e))
+                .map(|e| view.event(e))
+                .collect();
+            sidelines.sort_by(|a, b| (a.start.utc, &a.id).cmp(&(b.start.utc, &b.id)));
+            Ok((event, sidelines))
+        })
     }
 
-    /// One participant's events overlapping `[from, to)`, ordered by start.
+    /// One participant's events overlapping `[from, to)` that `who` may see, ordered by
+    /// start: those they attend or are asked to attend, and with `include_declined` those
+    /// their office declined.
     pub fn agenda(
         &self,
+        who: &Principal,
         participant: &str,
         window: (i64, i64),
         include_cancelled: bool,
+        include_declined: bool,
         page: &PageRequest,
     ) -> Result<(Participant, Vec<Arc<Event>>, String)> {
-        let st = self.read_state();
-        let p = st
-            .get::<Participant>(participant, "participant_id")?
-            .clone();
-        let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
-        let iter = st
-            .events
-            .window(
-                Axis::Participant(participant),
-                window.0,
-                window.1,
-                cursor.as_ref(),
-            )
-            .filter(|e| include_cancelled || e.is_live());
-        let (events, token) = paginate(iter, page.size);
-        Ok((p, events, token))
+        self.read(who, |view| {
+            let st = view.state();
+            let p = st
+                .get::<Participant>(participant, "participant_id")?
+                .clone();
+            let cursor = page.after.as_deref().map(decode_cursor).transpose()?;
+            let iter = st
+                .events
+                .window(
+                    Axis::Participant(participant),
+                    window.0,
+                    window.1,
+                    cursor.as_ref(),
+                )
+                .filter(|e| {
+                    (include_cancelled || e.is_live())
+                        && (include_declined
+                            || e.attendance_of(participant) != Some(Attendance::Declined))
+                        && view.sees(e)
+                });
+            let (events, token) = paginate(iter, page.size);
+            Ok((p, events.iter().map(|e| view.event(e)).collect(), token))
+        })
     }
 
-    /// An event's history, oldest first.
-    pub fn event_history(&self, id: &str, page: &PageRequest) -> Result<(Vec<Revision>, String)> {
-        if self.read_state().events.get(id).is_none() {
-            return Err(Error::not_found("event", id, "event_id"));
-        }
+    /// An event's history, oldest first, if `who` may see the event.
+    pub fn event_history(
+        &self,
+        who: &Principal,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<Revision>, String)> {
+        self.read(who, |view| {
+            policy::visible_event(view.state(), who, id, "event_id").map(|_| ())
+        })?;
         let mut key = storage::key(prefix::EVENT_HISTORY, id);
         key.push(0);
         let after = page.after_sequence()?;
-        let rows = self
-            .store()
-            .scan_from(&key, &(after + 1).to_be_bytes(), page.size + 1)?;
-        validate::sequence_page(
+        let rows =
+            self.store()
+                .scan_from(&key, &after.saturating_add(1).to_be_bytes(), page.size + 1)?;
+        let (revisions, token) = validate::sequence_page(
             rows.iter().map(|(k, v)| storage::decode::<Revision>(k, v)),
             |r| r.revision,
             page,
-        )
+        )?;
+        // Redacted against the state as it is now: an event hidden since it was overridden
+        // is hidden in the history too.
+        let revisions = self.read(who, |view| {
+            revisions.into_iter().map(|r| view.revision(r)).collect()
+        });
+        Ok((revisions, token))
     }
 
     /// Recomputes every event's instants from its stored wall time with this server's tzdb
-    /// and reports those that moved; with `dry_run`, writes nothing.
-    pub async fn recompute_instants(&self, dry_run: bool) -> Result<Recomputed> {
-        self.write(move |st, batch, now| Ok(recompute_all(st, batch, now, dry_run)))
-            .await
+    /// and reports those that moved; with `dry_run`, writes nothing. ADMIN only.
+    pub async fn recompute_instants(&self, who: &Principal, dry_run: bool) -> Result<Recomputed> {
+        policy::require_admin(who)?;
+        self.write(who, method::RECOMPUTE_INSTANTS, move |st, batch, now| {
+            Ok(recompute_all(st, batch, now, dry_run))
+        })
+        .await
     }
 
-    /// Every conflict a proposed event would have; writes nothing. When `input.id` names a
-    /// stored event this is an edit of it, merged under `mask` as an update would be.
+    /// Every conflict a proposed event would have, as `who` may read them; writes nothing.
+    /// When `input.id` names a stored event `who` may see, this is an edit of it, merged
+    /// under `mask` as an update would be; any other id (unknown, or hidden from `who`) is
+    /// a new event that would carry it.
     pub fn check_conflicts(
         &self,
+        who: &Principal,
         input: &EventInput,
         mask: &FieldMask,
         opts: &WriteOptions,
     ) -> Result<(Event, Report)> {
-        let st = self.read_state();
         let now = self.now();
-        let old = if input.id.is_empty() {
-            None
+        // The check asks "what if my office wrote this?", so attendance is settled as for
+        // an editor of the caller's office, whatever the token's role.
+        let writer;
+        let as_writer = if who.can_write() {
+            who
         } else {
-            st.events.get(&input.id).cloned()
+            writer = Principal {
+                role: crate::auth::Role::Editor,
+                ..who.clone()
+            };
+            &writer
         };
-        let id = match &old {
-            Some(o) => o.id.clone(),
-            None if input.id.is_empty() => "(proposed)".into(),
-            None => input.id.as_str().into(),
-        };
-        let event = build(&st, input, old.as_deref(), mask, opts, id, now)?;
-        let report = conflicts::check(&st, &event, &self.settings().travel);
-        Ok((event, report))
+        self.read(as_writer, |view| {
+            let st = view.state();
+            let old = if input.id.is_empty() {
+                None
+            } else {
+                st.events.get(&input.id).filter(|e| view.sees(e)).cloned()
+            };
+            // A new event whose id is taken by a hidden one is checked under no id at all,
+            // so that it is not taken for that event (nor for its sidelines).
+            let (id, shown) = match &old {
+                Some(o) => (o.id.clone(), None),
+                None if input.id.is_empty() => ("(proposed)".into(), None),
+                None if st.events.get(&input.id).is_some() => {
+                    (Str::default(), Some(Str::from(input.id.as_str())))
+                }
+                None => (input.id.as_str().into(), None),
+            };
+            let mut event = build(view, input, old.as_deref(), mask, opts, id, now)?;
+            let report = view.report(conflicts::check(st, &event, &self.settings().travel));
+            if let Some(shown) = shown {
+                event.id = shown;
+            }
+            Ok((event, report))
+        })
     }
 
-    /// Merged busy intervals for each participant, then each venue, over `[from, to)`.
+    /// Merged busy intervals for each participant, then each venue, over `[from, to)`:
+    /// every busy stretch shows, but it names only events `who` may see.
     pub fn free_busy(
         &self,
+        who: &Principal,
         participants: &[String],
         venues: &[String],
         window: (i64, i64),
         include_tentative: bool,
     ) -> Result<Vec<Calendar>> {
-        let st = self.read_state();
-        let mut out = Vec::new();
-        for (i, p) in participants.iter().enumerate() {
-            st.get_at::<Participant>(p, || format!("participant_ids[{i}]"))?;
-            out.push(Calendar {
-                participant_id: p.clone(),
-                venue_id: String::new(),
-                busy: conflicts::busy(
-                    &st,
-                    Axis::Participant(p),
-                    window.0,
-                    window.1,
-                    include_tentative,
-                ),
-            });
-        }
-        for (i, v) in venues.iter().enumerate() {
-            st.get_at::<Venue>(v, || format!("venue_ids[{i}]"))?;
-            out.push(Calendar {
-                participant_id: String::new(),
-                venue_id: v.clone(),
-                busy: conflicts::busy(&st, Axis::Venue(v), window.0, window.1, include_tentative),
-            });
-        }
-        Ok(out)
+        self.read(who, |view| {
+            let st = view.state();
+            let busy = |axis| {
+                conflicts::busy(st, axis, window.0, window.1, include_tentative)
+                    .into_iter()
+                    .map(|mut b| {
+                        b.events = view.event_ids(b.events);
+                        b
+                    })
+                    .collect()
+            };
+            let mut out = Vec::new();
+            for (i, p) in participants.iter().enumerate() {
+                st.get_at::<Participant>(p, || format!("participant_ids[{i}]"))?;
+                out.push(Calendar {
+                    participant_id: p.clone(),
+                    venue_id: String::new(),
+                    busy: busy(Axis::Participant(p)),
+                });
+            }
+            for (i, v) in venues.iter().enumerate() {
+                st.get_at::<Venue>(v, || format!("venue_ids[{i}]"))?;
+                out.push(Calendar {
+                    participant_id: String::new(),
+                    venue_id: v.clone(),
+                    busy: busy(Axis::Venue(v)),
+                });
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -858,7 +1101,7 @@ pub(crate) fn recompute_all(
                 previous_end: e.end.utc,
             });
         } else {
-            batch.put(storage::key(prefix::EVENT, &next.id), &next);
+            put_event(batch, &next);
             st.events.insert(next);
         }
     }
@@ -891,34 +1134,10 @@ fn decode_cursor(raw: &str) -> Result<Cursor> {
 }
 
 impl Scheduler {
-    /// A sentence about a conflict, with times in `zone`.
+    /// A sentence about a conflict, with times in `zone`. The conflict is one the scheduler
+    /// returned, already redacted for its reader: this only looks up directory names.
     pub fn describe_conflict(&self, c: &Conflict, zone: Tz) -> String {
         conflicts::describe(&self.read_state(), c, zone)
-    }
-
-    /// The parties of an event, as offices.
-    pub fn event_parties(&self, e: &Event) -> crate::auth::Parties {
-        crate::auth::event_parties(&self.read_state(), e)
-    }
-
-    /// Whether the current caller may see the event `id` (true for unknown ids).
-    pub fn caller_sees_event(&self, id: &str) -> bool {
-        let st = self.read_state();
-        st.events
-            .get(id)
-            .is_none_or(|e| crate::auth::caller_sees(&st, e))
-    }
-
-    /// The countries of these participants (unknown ids are skipped).
-    pub fn participant_countries(&self, ids: &[String]) -> std::collections::BTreeSet<String> {
-        let st = self.read_state();
-        ids.iter()
-            .filter_map(|id| {
-                st.participants
-                    .get(id.as_str())
-                    .map(|p| p.country_code.clone())
-            })
-            .collect()
     }
 
     /// The city of a venue ("" if unknown).

@@ -29,10 +29,10 @@ impl AuditService for Audit {
         &self,
         req: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        access::admin()?;
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
-        let (records, next_page_token) = self.scheduler.audit_records(&page)?;
+        let (records, next_page_token) = self.scheduler.audit_records(&who, &page)?;
         Ok(Response::new(pb::ListAuditRecordsResponse {
             records: records
                 .into_iter()

@@ -5,6 +5,7 @@ use entente_proto::v1::conflict_service_server::ConflictService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use super::access;
 use super::convert::{self, required};
 use super::events::{check_mask, render, write_options};
 use crate::error::Error;
@@ -33,6 +34,7 @@ impl ConflictService for Conflicts {
         &self,
         req: Request<pb::CheckConflictsRequest>,
     ) -> Reply<pb::CheckConflictsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let input = convert::event_input(required("event", r.event)?)?;
@@ -43,7 +45,7 @@ impl ConflictService for Conflicts {
             Ok(pb::CheckView::Basic) => false,
             Err(_) => return Err(Error::invalid("view", "is not a known CheckView").into()),
         };
-        let (event, report) = self.scheduler.check_conflicts(&input, &mask, &opts)?;
+        let (event, report) = self.scheduler.check_conflicts(&who, &input, &mask, &opts)?;
         let zone = view.unwrap_or(event.zone());
         let (conflicts, travel_checks_skipped) =
             super::events::report_out(&self.scheduler, &report, zone, full);
@@ -59,6 +61,7 @@ impl ConflictService for Conflicts {
         &self,
         req: Request<pb::QueryFreeBusyRequest>,
     ) -> Reply<pb::QueryFreeBusyResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?.unwrap_or(chrono_tz::UTC);
         let window = convert::window(r.window, "window")?
@@ -71,6 +74,7 @@ impl ConflictService for Conflicts {
             .into());
         }
         let calendars = self.scheduler.free_busy(
+            &who,
             &r.participant_ids,
             &r.venue_ids,
             window,
@@ -93,12 +97,9 @@ impl ConflictService for Conflicts {
                         .map(|b| pb::BusyInterval {
                             start: at(b.start),
                             end: at(b.end),
-                            // A busy block shows, but not what an invisible event is.
-                            event_ids: b
-                                .events
-                                .into_iter()
-                                .filter(|id| self.scheduler.caller_sees_event(id))
-                                .collect(),
+                            // A busy block shows; the scheduler names only the events
+                            // the caller may see.
+                            event_ids: b.events,
                         })
                         .collect(),
                 })

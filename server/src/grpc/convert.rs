@@ -8,7 +8,7 @@ use crate::conflicts::{self, Conflict, ConflictKind, Severity, TravelSkip};
 use crate::directory::{self as dir, FieldMask, LatLng, Role};
 use crate::error::{Error, Result};
 use crate::events::{
-    self as ev, Event, EventKind, EventStatus, Str, Timing, TimingInput, Visibility,
+    self as ev, Attendance, Event, EventKind, EventStatus, Str, Timing, TimingInput, Visibility,
 };
 use crate::scheduler::Meta;
 use crate::time::{Disambiguation, OffsetPolicy, Zoned};
@@ -278,6 +278,25 @@ fn event_status_out(s: EventStatus) -> pb::EventStatus {
     }
 }
 
+/// Attendance in (`None` for UNSPECIFIED).
+pub fn attendance_in(v: i32, field: &str) -> Result<Option<Attendance>> {
+    Ok(match known_enum::<pb::Attendance>(field, v)? {
+        pb::Attendance::Unspecified => None,
+        pb::Attendance::Requested => Some(Attendance::Requested),
+        pb::Attendance::Confirmed => Some(Attendance::Confirmed),
+        pb::Attendance::Declined => Some(Attendance::Declined),
+    })
+}
+
+/// Attendance out.
+pub fn attendance_out(a: Attendance) -> pb::Attendance {
+    match a {
+        Attendance::Requested => pb::Attendance::Requested,
+        Attendance::Confirmed => pb::Attendance::Confirmed,
+        Attendance::Declined => pb::Attendance::Declined,
+    }
+}
+
 /// Visibility in (`None` for UNSPECIFIED).
 pub fn visibility(v: i32, field: &str) -> Result<Option<Visibility>> {
     Ok(match known_enum::<pb::Visibility>(field, v)? {
@@ -400,6 +419,17 @@ pub fn event(
         etag,
         create_time,
         update_time,
+        attendance: e
+            .participants
+            .iter()
+            .map(|p| pb::Attendee {
+                participant_id: p.to_string(),
+                attendance: e
+                    .attendance_of(p)
+                    .map_or(pb::Attendance::Unspecified, attendance_out)
+                    as i32,
+            })
+            .collect(),
     }
 }
 
@@ -451,7 +481,13 @@ pub fn conflict_basic(c: &Conflict) -> pb::Conflict {
         overlap_start: instant(c.start),
         overlap_end: instant(c.end),
         distance_km: c.travel.as_ref().map_or(0.0, |t| t.distance_km),
-        time_available: c.travel.as_ref().and_then(|t| secs(t.available_secs)),
+        // A travel conflict next to an event the reader may not see carries no figures
+        // (they would say where it is); the gap itself is what it may know.
+        time_available: match (&c.travel, c.kind) {
+            (Some(t), _) => secs(t.available_secs),
+            (None, ConflictKind::Travel) => secs(c.end - c.start),
+            (None, _) => None,
+        },
         time_required: c.travel.as_ref().and_then(|t| secs(t.required_secs)),
         description: String::new(),
     }

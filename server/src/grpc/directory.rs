@@ -33,19 +33,6 @@ fn ok<T>(r: Result<T>) -> Reply<T> {
     r.map(Response::new).map_err(Status::from)
 }
 
-/// An admin, or an editor of the forum's secretariat.
-fn forum_editor(id: &str) -> Result<()> {
-    let p = access::writer()?;
-    if p.is_admin() || p.secretariat_of.contains(id) {
-        Ok(())
-    } else {
-        Err(crate::error::Error::PermissionDenied(format!(
-            "office {:?} is not the secretariat of forum {id:?}",
-            p.office
-        )))
-    }
-}
-
 fn filter_code(field: &str, code: &str) -> Result<Option<String>> {
     if code.trim().is_empty() {
         Ok(None)
@@ -61,10 +48,10 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateCountryRequest>,
     ) -> Reply<pb::CreateCountryResponse> {
-        access::admin()?;
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let input = convert::country_input(required("country", r.country)?);
-        let c = self.scheduler.create_country(input).await?;
+        let c = self.scheduler.create_country(&who, input).await?;
         ok(Ok(pb::CreateCountryResponse {
             country: Some(convert::country(&c)),
         }))
@@ -75,8 +62,9 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::GetCountryRequest>,
     ) -> Reply<pb::GetCountryResponse> {
+        let who = access::principal(&req)?;
         let code = validate::country_code("code", &req.into_inner().code)?;
-        let c = self.scheduler.get::<dir::Country>(&code)?;
+        let c = self.scheduler.get::<dir::Country>(&who, &code)?;
         ok(Ok(pb::GetCountryResponse {
             country: Some(convert::country(&c)),
         }))
@@ -87,9 +75,10 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::ListCountriesRequest>,
     ) -> Reply<pb::ListCountriesResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Country>(&page, |_| true);
+        let (items, next_page_token) = self.scheduler.list::<dir::Country>(&who, &page, |_| true);
         ok(Ok(pb::ListCountriesResponse {
             countries: items.iter().map(convert::country).collect(),
             next_page_token,
@@ -101,14 +90,14 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::UpdateCountryRequest>,
     ) -> Reply<pb::UpdateCountryResponse> {
-        access::admin()?;
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let c = required("country", r.country)?;
         let etag = c.etag.clone();
         let m = mask(r.update_mask, COUNTRY_FIELDS)?;
         let c = self
             .scheduler
-            .update_country(convert::country_input(c), m, etag)
+            .update_country(&who, convert::country_input(c), m, etag)
             .await?;
         ok(Ok(pb::UpdateCountryResponse {
             country: Some(convert::country(&c)),
@@ -120,11 +109,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::DeleteCountryRequest>,
     ) -> Reply<pb::DeleteCountryResponse> {
-        access::admin()?;
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let code = validate::country_code("code", &r.code)?;
         self.scheduler
-            .delete::<dir::Country>(&code, &r.etag)
+            .delete::<dir::Country>(&who, &code, &r.etag)
             .await?;
         ok(Ok(pb::DeleteCountryResponse {}))
     }
@@ -134,11 +123,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateParticipantRequest>,
     ) -> Reply<pb::CreateParticipantResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let mut input = convert::participant_input(required("participant", r.participant)?)?;
         input.id = requested_id("participant_id", &r.participant_id, &input.id)?;
-        access::editor_of(&input.country_code, "a participant of that country")?;
-        let p = self.scheduler.create_participant(input).await?;
+        let p = self.scheduler.create_participant(&who, input).await?;
         ok(Ok(pb::CreateParticipantResponse {
             participant: Some(convert::participant(&p)),
         }))
@@ -149,9 +138,10 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::GetParticipantRequest>,
     ) -> Reply<pb::GetParticipantResponse> {
+        let who = access::principal(&req)?;
         let p = self
             .scheduler
-            .get::<dir::Participant>(&req.into_inner().id)?;
+            .get::<dir::Participant>(&who, &req.into_inner().id)?;
         ok(Ok(pb::GetParticipantResponse {
             participant: Some(convert::participant(&p)),
         }))
@@ -162,10 +152,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::ListParticipantsRequest>,
     ) -> Reply<pb::ListParticipantsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
         let country = filter_code("country_code", &r.country_code)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Participant>(&page, |p| {
+        let (items, next_page_token) = self.scheduler.list::<dir::Participant>(&who, &page, |p| {
             country.as_ref().is_none_or(|c| *c == p.country_code)
         });
         ok(Ok(pb::ListParticipantsResponse {
@@ -179,18 +170,14 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::UpdateParticipantRequest>,
     ) -> Reply<pb::UpdateParticipantResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let p = required("participant", r.participant)?;
         let etag = p.etag.clone();
         let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
-        let old = self.scheduler.get::<dir::Participant>(&p.id)?;
-        access::editor_of(&old.country_code, &format!("participant {:?}", old.id))?;
-        if m.takes("country_code", !p.country_code.is_empty()) {
-            access::editor_of(&p.country_code, "a participant of that country")?;
-        }
         let p = self
             .scheduler
-            .update_participant(convert::participant_input(p)?, m, etag)
+            .update_participant(&who, convert::participant_input(p)?, m, etag)
             .await?;
         ok(Ok(pb::UpdateParticipantResponse {
             participant: Some(convert::participant(&p)),
@@ -202,11 +189,10 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::DeleteParticipantRequest>,
     ) -> Reply<pb::DeleteParticipantResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
-        let old = self.scheduler.get::<dir::Participant>(&r.id)?;
-        access::editor_of(&old.country_code, &format!("participant {:?}", old.id))?;
         self.scheduler
-            .delete::<dir::Participant>(&r.id, &r.etag)
+            .delete::<dir::Participant>(&who, &r.id, &r.etag)
             .await?;
         ok(Ok(pb::DeleteParticipantResponse {}))
     }
@@ -216,11 +202,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateVenueRequest>,
     ) -> Reply<pb::CreateVenueResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let mut input = convert::venue_input(required("venue", r.venue)?);
         input.id = requested_id("venue_id", &r.venue_id, &input.id)?;
-        access::editor_of(&input.country_code, "a venue in that country")?;
-        let v = self.scheduler.create_venue(input).await?;
+        let v = self.scheduler.create_venue(&who, input).await?;
         ok(Ok(pb::CreateVenueResponse {
             venue: Some(convert::venue(&v)),
         }))
@@ -228,7 +214,10 @@ impl DirectoryService for Directory {
 
     #[instrument(skip_all)]
     async fn get_venue(&self, req: Request<pb::GetVenueRequest>) -> Reply<pb::GetVenueResponse> {
-        let v = self.scheduler.get::<dir::Venue>(&req.into_inner().id)?;
+        let who = access::principal(&req)?;
+        let v = self
+            .scheduler
+            .get::<dir::Venue>(&who, &req.into_inner().id)?;
         ok(Ok(pb::GetVenueResponse {
             venue: Some(convert::venue(&v)),
         }))
@@ -239,11 +228,12 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::ListVenuesRequest>,
     ) -> Reply<pb::ListVenuesResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
         let country = filter_code("country_code", &r.country_code)?;
         let city = r.city.trim().to_lowercase();
-        let (items, next_page_token) = self.scheduler.list::<dir::Venue>(&page, |v| {
+        let (items, next_page_token) = self.scheduler.list::<dir::Venue>(&who, &page, |v| {
             country.as_ref().is_none_or(|c| *c == v.country_code)
                 && (city.is_empty() || v.city.to_lowercase() == city)
         });
@@ -258,18 +248,14 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::UpdateVenueRequest>,
     ) -> Reply<pb::UpdateVenueResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let v = required("venue", r.venue)?;
         let etag = v.etag.clone();
         let m = mask(r.update_mask, VENUE_FIELDS)?;
-        let old = self.scheduler.get::<dir::Venue>(&v.id)?;
-        access::editor_of(&old.country_code, &format!("venue {:?}", old.id))?;
-        if m.takes("country_code", !v.country_code.is_empty()) {
-            access::editor_of(&v.country_code, "a venue in that country")?;
-        }
         let v = self
             .scheduler
-            .update_venue(convert::venue_input(v), m, etag)
+            .update_venue(&who, convert::venue_input(v), m, etag)
             .await?;
         ok(Ok(pb::UpdateVenueResponse {
             venue: Some(convert::venue(&v)),
@@ -281,10 +267,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::DeleteVenueRequest>,
     ) -> Reply<pb::DeleteVenueResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
-        let old = self.scheduler.get::<dir::Venue>(&r.id)?;
-        access::editor_of(&old.country_code, &format!("venue {:?}", old.id))?;
-        self.scheduler.delete::<dir::Venue>(&r.id, &r.etag).await?;
+        self.scheduler
+            .delete::<dir::Venue>(&who, &r.id, &r.etag)
+            .await?;
         ok(Ok(pb::DeleteVenueResponse {}))
     }
 
@@ -293,11 +280,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::CreateForumRequest>,
     ) -> Reply<pb::CreateForumResponse> {
-        access::admin()?;
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let mut input = convert::forum_input(required("forum", r.forum)?);
         input.id = requested_id("forum_id", &r.forum_id, &input.id)?;
-        let f = self.scheduler.create_forum(input).await?;
+        let f = self.scheduler.create_forum(&who, input).await?;
         ok(Ok(pb::CreateForumResponse {
             forum: Some(convert::forum(&f)),
         }))
@@ -305,7 +292,10 @@ impl DirectoryService for Directory {
 
     #[instrument(skip_all)]
     async fn get_forum(&self, req: Request<pb::GetForumRequest>) -> Reply<pb::GetForumResponse> {
-        let f = self.scheduler.get::<dir::Forum>(&req.into_inner().id)?;
+        let who = access::principal(&req)?;
+        let f = self
+            .scheduler
+            .get::<dir::Forum>(&who, &req.into_inner().id)?;
         ok(Ok(pb::GetForumResponse {
             forum: Some(convert::forum(&f)),
         }))
@@ -316,10 +306,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::ListForumsRequest>,
     ) -> Reply<pb::ListForumsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
         let member = filter_code("member_country_code", &r.member_country_code)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Forum>(&page, |f| {
+        let (items, next_page_token) = self.scheduler.list::<dir::Forum>(&who, &page, |f| {
             member.as_ref().is_none_or(|c| f.members.contains(c))
         });
         ok(Ok(pb::ListForumsResponse {
@@ -333,14 +324,14 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::UpdateForumRequest>,
     ) -> Reply<pb::UpdateForumResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let f = required("forum", r.forum)?;
         let etag = f.etag.clone();
         let m = mask(r.update_mask, FORUM_FIELDS)?;
-        forum_editor(&f.id)?;
         let f = self
             .scheduler
-            .update_forum(convert::forum_input(f), m, etag)
+            .update_forum(&who, convert::forum_input(f), m, etag)
             .await?;
         ok(Ok(pb::UpdateForumResponse {
             forum: Some(convert::forum(&f)),
@@ -352,9 +343,11 @@ impl DirectoryService for Directory {
         &self,
         req: Request<pb::DeleteForumRequest>,
     ) -> Reply<pb::DeleteForumResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
-        forum_editor(&r.id)?;
-        self.scheduler.delete::<dir::Forum>(&r.id, &r.etag).await?;
+        self.scheduler
+            .delete::<dir::Forum>(&who, &r.id, &r.etag)
+            .await?;
         ok(Ok(pb::DeleteForumResponse {}))
     }
 }

@@ -10,7 +10,9 @@ use super::access;
 use super::convert::{self, required};
 use crate::directory::{FieldMask, requested_id};
 use crate::error::{Error, Result};
-use crate::events::ops::{Action, EVENT_FIELDS, EventQuery, Revision, WriteOptions};
+use crate::events::ops::{
+    Action, EVENT_FIELDS, EventQuery, Reply as Answer, Revision, WriteOptions,
+};
 use crate::events::{Event, TimeOptions};
 use crate::scheduler::Scheduler;
 use crate::validate::{self, PageRequest};
@@ -42,8 +44,8 @@ pub fn render(s: &Scheduler, e: &Event, view: Option<Tz>) -> pb::Event {
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
-/// Conflicts out, with events the caller may not see reduced to a busy stretch; with
-/// `described` false (`CHECK_VIEW_BASIC`), without the sentences.
+/// Conflicts out (already redacted by the scheduler for their reader); with `described`
+/// false (`CHECK_VIEW_BASIC`), without the sentences.
 pub fn report_out(
     s: &Scheduler,
     r: &crate::conflicts::Report,
@@ -51,46 +53,7 @@ pub fn report_out(
     described: bool,
 ) -> (Vec<pb::Conflict>, Vec<pb::TravelCheckSkipped>) {
     let describe = |c: &crate::conflicts::Conflict, z| s.describe_conflict(c, z);
-    let (conflicts, skipped) = convert::report(r, zone, described.then_some(&describe as _));
-    (hide_invisible(s, conflicts), skipped)
-}
-
-fn hide_invisible(s: &Scheduler, mut conflicts: Vec<pb::Conflict>) -> Vec<pb::Conflict> {
-    for c in &mut conflicts {
-        if !s.caller_sees_event(&c.other_event_id) {
-            c.other_event_id.clear();
-            c.other_event_title = "(not visible to your office)".into();
-        }
-    }
-    conflicts
-}
-
-/// PERMISSION_DENIED unless the caller's office takes part in (or hosts, or runs the forum
-/// of) the event described by `input`.
-fn may_create(s: &Scheduler, input: &crate::events::EventInput) -> Result<()> {
-    let p = access::writer()?;
-    if p.is_admin() {
-        return Ok(());
-    }
-    let mut countries = s.participant_countries(&input.participant_ids);
-    if !input.host_country_code.trim().is_empty() {
-        countries.insert(input.host_country_code.trim().to_ascii_uppercase());
-    } else if let Ok(v) = s.get::<crate::directory::Venue>(&input.venue_id) {
-        countries.insert(v.country_code);
-    }
-    let parties = crate::auth::Parties {
-        countries,
-        forum: (!input.forum_id.is_empty()).then(|| input.forum_id.clone()),
-        owner: String::new(),
-    };
-    if parties.includes(&p) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(format!(
-            "office {:?} neither hosts nor takes part in this event",
-            p.office
-        )))
-    }
+    convert::report(r, zone, described.then_some(&describe as _))
 }
 
 /// Write options from the common request fields.
@@ -109,7 +72,6 @@ pub fn write_options(
         },
         allow_conflicts,
         actor: validate::bounded("actor", actor, validate::MAX_NAME_CHARS)?,
-        office: access::who().office.clone(),
         request_id: request_id.to_string(),
         view_zone: view,
     })
@@ -128,6 +90,7 @@ fn revision(r: &Revision, s: &Scheduler, zone: Tz) -> pb::EventRevision {
             Action::Updated => pb::EventAction::Updated,
             Action::Cancelled => pb::EventAction::Cancelled,
             Action::InstantsRecomputed => pb::EventAction::InstantsRecomputed,
+            Action::AttendanceChanged => pb::EventAction::AttendanceChanged,
         } as i32,
         time: convert::timestamp(r.time),
         actor: r.actor.clone(),
@@ -148,11 +111,11 @@ impl EventService for Events {
         &self,
         req: Request<pb::CreateEventRequest>,
     ) -> Reply<pb::CreateEventResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let mut input = convert::event_input(required("event", r.event)?)?;
         input.id = requested_id("event_id", &r.event_id, &input.id)?;
-        may_create(&self.scheduler, &input)?;
         let opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -161,7 +124,7 @@ impl EventService for Events {
             &r.request_id,
             view,
         )?;
-        let w = self.scheduler.create_event(input, opts).await?;
+        let w = self.scheduler.create_event(&who, input, opts).await?;
         tracing::Span::current().record("event_id", w.event.id.as_str());
         let (conflicts, travel_checks_skipped) = report_out(
             &self.scheduler,
@@ -178,9 +141,10 @@ impl EventService for Events {
 
     #[instrument(skip_all)]
     async fn get_event(&self, req: Request<pb::GetEventRequest>) -> Reply<pb::GetEventResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let e = access::visible_event(&self.scheduler, self.scheduler.get_event(&r.id)?, "id")?;
+        let e = self.scheduler.get_event(&who, &r.id)?;
         Ok(Response::new(pb::GetEventResponse {
             event: Some(Box::new(self.render(&e, view))),
         }))
@@ -191,6 +155,7 @@ impl EventService for Events {
         &self,
         req: Request<pb::ListEventsRequest>,
     ) -> Reply<pb::ListEventsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let page = PageRequest::new(r.page_size, &r.page_token)?;
@@ -206,13 +171,9 @@ impl EventService for Events {
             kind: convert::event_kind(r.kind, "kind")?,
             status: convert::event_status(r.status, "status")?,
         };
-        let (events, next_page_token) = self.scheduler.list_events(&q, &page)?;
+        let (events, next_page_token) = self.scheduler.list_events(&who, &q, &page)?;
         Ok(Response::new(pb::ListEventsResponse {
-            events: events
-                .iter()
-                .filter(|e| access::sees_event(&self.scheduler, e))
-                .map(|e| self.render(e, view))
-                .collect(),
+            events: events.iter().map(|e| self.render(e, view)).collect(),
             next_page_token,
         }))
     }
@@ -222,18 +183,13 @@ impl EventService for Events {
         &self,
         req: Request<pb::UpdateEventRequest>,
     ) -> Reply<pb::UpdateEventResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let event = required("event", r.event)?;
         let etag = event.etag.clone();
         let mask = convert::mask(r.update_mask, EVENT_FIELDS)?;
         let input = convert::event_input(event)?;
-        let stored = access::visible_event(
-            &self.scheduler,
-            self.scheduler.get_event(&input.id)?,
-            "event.id",
-        )?;
-        access::may_change_event(&self.scheduler, &stored)?;
         let opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -242,7 +198,10 @@ impl EventService for Events {
             "",
             view,
         )?;
-        let w = self.scheduler.update_event(input, mask, etag, opts).await?;
+        let w = self
+            .scheduler
+            .update_event(&who, input, mask, etag, opts)
+            .await?;
         let (conflicts, travel_checks_skipped) = report_out(
             &self.scheduler,
             &w.report,
@@ -261,13 +220,11 @@ impl EventService for Events {
         &self,
         req: Request<pb::CancelEventRequest>,
     ) -> Reply<pb::CancelEventResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
-        let stored =
-            access::visible_event(&self.scheduler, self.scheduler.get_event(&r.id)?, "id")?;
-        access::may_change_event(&self.scheduler, &stored)?;
         let (event, cancelled_event_ids) = self
             .scheduler
-            .cancel_event(&r.id, &r.etag, &r.reason, r.cascade, &r.actor)
+            .cancel_event(&who, &r.id, &r.etag, &r.reason, r.cascade, &r.actor)
             .await?;
         Ok(Response::new(pb::CancelEventResponse {
             event: Some(Box::new(self.render(&event, None))),
@@ -280,38 +237,38 @@ impl EventService for Events {
         &self,
         req: Request<pb::GetProgrammeRequest>,
     ) -> Reply<pb::GetProgrammeResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let (event, sidelines) = self.scheduler.programme(&r.event_id, r.include_cancelled)?;
-        let event = access::visible_event(&self.scheduler, event, "event_id")?;
+        let (event, sidelines) =
+            self.scheduler
+                .programme(&who, &r.event_id, r.include_cancelled)?;
         Ok(Response::new(pb::GetProgrammeResponse {
             event: Some(Box::new(self.render(&event, view))),
-            sidelines: sidelines
-                .iter()
-                .filter(|e| access::sees_event(&self.scheduler, e))
-                .map(|e| self.render(e, view))
-                .collect(),
+            sidelines: sidelines.iter().map(|e| self.render(e, view)).collect(),
         }))
     }
 
     #[instrument(skip_all)]
     async fn get_agenda(&self, req: Request<pb::GetAgendaRequest>) -> Reply<pb::GetAgendaResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let window = convert::window(r.window, "window")?.ok_or_else(|| {
             Error::invalid("window", "is required: the agenda covers a window of time")
         })?;
         let page = PageRequest::new(r.page_size, &r.page_token)?;
-        let (participant, events, next_page_token) =
-            self.scheduler
-                .agenda(&r.participant_id, window, r.include_cancelled, &page)?;
+        let (participant, events, next_page_token) = self.scheduler.agenda(
+            &who,
+            &r.participant_id,
+            window,
+            r.include_cancelled,
+            r.include_declined,
+            &page,
+        )?;
         let zone = view.unwrap_or(participant.home_zone);
         Ok(Response::new(pb::GetAgendaResponse {
-            events: events
-                .iter()
-                .filter(|e| access::sees_event(&self.scheduler, e))
-                .map(|e| self.render(e, Some(zone)))
-                .collect(),
+            events: events.iter().map(|e| self.render(e, Some(zone))).collect(),
             view_zone: zone.name().to_string(),
             next_page_token,
         }))
@@ -322,14 +279,18 @@ impl EventService for Events {
         &self,
         req: Request<pb::ListEventHistoryRequest>,
     ) -> Reply<pb::ListEventHistoryResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
-        let event = self.scheduler.get_event(&r.event_id).map_err(|e| match e {
-            Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
-            other => other,
-        })?;
-        let event = access::visible_event(&self.scheduler, event, "event_id")?;
-        let (revisions, next_page_token) = self.scheduler.event_history(&r.event_id, &page)?;
+        let event = self
+            .scheduler
+            .get_event(&who, &r.event_id)
+            .map_err(|e| match e {
+                Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
+                other => other,
+            })?;
+        let (revisions, next_page_token) =
+            self.scheduler.event_history(&who, &r.event_id, &page)?;
         Ok(Response::new(pb::ListEventHistoryResponse {
             revisions: revisions
                 .iter()
@@ -339,14 +300,48 @@ impl EventService for Events {
         }))
     }
 
+    #[instrument(skip_all, fields(event_id, participant_id))]
+    async fn set_attendance(
+        &self,
+        req: Request<pb::SetAttendanceRequest>,
+    ) -> Reply<pb::SetAttendanceResponse> {
+        let who = access::principal(&req)?;
+        let r = req.into_inner();
+        let span = tracing::Span::current();
+        span.record("event_id", r.event_id.as_str());
+        span.record("participant_id", r.participant_id.as_str());
+        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let answer = convert::attendance_in(r.attendance, "attendance")?
+            .ok_or_else(|| Error::invalid("attendance", "is required: CONFIRMED or DECLINED"))?;
+        let opts = write_options(0, 0, r.allow_conflicts, &r.actor, "", view)?;
+        let reply = Answer {
+            event_id: r.event_id,
+            participant_id: r.participant_id,
+            attendance: answer,
+            etag: r.etag,
+            note: r.note,
+        };
+        let w = self.scheduler.set_attendance(&who, reply, opts).await?;
+        let (conflicts, _) = report_out(
+            &self.scheduler,
+            &w.report,
+            view.unwrap_or(w.event.zone()),
+            true,
+        );
+        Ok(Response::new(pb::SetAttendanceResponse {
+            event: Some(Box::new(self.render(&w.event, view))),
+            conflicts,
+        }))
+    }
+
     #[instrument(skip_all)]
     async fn recompute_instants(
         &self,
         req: Request<pb::RecomputeInstantsRequest>,
     ) -> Reply<pb::RecomputeInstantsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
-        access::admin()?;
-        let out = self.scheduler.recompute_instants(r.dry_run).await?;
+        let out = self.scheduler.recompute_instants(&who, r.dry_run).await?;
         Ok(Response::new(pb::RecomputeInstantsResponse {
             tzdb_version: crate::time::TZDB_VERSION.to_string(),
             examined_count: out.examined as i64,

@@ -214,39 +214,6 @@ fn non_empty(s: String) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-impl Proposals {
-    /// The proposal `id` if the caller may see it; NOT_FOUND otherwise.
-    fn visible(&self, id: &str) -> Result<Proposal> {
-        let p = self.scheduler.get_proposal(id)?;
-        if access::sees_proposal(&self.scheduler, &p) {
-            Ok(p)
-        } else {
-            Err(Error::not_found("proposal", id, "id"))
-        }
-    }
-
-    async fn apply(
-        &self,
-        id: &str,
-        m: Move,
-        ctx: Context,
-    ) -> Result<(pb::Proposal, Option<pb::Event>)> {
-        let current = self.visible(id)?;
-        let who = access::writer()?;
-        if !crate::auth::can_change(&who, &access::proposal_parties(&self.scheduler, &current)) {
-            return Err(Error::PermissionDenied(format!(
-                "office {:?} is not a party to proposal {id:?}",
-                who.office
-            )));
-        }
-        let (p, event) = self.scheduler.transition(id, m, ctx).await?;
-        Ok((
-            proposal_out(&p),
-            event.map(|e| render(&self.scheduler, &e, None)),
-        ))
-    }
-}
-
 /// The fields every transition request shares.
 trait TransitionRequest {
     fn split(self) -> Result<(String, Context)>;
@@ -272,13 +239,22 @@ transition_request!(
 );
 
 impl Proposals {
-    async fn run(
+    /// One transition, on behalf of the caller of `req`.
+    async fn run<R: TransitionRequest>(
         &self,
-        r: impl TransitionRequest,
-        m: Move,
+        req: Request<R>,
+        m: impl FnOnce(&mut R) -> Result<Move>,
     ) -> Result<(pb::Proposal, Option<pb::Event>)> {
+        let who =
+            access::principal(&req).map_err(|s| Error::Unauthenticated(s.message().into()))?;
+        let mut r = req.into_inner();
+        let m = m(&mut r)?;
         let (id, ctx) = r.split()?;
-        self.apply(&id, m, ctx).await
+        let (p, event) = self.scheduler.transition(&who, &id, m, ctx).await?;
+        Ok((
+            proposal_out(&p),
+            event.map(|e| render(&self.scheduler, &e, None)),
+        ))
     }
 }
 
@@ -289,6 +265,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::CreateProposalRequest>,
     ) -> Reply<pb::CreateProposalResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let p = required("proposal", r.proposal)?;
         let input = ProposalInput {
@@ -305,22 +282,7 @@ impl ProposalService for Proposals {
             visibility: convert::visibility(p.visibility, "proposal.visibility")?,
         };
         let ctx = context(String::new(), r.actor, r.note, r.attribution, r.request_id)?;
-        let who = access::writer()?;
-        if !who.is_admin() {
-            let parties = access::party_offices(
-                &self.scheduler,
-                [&input.proposer, &input.recipient].into_iter().flatten(),
-                "",
-            );
-            if !parties.includes(&who) {
-                return Err(Error::PermissionDenied(format!(
-                    "office {:?} is neither the proposer nor the recipient",
-                    who.office
-                ))
-                .into());
-            }
-        }
-        let p = self.scheduler.create_proposal(input, ctx).await?;
+        let p = self.scheduler.create_proposal(&who, input, ctx).await?;
         Ok(Response::new(pb::CreateProposalResponse {
             proposal: Some(proposal_out(&p)),
         }))
@@ -331,7 +293,8 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::GetProposalRequest>,
     ) -> Reply<pb::GetProposalResponse> {
-        let p = self.visible(&req.into_inner().id)?;
+        let who = access::principal(&req)?;
+        let p = self.scheduler.get_proposal(&who, &req.into_inner().id)?;
         Ok(Response::new(pb::GetProposalResponse {
             proposal: Some(proposal_out(&p)),
         }))
@@ -342,6 +305,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::ListProposalsRequest>,
     ) -> Reply<pb::ListProposalsResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
         if r.awaiting_response && r.participant_id.trim().is_empty() {
@@ -365,13 +329,9 @@ impl ProposalService for Proposals {
             event: non_empty(r.event_id),
             awaiting_response: r.awaiting_response,
         };
-        let (items, next_page_token) = self.scheduler.list_proposals(&q, &page)?;
+        let (items, next_page_token) = self.scheduler.list_proposals(&who, &q, &page)?;
         Ok(Response::new(pb::ListProposalsResponse {
-            proposals: items
-                .iter()
-                .filter(|p| access::sees_proposal(&self.scheduler, p))
-                .map(proposal_out)
-                .collect(),
+            proposals: items.iter().map(proposal_out).collect(),
             next_page_token,
         }))
     }
@@ -381,7 +341,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::AcceptProposalRequest>,
     ) -> Reply<pb::AcceptProposalResponse> {
-        let (p, _) = self.run(req.into_inner(), Move::Accept).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Accept)).await?;
         Ok(Response::new(pb::AcceptProposalResponse {
             proposal: Some(p),
         }))
@@ -392,7 +352,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::DeclineProposalRequest>,
     ) -> Reply<pb::DeclineProposalResponse> {
-        let (p, _) = self.run(req.into_inner(), Move::Decline).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Decline)).await?;
         Ok(Response::new(pb::DeclineProposalResponse {
             proposal: Some(p),
         }))
@@ -403,7 +363,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::WithdrawProposalRequest>,
     ) -> Reply<pb::WithdrawProposalResponse> {
-        let (p, _) = self.run(req.into_inner(), Move::Withdraw).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Withdraw)).await?;
         Ok(Response::new(pb::WithdrawProposalResponse {
             proposal: Some(p),
         }))
@@ -414,9 +374,11 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::CounterProposalRequest>,
     ) -> Reply<pb::CounterProposalResponse> {
-        let mut r = req.into_inner();
-        let terms = terms_in(required("terms", r.terms.take())?);
-        let (p, _) = self.run(r, Move::Counter(terms)).await?;
+        let (p, _) = self
+            .run(req, |r| {
+                Ok(Move::Counter(terms_in(required("terms", r.terms.take())?)))
+            })
+            .await?;
         Ok(Response::new(pb::CounterProposalResponse {
             proposal: Some(p),
         }))
@@ -427,9 +389,11 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::ReviseProposalRequest>,
     ) -> Reply<pb::ReviseProposalResponse> {
-        let mut r = req.into_inner();
-        let terms = terms_in(required("terms", r.terms.take())?);
-        let (p, _) = self.run(r, Move::Revise(terms)).await?;
+        let (p, _) = self
+            .run(req, |r| {
+                Ok(Move::Revise(terms_in(required("terms", r.terms.take())?)))
+            })
+            .await?;
         Ok(Response::new(pb::ReviseProposalResponse {
             proposal: Some(p),
         }))
@@ -440,12 +404,14 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::FinaliseProposalRequest>,
     ) -> Reply<pb::FinaliseProposalResponse> {
-        let mut r = req.into_inner();
-        let mv = Move::Finalise {
-            event_id: std::mem::take(&mut r.event_id),
-            confirm_event: r.confirm_event,
-        };
-        let (proposal, event) = self.run(r, mv).await?;
+        let (proposal, event) = self
+            .run(req, |r| {
+                Ok(Move::Finalise {
+                    event_id: std::mem::take(&mut r.event_id),
+                    confirm_event: r.confirm_event,
+                })
+            })
+            .await?;
         Ok(Response::new(pb::FinaliseProposalResponse {
             proposal: Some(proposal),
             event: event.map(Box::new),
@@ -457,13 +423,12 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::ListProposalHistoryRequest>,
     ) -> Reply<pb::ListProposalHistoryResponse> {
+        let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = PageRequest::new(r.page_size, &r.page_token)?;
-        self.visible(&r.proposal_id).map_err(|e| match e {
-            Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "proposal_id"),
-            other => other,
-        })?;
-        let (items, next_page_token) = self.scheduler.proposal_history(&r.proposal_id, &page)?;
+        let (items, next_page_token) =
+            self.scheduler
+                .proposal_history(&who, &r.proposal_id, &page)?;
         Ok(Response::new(pb::ListProposalHistoryResponse {
             transitions: items.iter().map(transition_out).collect(),
             next_page_token,

@@ -55,7 +55,8 @@ pub mod prefix {
     pub const PROPOSAL: &[u8] = b"x/";
     /// Proposal history: `y/<proposal id>\0<sequence, 8 bytes big-endian>`.
     pub const PROPOSAL_HISTORY: &[u8] = b"y/";
-    /// Idempotency records: `q/<request id>`.
+    /// Idempotency records: `q/<office>\0<method>\0<request id>` (before issue 17:
+    /// `q/<request id>`).
     pub const REQUEST: &[u8] = b"q/";
     /// Audit log: `a/` + sequence as 8 bytes big-endian.
     pub const AUDIT: &[u8] = b"a/";
@@ -81,7 +82,12 @@ pub fn seq_key(prefix: &[u8], id: &str, seq: u64) -> Vec<u8> {
 
 /// Encodes a record with its format version.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_VERSION];
+    encode_version(FORMAT_VERSION, value)
+}
+
+/// Encodes a record behind a format version of its kind's own (see `events::stored`).
+pub fn encode_version<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
+    let mut out = vec![version];
     // postcard only fails on writer errors, and a Vec writer cannot fail.
     out.extend(postcard::to_stdvec(value).unwrap_or_default());
     out
@@ -89,12 +95,17 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes a record, naming the key when it cannot.
 pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    decode_version(FORMAT_VERSION, key, bytes)
+}
+
+/// Decodes a record written in format `version`, naming the key when it cannot.
+pub fn decode_version<T: DeserializeOwned>(version: u8, key: &[u8], bytes: &[u8]) -> Result<T> {
     let corrupt = |reason: String| Error::Corrupt {
         key: String::from_utf8_lossy(key).escape_debug().to_string(),
         reason,
     };
     match bytes.split_first() {
-        Some((&FORMAT_VERSION, body)) => {
+        Some((v, body)) if *v == version => {
             postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
         }
         Some((v, _)) => Err(corrupt(format!("unknown format version {v}"))),
@@ -112,6 +123,11 @@ impl Batch {
     /// Stores `value` under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
         self.ops.push((key, Some(encode(value))));
+    }
+
+    /// Stores already-encoded bytes under `key`.
+    pub fn put_bytes(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
+        self.ops.push((key, Some(bytes)));
     }
 
     /// Removes `key`.
