@@ -395,3 +395,125 @@ async fn the_audit_log_for_an_admin_token() {
         stderr(&denied)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_answers_for_its_own_leader() {
+    use entente_tests::offices::{self, as_, participant, venue};
+    let server = TestServer::start_with_access(offices::access(
+        &[("ru", "RU", "EDITOR"), ("ir", "IR", "EDITOR")],
+        "",
+    ))
+    .await;
+    participant(&mut as_(&server, "ru"), "putin", "RU", "Europe/Moscow").await;
+    participant(&mut as_(&server, "ir"), "pezeshkian", "IR", "Asia/Tehran").await;
+    venue(
+        &mut as_(&server, "ru"),
+        "kremlin",
+        "Moscow",
+        "RU",
+        "Europe/Moscow",
+        None,
+    )
+    .await;
+    let url = format!("http://{}", server.addr);
+    let created = json(
+        &entente(
+            &url,
+            &[
+                "--token",
+                "secret-ru",
+                "--output",
+                "json",
+                "event",
+                "create",
+                "--id",
+                "talks",
+                "--kind",
+                "bilateral-meeting",
+                "--title",
+                "Talks",
+                "--venue",
+                "kremlin",
+                "--start",
+                "2025-03-10T10:00",
+                "--end",
+                "2025-03-10T12:00",
+                "--participant",
+                "putin",
+                "--participant",
+                "pezeshkian",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        created["event"]["attendance"][1]["attendance"],
+        "ATTENDANCE_REQUESTED"
+    );
+
+    // Russia cannot answer for Iran's president: the server's refusal, exit 1.
+    let refused = entente(
+        &url,
+        &[
+            "--token",
+            "secret-ru",
+            "event",
+            "respond",
+            "talks",
+            "--participant",
+            "pezeshkian",
+            "--confirm",
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("PERMISSION_DENIED"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Neither --confirm nor --decline is a usage error.
+    let usage = entente(&url, &["event", "respond", "talks", "--participant", "x"]).await;
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
+
+    let confirmed = entente(
+        &url,
+        &[
+            "--token",
+            "secret-ir",
+            "event",
+            "respond",
+            "talks",
+            "--participant",
+            "pezeshkian",
+            "--confirm",
+            "--note",
+            "agreed by phone",
+        ],
+    )
+    .await;
+    assert!(confirmed.status.success(), "{}", stderr(&confirmed));
+    let text = String::from_utf8_lossy(&confirmed.stdout);
+    assert!(text.contains("pezeshkian: confirmed at talks"), "{text}");
+
+    let agenda = entente(
+        &url,
+        &[
+            "--token",
+            "secret-ir",
+            "event",
+            "agenda",
+            "pezeshkian",
+            "--from",
+            "2025-03-01..2025-03-31",
+        ],
+    )
+    .await;
+    assert!(agenda.status.success(), "{}", stderr(&agenda));
+    let text = String::from_utf8_lossy(&agenda.stdout);
+    assert!(
+        text.contains("ATTENDANCE") && text.contains("confirmed"),
+        "{text}"
+    );
+}

@@ -546,3 +546,141 @@ async fn request_ids_are_scoped_by_office() {
         .expect("event");
     assert_eq!(again.id, "ru-event");
 }
+
+/// Leak 8, first half: the domain used to act as an anonymous ADMIN when it found no
+/// caller. Mounted without the authentication layer, the services now refuse every call.
+#[tokio::test]
+async fn services_without_an_authenticated_caller_fail_closed() {
+    let scheduler = entente_server::Scheduler::temporary(entente_server::Settings::default())
+        .expect("scheduler");
+    let routes = entente_server::grpc::routes(scheduler, &entente_server::Limits::default())
+        .await
+        .expect("routes");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            ),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut dir =
+        entente_proto::v1::directory_service_client::DirectoryServiceClient::new(channel.clone());
+    let err = dir
+        .create_country(pb::CreateCountryRequest {
+            country: Some(pb::Country {
+                code: "RU".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("no caller, no write");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let mut events = entente_proto::v1::event_service_client::EventServiceClient::new(channel);
+    let err = events
+        .list_events(pb::ListEventsRequest::default())
+        .await
+        .expect_err("no caller, no read");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// Leak 8, second half: authorisation was decided on a snapshot read before the write
+/// lock, so a write could land after the change that revoked its right. Russia takes
+/// Pezeshkian off its PARTIES talks (Iran stops being a party) while Iran retitles them:
+/// every retitle Iran is told succeeded must come before the removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorisation_is_decided_on_the_state_that_is_written() {
+    let server = world().await;
+    for round in 0..40 {
+        let mut ru = as_(&server, "ru-editor");
+        let id = format!("race-{round}");
+        let day = format!("2025-07-{:02}", round % 28 + 1);
+        let hour = 8 + round / 28;
+        create(
+            &mut ru,
+            &id,
+            with(
+                event(
+                    pb::EventKind::BilateralMeeting,
+                    "Talks",
+                    "kremlin",
+                    &["putin", "pezeshkian"],
+                    timed(
+                        &format!("{day}T{hour:02}:00"),
+                        &format!("{day}T{hour:02}:30"),
+                    ),
+                ),
+                pb::EventStatus::Tentative,
+                pb::Visibility::Parties,
+            ),
+            false,
+        )
+        .await
+        .expect("talks");
+        let retitles: Vec<_> = (0..6)
+            .map(|i| {
+                let mut ir = as_(&server, "ir-editor");
+                let id = id.clone();
+                tokio::spawn(async move {
+                    ir.events
+                        .update_event(pb::UpdateEventRequest {
+                            event: Some(Box::new(pb::Event {
+                                id,
+                                title: format!("Talks, by Iran {i}"),
+                                ..Default::default()
+                            })),
+                            ..Default::default()
+                        })
+                        .await
+                        .ok()
+                        .and_then(|r| r.into_inner().event)
+                        .map(|e| e.etag)
+                })
+            })
+            .collect();
+        let removal = {
+            let id = id.clone();
+            tokio::spawn(async move {
+                ru.events
+                    .update_event(pb::UpdateEventRequest {
+                        event: Some(Box::new(pb::Event {
+                            id,
+                            participant_ids: vec!["putin".into()],
+                            ..Default::default()
+                        })),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("Russia takes Pezeshkian off")
+                    .into_inner()
+                    .event
+                    .expect("event")
+                    .etag
+            })
+        };
+        let removed_at: i64 = removal.await.expect("task")[1..].parse().expect("rN");
+        for r in retitles {
+            if let Some(etag) = r.await.expect("task") {
+                let at: i64 = etag[1..].parse().expect("rN");
+                assert!(
+                    at < removed_at,
+                    "round {round}: Iran's write (r{at}) landed after it stopped being a party (r{removed_at})"
+                );
+            }
+        }
+    }
+}

@@ -245,11 +245,38 @@ pub enum EventCmd {
         /// Zone of --from/--to when they are local (default UTC).
         #[arg(long)]
         zone: Option<String>,
+        /// Also list events their office declined.
+        #[arg(long)]
+        include_declined: bool,
     },
     /// Every change made to an event.
     History {
         /// Event id.
         id: String,
+    },
+    /// Answer for a participant your office speaks for: confirm or decline their
+    /// attendance at an event that names them.
+    Respond {
+        /// Event id.
+        id: String,
+        /// The participant answering.
+        #[arg(long)]
+        participant: String,
+        /// Confirm their attendance.
+        #[arg(long, conflicts_with = "decline", required_unless_present = "decline")]
+        confirm: bool,
+        /// Decline it.
+        #[arg(long)]
+        decline: bool,
+        /// A note for the history.
+        #[arg(long)]
+        note: Option<String>,
+        /// Confirm despite hard conflicts on their calendar (recorded on the event).
+        #[arg(long)]
+        allow_conflicts: bool,
+        /// Who is answering, for the history.
+        #[arg(long)]
+        actor: Option<String>,
     },
     /// Recompute instants from wall times after a tzdb change.
     Recompute {
@@ -373,7 +400,7 @@ fn show_event(out: &Out, e: &pb::Event) -> Res {
                 String::new()
             },
         ),
-        ("participants", e.participant_ids.join(", ")),
+        ("participants", attendees(e)),
         ("sidelines of", e.parent_event_id.clone()),
         ("forum", e.forum_id.clone()),
         ("cancelled", e.cancellation_reason.clone()),
@@ -388,6 +415,30 @@ fn show_event(out: &Out, e: &pb::Event) -> Res {
         ("description", e.description.clone()),
     ]);
     Ok(out.fields(&pairs)?)
+}
+
+/// "putin (confirmed), pezeshkian (requested)".
+fn attendees(e: &pb::Event) -> String {
+    e.attendance
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({})",
+                a.participant_id,
+                enum_name(a.attendance().as_str_name(), "ATTENDANCE_")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One participant's attendance at `e`.
+fn attendance_of(e: &pb::Event, participant: &str) -> String {
+    e.attendance
+        .iter()
+        .find(|a| a.participant_id == participant)
+        .map(|a| enum_name(a.attendance().as_str_name(), "ATTENDANCE_"))
+        .unwrap_or_default()
 }
 
 fn event_rows(events: &[pb::Event]) -> Vec<Vec<String>> {
@@ -555,15 +606,17 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
             from,
             to,
             zone,
+            include_declined,
         } => {
             let window =
                 timearg::window(Some(&from), to.as_deref(), zone.as_deref()).map_err(usage)?;
             let r = ev
                 .get_agenda(pb::GetAgendaRequest {
-                    participant_id: participant,
+                    participant_id: participant.clone(),
                     window,
                     view_zone: tz.to_string(),
                     page_size: 1000,
+                    include_declined,
                     ..Default::default()
                 })
                 .await?
@@ -581,14 +634,61 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
                         format!("{} ({})", e.city, e.host_country_code),
                         span(&e.start, &e.end),
                         enum_name(e.status().as_str_name(), "EVENT_STATUS_"),
+                        attendance_of(e, &participant),
                     ]
                 })
                 .collect();
             let head = format!("IN {}", r.view_zone);
             Ok(out.table(
-                &[&head, "EVENT", "WHERE", "LOCAL TIME THERE", "STATUS"],
+                &[
+                    &head,
+                    "EVENT",
+                    "WHERE",
+                    "LOCAL TIME THERE",
+                    "STATUS",
+                    "ATTENDANCE",
+                ],
                 rows,
             )?)
+        }
+        EventCmd::Respond {
+            id,
+            participant,
+            confirm,
+            decline: _,
+            note,
+            allow_conflicts,
+            actor,
+        } => {
+            let answer = if confirm {
+                pb::Attendance::Confirmed
+            } else {
+                pb::Attendance::Declined
+            };
+            let r = ev
+                .set_attendance(pb::SetAttendanceRequest {
+                    event_id: id,
+                    participant_id: participant.clone(),
+                    attendance: answer as i32,
+                    allow_conflicts,
+                    actor: actor.unwrap_or_default(),
+                    note: note.unwrap_or_default(),
+                    view_zone: tz.to_string(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            if out.json {
+                return Ok(out.json_one(&r, "entente.v1.SetAttendanceResponse")?);
+            }
+            let e = r.event.unwrap_or_default();
+            out.line(&format!(
+                "{participant}: {} at {} ({})",
+                attendance_of(&e, &participant),
+                e.id,
+                e.title
+            ))?;
+            Ok(out.conflicts(&r.conflicts, &[])?)
         }
         EventCmd::History { id } => {
             let r = ev
