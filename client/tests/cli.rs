@@ -517,3 +517,52 @@ async fn an_office_answers_for_its_own_leader() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_into_a_pipe_closed_early_is_success() {
+    // `entente --output json event list | head -1` with more output than a pipe holds:
+    // it exited 1 with "Broken pipe" (serde_json hid the error's kind). A closed pipe is
+    // success, as it already was for tables.
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let mut events = server.events();
+    for i in 0..120 {
+        entente_tests::fixtures::create(
+            &mut events,
+            &format!("e{i}"),
+            entente_tests::fixtures::event(
+                entente_proto::v1::EventKind::Other,
+                &format!("Meeting number {i} with a title long enough to fill the pipe"),
+                "kremlin",
+                &["putin"],
+                entente_tests::fixtures::timed(
+                    &format!("2025-01-{:02}T{:02}:00", 1 + i / 10, 8 + i % 10),
+                    &format!("2025-01-{:02}T{:02}:30", 1 + i / 10, 8 + i % 10),
+                ),
+            ),
+        )
+        .await;
+    }
+    let url = format!("http://{}", server.addr);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args(["--output", "json", "event", "list"])
+        .env("ENTENTE_SERVER", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run entente");
+    // Read one line, as `head -1` does, then hang up.
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = lines.next_line().await.expect("read").expect("a line");
+    assert_eq!(first, "[");
+    drop(lines);
+    let out = child.wait_with_output().await.expect("wait");
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out), "");
+}

@@ -64,6 +64,8 @@ pub mod method {
     }
     /// The expiry sweep, which stores the EXPIRED status a passed deadline already shows.
     pub const EXPIRE_PROPOSALS: &str = "expiry-sweep";
+    /// The sweep forgetting idempotency records past their retention.
+    pub const FORGET_REQUESTS: &str = "request-retention";
 }
 
 /// "e/kazan" -> "events/kazan".

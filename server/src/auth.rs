@@ -115,18 +115,10 @@ pub fn anonymous() -> Arc<Principal> {
     ANONYMOUS.clone()
 }
 
+/// An `[[offices]]` entry of the configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
-    #[serde(default)]
-    offices: Vec<OfficeEntry>,
-    #[serde(default)]
-    tokens: Vec<TokenEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OfficeEntry {
+pub(crate) struct OfficeEntry {
     id: String,
     #[serde(default)]
     secretariat_of: Vec<String>,
@@ -134,9 +126,10 @@ struct OfficeEntry {
     attendance_delegates: Vec<String>,
 }
 
+/// A `[[tokens]]` entry of the configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TokenEntry {
+pub(crate) struct TokenEntry {
     name: String,
     sha256: String,
     office: String,
@@ -149,20 +142,6 @@ pub struct Access {
     tokens: HashMap<String, Arc<Principal>>,
 }
 
-/// Why the access file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    /// Unreadable.
-    #[error("cannot read {0}: {1}")]
-    Read(String, std::io::Error),
-    /// Not valid TOML of the expected shape.
-    #[error("{0}: {1}")]
-    Parse(String, String),
-    /// A semantic problem.
-    #[error("{0}: {1}")]
-    Invalid(String, String),
-}
-
 /// SHA-256 of a token, as lowercase hex.
 pub fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes())
@@ -172,25 +151,25 @@ pub fn digest(token: &str) -> String {
 }
 
 impl Access {
-    /// Reads the access file.
-    pub fn load(path: &Path) -> Result<Access, AccessError> {
-        let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| AccessError::Read(shown.clone(), e))?;
-        Access::parse(&text).map_err(|e| match e {
-            AccessError::Parse(_, m) => AccessError::Parse(shown.clone(), m),
-            AccessError::Invalid(_, m) => AccessError::Invalid(shown.clone(), m),
-            other => other,
-        })
+    /// Reads the offices and tokens of a configuration file (its other sections are
+    /// `config`'s).
+    pub fn load(path: &Path) -> Result<Access, crate::config::ConfigError> {
+        crate::config::load(path).map(|c| c.access)
     }
 
-    /// Parses the access file's text.
-    pub fn parse(text: &str) -> Result<Access, AccessError> {
-        let cfg: FileConfig =
-            toml::from_str(text).map_err(|e| AccessError::Parse(String::new(), e.to_string()))?;
+    /// Parses the offices and tokens of a configuration file's text.
+    pub fn parse(text: &str) -> Result<Access, crate::config::ConfigError> {
+        crate::config::parse(text).map(|c| c.access)
+    }
+
+    /// The access its entries configure.
+    pub(crate) fn from_entries(
+        offices: Vec<OfficeEntry>,
+        tokens: Vec<TokenEntry>,
+    ) -> Result<Access, String> {
         let mut secretariats: HashMap<String, BTreeSet<String>> = HashMap::new();
         let mut answers_for: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for o in cfg.offices {
+        for o in offices {
             secretariats
                 .entry(o.id.clone())
                 .or_default()
@@ -202,20 +181,14 @@ impl Access {
                     .insert(o.id.clone());
             }
         }
-        let mut tokens = HashMap::new();
-        for t in cfg.tokens {
+        let mut by_digest = HashMap::new();
+        for t in tokens {
             let hex = t.sha256.trim().to_ascii_lowercase();
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(AccessError::Invalid(
-                    String::new(),
-                    format!("token {:?}: sha256 must be 64 hex digits", t.name),
-                ));
+                return Err(format!("token {:?}: sha256 must be 64 hex digits", t.name));
             }
             if t.office.trim().is_empty() {
-                return Err(AccessError::Invalid(
-                    String::new(),
-                    format!("token {:?}: office is empty", t.name),
-                ));
+                return Err(format!("token {:?}: office is empty", t.name));
             }
             let principal = Principal {
                 secretariat_of: secretariats.get(&t.office).cloned().unwrap_or_default(),
@@ -224,14 +197,11 @@ impl Access {
                 token: t.name,
                 role: t.role,
             };
-            if tokens.insert(hex, Arc::new(principal)).is_some() {
-                return Err(AccessError::Invalid(
-                    String::new(),
-                    "two tokens share one digest".into(),
-                ));
+            if by_digest.insert(hex, Arc::new(principal)).is_some() {
+                return Err("two tokens share one digest".into());
             }
         }
-        Ok(Access { tokens })
+        Ok(Access { tokens: by_digest })
     }
 
     /// Whether any token is configured (otherwise access control is off).

@@ -272,7 +272,8 @@ impl FieldMask {
                 return Err(Error::invalid(
                     "update_mask",
                     format!(
-                        "{p:?} cannot be updated; updatable fields are: {} (or \"*\" alone for all of them)",
+                        "{} cannot be updated; updatable fields are: {} (or \"*\" alone for all of them)",
+                        validate::shown(p),
                         allowed.join(", ")
                     ),
                 ));
@@ -445,7 +446,11 @@ pub fn requested_id(
     match (from_request.trim(), from_resource.trim()) {
         (a, b) if !a.is_empty() && !b.is_empty() && a != b => Err(Error::invalid(
             request_field,
-            format!("{a:?} differs from the id {b:?} inside the resource"),
+            format!(
+                "{} differs from the id {} inside the resource",
+                validate::shown(a),
+                validate::shown(b)
+            ),
         )),
         (a, "") => Ok(a.to_string()),
         (_, b) => Ok(b.to_string()),

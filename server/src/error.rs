@@ -30,7 +30,7 @@ pub enum Error {
     #[error("{}", join(.0))]
     Invalid(Vec<FieldViolation>),
     /// A referenced resource does not exist.
-    #[error("{kind} {id:?} was not found")]
+    #[error("{kind} {} was not found", crate::validate::shown(.id))]
     NotFound {
         /// "participant", "venue", ...
         kind: &'static str,
@@ -75,6 +75,15 @@ pub enum Error {
         "another process holds its lock (another entente-server?); stop that one, or give this one a --data-dir of its own"
     )]
     StoreInUse(std::path::PathBuf),
+    /// Reading or writing the store's files failed (a disk error, a full disk, a
+    /// permission), as opposed to a record that was read but does not decode.
+    #[error("storage I/O failed ({context}): {source}")]
+    Io {
+        /// What was being done, and to which file.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A stored record could not be decoded.
     #[error("stored record {key} is unreadable: {reason}")]
     Corrupt {
@@ -83,6 +92,13 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A scheduler that runs background work (the expiry sweep) was opened outside a tokio
+    /// runtime.
+    #[error(
+        "the scheduler's expiry sweep needs a tokio runtime: open the scheduler inside one, or \
+         set Settings::expiry_sweep to None"
+    )]
+    NoRuntime,
     /// An earlier write failed halfway; the server refuses writes until restarted so that
     /// memory and disk cannot drift apart.
     #[error("the store refused an earlier write; restart the server to recover")]
@@ -108,11 +124,23 @@ impl Error {
         }])
     }
 
-    /// A missing resource named by `field`.
+    /// A missing resource named by `field`. An id longer than any id can be is not looked
+    /// for: it is INVALID_ARGUMENT, and never echoed whole.
     pub fn not_found(kind: &'static str, id: impl Into<String>, field: impl Into<String>) -> Error {
+        let id = id.into();
+        let n = id.chars().count();
+        if n > crate::validate::MAX_REFERENCE_CHARS {
+            return Error::invalid(
+                field,
+                format!(
+                    "is {n} characters long; an id has at most {}",
+                    crate::validate::MAX_REFERENCE_CHARS
+                ),
+            );
+        }
         Error::NotFound {
             kind,
-            id: id.into(),
+            id,
             field: field.into(),
         }
     }

@@ -19,11 +19,13 @@
 //! - [`policy`]: who may see and change what, decided inside the write it guards.
 //! - [`redact`]: the one redaction point for everything that mentions another record.
 //! - [`audit`]: the audit log and the names of the operations it records.
+//! - [`config`]: the configuration file: tokens, limits, travel, sweep, storage.
 //! - [`error`]: the domain error enum.
 //! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
 
 pub mod audit;
 pub mod auth;
+pub mod config;
 pub mod conflicts;
 pub mod directory;
 pub mod error;
@@ -45,7 +47,7 @@ use tokio::net::TcpListener;
 
 pub use auth::Principal;
 pub use error::{Error, Result};
-pub use scheduler::{Clock, ManualClock, Scheduler, Settings};
+pub use scheduler::{Clock, ManualClock, Scheduler, Settings, Swept};
 
 pub use grpc::limits::Limits;
 
@@ -120,19 +122,22 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
-    let scheduler =
-        Scheduler::open(&config.data_dir, config.settings.clone()).map_err(|source| {
-            ServeError::Open {
-                dir: config.data_dir.clone(),
-                source,
-            }
+    // Opening reads the whole store and compacting rewrites sled's snapshot: blocking work,
+    // kept off the async workers (with --workers 1 there is only one).
+    let (dir, settings) = (config.data_dir.clone(), config.settings.clone());
+    let scheduler = blocking(move || Scheduler::open(&dir, settings))
+        .await
+        .map_err(|source| ServeError::Open {
+            dir: config.data_dir.clone(),
+            source,
         })?;
     serve_with(listener, scheduler, &config, shutdown).await?;
     // The scheduler is gone (serve_with consumed it), so sled can be reopened to write the
     // snapshot that makes the next start quick. The store is already durable: a failure
     // here costs only start-up time.
     let started = std::time::Instant::now();
-    match storage::SledBackend::compact(&config.data_dir) {
+    let dir = config.data_dir.clone();
+    match blocking(move || storage::SledBackend::compact(&dir)).await {
         Ok(()) => tracing::info!(
             millis = started.elapsed().as_millis() as u64,
             "store compacted for the next start"
@@ -192,7 +197,16 @@ pub async fn serve_with(
             shutdown,
         )
         .await?;
-    scheduler.flush().map_err(ServeError::Flush)?;
+    blocking(move || scheduler.flush())
+        .await
+        .map_err(ServeError::Flush)?;
     tracing::info!("entente stopped; store flushed");
     Ok(())
+}
+
+/// Runs blocking store work on tokio's blocking pool, not on an async worker.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }

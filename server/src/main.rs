@@ -24,8 +24,9 @@ struct Args {
     /// Folder for the embedded sled store (created if missing).
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
-    /// Access file (TOML) with offices and hashed bearer tokens. Without one, access
-    /// control is off and the server only listens on loopback.
+    /// Configuration file (TOML): offices and hashed bearer tokens, limits, travel, the
+    /// sweep and the store (see the README). Without tokens, access control is off and the
+    /// server only listens on loopback.
     #[arg(long, env = "ENTENTE_CONFIG")]
     config: Option<PathBuf>,
     /// Threads serving requests (default: one per core). Fewer leave cores to other
@@ -34,8 +35,13 @@ struct Args {
     #[arg(long, env = "ENTENTE_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
     /// Serve without access control on a non-loopback address (anyone who can reach it
-    /// can read and change everything).
-    #[arg(long, env = "ENTENTE_ALLOW_ANONYMOUS")]
+    /// can read and change everything). The variable takes 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long,
+        env = "ENTENTE_ALLOW_ANONYMOUS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     allow_anonymous: bool,
     /// TLS certificate chain (PEM); with --tls-key, serves TLS only.
     #[arg(long, env = "ENTENTE_TLS_CERT", requires = "tls_key")]
@@ -85,23 +91,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // Escape codes only for a person at a terminal, never in a log file or a pipe.
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    let access = match &args.config {
-        Some(path) => entente_server::auth::Access::load(path)?,
-        None => entente_server::auth::Access::default(),
+    let loaded = match &args.config {
+        Some(path) => Some(entente_server::config::load(path)?),
+        None => None,
+    };
+    let (access, settings, limits) = match loaded {
+        Some(c) => (c.access, c.settings, c.limits),
+        None => Default::default(),
+    };
+    // Why access control is off, in the words that would make its owner notice.
+    let off = match &args.config {
+        Some(path) => format!("{} configures no tokens", path.display()),
+        None => "no --config".to_string(),
     };
     if access.enabled() {
         tracing::info!("access control is on: bearer tokens required");
     } else if args.listen.ip().is_loopback() {
         tracing::warn!(
-            "access control is OFF (no --config): every caller is an administrator; loopback only"
+            "access control is OFF ({off}): every caller is an administrator; loopback only"
         );
     } else if args.allow_anonymous {
         tracing::warn!(listen = %args.listen, "access control is OFF on a non-loopback address (--allow-anonymous)");
     } else {
         // Like Redis's protected mode: an open scheduler must not be reachable by accident.
         anyhow::bail!(
-            "refusing to serve {} without access control: give --config with tokens, listen on \
-             loopback, or pass --allow-anonymous",
+            "refusing to serve {} without access control ({off}): give --config with tokens, \
+             listen on loopback, or pass --allow-anonymous",
             args.listen
         );
     }
@@ -120,9 +135,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = entente_server::Config {
         data_dir: args.data_dir,
+        settings,
+        limits,
         access,
         tls,
-        ..Default::default()
     };
     let shutdown = shutdown_signal()?;
     entente_server::serve(listener, config, shutdown).await?;

@@ -137,8 +137,9 @@ pub fn require_editor_of(who: &Principal, office: &str, what: &str) -> Result<()
         Ok(())
     } else {
         Err(Error::PermissionDenied(format!(
-            "office {:?} may not change {what}, which belongs to {office:?}",
-            who.office
+            "office {:?} may not change {what}, which belongs to {}",
+            who.office,
+            crate::validate::shown(office)
         )))
     }
 }
@@ -151,8 +152,9 @@ pub fn require_forum_editor(who: &Principal, forum: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::PermissionDenied(format!(
-            "office {:?} is not the secretariat of forum {forum:?}",
-            who.office
+            "office {:?} is not the secretariat of forum {}",
+            who.office,
+            crate::validate::shown(forum)
         )))
     }
 }

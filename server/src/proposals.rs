@@ -600,9 +600,11 @@ impl Scheduler {
         ctx: Context,
     ) -> Result<Proposal> {
         check_context(&ctx)?;
+        let retention = self.request_retention_micros();
         self.write(who, method::CREATE_PROPOSAL, move |st, batch, now| {
             policy::require_writer(who)?;
-            if let Some(prev) = replay(st, who, &ctx.request_id, "CreateProposal")? {
+            if let Some(prev) = replay(st, who, &ctx.request_id, "CreateProposal", now - retention)?
+            {
                 let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
                 return Ok(View::new(st, who).proposal(p));
             }
@@ -710,9 +712,10 @@ impl Scheduler {
         check_context(&ctx)?;
         let id = id.trim().to_string();
         let travel = self.settings().travel;
+        let retention = self.request_retention_micros();
         self.write(who, m.audited_as(), move |st, batch, now| {
             policy::require_writer(who)?;
-            if let Some(prev) = replay(st, who, &ctx.request_id, m.method())? {
+            if let Some(prev) = replay(st, who, &ctx.request_id, m.method(), now - retention)? {
                 let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
                 let view = View::new(st, who);
                 let event = p

@@ -148,8 +148,9 @@ impl Meta {
             Ok(())
         } else {
             Err(Error::Aborted(format!(
-                "{kind} {id:?} has changed since you read it (your etag {given:?}, current \
-                 {:?}); read it again and retry",
+                "{kind} {id:?} has changed since you read it (your etag {}, current {:?}); \
+                 read it again and retry",
+                crate::validate::shown(given),
                 self.etag()
             )))
         }
@@ -330,6 +331,15 @@ impl State {
     }
 }
 
+/// What one run of the sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swept {
+    /// Proposals stored as EXPIRED.
+    pub expired: usize,
+    /// Idempotency records forgotten.
+    pub forgotten: usize,
+}
+
 /// What a scheduler needs besides its storage.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -337,9 +347,15 @@ pub struct Settings {
     pub clock: Clock,
     /// Travel feasibility parameters.
     pub travel: crate::conflicts::TravelSettings,
-    /// How often expired proposals are stored as EXPIRED (reads see expiry at once
-    /// regardless); `None` turns the sweep off.
+    /// How often the sweep stores expired proposals as EXPIRED (reads see expiry at once
+    /// regardless) and forgets idempotency records past `request_retention`; `None` turns
+    /// the sweep off.
     pub expiry_sweep: Option<std::time::Duration>,
+    /// How long a `request_id` is remembered: a retry within it returns the first result,
+    /// a retry after it is a new request.
+    pub request_retention: std::time::Duration,
+    /// The size at which the write-ahead log is rotated (sled flushed, a new file started).
+    pub wal_rotate_bytes: u64,
 }
 
 impl Default for Settings {
@@ -348,6 +364,8 @@ impl Default for Settings {
             clock: Clock::default(),
             travel: Default::default(),
             expiry_sweep: Some(std::time::Duration::from_secs(30)),
+            request_retention: std::time::Duration::from_secs(24 * 3600),
+            wal_rotate_bytes: storage::wal::DEFAULT_ROTATE_BYTES,
         }
     }
 }
@@ -380,7 +398,8 @@ impl Scheduler {
     pub fn open(dir: &Path, settings: Settings) -> Result<Scheduler> {
         // An open touches the whole store at once; see `pages` for why in small pages.
         let _small = crate::pages::SmallPages::new();
-        Scheduler::with_backend(Arc::new(SledBackend::open(dir)?), settings)
+        let backend = SledBackend::open_rotating_at(dir, settings.wal_rotate_bytes)?;
+        Scheduler::with_backend(Arc::new(backend), settings)
     }
 
     /// A scheduler over a temporary store that vanishes when dropped.
@@ -388,8 +407,14 @@ impl Scheduler {
         Scheduler::with_backend(Arc::new(SledBackend::temporary()?), settings)
     }
 
-    /// A scheduler over any backend.
+    /// A scheduler over any backend. With `settings.expiry_sweep` set, it must be called
+    /// inside a tokio runtime (the sweep is a task): outside one it is
+    /// [`Error::NoRuntime`], never a panic.
     pub fn with_backend(backend: Arc<dyn Backend>, settings: Settings) -> Result<Scheduler> {
+        let runtime = tokio::runtime::Handle::try_current();
+        if settings.expiry_sweep.is_some() && runtime.is_err() {
+            return Err(Error::NoRuntime);
+        }
         let store = Store::new(backend);
         let mut state = load(&store)?;
         upgrade_tzdb(&store, &mut state)?;
@@ -401,8 +426,8 @@ impl Scheduler {
                 settings,
             }),
         };
-        if let Some(every) = sweep {
-            tokio::spawn(sweep_expiries(Arc::downgrade(&scheduler.inner), every));
+        if let (Some(every), Ok(runtime)) = (sweep, runtime) {
+            runtime.spawn(sweep_expiries(Arc::downgrade(&scheduler.inner), every));
         }
         Ok(scheduler)
     }
@@ -415,6 +440,51 @@ impl Scheduler {
     /// Now, in microseconds.
     pub fn now(&self) -> i64 {
         self.inner.settings.clock.now_micros()
+    }
+
+    /// How long request ids are remembered, in microseconds.
+    pub(crate) fn request_retention_micros(&self) -> i64 {
+        i64::try_from(self.inner.settings.request_retention.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// The scheduler's housekeeping, as the background sweep runs it every
+    /// `Settings::expiry_sweep`: stores the expiry of proposals whose deadline passed, and
+    /// forgets idempotency records older than `Settings::request_retention`. ADMIN only
+    /// (the sweep runs as [`Principal::system`]).
+    pub async fn sweep(&self, who: &Principal) -> Result<Swept> {
+        let expired = self.expire_due(who).await?;
+        let forgotten = self.forget_old_requests(who).await?;
+        Ok(Swept { expired, forgotten })
+    }
+
+    /// Forgets idempotency records older than the retention, in memory and on disk.
+    async fn forget_old_requests(&self, who: &Principal) -> Result<usize> {
+        crate::policy::require_admin(who)?;
+        let retention = self.request_retention_micros();
+        self.write(
+            who,
+            crate::audit::method::FORGET_REQUESTS,
+            move |st, batch, now| {
+                let cutoff = now.saturating_sub(retention);
+                let old: Vec<String> = st
+                    .requests
+                    .iter()
+                    .filter(|(_, r)| r.time < cutoff)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &old {
+                    if let Some(r) = st.requests.remove(k) {
+                        batch.delete(storage::key(storage::prefix::REQUEST, k));
+                        if k.starts_with('\0') {
+                            // Stored before ids were scoped by office, as `q/<id>`.
+                            batch.delete(storage::key(storage::prefix::REQUEST, &r.request_id));
+                        }
+                    }
+                }
+                Ok(old.len())
+            },
+        )
+        .await
     }
 
     pub(crate) fn read_state(&self) -> RwLockReadGuard<'_, State> {
@@ -488,8 +558,8 @@ impl Scheduler {
     }
 }
 
-/// Stores due proposal expiries every `every`, for as long as the scheduler lives (the
-/// task holds it weakly, so it never keeps a dropped store open).
+/// Runs the sweep ([`Scheduler::sweep`]) every `every`, for as long as the scheduler lives
+/// (the task holds it weakly, so it never keeps a dropped store open).
 async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -498,8 +568,14 @@ async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duratio
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         let scheduler = Scheduler { inner };
-        if let Err(e) = scheduler.expire_due(&Principal::system()).await {
-            tracing::warn!(error = %e, "expiry sweep failed");
+        match scheduler.sweep(&Principal::system()).await {
+            Ok(s) if s != Swept::default() => tracing::info!(
+                expired = s.expired,
+                forgotten = s.forgotten,
+                "sweep: proposals expired, request ids forgotten"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
     }
 }
@@ -588,6 +664,7 @@ mod tests {
             let page = crate::validate::PageRequest {
                 size: 10,
                 after: after.map(str::to_string),
+                query: 0,
             };
             d.range(page.rest())
                 .map(|(id, _): (&super::Str, &String)| id.to_string())

@@ -121,11 +121,36 @@ pub enum OffsetPolicy {
     Ignore,
 }
 
+/// Longest zone name read (tzdb's longest is 32 characters); longer input is refused
+/// without being echoed, so no error grows with its input.
+const MAX_ZONE_CHARS: usize = 64;
+/// Longest date-time string read (a full RFC 9557 string with the longest zone is ~70).
+const MAX_TIME_CHARS: usize = 100;
+
 /// Parses an IANA zone name.
 pub fn parse_zone(name: &str) -> Result<Tz, TimeError> {
     let name = name.trim();
+    let n = name.chars().count();
+    if n > MAX_ZONE_CHARS {
+        return Err(TimeError::Unreadable(format!(
+            "a zone name of {n} characters is not an IANA time zone (for example \
+             \"Europe/Moscow\")"
+        )));
+    }
     name.parse::<Tz>()
         .map_err(|_| TimeError::UnknownZone(name.to_string()))
+}
+
+/// Refuses a time string too long to be one, without echoing it.
+fn bounded_time(text: &str) -> Result<&str, TimeError> {
+    let n = text.chars().count();
+    if n > MAX_TIME_CHARS {
+        return Err(TimeError::Unreadable(format!(
+            "a value of {n} characters is not a date-time; write \"2024-10-22T10:00\" or \
+             \"2024-10-22\""
+        )));
+    }
+    Ok(text)
 }
 
 /// A resolved moment: the instant, and how it reads on the wall clock of its zone.
@@ -430,7 +455,7 @@ pub struct ParsedTime {
 /// ("2024-10-11T06:00:00Z", "2024-10-11T11:00:00+05:00") or an RFC 9557 string
 /// ("2024-10-22T10:00[Europe/Moscow]", optionally with an offset before the bracket).
 pub fn parse_time(text: &str) -> Result<ParsedTime, TimeError> {
-    let text = text.trim();
+    let text = bounded_time(text.trim())?;
     if text.is_empty() {
         return Err(TimeError::Unreadable("a time is required".into()));
     }
@@ -665,7 +690,8 @@ pub fn start_of_day(date: NaiveDate, zone: Tz) -> Result<Zoned, TimeError> {
 
 /// Parses "2024-10-22".
 pub fn parse_date(text: &str) -> Result<NaiveDate, TimeError> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+    let text = bounded_time(text.trim())?;
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
         TimeError::Unreadable(format!("{text:?} is not a date; write \"2024-10-22\""))
     })?;
     if !(MIN_YEAR..=MAX_YEAR).contains(&date.year()) {

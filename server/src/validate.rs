@@ -21,6 +21,24 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest page served; larger requests are clamped, as AIP-158 recommends.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
+/// Longest id a reference may name; a longer one is refused before any lookup.
+pub const MAX_REFERENCE_CHARS: usize = 128;
+
+/// A value from a request, quoted for an error message: whole when short, otherwise its
+/// first characters and its length, so that no error grows with its input (the message
+/// travels in a header, twice: in `grpc-message` and in the details).
+pub fn shown(value: &str) -> String {
+    const WHOLE: usize = 40;
+    const HEAD: usize = 32;
+    let n = value.chars().count();
+    if n <= WHOLE {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(HEAD).collect();
+        format!("{head:?}… ({n} characters)")
+    }
+}
+
 /// A client-chosen id: lowercase ASCII letters, digits and '-', starting with a letter,
 /// at most 63 characters (AIP-122's resource id rules).
 pub fn id(field: &str, value: &str) -> Result<String> {
@@ -37,8 +55,9 @@ pub fn id(field: &str, value: &str) -> Result<String> {
         Err(Error::invalid(
             field,
             format!(
-                "{value:?} is not a valid id: use 1 to {MAX_ID_CHARS} lowercase letters, digits \
-                 and '-', starting with a letter (for example \"kazan-summit-2024\")"
+                "{} is not a valid id: use 1 to {MAX_ID_CHARS} lowercase letters, digits \
+                 and '-', starting with a letter (for example \"kazan-summit-2024\")",
+                shown(value)
             ),
         ))
     }
@@ -50,8 +69,12 @@ pub fn reference(field: &str, value: &str) -> Result<String> {
     if value.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    if value.chars().count() > 128 {
-        return Err(Error::invalid(field, "is too long to be an id"));
+    let n = value.chars().count();
+    if n > MAX_REFERENCE_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("is {n} characters long; an id has at most {MAX_REFERENCE_CHARS}"),
+        ));
     }
     Ok(value.to_string())
 }
@@ -112,7 +135,8 @@ pub fn country_code(field: &str, value: &str) -> Result<String> {
         Err(_) => Err(Error::invalid(
             field,
             format!(
-                "{value:?} is not an ISO 3166-1 alpha-2 country code (for example \"RU\", \"IR\")"
+                "{} is not an ISO 3166-1 alpha-2 country code (for example \"RU\", \"IR\")",
+                shown(value)
             ),
         )),
     }
@@ -145,18 +169,28 @@ pub fn optional_zone(field: &str, value: &str) -> Result<Option<Tz>> {
     }
 }
 
-/// A page request: how many, and after which key.
+/// A page request: how many, after which key, and the query it pages through.
+///
+/// A page token names the last key served and the query it was served for (a digest of
+/// the request's filters, AIP-158), so a token used with other filters is refused rather
+/// than resumed somewhere meaningless. Tokens are opaque to clients but not secret: a
+/// forged cursor must be, and is, harmless wherever it points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     /// How many items at most.
     pub size: usize,
     /// The last key of the previous page.
     pub after: Option<String>,
+    /// The digest of the query the pages belong to.
+    pub query: u64,
 }
 
+/// The version tag of page tokens bound to their query.
+const TOKEN_VERSION: char = '2';
+
 impl PageRequest {
-    /// Reads `page_size` and `page_token`.
-    pub fn new(page_size: i32, page_token: &str) -> Result<PageRequest> {
+    /// Reads `page_size` and `page_token` for the query whose digest is `query`.
+    pub fn new(page_size: i32, page_token: &str, query: u64) -> Result<PageRequest> {
         let size = match page_size {
             n if n < 0 => {
                 return Err(Error::invalid("page_size", "cannot be negative"));
@@ -167,21 +201,31 @@ impl PageRequest {
         let after = if page_token.is_empty() {
             None
         } else {
-            Some(decode_token(page_token)?)
+            Some(decode_token(page_token, query)?)
         };
-        Ok(PageRequest { size, after })
+        Ok(PageRequest { size, after, query })
     }
 
-    /// The first page of the default size.
+    /// The first page of the default size, of a query with digest 0 (for in-process use).
     pub fn first() -> PageRequest {
         PageRequest {
             size: DEFAULT_PAGE_SIZE,
             after: None,
+            query: 0,
         }
     }
-}
 
-impl PageRequest {
+    /// The token of the page that follows `last_key`.
+    pub fn token(&self, last_key: &str) -> String {
+        let mut out = String::with_capacity(17 + 2 * last_key.len());
+        out.push(TOKEN_VERSION);
+        out.push_str(&format!("{:016x}", self.query));
+        for b in last_key.as_bytes() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
     /// The keys a page of a key-ordered map may come from: those after the token's (all,
     /// without one). Pass it to the map's `range`, so a page starts where the last ended.
     pub fn rest(&self) -> (Bound<&str>, Bound<&str>) {
@@ -196,12 +240,18 @@ impl PageRequest {
     /// Where a page of a sequence-ordered log resumes: after this sequence (0: the start).
     pub fn after_sequence(&self) -> Result<u64> {
         match &self.after {
-            Some(a) => a
-                .parse()
-                .map_err(|_| Error::invalid("page_token", "is not a token this server issued")),
+            Some(a) => a.parse().map_err(|_| bad_token()),
             None => Ok(0),
         }
     }
+}
+
+fn bad_token() -> Error {
+    Error::invalid(
+        "page_token",
+        "is not a token this server issued for this query (a page token only continues the \
+         list, with the same filters, that returned it)",
+    )
 }
 
 /// One page of a sequence-ordered log (histories, the audit log): `items` are the entries
@@ -216,7 +266,7 @@ pub fn sequence_page<T>(
     for item in items {
         let item = item?;
         if out.len() == page.size {
-            let token = out.last().map(|t| encode_token(&sequence(t).to_string()));
+            let token = out.last().map(|t| page.token(&sequence(t).to_string()));
             return Ok((out, token.unwrap_or_default()));
         }
         out.push(item);
@@ -224,27 +274,20 @@ pub fn sequence_page<T>(
     Ok((out, String::new()))
 }
 
-/// A page token is the last key served, hex-encoded behind a version tag: opaque to
-/// clients, stable across restarts, and cheap to resume from in an ordered index.
-pub fn encode_token(last_key: &str) -> String {
-    let mut out = String::from("1");
-    for b in last_key.as_bytes() {
-        out.push_str(&format!("{b:02x}"));
+fn decode_token(token: &str, query: u64) -> Result<String> {
+    let body = token.strip_prefix(TOKEN_VERSION).ok_or_else(bad_token)?;
+    if body.len() < 16 || body.len() % 2 != 0 || body.len() > 2048 || !body.is_ascii() {
+        return Err(bad_token());
     }
-    out
-}
-
-fn decode_token(token: &str) -> Result<String> {
-    let bad = || Error::invalid("page_token", "is not a token this server issued");
-    let hex = token.strip_prefix('1').ok_or_else(bad)?;
-    if hex.len() % 2 != 0 || hex.len() > 2048 {
-        return Err(bad());
+    let (digest, hex) = body.split_at(16);
+    if u64::from_str_radix(digest, 16).ok() != Some(query) {
+        return Err(bad_token());
     }
     let bytes = (0..hex.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad()))
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad_token()))
         .collect::<Result<Vec<u8>>>()?;
-    String::from_utf8(bytes).map_err(|_| bad())
+    String::from_utf8(bytes).map_err(|_| bad_token())
 }
 
 /// Serves one page from items in key order that start after the token (from a `range`
@@ -266,7 +309,7 @@ pub fn page<K: AsRef<str>, T>(
         last = Some(k);
     }
     let token = match (more, last) {
-        (true, Some(k)) => encode_token(k.as_ref()),
+        (true, Some(k)) => req.token(k.as_ref()),
         _ => String::new(),
     };
     (out, token)
@@ -310,6 +353,7 @@ mod tests {
         let mut page = PageRequest {
             size: 3,
             after: None,
+            query: 7,
         };
         let mut seen = Vec::new();
         loop {
@@ -321,12 +365,13 @@ mod tests {
             if token.is_empty() {
                 break;
             }
-            page.after = Some(decode_token(&token).expect("ours"));
+            page.after = Some(decode_token(&token, 7).expect("ours"));
         }
         assert_eq!(seen, log);
         let exact = PageRequest {
             size: 7,
             after: None,
+            query: 7,
         };
         let (items, token) =
             sequence_page(log.iter().copied().map(Ok), |s| *s, &exact).expect("page");
@@ -338,14 +383,24 @@ mod tests {
     }
 
     #[test]
-    fn tokens_round_trip_and_reject_forgeries() {
-        let t = encode_token("kazan/é");
-        assert_eq!(decode_token(&t).ok().as_deref(), Some("kazan/é"));
-        assert!(decode_token("zz").is_err());
-        assert!(decode_token("1zz").is_err());
-        assert!(PageRequest::new(-1, "").is_err());
+    fn tokens_round_trip_bound_to_their_query_and_reject_forgeries() {
+        let page = PageRequest::new(10, "", 42).expect("first page");
+        let t = page.token("kazan/é");
+        assert_eq!(decode_token(&t, 42).ok().as_deref(), Some("kazan/é"));
+        assert!(decode_token(&t, 43).is_err(), "another query");
+        for forged in [
+            "zz",
+            "1zz",
+            "2",
+            "2zzzzzzzzzzzzzzzz",
+            "2000000000000002a0",
+            "2ééééééééé",
+        ] {
+            assert!(decode_token(forged, 42).is_err(), "{forged}");
+        }
+        assert!(PageRequest::new(-1, "", 0).is_err());
         assert_eq!(
-            PageRequest::new(1_000_000, "").map(|p| p.size).ok(),
+            PageRequest::new(1_000_000, "", 0).map(|p| p.size).ok(),
             Some(MAX_PAGE_SIZE)
         );
     }

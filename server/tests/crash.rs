@@ -24,30 +24,43 @@ const HALLS: usize = 3;
 struct Server {
     child: Child,
     addr: String,
+    /// What it logged before it served.
+    log: Vec<String>,
 }
 
 /// Starts the binary on an ephemeral port with `workers` request threads and waits for
 /// the line that says where it serves. Rounds alternate between two workers (writes race
 /// on two cores) and one (the single-threaded runtime the benchmark uses).
 async fn start(dir: &std::path::Path, workers: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entente-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            workers,
-            "--data-dir",
-        ])
+    start_with(dir, workers, &[], &[]).await
+}
+
+/// [`start`] with more arguments and environment variables.
+async fn start_with(
+    dir: &std::path::Path,
+    workers: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_entente-server"));
+    cmd.args(["--workers", workers, "--data-dir"])
         .arg(dir)
+        .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn entente-server");
+        .kill_on_drop(true);
+    if !args.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn entente-server");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut log = Vec::new();
     let addr = loop {
         let line = lines
             .next_line()
@@ -57,10 +70,11 @@ async fn start(dir: &std::path::Path, workers: &str) -> Server {
         if let Some(rest) = line.split("entente is serving addr=").nth(1) {
             break rest.trim().to_string();
         }
+        log.push(line);
     };
     // Keep draining the log so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Server { child, addr }
+    Server { child, addr, log }
 }
 
 async fn channel(addr: &str) -> Channel {
@@ -305,4 +319,419 @@ async fn a_second_server_on_the_same_folder_is_refused_plainly() {
         .list_participants(pb::ListParticipantsRequest::default())
         .await
         .expect("the first server still serves");
+}
+
+/// Registers the harness's directory: `PEOPLE` leaders and `HALLS` halls.
+async fn directory(addr: &str) {
+    let mut d = DirectoryServiceClient::new(channel(addr).await);
+    for p in 0..PEOPLE {
+        d.create_participant(pb::CreateParticipantRequest {
+            participant: Some(pb::Participant {
+                display_name: format!("Leader {p}"),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            }),
+            participant_id: format!("p{p}"),
+        })
+        .await
+        .expect("participant");
+    }
+    for h in 0..HALLS {
+        d.create_venue(pb::CreateVenueRequest {
+            venue: Some(pb::Venue {
+                display_name: format!("Hall {h}"),
+                city: "Moscow".into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            }),
+            venue_id: format!("h{h}"),
+        })
+        .await
+        .expect("venue");
+    }
+}
+
+/// Every batch is whole or absent: each stored event has every history entry up to its
+/// revision and the audit record of its creation, and every creation the audit log
+/// records has its event.
+async fn verify_batches_whole(ch: Channel) {
+    use entente_proto::v1::audit_service_client::AuditServiceClient;
+    let mut events = EventServiceClient::new(ch.clone());
+    let mut audit = AuditServiceClient::new(ch);
+    let mut created = std::collections::BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let page = audit
+            .list_audit_records(pb::ListAuditRecordsRequest {
+                page_size: 1000,
+                page_token: token,
+            })
+            .await
+            .expect("audit")
+            .into_inner();
+        for r in page.records {
+            if r.method.ends_with("/CreateEvent") {
+                created.insert(r.resource.trim_start_matches("events/").to_string());
+            }
+        }
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let mut stored = std::collections::BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let page = events
+            .list_events(pb::ListEventsRequest {
+                page_size: 1000,
+                page_token: token,
+                status: pb::EventStatus::Confirmed as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        for e in page.events {
+            let revision: i64 = e.etag[1..].parse().expect("rN");
+            let history = events
+                .list_event_history(pb::ListEventHistoryRequest {
+                    event_id: e.id.clone(),
+                    page_size: 1000,
+                    ..Default::default()
+                })
+                .await
+                .expect("history")
+                .into_inner()
+                .revisions;
+            let revisions: Vec<i64> = history.iter().map(|r| r.revision).collect();
+            assert_eq!(
+                revisions,
+                (1..=revision).collect::<Vec<_>>(),
+                "event {} without its whole history",
+                e.id
+            );
+            assert!(
+                created.contains(&e.id),
+                "event {} without its audit record",
+                e.id
+            );
+            stored.insert(e.id);
+        }
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    for id in &created {
+        assert!(
+            stored.contains(id),
+            "audit records creating {id}, which is absent"
+        );
+    }
+}
+
+/// The rotation of the write-ahead log and the checkpoint at shutdown used to hand sled
+/// records that were not in the log, then flush: a crash there could leave half a batch.
+/// With a 4 KiB log (a rotation every few writes), SIGKILL lands during rotations,
+/// and every third round SIGTERM is followed by SIGKILL during the shutdown checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_rotation_or_checkpoint_leaves_every_batch_whole_or_absent() {
+    let rounds: usize = std::env::var("ENTENTE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(12);
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("entente.toml");
+    std::fs::write(&config, "[storage]\nwal_rotate_bytes = 4096\n").expect("config");
+    let config = config.to_str().expect("utf-8 path").to_string();
+    let data = dir.path().join("data");
+    let acked: Acked = Arc::default();
+    let mut rng = Rng(0xc0ff_ee00);
+    let args = ["--config", config.as_str()];
+    let mut server = start_with(&data, "2", &args, &[]).await;
+    directory(&server.addr).await;
+    for round in 0..rounds {
+        let ch = channel(&server.addr).await;
+        let writers: Vec<_> = (0..8u64)
+            .map(|w| {
+                tokio::spawn(writer(
+                    ch.clone(),
+                    7 + w + 100 * round as u64,
+                    round,
+                    acked.clone(),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
+        if round % 3 == 2 {
+            // A graceful stop, killed during its checkpoint and compaction.
+            let pid = server.child.id().expect("pid");
+            let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+            tokio::time::sleep(Duration::from_millis(rng.below(40))).await;
+        }
+        let _ = server.child.start_kill();
+        let _ = server.child.wait().await.expect("wait");
+        for w in writers {
+            w.await.expect("writer");
+        }
+        server = start_with(&data, if round % 2 == 0 { "1" } else { "2" }, &args, &[]).await;
+        let ch = channel(&server.addr).await;
+        verify(ch.clone(), &acked).await;
+        verify_batches_whole(ch).await;
+        println!(
+            "round {round}: {} acknowledged writes, every batch whole",
+            acked.lock().expect("lock").len()
+        );
+    }
+    let rotated = std::fs::read_dir(data.join("wal"))
+        .expect("wal folder")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("wal-"))
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .max()
+        .expect("a log file");
+    assert!(
+        rotated > rounds as u64 * 2,
+        "the log rotated during the rounds (generation {rotated})"
+    );
+    server.child.start_kill().expect("kill");
+    let _ = server.child.wait().await;
+}
+
+/// `--config` naming a file without tokens left access control off while the warning said
+/// "no --config". It now says why: the file configures no tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_without_tokens_says_so() {
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("limits-only.toml");
+    std::fs::write(&config, "[limits]\nrequest_timeout_secs = 20\n").expect("config");
+    let path = config.to_str().expect("utf-8");
+    let mut server = start_with(&dir.path().join("data"), "1", &["--config", path], &[]).await;
+    let warning = server
+        .log
+        .iter()
+        .find(|l| l.contains("access control is OFF"))
+        .unwrap_or_else(|| panic!("no warning in {:?}", server.log));
+    assert!(
+        warning.contains(&format!("{path} configures no tokens")),
+        "{warning}"
+    );
+    server.child.start_kill().expect("kill");
+    let _ = server.child.wait().await;
+}
+
+/// `ENTENTE_ALLOW_ANONYMOUS=1` was refused ("possible values: true, false"); it takes the
+/// words clap's other booleans take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_anonymous_takes_the_usual_boolean_words() {
+    for yes in ["1", "true", "yes", "on", "TRUE"] {
+        let dir = tempfile::tempdir().expect("temp");
+        let mut server = start_with(
+            dir.path(),
+            "1",
+            &["--listen", "0.0.0.0:0"],
+            &[("ENTENTE_ALLOW_ANONYMOUS", yes)],
+        )
+        .await;
+        server.child.start_kill().expect("kill");
+        let _ = server.child.wait().await;
+    }
+    let dir = tempfile::tempdir().expect("temp");
+    let refused = Command::new(env!("CARGO_BIN_EXE_entente-server"))
+        .args(["--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .env("ENTENTE_ALLOW_ANONYMOUS", "0")
+        .output()
+        .await
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refusing to serve"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The limits, the travel model and the sweep were settable only from Rust; the
+/// configuration file reaches them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_file_sets_limits_and_travel() {
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("entente.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nmax_message_bytes = 4096\n\n[travel]\nspeed_kmh = 3600.0\noverhead_minutes = 0\n\n\
+         [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 1\n",
+    )
+    .expect("config");
+    let path = config.to_str().expect("utf-8");
+    let mut server = start_with(&dir.path().join("data"), "1", &["--config", path], &[]).await;
+    let ch = channel(&server.addr).await;
+    let mut d = DirectoryServiceClient::new(ch.clone());
+    // A request over 4 KiB: RESOURCE_EXHAUSTED.
+    let err = d
+        .create_participant(pb::CreateParticipantRequest {
+            participant: Some(pb::Participant {
+                display_name: "x".repeat(5000),
+                ..Default::default()
+            }),
+            participant_id: "big".into(),
+        })
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    // Travel at 3,600 km/h with no overhead: a kilometre a second.
+    d.create_participant(pb::CreateParticipantRequest {
+        participant: Some(pb::Participant {
+            display_name: "Leader".into(),
+            country_code: "RU".into(),
+            home_time_zone: "Europe/Moscow".into(),
+            ..Default::default()
+        }),
+        participant_id: "p".into(),
+    })
+    .await
+    .expect("participant");
+    for (id, city, lat, lng) in [
+        ("kazan", "Kazan", 55.80, 49.11),
+        ("moscow", "Moscow", 55.75, 37.62),
+    ] {
+        d.create_venue(pb::CreateVenueRequest {
+            venue: Some(pb::Venue {
+                display_name: id.into(),
+                city: city.into(),
+                country_code: "RU".into(),
+                time_zone: "Europe/Moscow".into(),
+                location: Some(pb::LatLng {
+                    latitude: lat,
+                    longitude: lng,
+                }),
+                ..Default::default()
+            }),
+            venue_id: id.into(),
+        })
+        .await
+        .expect("venue");
+    }
+    let mut events = EventServiceClient::new(ch.clone());
+    let timed = |start: &str, end: &str| {
+        Some(pb::EventTiming {
+            span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                start: start.into(),
+                end: end.into(),
+                time_zone: String::new(),
+            })),
+        })
+    };
+    events
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(pb::Event {
+                kind: pb::EventKind::Other as i32,
+                title: "In Kazan".into(),
+                venue_id: "kazan".into(),
+                participant_ids: vec!["p".into()],
+                timing: timed("2025-01-10T10:00", "2025-01-10T11:00"),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("event");
+    let mut conflicts = entente_proto::v1::conflict_service_client::ConflictServiceClient::new(ch);
+    let r = conflicts
+        .check_conflicts(pb::CheckConflictsRequest {
+            event: Some(Box::new(pb::Event {
+                kind: pb::EventKind::Other as i32,
+                title: "In Moscow".into(),
+                venue_id: "moscow".into(),
+                participant_ids: vec!["p".into()],
+                timing: timed("2025-01-10T11:05", "2025-01-10T12:00"),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner();
+    // ~720 km at a kilometre a second is 12 minutes: five are too few.
+    let travel = r
+        .conflicts
+        .iter()
+        .find(|c| c.kind == pb::ConflictKind::Travel as i32)
+        .unwrap_or_else(|| panic!("a travel conflict: {r:?}"));
+    let required = travel.time_required.as_ref().map_or(0, |d| d.seconds);
+    assert!(
+        (600..900).contains(&required),
+        "{required} s at the configured speed"
+    );
+    server.child.start_kill().expect("kill");
+    let _ = server.child.wait().await;
+}
+
+/// A log record whose checksum holds but which does not decode used to end recovery
+/// silently, starting without the writes after it. The server refuses to start, naming
+/// the file and offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_record_that_does_not_decode_stops_the_server_from_starting() {
+    use std::io::{Seek, Write};
+    let dir = tempfile::tempdir().expect("temp");
+    let mut server = start(dir.path(), "1").await;
+    directory(&server.addr).await;
+    server.child.start_kill().expect("kill");
+    let _ = server.child.wait().await;
+    // Append, after the last record of the newest log file, a frame with a valid
+    // checksum around bytes that are not a batch.
+    let wal = dir.path().join("wal");
+    let newest = std::fs::read_dir(&wal)
+        .expect("wal")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .max()
+        .expect("a log file");
+    let bytes = std::fs::read(&newest).expect("read log");
+    let mut at = 0usize;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4")) as usize;
+        if len == 0 {
+            break;
+        }
+        at += 16 + len;
+    }
+    let payload = [0xffu8; 12];
+    let lsn = u64::MAX - 1;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&lsn.to_le_bytes());
+    crc.update(&payload);
+    let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&crc.finalize().to_le_bytes());
+    frame.extend_from_slice(&lsn.to_le_bytes());
+    frame.extend_from_slice(&payload);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .expect("open log");
+    f.seek(std::io::SeekFrom::Start(at as u64)).expect("seek");
+    f.write_all(&frame).expect("write");
+    f.sync_all().expect("sync");
+    drop(f);
+    let out = Command::new(env!("CARGO_BIN_EXE_entente-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success(), "it must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let name = newest.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(stderr.contains(name), "{stderr}");
+    assert!(stderr.contains(&format!("offset {at}")), "{stderr}");
 }

@@ -123,3 +123,58 @@ async fn in_process_and_grpc_share_one_scheduler() {
     let _ = stop.send(());
     server.await.expect("join").expect("served");
 }
+
+/// `Scheduler::open` outside a tokio runtime panicked (it spawns the sweep). It is an
+/// error that says what to do; without the sweep it needs no runtime at all.
+#[test]
+fn opening_outside_a_runtime_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("temp");
+    let err = Scheduler::open(dir.path(), Settings::default()).expect_err("no runtime");
+    assert!(matches!(err, Error::NoRuntime), "{err:?}");
+    assert!(err.to_string().contains("tokio runtime"), "{err}");
+    let err = Scheduler::temporary(Settings::default()).expect_err("no runtime");
+    assert!(matches!(err, Error::NoRuntime), "{err:?}");
+    let quiet = Settings {
+        expiry_sweep: None,
+        ..Settings::default()
+    };
+    Scheduler::open(dir.path(), quiet).expect("no sweep, no runtime needed");
+}
+
+/// Every operation takes an explicit principal: an embedder acting as an office gets that
+/// office's rights, no more.
+#[tokio::test]
+async fn an_embedder_acting_as_an_office_gets_its_rights() {
+    use entente_server::auth::Role;
+    let s = Scheduler::temporary(Settings::default()).expect("scheduler");
+    let reader = Principal::office("RU", "ru-reader", Role::Reader);
+    let err = s
+        .create_participant(
+            &reader,
+            ParticipantInput {
+                id: "putin".into(),
+                display_name: "Vladimir Putin".into(),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("a reader writes nothing");
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    let iran = Principal::office("IR", "ir-editor", Role::Editor);
+    let err = s
+        .create_participant(
+            &iran,
+            ParticipantInput {
+                id: "putin".into(),
+                display_name: "Vladimir Putin".into(),
+                country_code: "RU".into(),
+                home_time_zone: "Europe/Moscow".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("another country's participant");
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+}

@@ -69,6 +69,32 @@ fn scheduler(rt: &tokio::runtime::Runtime) -> Scheduler {
         )
         .await
         .expect("venue");
+        // A few events, so that the time, participant and venue indexes have entries for
+        // cursors to land in.
+        for (i, day) in ["2024-10-10", "2024-10-11", "2024-10-12"]
+            .into_iter()
+            .enumerate()
+        {
+            s.create_event(
+                &Principal::system(),
+                entente_server::events::EventInput {
+                    id: format!("e{i}"),
+                    kind: Some(entente_server::events::EventKind::Other),
+                    title: format!("Meeting {i}"),
+                    venue_id: "kremlin".into(),
+                    participant_ids: vec!["putin".into()],
+                    timing: Some(entente_server::events::TimingInput::Timed {
+                        start: format!("{day}T10:00"),
+                        end: format!("{day}T11:00"),
+                        time_zone: String::new(),
+                    }),
+                    ..Default::default()
+                },
+                WriteOptions::default(),
+            )
+            .await
+            .expect("event");
+        }
         s
     })
 }
@@ -219,5 +245,167 @@ proptest! {
         if let Err(e) = outcome {
             prop_assert!(precise(&e), "{e:?}");
         }
+    }
+}
+
+/// A request as the gRPC layer hands it to a handler: with its caller.
+fn as_system<T>(msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.extensions_mut()
+        .insert(std::sync::Arc::new(Principal::system()));
+    r
+}
+
+/// Page tokens of any shape: garbage, old-format tokens, and well-formed ones (the version,
+/// a digest, a cursor) whose digest or cursor is forged.
+fn page_token() -> impl Strategy<Value = String> {
+    let hex = |s: String| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    prop_oneof![
+        nasty_string(),
+        (any::<i64>(), "[a-z~]{0,6}")
+            .prop_map(move |(t, id)| format!("1{}", hex(format!("{t}|{id}")))),
+        (any::<u64>(), any::<i64>(), "[a-z~|]{0,6}")
+            .prop_map(move |(d, t, id)| format!("2{d:016x}{}", hex(format!("{t}|{id}")))),
+        (any::<u64>(), any::<u64>())
+            .prop_map(move |(d, n)| format!("2{d:016x}{}", hex(n.to_string()))),
+    ]
+}
+
+fn window() -> impl Strategy<Value = Option<pb::TimeWindow>> {
+    let day = (1u32..=28).prop_map(|d| format!("2024-10-{d:02}"));
+    prop::option::of(prop_oneof![
+        // Windows that parse, around the fixture's events.
+        (day.clone(), day).prop_map(|(a, b)| pb::TimeWindow {
+            start: a.clone().min(b.clone()),
+            end: if a == b {
+                "2024-11-01".into()
+            } else {
+                a.max(b)
+            },
+            time_zone: "Europe/Moscow".into(),
+        }),
+        (
+            nasty_string(),
+            nasty_string(),
+            prop_oneof![Just(String::new()), nasty_string()]
+        )
+            .prop_map(|(start, end, time_zone)| pb::TimeWindow {
+                start,
+                end,
+                time_zone
+            }),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Every list, with any page token, page size and filters: a page or a precise error,
+    /// never a panic. (A cursor past a window's end used to panic `BTreeSet::range`.)
+    #[test]
+    fn lists_take_any_token_and_filters(
+        token in page_token(),
+        size in prop_oneof![any::<i32>(), 0i32..5],
+        window in window(),
+        id in prop_oneof![Just("putin".to_string()), Just("e1".to_string()), nasty_string()],
+        code in prop_oneof![Just("RU".to_string()), nasty_string()],
+        number in -2i32..10,
+        flag in any::<bool>(),
+        cursor in prop_oneof![
+            (any::<i64>(), "[a-z~|]{0,6}").prop_map(|(t, id)| format!("{t}|{id}")),
+            any::<u64>().prop_map(|n| n.to_string()),
+            nasty_string(),
+        ],
+    ) {
+        use entente_proto::v1::audit_service_server::AuditService;
+        use entente_proto::v1::directory_service_server::DirectoryService;
+        use entente_proto::v1::event_service_server::EventService;
+        use entente_proto::v1::proposal_service_server::ProposalService;
+        use entente_server::grpc;
+        let rt = runtime();
+        let s = scheduler(&rt);
+        rt.block_on(async {
+            let events = grpc::events::Events::new(s.clone());
+            let directory = grpc::directory::Directory::new(s.clone());
+            let proposals = grpc::proposals::Proposals::new(s.clone());
+            let audit = grpc::audit::Audit::new(s.clone());
+            // Each with the fuzzed token, then with a token bound to its own query (so the
+            // digest holds) around a fuzzed cursor.
+            let list = pb::ListEventsRequest {
+                window: window.clone(),
+                participant_id: id.clone(),
+                venue_id: if flag { "kremlin".into() } else { id.clone() },
+                country_code: code.clone(),
+                forum_id: id.clone(),
+                kind: number,
+                status: number,
+                page_size: size,
+                page_token: token.clone(),
+                view_zone: code.clone(),
+            };
+            let bound = convert::page(&list).map(|p| p.token(&cursor)).unwrap_or_default();
+            let _ = events.list_events(as_system(list.clone())).await;
+            let _ = events.list_events(as_system(pb::ListEventsRequest { page_token: bound, ..list })).await;
+            let agenda = pb::GetAgendaRequest {
+                participant_id: if flag { "putin".into() } else { id.clone() },
+                window: window.clone(),
+                page_size: size,
+                page_token: token.clone(),
+                include_cancelled: flag,
+                include_declined: !flag,
+                ..Default::default()
+            };
+            let bound = convert::page(&agenda).map(|p| p.token(&cursor)).unwrap_or_default();
+            let _ = events.get_agenda(as_system(agenda.clone())).await;
+            let _ = events.get_agenda(as_system(pb::GetAgendaRequest { page_token: bound, ..agenda })).await;
+            let history = pb::ListEventHistoryRequest {
+                event_id: id.clone(),
+                page_size: size,
+                page_token: token.clone(),
+            };
+            let bound = convert::page(&history).map(|p| p.token(&cursor)).unwrap_or_default();
+            let _ = events.list_event_history(as_system(history.clone())).await;
+            let _ = events.list_event_history(as_system(pb::ListEventHistoryRequest { page_token: bound, ..history })).await;
+            let _ = directory.list_countries(as_system(pb::ListCountriesRequest {
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = directory.list_participants(as_system(pb::ListParticipantsRequest {
+                country_code: code.clone(),
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = directory.list_venues(as_system(pb::ListVenuesRequest {
+                country_code: code.clone(),
+                city: id.clone(),
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = directory.list_forums(as_system(pb::ListForumsRequest {
+                member_country_code: code.clone(),
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = proposals.list_proposals(as_system(pb::ListProposalsRequest {
+                participant_id: id.clone(),
+                country_code: code.clone(),
+                kind: number,
+                status: number,
+                target_event_id: id.clone(),
+                event_id: id.clone(),
+                awaiting_response: flag,
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = proposals.list_proposal_history(as_system(pb::ListProposalHistoryRequest {
+                proposal_id: id.clone(),
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+            let _ = audit.list_audit_records(as_system(pb::ListAuditRecordsRequest {
+                page_size: size,
+                page_token: token.clone(),
+            })).await;
+        });
     }
 }

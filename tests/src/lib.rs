@@ -98,6 +98,36 @@ impl TestServer {
         }
     }
 
+    /// Serves a scheduler the test holds too (to run its sweep, say), with default limits
+    /// and no access control.
+    pub async fn serving(scheduler: entente_server::Scheduler) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(entente_server::serve_scheduler(
+            listener,
+            scheduler,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        TestServer {
+            addr,
+            channel,
+            data_dir: PathBuf::new(),
+            stop: Some(stop),
+            task: Some(task),
+            _temp: None,
+        }
+    }
+
     /// Keeps `dir` alive as long as the server (it is deleted with it).
     pub fn own_dir(&mut self, dir: tempfile::TempDir) {
         self._temp = Some(dir);

@@ -37,9 +37,12 @@ impl Out {
     }
 
     fn json_value(&self, v: &serde_json::Value) -> io::Result<()> {
-        let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::other)?;
-        writeln!(out)
+        // Rendered first, then written: serde_json would wrap a write error in its own
+        // type, and a closed pipe (`entente --output json event list | head -1`) must reach
+        // the exit-code mapping as the BrokenPipe it is, which is success.
+        let mut text = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
+        text.push(b'\n');
+        io::stdout().lock().write_all(&text)
     }
 
     /// An aligned table.

@@ -387,7 +387,9 @@ impl EventStore {
                 if let Some((start, _)) = after {
                     lo = lo.max(*start);
                 }
-                (lo, Some(&scope.starts))
+                // A cursor at or past the window's end (a forged page token can say
+                // anything) leaves nothing to scan, and `range` must not see lo > to.
+                (lo, Some(&scope.starts).filter(|_| lo < to))
             }
             None => (0, None),
         };

@@ -511,7 +511,7 @@ pub(crate) fn check_fields(view: View<'_>, input: &EventInput) -> Result<Checked
         if repeated {
             v.add(
                 format!("event.participant_ids[{i}]"),
-                format!("{p:?} is listed twice"),
+                format!("{} is listed twice", validate::shown(p)),
             );
         }
     }

@@ -476,16 +476,24 @@ pub(crate) fn replay(
     who: &Principal,
     request_id: &str,
     method: &str,
+    not_before: i64,
 ) -> Result<Option<RequestRecord>> {
     if request_id.is_empty() {
         return Ok(None);
     }
-    match st.requests.get(&request_key(&who.office, request_id)) {
+    // A record older than the retention is forgotten, whether or not the sweep has
+    // removed it yet: a retry after the retention is a new request.
+    match st
+        .requests
+        .get(&request_key(&who.office, request_id))
+        .filter(|r| r.time >= not_before)
+    {
         Some(r) if r.method == method => Ok(Some(r.clone())),
         Some(r) => Err(Error::invalid(
             "request_id",
             format!(
-                "{request_id:?} was already used for a different request ({})",
+                "{} was already used for a different request ({})",
+                validate::shown(request_id),
                 r.method
             ),
         )),
@@ -533,9 +541,11 @@ impl Scheduler {
         opts: WriteOptions,
     ) -> Result<Written> {
         let settings = self.settings().clone();
+        let retention = self.request_retention_micros();
         self.write(who, method::CREATE_EVENT, move |st, batch, now| {
             policy::require_writer(who)?;
-            if let Some(prev) = replay(st, who, &opts.request_id, "CreateEvent")? {
+            let retained = now - retention;
+            if let Some(prev) = replay(st, who, &opts.request_id, "CreateEvent", retained)? {
                 let view = View::new(st, who);
                 let event = policy::visible_event(st, who, &prev.resource_id, "request_id")?;
                 return Ok(Written {
@@ -844,7 +854,7 @@ impl Scheduler {
                 .events
                 .window(axis, from, to, cursor.as_ref())
                 .filter(|e| keep(e));
-            let (events, token) = paginate(iter, page.size);
+            let (events, token) = paginate(iter, page);
             Ok((events.iter().map(|e| view.event(e)).collect(), token))
         })
     }
@@ -905,7 +915,7 @@ impl Scheduler {
                             || e.attendance_of(participant) != Some(Attendance::Declined))
                         && view.sees(e)
                 });
-            let (events, token) = paginate(iter, page.size);
+            let (events, token) = paginate(iter, page);
             Ok((p, events.iter().map(|e| view.event(e)).collect(), token))
         })
     }
@@ -1117,11 +1127,11 @@ pub(crate) fn recompute_all(
 /// Takes up to `size` events and a token for the rest.
 fn paginate<'a>(
     mut iter: impl Iterator<Item = &'a Arc<Event>>,
-    size: usize,
+    page: &PageRequest,
 ) -> (Vec<Arc<Event>>, String) {
-    let events: Vec<Arc<Event>> = iter.by_ref().take(size).cloned().collect();
+    let events: Vec<Arc<Event>> = iter.by_ref().take(page.size).cloned().collect();
     let token = match (iter.next(), events.last()) {
-        (Some(_), Some(last)) => validate::encode_token(&format!("{}|{}", last.start.utc, last.id)),
+        (Some(_), Some(last)) => page.token(&format!("{}|{}", last.start.utc, last.id)),
         _ => String::new(),
     };
     (events, token)

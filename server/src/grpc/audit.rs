@@ -7,7 +7,6 @@ use tracing::instrument;
 
 use super::{access, convert};
 use crate::scheduler::Scheduler;
-use crate::validate::PageRequest;
 
 /// The audit service over a scheduler.
 #[derive(Debug, Clone)]
@@ -31,8 +30,10 @@ impl AuditService for Audit {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
-        let (records, next_page_token) = self.scheduler.audit_records(&who, &page)?;
+        let page = convert::page(&r)?;
+        let s = self.scheduler.clone();
+        let (records, next_page_token) =
+            super::off_worker(move || s.audit_records(&who, &page)).await?;
         Ok(Response::new(pb::ListAuditRecordsResponse {
             records: records
                 .into_iter()

@@ -36,6 +36,53 @@ pub fn required<T>(field: &str, v: Option<T>) -> Result<T> {
     v.ok_or_else(|| Error::invalid(field, "is required"))
 }
 
+/// A list request: its page fields, and the fields that only change how results are shown.
+pub trait Paged: prost::Message + Clone {
+    /// The list's name, so that one list's token is never another's.
+    const LIST: &'static str;
+    /// Takes the page size and token out, and clears what only changes the rendering, so
+    /// what is left is the query itself.
+    fn split_page(&mut self) -> (i32, String);
+}
+
+macro_rules! paged {
+    ($($t:ident $(, $shown:ident)*;)*) => {
+        $(impl Paged for pb::$t {
+            const LIST: &'static str = stringify!($t);
+            fn split_page(&mut self) -> (i32, String) {
+                $(self.$shown.clear();)*
+                (std::mem::take(&mut self.page_size), std::mem::take(&mut self.page_token))
+            }
+        })*
+    };
+}
+
+paged! {
+    ListCountriesRequest;
+    ListParticipantsRequest;
+    ListVenuesRequest;
+    ListForumsRequest;
+    ListEventsRequest, view_zone;
+    GetAgendaRequest, view_zone;
+    ListEventHistoryRequest;
+    ListProposalsRequest;
+    ListProposalHistoryRequest;
+    ListAuditRecordsRequest;
+}
+
+/// The page a list request asks for, its token bound to the request's filters (AIP-158).
+pub fn page<M: Paged>(req: &M) -> Result<validate::PageRequest> {
+    use sha2::{Digest, Sha256};
+    let mut query = req.clone();
+    let (size, token) = query.split_page();
+    let mut h = Sha256::new();
+    h.update(M::LIST.as_bytes());
+    h.update(query.encode_to_vec());
+    let d = h.finalize();
+    let digest = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+    validate::PageRequest::new(size, &token, digest)
+}
+
 /// A field mask against the updatable paths.
 pub fn mask(m: Option<prost_types::FieldMask>, allowed: &[&str]) -> Result<FieldMask> {
     FieldMask::new(&m.map(|m| m.paths).unwrap_or_default(), allowed)

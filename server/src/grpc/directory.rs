@@ -12,7 +12,7 @@ use crate::directory::{
 };
 use crate::error::Result;
 use crate::scheduler::Scheduler;
-use crate::validate::{self, PageRequest};
+use crate::validate;
 
 /// The directory service over a scheduler.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListCountriesResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         let (items, next_page_token) = self.scheduler.list::<dir::Country>(&who, &page, |_| true);
         ok(Ok(pb::ListCountriesResponse {
             countries: items.iter().map(convert::country).collect(),
@@ -154,7 +154,7 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListParticipantsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         let country = filter_code("country_code", &r.country_code)?;
         let (items, next_page_token) = self.scheduler.list::<dir::Participant>(&who, &page, |p| {
             country.as_ref().is_none_or(|c| *c == p.country_code)
@@ -230,7 +230,7 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListVenuesResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         let country = filter_code("country_code", &r.country_code)?;
         let city = r.city.trim().to_lowercase();
         let (items, next_page_token) = self.scheduler.list::<dir::Venue>(&who, &page, |v| {
@@ -308,7 +308,7 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListForumsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         let member = filter_code("member_country_code", &r.member_country_code)?;
         let (items, next_page_token) = self.scheduler.list::<dir::Forum>(&who, &page, |f| {
             member.as_ref().is_none_or(|c| f.members.contains(c))

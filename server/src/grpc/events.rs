@@ -15,7 +15,7 @@ use crate::events::ops::{
 };
 use crate::events::{Event, TimeOptions};
 use crate::scheduler::Scheduler;
-use crate::validate::{self, PageRequest};
+use crate::validate;
 
 /// The event service over a scheduler.
 #[derive(Debug, Clone)]
@@ -157,8 +157,8 @@ impl EventService for Events {
     ) -> Reply<pb::ListEventsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
+        let page = convert::page(&r)?;
         let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
         let country = non_empty(r.country_code)
             .map(|c| validate::country_code("country_code", &c))
             .transpose()?;
@@ -253,11 +253,11 @@ impl EventService for Events {
     async fn get_agenda(&self, req: Request<pb::GetAgendaRequest>) -> Reply<pb::GetAgendaResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
+        let page = convert::page(&r)?;
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let window = convert::window(r.window, "window")?.ok_or_else(|| {
             Error::invalid("window", "is required: the agenda covers a window of time")
         })?;
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
         let (participant, events, next_page_token) = self.scheduler.agenda(
             &who,
             &r.participant_id,
@@ -281,7 +281,7 @@ impl EventService for Events {
     ) -> Reply<pb::ListEventHistoryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         let event = self
             .scheduler
             .get_event(&who, &r.event_id)
@@ -289,8 +289,9 @@ impl EventService for Events {
                 Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
                 other => other,
             })?;
+        let (s, id) = (self.scheduler.clone(), r.event_id.clone());
         let (revisions, next_page_token) =
-            self.scheduler.event_history(&who, &r.event_id, &page)?;
+            super::off_worker(move || s.event_history(&who, &id, &page)).await?;
         Ok(Response::new(pb::ListEventHistoryResponse {
             revisions: revisions
                 .iter()

@@ -15,7 +15,7 @@ use crate::proposals::{
     Terms, TermsInput, TermsTiming, Transition,
 };
 use crate::scheduler::Scheduler;
-use crate::validate::{self, PageRequest};
+use crate::validate;
 
 /// The proposal service over a scheduler.
 #[derive(Debug, Clone)]
@@ -307,7 +307,7 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::ListProposalsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
         if r.awaiting_response && r.participant_id.trim().is_empty() {
             return Err(Error::invalid(
                 "awaiting_response",
@@ -425,10 +425,10 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::ListProposalHistoryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = PageRequest::new(r.page_size, &r.page_token)?;
+        let page = convert::page(&r)?;
+        let (s, id) = (self.scheduler.clone(), r.proposal_id.clone());
         let (items, next_page_token) =
-            self.scheduler
-                .proposal_history(&who, &r.proposal_id, &page)?;
+            super::off_worker(move || s.proposal_history(&who, &id, &page)).await?;
         Ok(Response::new(pb::ListProposalHistoryResponse {
             transitions: items.iter().map(transition_out).collect(),
             next_page_token,

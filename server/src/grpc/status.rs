@@ -1,59 +1,174 @@
 //! The one mapping from domain errors to gRPC statuses, with rich details
 //! (`google.rpc.BadRequest`, `PreconditionFailure`, `ResourceInfo`) that any generated client
 //! can decode to learn which field or which conflict was the problem.
+//!
+//! # A budget for headers
+//!
+//! A status travels in HTTP/2 headers: the message percent-encoded in `grpc-message`, the
+//! details base64-encoded in `grpc-status-details-bin`. Clients cap headers (grpcio's
+//! default is 8 KiB, and some proxies much less), and a status that outgrows the cap
+//! reaches the client as a transport failure instead of the error. So every status here
+//! keeps its headers under 1 KiB, whatever the request carried:
+//! - the message is cut (at a character, with "…") at [`MESSAGE_BYTES`] as encoded;
+//! - the details carry the violations, cut to [`DETAIL_BYTES`] in all, but not a second
+//!   copy of the message (the `google.rpc.Status` they travel in has an empty message;
+//!   clients read the message from `grpc-message`).
+//!
+//! Values from the request are quoted short at their source (`validate::shown`); this is
+//! the net under every message.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
 
 use crate::error::Error;
 
+/// Most bytes of `grpc-message`, percent-encoded as tonic sends it.
+pub const MESSAGE_BYTES: usize = 400;
+/// Most bytes of all the strings in the details together.
+pub const DETAIL_BYTES: usize = 320;
+/// Most bytes of one field path or subject in the details.
+const NAME_BYTES: usize = 64;
+
+/// The bytes `c` takes in `grpc-message` (tonic's percent-encoding set).
+fn encoded_len(c: char) -> usize {
+    match c {
+        ' ' | '"' | '#' | '%' | '<' | '>' | '`' | '?' | '{' | '}' => 3,
+        c if c.is_ascii() && !c.is_ascii_control() => 1,
+        c => 3 * c.len_utf8(),
+    }
+}
+
+/// `s`, cut at a character boundary so that `len` of it stays within `max`, with "…".
+fn clip(s: &str, max: usize, len: impl Fn(char) -> usize) -> String {
+    let total: usize = s.chars().map(&len).sum();
+    if total <= max {
+        return s.to_string();
+    }
+    let budget = max.saturating_sub(len('…'));
+    let mut used = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        used += len(c);
+        if used > budget {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The message as `grpc-message` may carry it.
+fn message(s: &str) -> String {
+    clip(s, MESSAGE_BYTES, encoded_len)
+}
+
+/// Shares [`DETAIL_BYTES`] among detail entries, in order: each takes its name and as much
+/// of its description as is left; entries past the budget are dropped (the message,
+/// which comes first, names the problem anyway).
+struct Budget(usize);
+
+impl Budget {
+    fn take(&mut self, name: &str, description: &str) -> Option<(String, String)> {
+        if self.0 < 24 {
+            return None;
+        }
+        let name = clip(name, NAME_BYTES.min(self.0 / 2), char::len_utf8);
+        let left = self.0 - name.len();
+        let description = clip(description, left.min(160), char::len_utf8);
+        self.0 -= name.len() + description.len();
+        Some((name, description))
+    }
+}
+
+/// A status whose details carry `details` without a second copy of the message.
+fn status(code: Code, text: &str, details: ErrorDetails) -> Status {
+    let carried = Status::with_error_details(code, "", details);
+    Status::with_details(code, message(text), carried.details().to_vec().into())
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
-        let message = e.to_string();
+        let text = e.to_string();
+        let mut budget = Budget(DETAIL_BYTES);
         match e {
             Error::Invalid(violations) => {
                 let v: Vec<FieldViolation> = violations
-                    .into_iter()
-                    .map(|f| FieldViolation::new(f.field, f.description))
+                    .iter()
+                    .map_while(|f| budget.take(&f.field, &f.description))
+                    .map(|(field, description)| FieldViolation::new(field, description))
                     .collect();
-                Status::with_error_details(
+                status(
                     Code::InvalidArgument,
-                    message,
+                    &text,
                     ErrorDetails::with_bad_request(v),
                 )
             }
             Error::NotFound { kind, id, field } => {
-                let mut d = ErrorDetails::with_resource_info(kind, id, "", message.clone());
-                if !field.is_empty() {
-                    d.add_bad_request_violation(field, message.clone());
+                let (id, _) = budget.take(&id, "").unwrap_or_default();
+                let mut d = ErrorDetails::with_resource_info(kind, id, "", "not found");
+                if let Some((field, description)) = budget.take(&field, "not found")
+                    && !field.is_empty()
+                {
+                    d.add_bad_request_violation(field, description);
                 }
-                Status::with_error_details(Code::NotFound, message, d)
+                status(Code::NotFound, &text, d)
             }
-            Error::AlreadyExists { kind, id } => Status::with_error_details(
-                Code::AlreadyExists,
-                message.clone(),
-                ErrorDetails::with_resource_info(kind, id, "", message),
-            ),
+            Error::AlreadyExists { kind, id } => {
+                let (id, _) = budget.take(&id, "").unwrap_or_default();
+                status(
+                    Code::AlreadyExists,
+                    &text,
+                    ErrorDetails::with_resource_info(kind, id, "", "already exists"),
+                )
+            }
             Error::FailedPrecondition { violations, .. } => {
                 let v: Vec<PreconditionViolation> = violations
-                    .into_iter()
-                    .map(|p| PreconditionViolation::new(p.kind, p.subject, p.description))
+                    .iter()
+                    .map_while(|p| {
+                        let (subject, description) = budget.take(&p.subject, &p.description)?;
+                        Some(PreconditionViolation::new(
+                            p.kind.clone(),
+                            subject,
+                            description,
+                        ))
+                    })
                     .collect();
-                Status::with_error_details(
+                status(
                     Code::FailedPrecondition,
-                    message,
+                    &text,
                     ErrorDetails::with_precondition_failure(v),
                 )
             }
-            Error::Aborted(_) => Status::new(Code::Aborted, message),
-            Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message),
-            Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message),
-            Error::ResourceExhausted(_) => Status::new(Code::ResourceExhausted, message),
-            Error::Storage(_) | Error::StoreInUse(_) | Error::Corrupt { .. } => {
-                tracing::error!(error = %message, "storage error");
-                Status::new(Code::Internal, message)
+            Error::Aborted(_) => Status::new(Code::Aborted, message(&text)),
+            Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message(&text)),
+            Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message(&text)),
+            Error::ResourceExhausted(_) => Status::new(Code::ResourceExhausted, message(&text)),
+            Error::Storage(_) | Error::StoreInUse(_) | Error::Corrupt { .. } | Error::Io { .. } => {
+                tracing::error!(error = %text, "storage error");
+                Status::new(Code::Internal, message(&text))
             }
-            Error::Poisoned => Status::new(Code::Unavailable, message),
+            Error::Poisoned | Error::NoRuntime => Status::new(Code::Unavailable, message(&text)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_respects_the_encoded_size_and_character_boundaries() {
+        let s = "é".repeat(500);
+        let m = message(&s);
+        assert!(m.chars().map(encoded_len).sum::<usize>() <= MESSAGE_BYTES);
+        assert!(m.ends_with('…'));
+        assert_eq!(message("short message"), "short message");
+        let mut b = Budget(DETAIL_BYTES);
+        let mut taken = 0;
+        while let Some((n, d)) = b.take(&"f".repeat(300), &"d".repeat(300)) {
+            taken += n.len() + d.len();
+        }
+        assert!(taken <= DETAIL_BYTES, "{taken}");
     }
 }

@@ -13,13 +13,14 @@
 //! Durability: [`Store::sync`] returns once everything applied before it was called is
 //! durable (in the write-ahead log for a sled folder, in sled itself for a temporary store)
 //! and readable from sled. In a folder, sled receives a batch only after the log holds it
-//! (write-behind): until then the batch lives in the scheduler's memory and the log's
-//! pending buffer, so the writer's lock covers no sled work at all. Writers are answered
-//! as soon as the log is synced, before sled receives their batches; a read of sled waits
-//! for that hand-off, so it still sees every acknowledged write. Concurrent callers
-//! share flushes (group commit): one background thread flushes, and every caller that
-//! queued while a flush was running is covered by the next one, so N concurrent writers
-//! cost about one fsync, not N.
+//! (write-behind), on every path (group commit, rotation, checkpoint): until then the batch
+//! lives in the scheduler's memory and the log's pending buffer, so the writer's lock
+//! covers no sled work at all. Writers are answered as soon as the log is synced, before
+//! sled receives their batches; a read of sled waits for that hand-off (and only for it:
+//! never for an fsync or for sled's own flush), so it still sees every acknowledged write.
+//! Concurrent callers share flushes (group commit): one background thread flushes, and
+//! every caller that queued while a flush was running is covered by the next one, so N
+//! concurrent writers cost about one fsync, not N.
 
 pub mod wal;
 
@@ -191,9 +192,16 @@ pub trait Backend: Send + Sync + 'static {
 /// The write-ahead log of a sled folder and the records waiting for the next flush.
 #[derive(Debug)]
 struct Log {
+    /// Held by the flusher across a flush: appends, fsyncs, rotations. Readers never
+    /// take it.
     wal: Mutex<wal::Wal>,
     pending: Mutex<Pending>,
     lsn: AtomicU64,
+    /// Held for writing while logged records are handed to sled, from before their writers
+    /// are told they are durable until sled has them; readers take it for reading, so a
+    /// read that starts after an acknowledgement sees the write, and waits for nothing
+    /// else.
+    handoff: std::sync::RwLock<()>,
 }
 
 /// Batches applied but not yet logged: their encoded log records, and their operations
@@ -225,9 +233,16 @@ pub struct SledBackend {
 }
 
 impl SledBackend {
-    /// Opens (or creates) a store in `dir`.
+    /// Opens (or creates) a store in `dir`, its log rotated at the default size.
     pub fn open(dir: &Path) -> Result<SledBackend> {
-        SledBackend::recover(open_sled(dir)?, &dir.join("wal"))
+        SledBackend::open_rotating_at(dir, wal::DEFAULT_ROTATE_BYTES)
+    }
+
+    /// Opens (or creates) a store in `dir` whose log is rotated (sled flushed, a new log
+    /// file started) once it holds `rotate_bytes`. Small values make rotations frequent,
+    /// which the crash tests use to kill the server during them.
+    pub fn open_rotating_at(dir: &Path, rotate_bytes: u64) -> Result<SledBackend> {
+        SledBackend::recover(open_sled(dir)?, &dir.join("wal"), rotate_bytes)
     }
 
     /// Opens and closes the closed store in `dir`, so that sled writes a fresh snapshot of
@@ -251,7 +266,7 @@ impl SledBackend {
 
     /// Replays the log records sled has not stored yet, makes them durable in sled, and
     /// starts a fresh log.
-    fn recover(db: sled::Db, wal_dir: &Path) -> Result<SledBackend> {
+    fn recover(db: sled::Db, wal_dir: &Path, rotate_bytes: u64) -> Result<SledBackend> {
         let mut lsn: u64 = match db.get(LSN_KEY)? {
             Some(v) => decode(LSN_KEY, &v)?,
             None => 0,
@@ -270,13 +285,14 @@ impl SledBackend {
             db.insert(LSN_KEY, encode(&lsn))?;
             db.flush()?;
         }
-        let wal = wal::Wal::start(wal_dir, generation)?;
+        let wal = wal::Wal::start(wal_dir, generation, rotate_bytes)?;
         Ok(SledBackend {
             db,
             log: Some(Log {
                 wal: Mutex::new(wal),
                 pending: Mutex::new(Pending::default()),
                 lsn: AtomicU64::new(lsn),
+                handoff: std::sync::RwLock::new(()),
             }),
         })
     }
@@ -402,29 +418,22 @@ impl Backend for SledBackend {
             durable();
             return Ok(());
         };
-        // The log lock orders flushes: records reach the log, then sled, in lsn order. It
-        // is held until sled has them, so reads (which take it) see every acknowledged
-        // write.
+        // The log lock orders flushes: records reach the log, then sled, in lsn order.
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
         if pending.records.is_empty() {
             durable();
             return Ok(());
         }
-        if wal.wants_rotation(pending.bytes.len()) {
-            // Make these records and everything before them durable in sled itself; the
-            // log then has nothing left to protect.
-            self.settle(pending)?;
+        self.log_then_settle(log, &mut wal, pending, durable)?;
+        if wal.wants_rotation() {
+            // Everything logged so far is in sled: make sled durable, and the log has
+            // nothing left to protect. Readers do not wait for this (nor writers for
+            // their acknowledgement, which they already have).
             self.db.flush()?;
             wal.rotate()?;
-            durable();
-            return Ok(());
         }
-        wal.append(&pending.bytes)?;
-        // Durable now: the writers need not wait for sled too (about a third of a group
-        // commit's time on this machine).
-        durable();
-        self.settle(pending)
+        Ok(())
     }
 
     fn checkpoint(&self) -> Result<()> {
@@ -434,28 +443,50 @@ impl Backend for SledBackend {
         };
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
-        self.settle(pending)?;
+        self.log_then_settle(log, &mut wal, pending, &mut || {})?;
         self.db.flush()?;
         wal.rotate()
     }
 }
 
 impl SledBackend {
-    /// Waits until the flush in progress, if any, has handed its records to sled.
-    fn settled(&self) -> Option<std::sync::MutexGuard<'_, wal::Wal>> {
-        self.log.as_ref().map(|log| lock(&log.wal))
+    /// Waits until a hand-off to sled in progress, if any, is done, so that a read sees
+    /// every acknowledged write. It never waits for an fsync or a sled flush.
+    fn settled(&self) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
+        self.log.as_ref().map(|log| {
+            log.handoff
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
+    /// Appends `pending` to the log and syncs it, calls `durable`, then hands the records
+    /// to sled: log first, always, so that no batch can reach sled (which writes its
+    /// buffers out on its own schedule) without its whole record in the log.
+    fn log_then_settle(
+        &self,
+        log: &Log,
+        wal: &mut wal::Wal,
+        pending: Pending,
+        durable: &mut dyn FnMut(),
+    ) -> Result<()> {
+        if pending.records.is_empty() {
+            durable();
+            return Ok(());
+        }
+        wal.append(&pending.bytes)?;
+        let _handoff = log
+            .handoff
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Durable now: the writers need not wait for sled too (about a third of a group
+        // commit's time on this machine). Reads that start from here wait for the hand-off.
+        durable();
+        self.settle(pending)
     }
 
     /// Hands logged records to sled, key by key, then their last lsn.
-    ///
-    /// Only records already in the log reach sled (or records about to be flushed into
-    /// sled itself): sled writes its buffers to disk on its own schedule, so anything it
-    /// holds may survive a crash, and a batch must never survive in part without its
-    /// record to complete it at recovery.
     fn settle(&self, pending: Pending) -> Result<()> {
-        if pending.records.is_empty() {
-            return Ok(());
-        }
         for ops in pending.records {
             apply_in_order(&self.db, ops)?;
         }
@@ -690,6 +721,32 @@ mod tests {
         .expect("flush");
         let read = reader.expect("durable was called").join().expect("reader");
         assert_eq!(read.expect("scan"), 1);
+    }
+
+    #[test]
+    fn reads_never_wait_for_an_fsync_or_a_sled_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = Arc::new(SledBackend::open(dir.path()).expect("open"));
+        let mut batch = Batch::default();
+        batch.put(b"h/kazan".to_vec(), &"revision 1".to_string());
+        b.apply(batch).expect("apply");
+        b.flush().expect("flush");
+        // A flush in progress holds the log across its fsync (and across sled's flush at a
+        // rotation). A history read must not wait for it: with one worker thread, that
+        // would stall the whole server.
+        let log = b.log.as_ref().expect("a folder has a log");
+        let flushing = lock(&log.wal);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(b.scan(b"h/").map(|v| v.len()).ok());
+            })
+        };
+        let read = rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(flushing);
+        reader.join().expect("reader");
+        assert_eq!(read, Ok(Some(1)), "the read waited for the flusher");
     }
 
     #[test]

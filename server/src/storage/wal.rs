@@ -15,10 +15,15 @@
 //! writes full buffers on its own), and replaying older records over them could leave a
 //! batch half undone.
 //!
+//! Every batch reaches the log before any of it reaches sled, on every path: the group
+//! commit, the rotation and the checkpoint at shutdown alike. So whatever part of a batch
+//! sled may hold after a crash, its whole record is in the log to complete it.
+//!
 //! Record: `len: u32 LE | crc32(lsn ‖ payload): u32 LE | lsn: u64 LE | payload`, where the
 //! payload is the postcard-encoded operations. Files are preallocated with zeros, so the
 //! first zero length (or a bad checksum: a torn write that was never acknowledged) ends
-//! the log. Files are `wal-<generation>.log`; a rotation flushes sled, starts the next
+//! the log. Files are `wal-<generation>.log`; a rotation (once a file holds
+//! [`DEFAULT_ROTATE_BYTES`], or the configured size) flushes sled, starts the next
 //! generation and deletes the old one.
 
 use std::fs::{File, OpenOptions};
@@ -27,10 +32,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// A log file's preallocated size.
-const FILE_BYTES: u64 = 64 << 20;
-/// Rotate once a file holds this much.
-const ROTATE_AT: u64 = 48 << 20;
+/// Rotate once a file holds this much, unless configured otherwise.
+pub const DEFAULT_ROTATE_BYTES: u64 = 48 << 20;
 const HEADER: usize = 16;
 
 /// One batch's operations: key, and the value to put (or `None` to delete).
@@ -43,6 +46,7 @@ pub struct Wal {
     generation: u64,
     file: File,
     pos: u64,
+    rotate_at: u64,
 }
 
 fn file_name(dir: &Path, generation: u64) -> PathBuf {
@@ -50,9 +54,9 @@ fn file_name(dir: &Path, generation: u64) -> PathBuf {
 }
 
 fn io(context: &str, e: std::io::Error) -> Error {
-    Error::Corrupt {
-        key: format!("(write-ahead log: {context})"),
-        reason: e.to_string(),
+    Error::Io {
+        context: format!("write-ahead log: {context}"),
+        source: e,
     }
 }
 
@@ -71,6 +75,12 @@ pub fn record(lsn: u64, ops: &Ops) -> Vec<u8> {
 }
 
 /// Reads the valid records of one file, in order, stopping at the first empty or torn one.
+///
+/// A torn record (its checksum fails) is the tail a crash cut short: it was never
+/// acknowledged, and the log ends there. A record whose checksum holds but which does not
+/// decode is another matter: the bytes are what was written, so this server cannot read
+/// its own log (corruption the checksum missed, or a log of another version). Recovery
+/// refuses it, naming the file and offset, rather than start without the writes it holds.
 fn read_file(path: &Path) -> Result<Vec<(u64, Ops)>> {
     let mut bytes = Vec::new();
     File::open(path)
@@ -98,7 +108,18 @@ fn read_file(path: &Path) -> Result<Vec<(u64, Ops)>> {
         lsn.copy_from_slice(lsn_bytes);
         match postcard::from_bytes::<Ops>(payload) {
             Ok(ops) => out.push((u64::from_le_bytes(lsn), ops)),
-            Err(_) => break,
+            Err(e) => {
+                return Err(Error::Corrupt {
+                    key: format!(
+                        "(write-ahead log {}, record at byte offset {at})",
+                        path.display()
+                    ),
+                    reason: format!(
+                        "its checksum is valid but it does not decode ({e}): the log is damaged \
+                         or was written by another version; refusing to start without it"
+                    ),
+                });
+            }
         }
         at += HEADER + len;
     }
@@ -145,9 +166,10 @@ impl Wal {
         Ok((out, gens.last().copied().unwrap_or(0)))
     }
 
-    /// Starts generation `generation + 1` and deletes every older file. Call only once
-    /// everything the older files hold is durable in sled.
-    pub fn start(dir: &Path, generation: u64) -> Result<Wal> {
+    /// Starts generation `generation + 1`, to be rotated once it holds `rotate_at` bytes,
+    /// and deletes every older file. Call only once everything the older files hold is
+    /// durable in sled.
+    pub fn start(dir: &Path, generation: u64, rotate_at: u64) -> Result<Wal> {
         let next = generation + 1;
         let path = file_name(dir, next);
         let file = OpenOptions::new()
@@ -161,7 +183,9 @@ impl Wal {
         // to record), and the unwritten rest reads as zeros, which mark the end of the log.
         // The file is sparse; writing real zeros first measured slower on this machine's
         // disk (durable bookings 7.6-8.1k/s sparse against 6.3-6.8k/s zero-filled).
-        file.set_len(FILE_BYTES).map_err(|e| io("preallocate", e))?;
+        // A third more than the rotation size: the batch that crosses it still fits.
+        let prealloc = rotate_at.max(4096) / 3 * 4;
+        file.set_len(prealloc).map_err(|e| io("preallocate", e))?;
         file.sync_all().map_err(|e| io("sync", e))?;
         sync_dir(dir)?;
         for g in generations(dir)? {
@@ -175,6 +199,7 @@ impl Wal {
             generation: next,
             file,
             pos: 0,
+            rotate_at,
         })
     }
 
@@ -193,13 +218,13 @@ impl Wal {
     }
 
     /// Whether the current file is full enough to rotate.
-    pub fn wants_rotation(&self, incoming: usize) -> bool {
-        self.pos + incoming as u64 > ROTATE_AT
+    pub fn wants_rotation(&self) -> bool {
+        self.pos >= self.rotate_at
     }
 
     /// After the caller made sled durable: the next generation, older files removed.
     pub fn rotate(&mut self) -> Result<()> {
-        *self = Wal::start(&self.dir, self.generation)?;
+        *self = Wal::start(&self.dir, self.generation, self.rotate_at)?;
         Ok(())
     }
 }
@@ -209,9 +234,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_that_checks_but_does_not_decode_stops_recovery_naming_file_and_offset() {
+        let dir = tempfile::tempdir().expect("temp");
+        let mut w = Wal::start(dir.path(), 0, DEFAULT_ROTATE_BYTES).expect("start");
+        let ops: Ops = vec![(b"e/1".to_vec(), Some(b"one".to_vec()))];
+        let first = record(1, &ops);
+        w.append(&first).expect("append");
+        // A valid frame whose payload is not a list of operations.
+        let payload = [0xffu8; 12];
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&2u64.to_le_bytes());
+        hasher.update(&payload);
+        let mut bad = Vec::new();
+        bad.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bad.extend_from_slice(&hasher.finalize().to_le_bytes());
+        bad.extend_from_slice(&2u64.to_le_bytes());
+        bad.extend_from_slice(&payload);
+        w.append(&bad).expect("append");
+        let err = Wal::recover(dir.path(), 0).expect_err("refused");
+        let text = err.to_string();
+        assert!(text.contains("wal-0000000000000001.log"), "{text}");
+        assert!(text.contains(&format!("offset {}", first.len())), "{text}");
+    }
+
+    #[test]
     fn records_round_trip_and_a_torn_tail_ends_the_log() {
         let dir = tempfile::tempdir().expect("temp");
-        let mut w = Wal::start(dir.path(), 0).expect("start");
+        let mut w = Wal::start(dir.path(), 0, DEFAULT_ROTATE_BYTES).expect("start");
         let ops: Ops = vec![
             (b"e/1".to_vec(), Some(b"one".to_vec())),
             (b"e/2".to_vec(), None),

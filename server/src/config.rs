@@ -1,0 +1,244 @@
+//! The configuration file that `entente-server --config` reads: offices and tokens (see
+//! `auth`), and every setting the binary has besides its flags, each with its default.
+//!
+//! ```toml
+//! [limits]
+//! max_message_bytes = 4194304        # larger requests: RESOURCE_EXHAUSTED
+//! request_timeout_secs = 30
+//! max_concurrent_streams = 256       # per connection
+//! concurrency_per_connection = 256
+//! max_connections = 1024
+//! keepalive_interval_secs = 30
+//! keepalive_timeout_secs = 10
+//!
+//! [travel]
+//! speed_kmh = 800.0                  # cruising speed between cities
+//! overhead_minutes = 120             # per journey: transfers, motorcade, security
+//! hard = false                       # infeasible connections between confirmed events block
+//!
+//! [scheduler]
+//! sweep_interval_secs = 30           # 0 turns the sweep off
+//! request_retention_hours = 24       # how long a request_id is remembered
+//!
+//! [storage]
+//! wal_rotate_bytes = 50331648        # the write-ahead log is rotated at this size
+//! ```
+//!
+//! Unknown keys are refused (a typo must not silently keep a default).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::{Access, OfficeEntry, TokenEntry};
+use crate::conflicts::TravelSettings;
+use crate::grpc::limits::Limits;
+use crate::scheduler::Settings;
+
+/// Why the configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable.
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    /// Not valid TOML of the expected shape.
+    #[error("{0}: {1}")]
+    Parse(String, String),
+    /// A value that cannot be used.
+    #[error("{0}: {1}")]
+    Invalid(String, String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    offices: Vec<OfficeEntry>,
+    #[serde(default)]
+    tokens: Vec<TokenEntry>,
+    #[serde(default)]
+    limits: LimitsSection,
+    #[serde(default)]
+    travel: TravelSection,
+    #[serde(default)]
+    scheduler: SchedulerSection,
+    #[serde(default)]
+    storage: StorageSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_message_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    max_concurrent_streams: Option<u32>,
+    concurrency_per_connection: Option<usize>,
+    max_connections: Option<usize>,
+    keepalive_interval_secs: Option<u64>,
+    keepalive_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TravelSection {
+    speed_kmh: Option<f64>,
+    overhead_minutes: Option<i64>,
+    hard: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerSection {
+    sweep_interval_secs: Option<u64>,
+    request_retention_hours: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    wal_rotate_bytes: Option<u64>,
+}
+
+/// Everything a configuration file sets.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Offices and tokens (access control is off when there are none).
+    pub access: Access,
+    /// Scheduler settings, the defaults overridden by the file.
+    pub settings: Settings,
+    /// Transport limits, the defaults overridden by the file.
+    pub limits: Limits,
+}
+
+/// Reads a configuration file.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(shown.clone(), e))?;
+    parse(&text).map_err(|e| match e {
+        ConfigError::Parse(_, m) => ConfigError::Parse(shown.clone(), m),
+        ConfigError::Invalid(_, m) => ConfigError::Invalid(shown.clone(), m),
+        other => other,
+    })
+}
+
+/// Parses a configuration file's text.
+pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
+    let f: File =
+        toml::from_str(text).map_err(|e| ConfigError::Parse(String::new(), e.to_string()))?;
+    let invalid = |m: String| ConfigError::Invalid(String::new(), m);
+    let access = Access::from_entries(f.offices, f.tokens).map_err(invalid)?;
+
+    let mut limits = Limits::default();
+    let l = f.limits;
+    let positive = |name: &str, v: u64| -> Result<u64, ConfigError> {
+        if v == 0 {
+            Err(invalid(format!("{name} must be positive")))
+        } else {
+            Ok(v)
+        }
+    };
+    if let Some(v) = l.max_message_bytes {
+        limits.max_message_bytes = positive("limits.max_message_bytes", v as u64)? as usize;
+    }
+    if let Some(v) = l.request_timeout_secs {
+        limits.request_timeout = Duration::from_secs(positive("limits.request_timeout_secs", v)?);
+    }
+    if let Some(v) = l.max_concurrent_streams {
+        limits.max_concurrent_streams = positive("limits.max_concurrent_streams", v.into())? as u32;
+    }
+    if let Some(v) = l.concurrency_per_connection {
+        limits.concurrency_per_connection =
+            positive("limits.concurrency_per_connection", v as u64)? as usize;
+    }
+    if let Some(v) = l.max_connections {
+        limits.max_connections = positive("limits.max_connections", v as u64)? as usize;
+    }
+    if let Some(v) = l.keepalive_interval_secs {
+        limits.keepalive_interval =
+            Duration::from_secs(positive("limits.keepalive_interval_secs", v)?);
+    }
+    if let Some(v) = l.keepalive_timeout_secs {
+        limits.keepalive_timeout =
+            Duration::from_secs(positive("limits.keepalive_timeout_secs", v)?);
+    }
+
+    let mut settings = Settings::default();
+    let t = f.travel;
+    let mut travel = TravelSettings::default();
+    if let Some(v) = t.speed_kmh {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(format!(
+                "travel.speed_kmh must be a positive number of km/h, not {v}"
+            )));
+        }
+        travel.speed_kmh = v;
+    }
+    if let Some(v) = t.overhead_minutes {
+        if !(0..=7 * 24 * 60).contains(&v) {
+            return Err(invalid(format!(
+                "travel.overhead_minutes must be between 0 and a week, not {v}"
+            )));
+        }
+        travel.overhead_minutes = v;
+    }
+    if let Some(v) = t.hard {
+        travel.hard = v;
+    }
+    settings.travel = travel;
+    if let Some(v) = f.scheduler.sweep_interval_secs {
+        settings.expiry_sweep = (v > 0).then(|| Duration::from_secs(v));
+    }
+    if let Some(v) = f.scheduler.request_retention_hours {
+        settings.request_retention =
+            Duration::from_secs(positive("scheduler.request_retention_hours", v)? * 3600);
+    }
+    if let Some(v) = f.storage.wal_rotate_bytes {
+        if v < 4096 {
+            return Err(invalid(format!(
+                "storage.wal_rotate_bytes must be at least 4096, not {v}"
+            )));
+        }
+        settings.wal_rotate_bytes = v;
+    }
+    Ok(Loaded {
+        access,
+        settings,
+        limits,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_section_overrides_its_defaults_and_typos_are_refused() {
+        let c = parse(
+            "[limits]\nmax_message_bytes = 1024\nrequest_timeout_secs = 5\n\
+             [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
+             [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
+             [storage]\nwal_rotate_bytes = 65536\n",
+        )
+        .expect("parse");
+        assert_eq!(c.limits.max_message_bytes, 1024);
+        assert_eq!(c.limits.request_timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.max_connections, Limits::default().max_connections);
+        assert_eq!(c.settings.travel.speed_kmh, 900.0);
+        assert_eq!(c.settings.travel.overhead_minutes, 60);
+        assert!(c.settings.travel.hard);
+        assert_eq!(c.settings.expiry_sweep, None);
+        assert_eq!(c.settings.request_retention, Duration::from_secs(7200));
+        assert_eq!(c.settings.wal_rotate_bytes, 65536);
+        assert!(!c.access.enabled());
+        for bad in [
+            "[limits]\nmax_mesage_bytes = 1\n",
+            "[travel]\nspeed_kmh = -1.0\n",
+            "[storage]\nwal_rotate_bytes = 10\n",
+            "[scheduler]\nrequest_retention_hours = 0\n",
+            "[unknown]\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
