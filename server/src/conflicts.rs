@@ -226,7 +226,7 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
             continue;
         };
         for other in st.events.window(Axis::Participant(p), from, to, None) {
-            if let Some(theirs) = other.status_for(p).filter(|_| counts(other)) {
+            if let Some(theirs) = other.status_for_named(p).filter(|_| counts(other)) {
                 let mut c = overlap(ConflictKind::Participant, other, Some(p), None);
                 c.severity = severity(mine, theirs);
                 report.conflicts.push(c);
@@ -262,7 +262,7 @@ fn travel_checks(
     report: &mut Report,
 ) {
     let axis = Axis::Participant(participant);
-    let on_itinerary = |e: &Event| counts(e) && e.status_for(participant).is_some();
+    let on_itinerary = |e: &Event| counts(e) && e.status_for_named(participant).is_some();
     let before = st
         .events
         .latest_ending_by(axis, candidate.start.utc, on_itinerary);

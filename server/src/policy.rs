@@ -176,11 +176,16 @@ pub fn require_change_event(st: &State, who: &Principal, e: &Event) -> Result<()
 /// is about to create.
 pub fn require_create_event(st: &State, who: &Principal, e: &Event) -> Result<()> {
     require_writer(who)?;
+    // Administrators first: every booking of a server without access control is one, and
+    // the parties cost a set of country codes to build.
+    if who.is_admin() {
+        return Ok(());
+    }
     let parties = Parties {
         owner: String::new(),
         ..event_parties(st, e)
     };
-    if who.is_admin() || parties.includes(who) {
+    if parties.includes(who) {
         Ok(())
     } else {
         Err(Error::PermissionDenied(format!(

@@ -93,9 +93,12 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Every conflict of a list, redacted.
-    pub fn conflicts(&self, cs: &[Conflict]) -> Vec<Conflict> {
-        cs.iter().map(|c| self.conflict(c)).collect()
+    /// Every conflict of a list, redacted (borrowed as they are for an administrator).
+    pub fn conflicts<'c>(&self, cs: &'c [Conflict]) -> std::borrow::Cow<'c, [Conflict]> {
+        if self.who.is_admin() {
+            return std::borrow::Cow::Borrowed(cs);
+        }
+        std::borrow::Cow::Owned(cs.iter().map(|c| self.conflict(c)).collect())
     }
 
     /// A skipped travel check: with a hidden neighbour, neither it nor where it is.
@@ -128,7 +131,7 @@ impl<'a> View<'a> {
             return r;
         }
         Report {
-            conflicts: self.conflicts(&r.conflicts),
+            conflicts: self.conflicts(&r.conflicts).into_owned(),
             skipped: r.skipped.iter().map(|s| self.skip(s)).collect(),
         }
     }
@@ -142,7 +145,7 @@ impl<'a> View<'a> {
         }
         let mut out = (**e).clone();
         for o in &mut out.overrides {
-            o.conflicts = self.conflicts(&o.conflicts);
+            o.conflicts = self.conflicts(&o.conflicts).into_owned();
         }
         Arc::new(out)
     }
@@ -150,7 +153,7 @@ impl<'a> View<'a> {
     /// A history entry, its overridden conflicts redacted.
     pub fn revision(&self, mut r: Revision) -> Revision {
         if !self.who.is_admin() {
-            r.overridden = self.conflicts(&r.overridden);
+            r.overridden = self.conflicts(&r.overridden).into_owned();
         }
         r
     }

@@ -203,7 +203,23 @@ impl Event {
         if !self.is_live() {
             return None;
         }
-        match self.attendance_of(p)? {
+        self.status_of_named(self.attendance_of(p)?)
+    }
+
+    /// [`Event::status_for`] a participant the caller knows the event names (it came from
+    /// that participant's index): when everyone has confirmed, as is usual, no search.
+    pub fn status_for_named(&self, p: &str) -> Option<EventStatus> {
+        if !self.is_live() {
+            return None;
+        }
+        if self.attendance.iter().all(|a| *a == Attendance::Confirmed) {
+            return Some(self.status);
+        }
+        self.status_of_named(self.attendance_of(p)?)
+    }
+
+    fn status_of_named(&self, a: Attendance) -> Option<EventStatus> {
+        match a {
             Attendance::Declined => None,
             Attendance::Confirmed if self.status == EventStatus::Confirmed => {
                 Some(EventStatus::Confirmed)

@@ -31,17 +31,17 @@ const NAME_BYTES: usize = 64;
 
 /// The bytes `c` takes in `grpc-message` (tonic's percent-encoding set).
 fn encoded_len(c: char) -> usize {
-    match c {
-        ' ' | '"' | '#' | '%' | '<' | '>' | '`' | '?' | '{' | '}' => 3,
-        c if c.is_ascii() && !c.is_ascii_control() => 1,
-        c => 3 * c.len_utf8(),
-    }
+    let mut buf = [0u8; 4];
+    c.encode_utf8(&mut buf)
+        .bytes()
+        .map(|b| if escaped(b) { 3 } else { 1 })
+        .sum()
 }
 
 /// `s`, cut at a character boundary so that `len` of it stays within `max`, with "…".
 fn clip(s: &str, max: usize, len: impl Fn(char) -> usize) -> String {
-    let total: usize = s.chars().map(&len).sum();
-    if total <= max {
+    // No character takes more than three times its UTF-8 bytes: most strings need no count.
+    if s.len() * 3 <= max || s.chars().map(&len).sum::<usize>() <= max {
         return s.to_string();
     }
     let budget = max.saturating_sub(len('…'));
@@ -58,8 +58,22 @@ fn clip(s: &str, max: usize, len: impl Fn(char) -> usize) -> String {
     out
 }
 
+/// Whether tonic percent-encodes byte `b` in `grpc-message` (three bytes for one).
+fn escaped(b: u8) -> bool {
+    !(0x20..0x7f).contains(&b)
+        || matches!(
+            b,
+            b' ' | b'"' | b'#' | b'%' | b'<' | b'>' | b'`' | b'?' | b'{' | b'}'
+        )
+}
+
 /// The message as `grpc-message` may carry it.
 fn message(s: &str) -> String {
+    // Counted per byte, as it is encoded: a cheap loop for every refused booking.
+    let encoded = s.len() + 2 * s.bytes().filter(|&b| escaped(b)).count();
+    if encoded <= MESSAGE_BYTES {
+        return s.to_string();
+    }
     clip(s, MESSAGE_BYTES, encoded_len)
 }
 
