@@ -27,6 +27,7 @@ pub mod timearg;
 pub use entente_proto::v1 as proto;
 
 use entente_proto::v1::audit_service_client::AuditServiceClient;
+use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
@@ -184,5 +185,38 @@ impl Client {
     /// The audit log (ADMIN tokens).
     pub fn audit(&self) -> AuditServiceClient<Svc> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// The change feed: watch or list every committed write your office may see.
+    pub fn changes(&self) -> ChangeServiceClient<Svc> {
+        ChangeServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Watches the change feed: the stream of batches and progress messages after
+    /// `request.after_revision`, as `WatchChanges` sends them.
+    ///
+    /// ```no_run
+    /// use entente_client::{Client, proto as pb};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::connect("http://127.0.0.1:50051").await?;
+    /// let mut feed = client
+    ///     .watch(pb::WatchChangesRequest { from_now: true, ..Default::default() })
+    ///     .await?;
+    /// while let Some(m) = feed.message().await? {
+    ///     if let Some(pb::watch_changes_response::Message::Batch(b)) = m.message {
+    ///         println!("revision {}: {} change(s)", b.revision, b.changes.len());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn watch(
+        &self,
+        request: proto::WatchChangesRequest,
+    ) -> Result<tonic::Streaming<proto::WatchChangesResponse>, tonic::Status> {
+        self.changes()
+            .watch_changes(request)
+            .await
+            .map(tonic::Response::into_inner)
     }
 }

@@ -566,3 +566,75 @@ async fn json_into_a_pipe_closed_early_is_success() {
     );
     assert_eq!(stderr(&out), "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_one_line_per_change_as_it_happens() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let url = format!("http://{}", server.addr);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args([
+            "--output",
+            "json",
+            "watch",
+            "--from-start",
+            "--kind",
+            "event",
+            "--kind",
+            "venue",
+        ])
+        .env("ENTENTE_SERVER", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run entente");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut next = async || -> serde_json::Value {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).expect("each line is JSON")
+    };
+    // The history first: the four venues of the article's directory (not its people).
+    for venue in [
+        "ashgabat-congress",
+        "ashgabat-palace",
+        "kazan-expo",
+        "kremlin",
+    ] {
+        let v = next().await;
+        assert_eq!(v["change"]["type"], "CHANGE_TYPE_CREATED");
+        assert_eq!(v["change"]["kind"], "RESOURCE_KIND_VENUE");
+        assert_eq!(v["change"]["id"], venue);
+    }
+    // Then what happens, as it happens.
+    entente_tests::fixtures::create(
+        &mut server.events(),
+        "talks",
+        entente_tests::fixtures::event(
+            entente_proto::v1::EventKind::BilateralMeeting,
+            "Putin–Pezeshkian talks",
+            "kremlin",
+            &["putin", "pezeshkian"],
+            entente_tests::fixtures::timed("2025-01-10T10:00", "2025-01-10T11:00"),
+        ),
+    )
+    .await;
+    let v = next().await;
+    assert_eq!(v["change"]["id"], "talks");
+    assert_eq!(
+        v["change"]["resource"]["event"]["title"],
+        "Putin–Pezeshkian talks"
+    );
+    assert!(
+        v["revision"]
+            .as_str()
+            .is_some_and(|r| r.parse::<i64>().is_ok()),
+        "{v}"
+    );
+    child.start_kill().expect("kill");
+}

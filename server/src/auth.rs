@@ -134,12 +134,15 @@ pub(crate) struct TokenEntry {
     sha256: String,
     office: String,
     role: Role,
+    /// After this instant the token no longer authenticates (and ends its watches).
+    #[serde(default)]
+    expires: Option<toml::value::Datetime>,
 }
 
-/// The configured tokens, by digest.
+/// The configured tokens, by digest, each with the instant it expires at (Unix seconds).
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    tokens: HashMap<String, Arc<Principal>>,
+    tokens: HashMap<String, (Arc<Principal>, Option<i64>)>,
 }
 
 /// SHA-256 of a token, as lowercase hex.
@@ -190,6 +193,20 @@ impl Access {
             if t.office.trim().is_empty() {
                 return Err(format!("token {:?}: office is empty", t.name));
             }
+            let expires = match &t.expires {
+                None => None,
+                Some(d) => Some(
+                    chrono::DateTime::parse_from_rfc3339(&d.to_string())
+                        .map_err(|_| {
+                            format!(
+                                "token {:?}: expires must be a date-time with an offset, such as \
+                                 2027-01-01T00:00:00Z",
+                                t.name
+                            )
+                        })?
+                        .timestamp(),
+                ),
+            };
             let principal = Principal {
                 secretariat_of: secretariats.get(&t.office).cloned().unwrap_or_default(),
                 answers_for: answers_for.get(&t.office).cloned().unwrap_or_default(),
@@ -197,7 +214,10 @@ impl Access {
                 token: t.name,
                 role: t.role,
             };
-            if by_digest.insert(hex, Arc::new(principal)).is_some() {
+            if by_digest
+                .insert(hex, (Arc::new(principal), expires))
+                .is_some()
+            {
                 return Err("two tokens share one digest".into());
             }
         }
@@ -209,9 +229,17 @@ impl Access {
         !self.tokens.is_empty()
     }
 
-    /// The principal of a bearer token, if it is known.
+    /// The principal of a bearer token, if it is known and has not expired.
     pub fn authenticate(&self, token: &str) -> Option<Arc<Principal>> {
-        self.tokens.get(&digest(token)).cloned()
+        self.authenticate_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// [`Access::authenticate`] at `now` (Unix seconds).
+    pub fn authenticate_at(&self, token: &str, now: i64) -> Option<Arc<Principal>> {
+        match self.tokens.get(&digest(token))? {
+            (p, expires) if expires.is_none_or(|e| now < e) => Some(p.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -246,5 +274,22 @@ mod tests {
             .is_err()
         );
         assert!(Access::parse("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn a_token_stops_authenticating_when_it_expires() {
+        let text = format!(
+            "[[tokens]]\nname = \"t\"\nsha256 = \"{}\"\noffice = \"RU\"\nrole = \"READER\"\n\
+             expires = 2027-01-01T00:00:00Z\n",
+            digest("s")
+        );
+        let a = Access::parse(&text).expect("parse");
+        let end = 1_798_761_600; // 2027-01-01T00:00:00Z
+        assert!(a.authenticate_at("s", end - 1).is_some());
+        assert!(a.authenticate_at("s", end).is_none());
+        assert!(
+            Access::parse(&text.replace("2027-01-01T00:00:00Z", "2027-01-01")).is_err(),
+            "a date without a time and offset is refused"
+        );
     }
 }

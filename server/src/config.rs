@@ -22,6 +22,11 @@
 //!
 //! [storage]
 //! wal_rotate_bytes = 50331648        # the write-ahead log is rotated at this size
+//!
+//! [feed]
+//! progress_interval_ms = 2000        # progress messages to every watcher
+//! buffer = 4096                      # commits kept for watchers that fall behind
+//! retention_hours = 168              # how long the change log keeps a write's changes
 //! ```
 //!
 //! Unknown keys are refused (a typo must not silently keep a default).
@@ -65,6 +70,16 @@ struct File {
     scheduler: SchedulerSection,
     #[serde(default)]
     storage: StorageSection,
+    #[serde(default)]
+    feed: FeedSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedSection {
+    progress_interval_ms: Option<u64>,
+    buffer: Option<usize>,
+    retention_hours: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,6 +216,17 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         }
         settings.wal_rotate_bytes = v;
     }
+    let feed = f.feed;
+    if let Some(v) = feed.progress_interval_ms {
+        settings.feed_progress = Duration::from_millis(positive("feed.progress_interval_ms", v)?);
+    }
+    if let Some(v) = feed.buffer {
+        settings.feed_buffer = positive("feed.buffer", v as u64)? as usize;
+    }
+    if let Some(v) = feed.retention_hours {
+        settings.change_retention =
+            Duration::from_secs(positive("feed.retention_hours", v)? * 3600);
+    }
     Ok(Loaded {
         access,
         settings,
@@ -218,7 +244,8 @@ mod tests {
             "[limits]\nmax_message_bytes = 1024\nrequest_timeout_secs = 5\n\
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
-             [storage]\nwal_rotate_bytes = 65536\n",
+             [storage]\nwal_rotate_bytes = 65536\n\
+             [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n",
         )
         .expect("parse");
         assert_eq!(c.limits.max_message_bytes, 1024);
@@ -230,6 +257,9 @@ mod tests {
         assert_eq!(c.settings.expiry_sweep, None);
         assert_eq!(c.settings.request_retention, Duration::from_secs(7200));
         assert_eq!(c.settings.wal_rotate_bytes, 65536);
+        assert_eq!(c.settings.feed_progress, Duration::from_millis(500));
+        assert_eq!(c.settings.feed_buffer, 64);
+        assert_eq!(c.settings.change_retention, Duration::from_secs(3600));
         assert!(!c.access.enabled());
         for bad in [
             "[limits]\nmax_mesage_bytes = 1\n",

@@ -113,9 +113,13 @@ pub struct Forum {
 }
 
 macro_rules! resource {
-    ($t:ty, $kind:literal, $prefix:expr, $map:ident, $id:ident) => {
+    ($t:ident, $kind:literal, $prefix:expr, $map:ident, $id:ident) => {
         impl Resource for $t {
             const KIND: &'static str = $kind;
+            const FEED_KIND: crate::commit::Kind = crate::commit::Kind::$t;
+            fn record(self) -> crate::commit::Record {
+                crate::commit::Record::$t(std::sync::Arc::new(self))
+            }
             const PREFIX: &'static [u8] = $prefix;
             fn id(&self) -> &str {
                 &self.$id
@@ -559,7 +563,7 @@ fn in_use(view: View<'_>, kind: &str, id: &str, refs: Referrers) -> Result<()> {
 impl Scheduler {
     /// Registers a country (ADMIN).
     pub async fn create_country(&self, who: &Principal, input: CountryInput) -> Result<Country> {
-        self.write(who, method::CREATE_COUNTRY, |st, batch, now| {
+        self.write(who, method::CREATE_COUNTRY, |st, tx, now| {
             policy::require_admin(who)?;
             let country = validated_country(&input, Meta::new(now))?;
             if st.countries.contains_key(country.code.as_str()) {
@@ -568,7 +572,7 @@ impl Scheduler {
                     id: country.code,
                 });
             }
-            st.put(batch, country.clone());
+            st.put(tx, country.clone());
             Ok(country)
         })
         .await
@@ -612,11 +616,11 @@ impl Scheduler {
         who: &Principal,
         input: ParticipantInput,
     ) -> Result<Participant> {
-        self.write(who, method::CREATE_PARTICIPANT, |st, batch, now| {
+        self.write(who, method::CREATE_PARTICIPANT, |st, tx, now| {
             policy::require_editor_of(who, &input.country_code, "a participant of that country")?;
             let id = st.new_id::<Participant>("participant_id", &input.id, now)?;
             let p = validated_participant(&input, id, Meta::new(now))?;
-            st.put(batch, p.clone());
+            st.put(tx, p.clone());
             Ok(p)
         })
         .await
@@ -681,11 +685,11 @@ impl Scheduler {
 
     /// Registers a venue (an editor of its country's office, or ADMIN).
     pub async fn create_venue(&self, who: &Principal, input: VenueInput) -> Result<Venue> {
-        self.write(who, method::CREATE_VENUE, |st, batch, now| {
+        self.write(who, method::CREATE_VENUE, |st, tx, now| {
             policy::require_editor_of(who, &input.country_code, "a venue in that country")?;
             let id = st.new_id::<Venue>("venue_id", &input.id, now)?;
             let v = validated_venue(&input, id, Meta::new(now))?;
-            st.put(batch, v.clone());
+            st.put(tx, v.clone());
             Ok(v)
         })
         .await
@@ -741,11 +745,11 @@ impl Scheduler {
 
     /// Registers a forum (ADMIN; its secretariat then edits it).
     pub async fn create_forum(&self, who: &Principal, input: ForumInput) -> Result<Forum> {
-        self.write(who, method::CREATE_FORUM, |st, batch, now| {
+        self.write(who, method::CREATE_FORUM, |st, tx, now| {
             policy::require_admin(who)?;
             let id = st.new_id::<Forum>("forum_id", &input.id, now)?;
             let f = validated_forum(&input, id, Meta::new(now))?;
-            st.put(batch, f.clone());
+            st.put(tx, f.clone());
             Ok(f)
         })
         .await
@@ -803,12 +807,12 @@ impl Scheduler {
         etag: String,
         make: impl FnOnce(&R, Meta) -> Result<R>,
     ) -> Result<R> {
-        self.write(who, method, |st, batch, now| {
+        self.write(who, method, |st, tx, now| {
             let old = st.get::<R>(id, field)?;
             old.require_keeper(who)?;
             old.meta().check_etag(&etag, R::KIND, id)?;
             let new = make(old, old.meta().bumped(now))?;
-            st.put(batch, new.clone());
+            st.put(tx, new.clone());
             Ok(new)
         })
         .await
@@ -825,15 +829,19 @@ impl Scheduler {
         who: &Principal,
         page: &PageRequest,
         keep: impl Fn(&R) -> bool,
-    ) -> (Vec<R>, String) {
+    ) -> validate::Page<R> {
         self.read(who, |view| {
-            let (items, token) = validate::page(
+            let (items, next_page_token) = validate::page(
                 R::map(view.state())
                     .range(page.rest())
                     .filter(|(_, r)| keep(r)),
                 page,
             );
-            (items.into_iter().cloned().collect(), token)
+            validate::Page {
+                items: items.into_iter().cloned().collect(),
+                next_page_token,
+                revision: view.state().revision,
+            }
         })
     }
 
@@ -843,12 +851,12 @@ impl Scheduler {
     pub async fn delete<R: Guarded>(&self, who: &Principal, id: &str, etag: &str) -> Result<()> {
         let id = id.trim().to_string();
         let etag = etag.to_string();
-        self.write(who, R::DELETE, move |st, batch, _| {
+        self.write(who, R::DELETE, move |st, tx, _| {
             let r = st.get::<R>(&id, "id")?;
             r.require_keeper(who)?;
             r.meta().check_etag(&etag, R::KIND, &id)?;
             in_use(View::new(st, who), R::KIND, &id, st.referrers(R::KIND, &id))?;
-            st.remove::<R>(batch, &id);
+            st.remove::<R>(tx, &id);
             Ok(())
         })
         .await

@@ -55,6 +55,26 @@ pub enum Error {
         /// Each reason.
         violations: Vec<Precondition>,
     },
+    /// The change feed no longer holds the changes asked for (they are older than its
+    /// retention).
+    #[error(
+        "the changes after that revision are no longer kept (the oldest retained is {oldest}, \
+         the current {current}); read the current state again, then watch from its revision"
+    )]
+    Compacted {
+        /// The oldest revision still retained.
+        oldest: u64,
+        /// The current durable revision.
+        current: u64,
+    },
+    /// A watcher fell too far behind the writes; it resumes from `last`.
+    #[error(
+        "this watch fell too far behind the writes and was ended; resume after revision {last}"
+    )]
+    Lagged {
+        /// The last revision it received in full.
+        last: u64,
+    },
     /// The caller's view is stale (etag mismatch) or a retry key was reused differently.
     #[error("{0}")]
     Aborted(String),

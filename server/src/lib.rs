@@ -19,17 +19,22 @@
 //! - [`policy`]: who may see and change what, decided inside the write it guards.
 //! - [`redact`]: the one redaction point for everything that mentions another record.
 //! - [`audit`]: the audit log and the names of the operations it records.
+//! - [`commit`]: what a write changes; the commit point's record of it.
+//! - [`feed`]: the change feed: durable commits, in order, to each office as it may see
+//!   them.
 //! - [`config`]: the configuration file: tokens, limits, travel, sweep, storage.
 //! - [`error`]: the domain error enum.
 //! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
 
 pub mod audit;
 pub mod auth;
+pub mod commit;
 pub mod config;
 pub mod conflicts;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod grpc;
 mod pages;
 pub mod policy;
@@ -62,6 +67,9 @@ pub struct Config {
     pub limits: Limits,
     /// Tokens and offices; none configured means access control is off.
     pub access: auth::Access,
+    /// The configuration file to read the tokens from again on SIGHUP (revoking a token:
+    /// remove it from the file, then `kill -HUP`).
+    pub reload_from: Option<PathBuf>,
     /// TLS; `None` serves plaintext HTTP/2.
     pub tls: Option<Tls>,
 }
@@ -84,6 +92,7 @@ impl Default for Config {
             settings: Settings::default(),
             limits: Limits::default(),
             access: auth::Access::default(),
+            reload_from: None,
             tls: None,
         }
     }
@@ -166,7 +175,12 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
     let limits = &config.limits;
-    let routes = grpc::routes(scheduler.clone(), limits).await?;
+    let tokens = grpc::access::Tokens::new(config.access.clone());
+    #[cfg(unix)]
+    if let Some(path) = config.reload_from.clone() {
+        reload_on_hangup(path, tokens.clone());
+    }
+    let routes = grpc::routes(scheduler.clone(), limits, tokens.clone()).await?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "entente is serving");
     }
@@ -190,7 +204,7 @@ pub async fn serve_with(
         .layer(tower::util::MapResponseLayer::new(
             grpc::limits::rewrite_status,
         ))
-        .layer(grpc::access::AuthLayer::new(config.access.clone()))
+        .layer(grpc::access::AuthLayer::new(tokens))
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             grpc::limits::incoming(listener, limits.max_connections),
@@ -202,6 +216,37 @@ pub async fn serve_with(
         .map_err(ServeError::Flush)?;
     tracing::info!("entente stopped; store flushed");
     Ok(())
+}
+
+/// Reads the tokens of `path` again on every SIGHUP and puts them in force: new calls
+/// authenticate against them at once, and change feed streams whose token is gone (or
+/// expired) end UNAUTHENTICATED at their next progress message. A file that cannot be read
+/// or parsed keeps the tokens in force, and says why.
+#[cfg(unix)]
+fn reload_on_hangup(path: PathBuf, tokens: grpc::access::Tokens) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; tokens will not be reloaded");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match config::load(&path) {
+                Ok(c) if c.access.enabled() || !tokens.current().enabled() => {
+                    tokens.replace(c.access);
+                    tracing::info!(file = %path.display(), "tokens reloaded");
+                }
+                Ok(_) => tracing::warn!(
+                    file = %path.display(),
+                    "not reloaded: the file now configures no tokens, which would turn access \
+                     control off; restart the server to do that"
+                ),
+                Err(e) => tracing::warn!(error = %e, "not reloaded; the tokens in force stay"),
+            }
+        }
+    });
 }
 
 /// Runs blocking store work on tokio's blocking pool, not on an async worker.

@@ -137,6 +137,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         settings,
         limits,
+        reload_from: args.config.clone().filter(|_| access.enabled()),
         access,
         tls,
     };

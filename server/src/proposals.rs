@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::method;
 use crate::auth::Principal;
+use crate::commit::Tx;
 use crate::conflicts;
 use crate::directory::{Participant, Venue};
 use crate::error::{Error, Precondition, Result, Violations};
@@ -32,7 +33,7 @@ use crate::events::{self, Event, EventStatus, TimeOptions, TimingInput, Visibili
 use crate::policy;
 use crate::redact::View;
 use crate::scheduler::{Meta, Resource, Scheduler, State};
-use crate::storage::{self, Batch, prefix};
+use crate::storage::{self, prefix};
 use crate::validate::{self, PageRequest};
 
 /// What is proposed.
@@ -564,19 +565,11 @@ fn check_context(c: &Context) -> Result<()> {
     v.finish()
 }
 
-fn store_transition(
-    st: &mut State,
-    batch: &mut Batch,
-    p: Proposal,
-    t: &Transition,
-) -> Arc<Proposal> {
-    batch.put(storage::key(prefix::PROPOSAL, &p.id), &p);
-    batch.put(
-        storage::seq_key(prefix::PROPOSAL_HISTORY, &p.id, t.sequence),
-        t,
-    );
+/// Stores a proposal and its history entry, in memory and in the write.
+fn store_transition(st: &mut State, tx: &mut Tx, p: Proposal, t: &Transition) -> Arc<Proposal> {
     let p = Arc::new(p);
-    st.proposals.by_id.insert(p.id.clone(), p.clone());
+    let before = st.proposals.by_id.insert(p.id.clone(), p.clone());
+    tx.put_proposal(before, p.clone(), t);
     p
 }
 
@@ -601,7 +594,7 @@ impl Scheduler {
     ) -> Result<Proposal> {
         check_context(&ctx)?;
         let retention = self.request_retention_micros();
-        self.write(who, method::CREATE_PROPOSAL, move |st, batch, now| {
+        self.write(who, method::CREATE_PROPOSAL, move |st, tx, now| {
             policy::require_writer(who)?;
             if let Some(prev) = replay(st, who, &ctx.request_id, "CreateProposal", now - retention)?
             {
@@ -683,7 +676,7 @@ impl Scheduler {
             };
             remember(
                 st,
-                batch,
+                tx,
                 who,
                 &ctx.request_id,
                 "CreateProposal",
@@ -693,7 +686,7 @@ impl Scheduler {
             )?;
             // A deadline already past (an invitation recorded after the fact) reads EXPIRED
             // at once, like any other.
-            let p = store_transition(st, batch, p, &t).effective(now).0;
+            let p = store_transition(st, tx, p, &t).effective(now).0;
             Ok(View::new(st, who).proposal(p))
         })
         .await
@@ -713,7 +706,7 @@ impl Scheduler {
         let id = id.trim().to_string();
         let travel = self.settings().travel;
         let retention = self.request_retention_micros();
-        self.write(who, m.audited_as(), move |st, batch, now| {
+        self.write(who, m.audited_as(), move |st, tx, now| {
             policy::require_writer(who)?;
             if let Some(prev) = replay(st, who, &ctx.request_id, m.method(), now - retention)? {
                 let p: Proposal = storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
@@ -799,7 +792,7 @@ impl Scheduler {
                         overridden: Vec::new(),
                         note: format!("confirmed on finalising proposal {id:?}"),
                     };
-                    store_event(st, batch, e, rev);
+                    store_event(st, tx, e, rev);
                 }
                 if current.kind != Kind::Agreement && current.event_id.is_none() {
                     next.event_id = Some(event.clone());
@@ -825,7 +818,7 @@ impl Scheduler {
             };
             remember(
                 st,
-                batch,
+                tx,
                 who,
                 &ctx.request_id,
                 m.method(),
@@ -833,7 +826,7 @@ impl Scheduler {
                 storage::encode(&next),
                 now,
             )?;
-            let p = store_transition(st, batch, next, &t);
+            let p = store_transition(st, tx, next, &t);
             let view = View::new(st, who);
             let event = linked_event
                 .or_else(|| p.event_id.clone())
@@ -866,7 +859,7 @@ impl Scheduler {
         who: &Principal,
         q: &ProposalQuery,
         page: &PageRequest,
-    ) -> Result<(Vec<Proposal>, String)> {
+    ) -> Result<validate::Page<Proposal>> {
         let now = self.now();
         self.read(who, |view| {
             let st = view.state();
@@ -902,7 +895,12 @@ impl Scheduler {
                 .range::<str, _>(page.rest())
                 .filter(|(_, p)| matches(p, p.status_at(now)))
                 .map(|(k, p)| (k, view.proposal(p.effective(now).0)));
-            Ok(validate::page(current, page))
+            let (items, next_page_token) = validate::page(current, page);
+            Ok(validate::Page {
+                items,
+                next_page_token,
+                revision: st.revision,
+            })
         })
     }
 
@@ -950,7 +948,7 @@ impl Scheduler {
     /// [`Principal::system`].
     pub async fn expire_due(&self, who: &Principal) -> Result<usize> {
         policy::require_admin(who)?;
-        self.write(who, method::EXPIRE_PROPOSALS, |st, batch, now| {
+        self.write(who, method::EXPIRE_PROPOSALS, |st, tx, now| {
             let due: Vec<(Proposal, Transition)> = st
                 .proposals
                 .by_id
@@ -963,7 +961,7 @@ impl Scheduler {
                 .collect();
             let n = due.len();
             for (p, t) in due {
-                store_transition(st, batch, p, &t);
+                store_transition(st, tx, p, &t);
             }
             Ok(n)
         })

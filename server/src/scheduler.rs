@@ -37,9 +37,12 @@ use serde::de::DeserializeOwned;
 
 use crate::audit::AuditRecord;
 use crate::auth::Principal;
+use crate::commit::Tx;
+use crate::commit::{Kind as FeedKind, Record};
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::error::{Error, Result};
 use crate::events::Str;
+use crate::feed::Feed;
 use crate::redact::View;
 use crate::storage::{self, Backend, Batch, SledBackend, Store};
 
@@ -170,6 +173,10 @@ impl Meta {
 pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// Human name of the kind: "venue".
     const KIND: &'static str;
+    /// Its kind in the change feed.
+    const FEED_KIND: FeedKind;
+    /// As the change feed carries it.
+    fn record(self) -> Record;
     /// Storage key prefix.
     const PREFIX: &'static [u8];
     /// The id.
@@ -260,8 +267,8 @@ pub struct State {
     /// Idempotency records by [`request_key`] (office and request id): what the first
     /// attempt returned.
     pub requests: BTreeMap<String, RequestRecord>,
-    /// The last audit record's sequence.
-    pub audit_seq: u64,
+    /// The revision of the last committed write (the last audit record's sequence).
+    pub revision: u64,
     id_counter: u64,
 }
 
@@ -285,15 +292,17 @@ impl State {
             .ok_or_else(|| Error::not_found(R::KIND, id, field()))
     }
 
-    /// Stores a resource, in memory and in the batch.
-    pub fn put<R: Resource>(&mut self, batch: &mut Batch, record: R) {
-        batch.put(storage::key(R::PREFIX, record.id()), &record);
+    /// Stores a resource, in memory and in the write.
+    pub fn put<R: Resource>(&mut self, tx: &mut Tx, record: R) {
+        tx.put_record(R::map(self).get(record.id()), &record);
         R::map_mut(self).insert(record.id().into(), record);
     }
 
-    /// Removes a resource, in memory and in the batch.
-    pub fn remove<R: Resource>(&mut self, batch: &mut Batch, id: &str) {
-        batch.delete(storage::key(R::PREFIX, id));
+    /// Removes a resource, in memory and in the write.
+    pub fn remove<R: Resource>(&mut self, tx: &mut Tx, id: &str) {
+        if let Some(before) = R::map(self).get(id) {
+            tx.delete_record(before);
+        }
         R::map_mut(self).remove(id);
     }
 
@@ -338,6 +347,8 @@ pub struct Swept {
     pub expired: usize,
     /// Idempotency records forgotten.
     pub forgotten: usize,
+    /// Change log entries past their retention, deleted.
+    pub compacted: usize,
 }
 
 /// What a scheduler needs besides its storage.
@@ -356,6 +367,13 @@ pub struct Settings {
     pub request_retention: std::time::Duration,
     /// The size at which the write-ahead log is rotated (sled flushed, a new file started).
     pub wal_rotate_bytes: u64,
+    /// How often a change feed watcher gets a progress message.
+    pub feed_progress: std::time::Duration,
+    /// How many commits the feed keeps for watchers that fall behind; one further behind is
+    /// ended (CONSUMER_LAGGED) and resumes from the change log.
+    pub feed_buffer: usize,
+    /// How long the change log keeps a write's changes.
+    pub change_retention: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -366,6 +384,9 @@ impl Default for Settings {
             expiry_sweep: Some(std::time::Duration::from_secs(30)),
             request_retention: std::time::Duration::from_secs(24 * 3600),
             wal_rotate_bytes: storage::wal::DEFAULT_ROTATE_BYTES,
+            feed_progress: std::time::Duration::from_secs(2),
+            feed_buffer: 4096,
+            change_retention: std::time::Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -373,6 +394,7 @@ impl Default for Settings {
 struct Inner {
     state: RwLock<State>,
     store: Store,
+    feed: Arc<Feed>,
     settings: Settings,
 }
 
@@ -418,11 +440,24 @@ impl Scheduler {
         let store = Store::new(backend);
         let mut state = load(&store)?;
         upgrade_tzdb(&store, &mut state)?;
+        // Everything loaded is durable; the change log holds what is retained of it.
+        let oldest = match store.scan_from(storage::prefix::CHANGES, &[], 1)?.first() {
+            Some((k, v)) => storage::decode::<crate::commit::StoredCommit>(k, v)?.revision(),
+            None => state.revision + 1,
+        };
+        let feed = Arc::new(Feed::new(state.revision, oldest, settings.feed_buffer));
+        let weak = Arc::downgrade(&feed);
+        store.on_durable(Arc::new(move |through| {
+            if let Some(feed) = weak.upgrade() {
+                feed.durable_through(through);
+            }
+        }));
         let sweep = settings.expiry_sweep;
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
                 store,
+                feed,
                 settings,
             }),
         };
@@ -442,49 +477,82 @@ impl Scheduler {
         self.inner.settings.clock.now_micros()
     }
 
+    /// The change feed.
+    pub(crate) fn feed(&self) -> &Feed {
+        &self.inner.feed
+    }
+
+    /// The revision of the last committed write: what a list read now reflects.
+    pub fn revision(&self) -> u64 {
+        self.read_state().revision
+    }
+
     /// How long request ids are remembered, in microseconds.
     pub(crate) fn request_retention_micros(&self) -> i64 {
         i64::try_from(self.inner.settings.request_retention.as_micros()).unwrap_or(i64::MAX)
     }
 
     /// The scheduler's housekeeping, as the background sweep runs it every
-    /// `Settings::expiry_sweep`: stores the expiry of proposals whose deadline passed, and
-    /// forgets idempotency records older than `Settings::request_retention`. ADMIN only
-    /// (the sweep runs as [`Principal::system`]).
+    /// `Settings::expiry_sweep`: stores the expiry of proposals whose deadline passed,
+    /// forgets idempotency records older than `Settings::request_retention`, and deletes
+    /// change log entries older than `Settings::change_retention`. ADMIN only (the sweep
+    /// runs as [`Principal::system`]).
     pub async fn sweep(&self, who: &Principal) -> Result<Swept> {
         let expired = self.expire_due(who).await?;
         let forgotten = self.forget_old_requests(who).await?;
-        Ok(Swept { expired, forgotten })
+        let compacted = self.compact_changes().await?;
+        Ok(Swept {
+            expired,
+            forgotten,
+            compacted,
+        })
     }
 
-    /// Forgets idempotency records older than the retention, in memory and on disk.
+    /// Forgets idempotency records older than the retention, in memory and on disk. Upkeep,
+    /// not a revision: no record a client sees changes.
     async fn forget_old_requests(&self, who: &Principal) -> Result<usize> {
         crate::policy::require_admin(who)?;
         let retention = self.request_retention_micros();
-        self.write(
-            who,
-            crate::audit::method::FORGET_REQUESTS,
-            move |st, batch, now| {
-                let cutoff = now.saturating_sub(retention);
-                let old: Vec<String> = st
-                    .requests
-                    .iter()
-                    .filter(|(_, r)| r.time < cutoff)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in &old {
-                    if let Some(r) = st.requests.remove(k) {
-                        batch.delete(storage::key(storage::prefix::REQUEST, k));
-                        if k.starts_with('\0') {
-                            // Stored before ids were scoped by office, as `q/<id>`.
-                            batch.delete(storage::key(storage::prefix::REQUEST, &r.request_id));
-                        }
+        let now = self.now();
+        self.maintain(move |st, batch| {
+            let cutoff = now.saturating_sub(retention);
+            let old: Vec<String> = st
+                .requests
+                .iter()
+                .filter(|(_, r)| r.time < cutoff)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in &old {
+                if let Some(r) = st.requests.remove(k) {
+                    batch.delete(storage::key(storage::prefix::REQUEST, k));
+                    if k.starts_with('\0') {
+                        // Stored before ids were scoped by office, as `q/<id>`.
+                        batch.delete(storage::key(storage::prefix::REQUEST, &r.request_id));
                     }
                 }
-                Ok(old.len())
-            },
-        )
+            }
+            old.len()
+        })
         .await
+    }
+
+    /// Storage upkeep that is not a revision (forgotten request ids, compacted change log
+    /// entries): `f` changes the state and fills a batch, applied and made durable like a
+    /// write but neither audited nor published.
+    pub(crate) async fn maintain<R>(
+        &self,
+        f: impl FnOnce(&mut State, &mut Batch) -> R,
+    ) -> Result<R> {
+        let result = {
+            let mut state = self.write_state();
+            self.inner.store.check_healthy()?;
+            let mut batch = Batch::default();
+            let result = f(&mut state, &mut batch);
+            self.inner.store.apply(batch)?;
+            result
+        };
+        self.inner.store.sync().await?;
+        Ok(result)
     }
 
     pub(crate) fn read_state(&self) -> RwLockReadGuard<'_, State> {
@@ -504,37 +572,28 @@ impl Scheduler {
     }
 
     /// Runs `f` as one atomic, durable write (see the module docs) on behalf of `who`,
-    /// audited as `method`. `f` gets the state, a batch to record storage changes in, and
-    /// the current time; it must finish every check (authorisation included) before it
-    /// changes anything.
+    /// audited as `method`: the commit point. `f` gets the state, the write to record its
+    /// changes in, and the current time; it must finish every check (authorisation
+    /// included) before it changes anything. A write that changes anything is one
+    /// revision: its records, history, audit record and change log entry go to disk as one
+    /// batch, and the change feed publishes it once that batch is durable.
     pub(crate) async fn write<R>(
         &self,
         who: &Principal,
         method: &'static str,
-        f: impl FnOnce(&mut State, &mut Batch, i64) -> Result<R>,
+        f: impl FnOnce(&mut State, &mut Tx, i64) -> Result<R>,
     ) -> Result<R> {
         let result = {
             let mut state = self.write_state();
             self.inner.store.check_healthy()?;
-            let mut batch = Batch::default();
+            let mut tx = Tx::default();
             let now = self.now();
-            let result = f(&mut state, &mut batch, now)?;
-            if let Some(first) = batch.first_key() {
-                // Every write is audited in the same atomic batch as the write itself.
-                state.audit_seq += 1;
-                let record = AuditRecord {
-                    sequence: state.audit_seq,
-                    time: now,
-                    office: who.office.clone(),
-                    token: who.token.clone(),
-                    method: method.to_string(),
-                    resource: crate::audit::resource_name(first),
-                };
-                let mut key = storage::prefix::AUDIT.to_vec();
-                key.extend_from_slice(&record.sequence.to_be_bytes());
-                batch.put(key, &record);
+            let result = f(&mut state, &mut tx, now)?;
+            if !tx.is_empty() {
+                state.revision += 1;
+                let (batch, commit) = tx.commit(state.revision, now, who, method);
+                self.inner.feed.stage(&self.inner.store, batch, commit)?;
             }
-            self.inner.store.apply(batch)?;
             result
         };
         self.inner.store.sync().await?;
@@ -572,7 +631,8 @@ async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duratio
             Ok(s) if s != Swept::default() => tracing::info!(
                 expired = s.expired,
                 forgotten = s.forgotten,
-                "sweep: proposals expired, request ids forgotten"
+                compacted = s.compacted,
+                "sweep: proposals expired, request ids forgotten, old changes compacted"
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
@@ -603,7 +663,7 @@ fn load(store: &Store) -> Result<State> {
     })?;
     // The sequence continues from the last record: keys sort by sequence.
     if let Some((k, v)) = store.last(storage::prefix::AUDIT)? {
-        state.audit_seq = storage::decode::<AuditRecord>(&k, &v)?.sequence;
+        state.revision = storage::decode::<AuditRecord>(&k, &v)?.sequence;
     }
     Ok(state)
 }
@@ -627,9 +687,9 @@ fn upgrade_tzdb(store: &Store, state: &mut State) -> Result<()> {
     if stored.as_deref() == Some(crate::time::TZDB_VERSION) {
         return Ok(());
     }
-    let mut batch = Batch::default();
+    let mut tx = Tx::default();
     let now = chrono::Utc::now().timestamp_micros();
-    let report = crate::events::ops::recompute_all(state, &mut batch, now, false);
+    let report = crate::events::ops::recompute_all(state, &mut tx, now, false);
     for m in &report.moved {
         tracing::warn!(
             event = %m.event.id,
@@ -640,6 +700,21 @@ fn upgrade_tzdb(store: &Store, state: &mut State) -> Result<()> {
             "zone rules changed: event instants recomputed from its wall time"
         );
     }
+    // Events that moved are a revision like any write (the feed is not running yet; the
+    // change log keeps it). A store that only needs its tzdb stamp (a new one, or rules
+    // that moved nothing) is upkeep, and no revision.
+    let batch = if report.moved.is_empty() {
+        tx.into_batch()
+    } else {
+        state.revision += 1;
+        tx.commit(
+            state.revision,
+            now,
+            &Principal::system(),
+            crate::audit::method::RECOMPUTE_INSTANTS,
+        )
+        .0
+    };
     store.apply(batch)?;
     store.flush_blocking()?;
     Ok(())

@@ -185,6 +185,18 @@ pub struct PageRequest {
     pub query: u64,
 }
 
+/// One page of a list, read at one revision of the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The token of the next page; empty on the last.
+    pub next_page_token: String,
+    /// The revision the page was read at: a change feed watched after it misses nothing
+    /// written since.
+    pub revision: u64,
+}
+
 /// The version tag of page tokens bound to their query.
 const TOKEN_VERSION: char = '2';
 

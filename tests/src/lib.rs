@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use entente_proto::v1::audit_service_client::AuditServiceClient;
+use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
@@ -56,6 +57,23 @@ impl TestServer {
         let config = Config {
             data_dir: temp.path().to_path_buf(),
             access,
+            ..Config::default()
+        };
+        let mut s = TestServer::start_config(config).await;
+        s._temp = Some(temp);
+        s
+    }
+
+    /// A server on a fresh temporary store with this access control and these settings.
+    pub async fn start_with_access_and(
+        access: entente_server::auth::Access,
+        settings: Settings,
+    ) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: temp.path().to_path_buf(),
+            access,
+            settings,
             ..Config::default()
         };
         let mut s = TestServer::start_config(config).await;
@@ -187,6 +205,11 @@ impl TestServer {
         ProposalServiceClient::new(self.channel.clone())
     }
 
+    /// A change feed client.
+    pub fn changes(&self) -> ChangeServiceClient<Channel> {
+        ChangeServiceClient::new(self.channel.clone())
+    }
+
     /// Clients that send `token` as a bearer token.
     pub fn as_token(&self, token: &str) -> Authed {
         let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
@@ -204,7 +227,8 @@ impl TestServer {
                 self.channel.clone(),
                 bearer.clone(),
             ),
-            audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer),
+            audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
+            changes: ChangeServiceClient::with_interceptor(self.channel.clone(), bearer),
         }
     }
 }
@@ -235,6 +259,8 @@ pub struct Authed {
     pub proposals: ProposalServiceClient<Svc>,
     /// Audit log.
     pub audit: AuditServiceClient<Svc>,
+    /// Change feed.
+    pub changes: ChangeServiceClient<Svc>,
 }
 
 impl TestServer {}

@@ -553,9 +553,13 @@ async fn request_ids_are_scoped_by_office() {
 async fn services_without_an_authenticated_caller_fail_closed() {
     let scheduler = entente_server::Scheduler::temporary(entente_server::Settings::default())
         .expect("scheduler");
-    let routes = entente_server::grpc::routes(scheduler, &entente_server::Limits::default())
-        .await
-        .expect("routes");
+    let routes = entente_server::grpc::routes(
+        scheduler,
+        &entente_server::Limits::default(),
+        entente_server::grpc::access::Tokens::default(),
+    )
+    .await
+    .expect("routes");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

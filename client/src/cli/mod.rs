@@ -9,6 +9,7 @@ mod directory;
 mod events;
 mod output;
 mod proposals;
+mod watch;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -93,6 +94,9 @@ pub enum Command {
     /// The audit log: who wrote what (ADMIN tokens).
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Follow the change feed: one line per change your office may see, until
+    /// interrupted (JSON lines with --output json).
+    Watch(watch::WatchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -217,6 +221,7 @@ async fn run(cli: Cli) -> Res {
         Command::Conflicts(c) => events::conflicts(&client, &out, &tz, c).await,
         Command::Proposal(c) => proposals::proposal(&client, &out, c).await,
         Command::Audit(c) => audit::audit(&client, &out, c).await,
+        Command::Watch(a) => watch::watch(&client, &out, &tz, a).await,
         Command::Completions { .. } => Ok(()),
     }
 }

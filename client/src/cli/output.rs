@@ -45,6 +45,16 @@ impl Out {
         io::stdout().lock().write_all(&text)
     }
 
+    /// One JSON value on one line (JSON lines, for streams).
+    pub fn json_line(&self, v: &serde_json::Value) -> io::Result<()> {
+        let mut text = serde_json::to_vec(v).map_err(io::Error::other)?;
+        text.push(b'\n');
+        let mut out = io::stdout().lock();
+        out.write_all(&text)?;
+        // A stream's reader wants each line as it happens.
+        out.flush()
+    }
+
     /// An aligned table.
     pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
         let mut t = Table::new();

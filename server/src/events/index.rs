@@ -549,7 +549,10 @@ mod tests {
         let store = Store::new(Arc::new(SledBackend::temporary().expect("sled")));
         let mut batch = Batch::default();
         for e in events {
-            crate::events::ops::put_event(&mut batch, &e);
+            batch.put_bytes(
+                crate::storage::key(prefix::EVENT, &e.id),
+                crate::events::stored::encode(&e),
+            );
         }
         store.apply(batch).expect("apply");
         store

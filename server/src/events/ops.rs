@@ -14,15 +14,16 @@ use super::{
 };
 use crate::audit::method;
 use crate::auth::Principal;
+use crate::commit::Tx;
 use crate::conflicts::{self, Conflict, Report};
 use crate::directory::{FieldMask, Participant, Venue};
 use crate::error::{Error, Result};
 use crate::policy;
 use crate::redact::View;
 use crate::scheduler::{Meta, RequestRecord, Scheduler, State, request_key};
-use crate::storage::{self, Batch, prefix};
+use crate::storage::{self, prefix};
 use crate::time::{self, Disambiguation, OffsetPolicy, TZDB_VERSION};
-use crate::validate::{self, PageRequest};
+use crate::validate::{self, Page, PageRequest};
 
 /// Updatable event fields.
 pub const EVENT_FIELDS: &[&str] = &[
@@ -445,32 +446,23 @@ fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
     out
 }
 
-/// Records an event (not its history) in the batch, in its stored form.
-pub(crate) fn put_event(batch: &mut Batch, event: &Event) {
-    batch.put_bytes(
-        storage::key(prefix::EVENT, &event.id),
-        super::stored::encode(event),
-    );
-}
-
-/// Stores an event and its history entry in memory and in the batch.
+/// Stores an event and its history entry, in memory and in the write.
 pub(crate) fn store_event(
     st: &mut State,
-    batch: &mut Batch,
+    tx: &mut Tx,
     event: Event,
     revision: Revision,
 ) -> Arc<Event> {
-    put_event(batch, &event);
-    batch.put(
-        storage::seq_key(prefix::EVENT_HISTORY, &event.id, revision.revision),
-        &revision,
-    );
+    let before = st.events.get(&event.id).cloned();
     let id = event.id.clone();
     st.events.insert(event);
-    st.events
+    let after = st
+        .events
         .get(&id)
         .cloned()
-        .unwrap_or_else(|| unreachable!("just inserted"))
+        .unwrap_or_else(|| unreachable!("just inserted"));
+    tx.put_event(before, after.clone(), Some(&revision));
+    after
 }
 
 /// A previous answer to the same request id from the same office, if any. A request id
@@ -510,7 +502,7 @@ pub(crate) fn replay(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn remember(
     st: &mut State,
-    batch: &mut Batch,
+    tx: &mut Tx,
     who: &Principal,
     request_id: &str,
     method: &str,
@@ -530,7 +522,7 @@ pub(crate) fn remember(
         time: now,
     };
     let key = request_key(&who.office, request_id);
-    batch.put(storage::key(prefix::REQUEST, &key), &r);
+    tx.put_request(&key, &r);
     st.requests.insert(key, r);
     Ok(())
 }
@@ -547,7 +539,7 @@ impl Scheduler {
     ) -> Result<Written> {
         let settings = self.settings().clone();
         let retention = self.request_retention_micros();
-        self.write(who, method::CREATE_EVENT, move |st, batch, now| {
+        self.write(who, method::CREATE_EVENT, move |st, tx, now| {
             policy::require_writer(who)?;
             let retained = now - retention;
             if let Some(prev) = replay(st, who, &opts.request_id, "CreateEvent", retained)? {
@@ -576,7 +568,7 @@ impl Scheduler {
             let (report, overridden) = enforce(view, &mut event, &opts, &settings, now, None)?;
             remember(
                 st,
-                batch,
+                tx,
                 who,
                 &opts.request_id,
                 "CreateEvent",
@@ -593,7 +585,7 @@ impl Scheduler {
                 overridden,
                 note: String::new(),
             };
-            let event = store_event(st, batch, event, revision);
+            let event = store_event(st, tx, event, revision);
             Ok(Written {
                 event: View::new(st, who).event(&event),
                 report,
@@ -613,7 +605,7 @@ impl Scheduler {
         opts: WriteOptions,
     ) -> Result<Written> {
         let settings = self.settings().clone();
-        self.write(who, method::UPDATE_EVENT, move |st, batch, now| {
+        self.write(who, method::UPDATE_EVENT, move |st, tx, now| {
             let old = policy::visible_event(st, who, &input.id, "event.id")?.clone();
             policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &old.id)?;
@@ -629,7 +621,7 @@ impl Scheduler {
                 overridden,
                 note: String::new(),
             };
-            let event = store_event(st, batch, event, revision);
+            let event = store_event(st, tx, event, revision);
             Ok(Written {
                 event: View::new(st, who).event(&event),
                 report,
@@ -664,7 +656,7 @@ impl Scheduler {
         let note = validate::text("note", &note)?;
         let (event_id, participant) = (event_id.trim().to_string(), participant.trim().to_string());
         let settings = self.settings().clone();
-        self.write(who, method::SET_ATTENDANCE, move |st, batch, now| {
+        self.write(who, method::SET_ATTENDANCE, move |st, tx, now| {
             policy::require_writer(who)?;
             let old = policy::visible_event(st, who, &event_id, "event_id")?.clone();
             let Some(i) = old.participants.iter().position(|p| *p == participant) else {
@@ -716,7 +708,7 @@ impl Scheduler {
                     format!("{participant}: {answer_name}: {note}")
                 },
             };
-            let event = store_event(st, batch, event, revision);
+            let event = store_event(st, tx, event, revision);
             Ok(Written {
                 event: View::new(st, who).event(&event),
                 report,
@@ -740,7 +732,7 @@ impl Scheduler {
     ) -> Result<(Arc<Event>, Vec<String>)> {
         let (id, etag, actor) = (id.to_string(), etag.to_string(), actor.to_string());
         let reason = validate::text("reason", reason)?;
-        self.write(who, method::CANCEL_EVENT, move |st, batch, now| {
+        self.write(who, method::CANCEL_EVENT, move |st, tx, now| {
             let old = policy::visible_event(st, who, &id, "id")?.clone();
             policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &id)?;
@@ -806,7 +798,7 @@ impl Scheduler {
                 if e.id != id {
                     cancelled.push(e.id.to_string());
                 }
-                store_event(st, batch, next, revision);
+                store_event(st, tx, next, revision);
             }
             let view = View::new(st, who);
             let event = st.events.get(&id).cloned().unwrap_or(old);
@@ -829,7 +821,7 @@ impl Scheduler {
         who: &Principal,
         q: &EventQuery,
         page: &PageRequest,
-    ) -> Result<(Vec<Arc<Event>>, String)> {
+    ) -> Result<Page<Arc<Event>>> {
         self.read(who, |view| {
             let st = view.state();
             let axis = match (&q.participant, &q.venue) {
@@ -860,7 +852,11 @@ impl Scheduler {
                 .window(axis, from, to, cursor.as_ref())
                 .filter(|e| keep(e));
             let (events, token) = paginate(iter, page);
-            Ok((events.iter().map(|e| view.event(e)).collect(), token))
+            Ok(Page {
+                items: events.iter().map(|e| view.event(e)).collect(),
+                next_page_token: token,
+                revision: st.revision,
+            })
         })
     }
 
@@ -871,7 +867,7 @@ impl Scheduler {
         who: &Principal,
         id: &str,
         include_cancelled: bool,
-    ) -> Result<(Arc<Event>, Vec<Arc<Event>>)> {
+    ) -> Result<(Arc<Event>, Vec<Arc<Event>>, u64)> {
         self.read(who, |view| {
             let st = view.state();
             let event = view.event(policy::visible_event(st, who, id, "event_id")?);
@@ -884,7 +880,7 @@ impl Scheduler {
                 .map(|e| view.event(e))
                 .collect();
             sidelines.sort_by(|a, b| (a.start.utc, &a.id).cmp(&(b.start.utc, &b.id)));
-            Ok((event, sidelines))
+            Ok((event, sidelines, st.revision))
         })
     }
 
@@ -899,7 +895,7 @@ impl Scheduler {
         include_cancelled: bool,
         include_declined: bool,
         page: &PageRequest,
-    ) -> Result<(Participant, Vec<Arc<Event>>, String)> {
+    ) -> Result<(Participant, Page<Arc<Event>>)> {
         self.read(who, |view| {
             let st = view.state();
             let p = st
@@ -921,7 +917,14 @@ impl Scheduler {
                         && view.sees(e)
                 });
             let (events, token) = paginate(iter, page);
-            Ok((p, events.iter().map(|e| view.event(e)).collect(), token))
+            Ok((
+                p,
+                Page {
+                    items: events.iter().map(|e| view.event(e)).collect(),
+                    next_page_token: token,
+                    revision: st.revision,
+                },
+            ))
         })
     }
 
@@ -958,8 +961,8 @@ impl Scheduler {
     /// and reports those that moved; with `dry_run`, writes nothing. ADMIN only.
     pub async fn recompute_instants(&self, who: &Principal, dry_run: bool) -> Result<Recomputed> {
         policy::require_admin(who)?;
-        self.write(who, method::RECOMPUTE_INSTANTS, move |st, batch, now| {
-            Ok(recompute_all(st, batch, now, dry_run))
+        self.write(who, method::RECOMPUTE_INSTANTS, move |st, tx, now| {
+            Ok(recompute_all(st, tx, now, dry_run))
         })
         .await
     }
@@ -1059,12 +1062,7 @@ impl Scheduler {
 
 /// Re-derives every event's instants; stores those that moved (and the new tzdb version on
 /// the rest) unless `dry_run`.
-pub(crate) fn recompute_all(
-    st: &mut State,
-    batch: &mut Batch,
-    now: i64,
-    dry_run: bool,
-) -> Recomputed {
+pub(crate) fn recompute_all(st: &mut State, tx: &mut Tx, now: i64, dry_run: bool) -> Recomputed {
     let mut out = Recomputed::default();
     let events: Vec<Arc<Event>> = st.events.all().cloned().collect();
     for e in events {
@@ -1108,7 +1106,7 @@ pub(crate) fn recompute_all(
                     e.tzdb_version, TZDB_VERSION
                 ),
             };
-            let stored = store_event(st, batch, next, revision);
+            let stored = store_event(st, tx, next, revision);
             out.moved.push(Moved {
                 event: stored,
                 previous_tzdb: e.tzdb_version.to_string(),
@@ -1116,15 +1114,13 @@ pub(crate) fn recompute_all(
                 previous_end: e.end.utc,
             });
         } else {
-            put_event(batch, &next);
+            // Only the tzdb label changes: the event reads the same, its etag stays.
+            tx.relabel_event(&next);
             st.events.insert(next);
         }
     }
     if !dry_run {
-        batch.put(
-            storage::key(prefix::META, "tzdb"),
-            &TZDB_VERSION.to_string(),
-        );
+        tx.put_meta("tzdb", &TZDB_VERSION.to_string());
     }
     out
 }

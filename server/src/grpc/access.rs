@@ -16,20 +16,69 @@ use tonic::codegen::http;
 
 use crate::auth::{self, Access, Principal};
 
+/// The tokens in force: replaced whole when the configuration file is read again (SIGHUP),
+/// so a revoked token stops working for new calls and ends the watches that used it.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens(Arc<std::sync::RwLock<Arc<Access>>>);
+
+impl Tokens {
+    /// These tokens.
+    pub fn new(access: Access) -> Tokens {
+        Tokens(Arc::new(std::sync::RwLock::new(Arc::new(access))))
+    }
+
+    /// The tokens now.
+    pub fn current(&self) -> Arc<Access> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `access` in force for every call from now on.
+    pub fn replace(&self, access: Access) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(access);
+    }
+
+    /// Whether `token` still authenticates as `who` (for streams that outlive a call).
+    pub fn still_valid(&self, token: &str, who: &Principal) -> bool {
+        let access = self.current();
+        !access.enabled() || access.authenticate(token).is_some_and(|p| *p == *who)
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .or_else(|| {
+            headers
+                .get("authorization")?
+                .to_str()
+                .ok()?
+                .strip_prefix("bearer ")
+        })
+        .map(str::trim)
+}
+
 /// Authenticates each call from its `authorization: Bearer …` header and records its
 /// principal for the handler. Health and reflection stay open, so load balancers and
 /// tools can reach them; they read no record.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
-    access: Arc<Access>,
+    tokens: Tokens,
 }
 
 impl AuthLayer {
-    /// With the configured tokens (none: access control off, every caller is an admin).
-    pub fn new(access: Access) -> AuthLayer {
-        AuthLayer {
-            access: Arc::new(access),
-        }
+    /// With these tokens (none: access control off, every caller is an admin).
+    pub fn new(tokens: Tokens) -> AuthLayer {
+        AuthLayer { tokens }
     }
 }
 
@@ -38,7 +87,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> AuthService<S> {
         AuthService {
             inner,
-            access: self.access.clone(),
+            tokens: self.tokens.clone(),
         }
     }
 }
@@ -47,7 +96,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub struct AuthService<S> {
     inner: S,
-    access: Arc<Access>,
+    tokens: Tokens,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -64,21 +113,16 @@ fn principal_for<B>(
     if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
         return Ok(None);
     }
-    let header = req.headers().get("authorization").ok_or_else(|| {
-        Status::unauthenticated("this server requires a bearer token (authorization: Bearer …)")
+    if req.headers().get("authorization").is_none() {
+        return Err(Status::unauthenticated(
+            "this server requires a bearer token (authorization: Bearer …)",
+        ));
+    }
+    let token = bearer(req.headers()).ok_or_else(|| {
+        Status::unauthenticated("the authorization header must be \"Bearer <token>\"")
     })?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| {
-            Status::unauthenticated("the authorization header must be \"Bearer <token>\"")
-        })?;
     access
-        .authenticate(token.trim())
+        .authenticate(token)
         .map(Some)
         .ok_or_else(|| Status::unauthenticated("the bearer token is not valid"))
 }
@@ -108,7 +152,7 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        match principal_for(&self.access, &req) {
+        match principal_for(&self.tokens.current(), &req) {
             Err(status) => {
                 tracing::info!(path = req.uri().path(), "refused: {}", status.message());
                 Box::pin(async move { Ok(status.into_http()) })

@@ -68,6 +68,7 @@ paged! {
     ListProposalsRequest;
     ListProposalHistoryRequest;
     ListAuditRecordsRequest;
+    ListChangesRequest, view_zone;
 }
 
 /// The page a list request asks for, its token bound to the request's filters (AIP-158).

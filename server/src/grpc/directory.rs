@@ -78,10 +78,11 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         let page = convert::page(&r)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Country>(&who, &page, |_| true);
+        let page = self.scheduler.list::<dir::Country>(&who, &page, |_| true);
         ok(Ok(pb::ListCountriesResponse {
-            countries: items.iter().map(convert::country).collect(),
-            next_page_token,
+            countries: page.items.iter().map(convert::country).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 
@@ -156,12 +157,13 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let page = convert::page(&r)?;
         let country = filter_code("country_code", &r.country_code)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Participant>(&who, &page, |p| {
+        let page = self.scheduler.list::<dir::Participant>(&who, &page, |p| {
             country.as_ref().is_none_or(|c| *c == p.country_code)
         });
         ok(Ok(pb::ListParticipantsResponse {
-            participants: items.iter().map(convert::participant).collect(),
-            next_page_token,
+            participants: page.items.iter().map(convert::participant).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 
@@ -233,13 +235,14 @@ impl DirectoryService for Directory {
         let page = convert::page(&r)?;
         let country = filter_code("country_code", &r.country_code)?;
         let city = r.city.trim().to_lowercase();
-        let (items, next_page_token) = self.scheduler.list::<dir::Venue>(&who, &page, |v| {
+        let page = self.scheduler.list::<dir::Venue>(&who, &page, |v| {
             country.as_ref().is_none_or(|c| *c == v.country_code)
                 && (city.is_empty() || v.city.to_lowercase() == city)
         });
         ok(Ok(pb::ListVenuesResponse {
-            venues: items.iter().map(convert::venue).collect(),
-            next_page_token,
+            venues: page.items.iter().map(convert::venue).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 
@@ -310,12 +313,13 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let page = convert::page(&r)?;
         let member = filter_code("member_country_code", &r.member_country_code)?;
-        let (items, next_page_token) = self.scheduler.list::<dir::Forum>(&who, &page, |f| {
+        let page = self.scheduler.list::<dir::Forum>(&who, &page, |f| {
             member.as_ref().is_none_or(|c| f.members.contains(c))
         });
         ok(Ok(pb::ListForumsResponse {
-            forums: items.iter().map(convert::forum).collect(),
-            next_page_token,
+            forums: page.items.iter().map(convert::forum).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 

@@ -171,10 +171,11 @@ impl EventService for Events {
             kind: convert::event_kind(r.kind, "kind")?,
             status: convert::event_status(r.status, "status")?,
         };
-        let (events, next_page_token) = self.scheduler.list_events(&who, &q, &page)?;
+        let page = self.scheduler.list_events(&who, &q, &page)?;
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.iter().map(|e| self.render(e, view)).collect(),
-            next_page_token,
+            events: page.items.iter().map(|e| self.render(e, view)).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 
@@ -240,12 +241,13 @@ impl EventService for Events {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let (event, sidelines) =
+        let (event, sidelines, revision) =
             self.scheduler
                 .programme(&who, &r.event_id, r.include_cancelled)?;
         Ok(Response::new(pb::GetProgrammeResponse {
             event: Some(Box::new(self.render(&event, view))),
             sidelines: sidelines.iter().map(|e| self.render(e, view)).collect(),
+            revision: revision as i64,
         }))
     }
 
@@ -258,7 +260,7 @@ impl EventService for Events {
         let window = convert::window(r.window, "window")?.ok_or_else(|| {
             Error::invalid("window", "is required: the agenda covers a window of time")
         })?;
-        let (participant, events, next_page_token) = self.scheduler.agenda(
+        let (participant, page) = self.scheduler.agenda(
             &who,
             &r.participant_id,
             window,
@@ -268,9 +270,14 @@ impl EventService for Events {
         )?;
         let zone = view.unwrap_or(participant.home_zone);
         Ok(Response::new(pb::GetAgendaResponse {
-            events: events.iter().map(|e| self.render(e, Some(zone))).collect(),
+            events: page
+                .items
+                .iter()
+                .map(|e| self.render(e, Some(zone)))
+                .collect(),
             view_zone: zone.name().to_string(),
-            next_page_token,
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 

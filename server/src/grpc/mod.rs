@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod changes;
 pub mod conflicts;
 pub mod convert;
 pub mod directory;
@@ -12,6 +13,7 @@ pub mod proposals;
 pub mod status;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
+use entente_proto::v1::change_service_server::ChangeServiceServer;
 use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
 use entente_proto::v1::event_service_server::EventServiceServer;
@@ -30,10 +32,12 @@ pub(crate) async fn off_worker<T: Send + 'static>(
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }
 
-/// Every entente.v1 service over `scheduler`, plus health and reflection.
+/// Every entente.v1 service over `scheduler`, plus health and reflection; `tokens` are
+/// the ones the change feed re-checks as its streams run.
 pub async fn routes(
     scheduler: Scheduler,
     limits: &limits::Limits,
+    tokens: access::Tokens,
 ) -> Result<Routes, tonic_reflection::server::Error> {
     let max = limits.max_message_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -45,8 +49,10 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let proposals = ProposalServiceServer::new(proposals::Proposals::new(scheduler.clone()))
         .max_decoding_message_size(max);
-    let audit =
-        AuditServiceServer::new(audit::Audit::new(scheduler)).max_decoding_message_size(max);
+    let audit = AuditServiceServer::new(audit::Audit::new(scheduler.clone()))
+        .max_decoding_message_size(max);
+    let changes = ChangeServiceServer::new(changes::Changes::new(scheduler, tokens))
+        .max_decoding_message_size(max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
     // probes ask, besides the server as a whole ("").
     health
@@ -63,6 +69,9 @@ pub async fn routes(
         .await;
     health
         .set_serving::<AuditServiceServer<audit::Audit>>()
+        .await;
+    health
+        .set_serving::<ChangeServiceServer<changes::Changes>>()
         .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -84,6 +93,7 @@ pub async fn routes(
         .add_service(events)
         .add_service(conflicts)
         .add_service(proposals)
-        .add_service(audit);
+        .add_service(audit)
+        .add_service(changes);
     Ok(routes.routes())
 }

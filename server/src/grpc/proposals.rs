@@ -156,7 +156,8 @@ fn terms_out(t: &Terms) -> pb::ProposalTerms {
     }
 }
 
-fn proposal_out(p: &Proposal) -> pb::Proposal {
+/// A proposal out.
+pub fn proposal_out(p: &Proposal) -> pb::Proposal {
     pb::Proposal {
         id: p.id.clone(),
         kind: kind_out(p.kind) as i32,
@@ -329,10 +330,11 @@ impl ProposalService for Proposals {
             event: non_empty(r.event_id),
             awaiting_response: r.awaiting_response,
         };
-        let (items, next_page_token) = self.scheduler.list_proposals(&who, &q, &page)?;
+        let page = self.scheduler.list_proposals(&who, &q, &page)?;
         Ok(Response::new(pb::ListProposalsResponse {
-            proposals: items.iter().map(proposal_out).collect(),
-            next_page_token,
+            proposals: page.items.iter().map(proposal_out).collect(),
+            next_page_token: page.next_page_token,
+            revision: page.revision as i64,
         }))
     }
 

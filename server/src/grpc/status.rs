@@ -154,6 +154,27 @@ impl From<Error> for Status {
                     ErrorDetails::with_precondition_failure(v),
                 )
             }
+            Error::Compacted { oldest, current } => status(
+                Code::FailedPrecondition,
+                &text,
+                ErrorDetails::with_error_info(
+                    "REVISION_COMPACTED",
+                    "entente.v1",
+                    [
+                        ("oldest_revision".to_string(), oldest.to_string()),
+                        ("current_revision".to_string(), current.to_string()),
+                    ],
+                ),
+            ),
+            Error::Lagged { last } => status(
+                Code::ResourceExhausted,
+                &text,
+                ErrorDetails::with_error_info(
+                    "CONSUMER_LAGGED",
+                    "entente.v1",
+                    [("last_revision".to_string(), last.to_string())],
+                ),
+            ),
             Error::Aborted(_) => Status::new(Code::Aborted, message(&text)),
             Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message(&text)),
             Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message(&text)),

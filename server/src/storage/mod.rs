@@ -61,6 +61,8 @@ pub mod prefix {
     pub const REQUEST: &[u8] = b"q/";
     /// Audit log: `a/` + sequence as 8 bytes big-endian.
     pub const AUDIT: &[u8] = b"a/";
+    /// Change log: `k/` + revision as 8 bytes big-endian (`commit::StoredCommit`).
+    pub const CHANGES: &[u8] = b"k/";
     /// Server metadata (`m/tzdb`, ...).
     pub const META: &[u8] = b"m/";
 }
@@ -173,16 +175,18 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// The last entry under `prefix`, if any.
     fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
-    /// Applies a batch atomically (not yet durable).
-    fn apply(&self, batch: Batch) -> Result<()>;
+    /// Applies a batch atomically (not yet durable); returns its sequence number, which
+    /// increases with every batch applied.
+    fn apply(&self, batch: Batch) -> Result<u64>;
     /// Makes everything applied so far durable. Blocking.
     fn flush(&self) -> Result<()> {
-        self.flush_then(&mut || {})
+        self.flush_then(&mut |_| {})
     }
-    /// [`Backend::flush`], calling `durable` as soon as everything applied so far is
-    /// durable, before the write-behind work the flush also does. Reads that could see
-    /// that work wait for it, so a caller told at `durable` still reads its own write.
-    fn flush_then(&self, durable: &mut dyn FnMut()) -> Result<()>;
+    /// [`Backend::flush`], calling `durable(n)` as soon as every batch up to sequence `n`
+    /// (everything applied so far) is durable, before the write-behind work the flush also
+    /// does. Reads that could see that work wait for it, so a caller told at `durable`
+    /// still reads its own write.
+    fn flush_then(&self, durable: &mut dyn FnMut(u64)) -> Result<()>;
     /// Makes everything durable in its final place (used at shutdown).
     fn checkpoint(&self) -> Result<()> {
         self.flush()
@@ -197,6 +201,8 @@ struct Log {
     wal: Mutex<wal::Wal>,
     pending: Mutex<Pending>,
     lsn: AtomicU64,
+    /// The last lsn appended to the log and synced.
+    logged: AtomicU64,
     /// Held for writing while logged records are handed to sled, from before their writers
     /// are told they are durable until sled has them; readers take it for reading, so a
     /// read that starts after an acknowledgement sees the write, and waits for nothing
@@ -230,6 +236,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct SledBackend {
     db: sled::Db,
     log: Option<Log>,
+    /// Batches applied to a store without a log (a temporary one).
+    applied: AtomicU64,
 }
 
 impl SledBackend {
@@ -261,7 +269,11 @@ impl SledBackend {
             .temporary(true)
             .flush_every_ms(None)
             .open()?;
-        Ok(SledBackend { db, log: None })
+        Ok(SledBackend {
+            db,
+            log: None,
+            applied: AtomicU64::new(0),
+        })
     }
 
     /// Replays the log records sled has not stored yet, makes them durable in sled, and
@@ -292,8 +304,10 @@ impl SledBackend {
                 wal: Mutex::new(wal),
                 pending: Mutex::new(Pending::default()),
                 lsn: AtomicU64::new(lsn),
+                logged: AtomicU64::new(lsn),
                 handoff: std::sync::RwLock::new(()),
             }),
+            applied: AtomicU64::new(0),
         })
     }
 }
@@ -396,10 +410,10 @@ impl Backend for SledBackend {
             .map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
-    fn apply(&self, batch: Batch) -> Result<()> {
+    fn apply(&self, batch: Batch) -> Result<u64> {
         let Some(log) = &self.log else {
             self.db.apply_batch(sled_batch(batch.ops))?;
-            return Ok(());
+            return Ok(self.applied.fetch_add(1, Ordering::SeqCst) + 1);
         };
         // Callers apply one batch at a time (under the scheduler's write lock), so log
         // order and lsn order agree.
@@ -409,20 +423,22 @@ impl Backend for SledBackend {
         pending.bytes.extend_from_slice(&rec);
         pending.records.push(batch.ops);
         pending.last_lsn = lsn;
-        Ok(())
+        Ok(lsn)
     }
 
-    fn flush_then(&self, durable: &mut dyn FnMut()) -> Result<()> {
+    fn flush_then(&self, durable: &mut dyn FnMut(u64)) -> Result<()> {
         let Some(log) = &self.log else {
+            // Batches applied before the flush begins are covered by it.
+            let covered = self.applied.load(Ordering::SeqCst);
             self.db.flush()?;
-            durable();
+            durable(covered);
             return Ok(());
         };
         // The log lock orders flushes: records reach the log, then sled, in lsn order.
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
         if pending.records.is_empty() {
-            durable();
+            durable(log.logged.load(Ordering::SeqCst));
             return Ok(());
         }
         self.log_then_settle(log, &mut wal, pending, durable)?;
@@ -443,7 +459,7 @@ impl Backend for SledBackend {
         };
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
-        self.log_then_settle(log, &mut wal, pending, &mut || {})?;
+        self.log_then_settle(log, &mut wal, pending, &mut |_| {})?;
         self.db.flush()?;
         wal.rotate()
     }
@@ -468,20 +484,21 @@ impl SledBackend {
         log: &Log,
         wal: &mut wal::Wal,
         pending: Pending,
-        durable: &mut dyn FnMut(),
+        durable: &mut dyn FnMut(u64),
     ) -> Result<()> {
         if pending.records.is_empty() {
-            durable();
+            durable(log.logged.load(Ordering::SeqCst));
             return Ok(());
         }
         wal.append(&pending.bytes)?;
+        log.logged.store(pending.last_lsn, Ordering::SeqCst);
         let _handoff = log
             .handoff
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Durable now: the writers need not wait for sled too (about a third of a group
         // commit's time on this machine). Reads that start from here wait for the hand-off.
-        durable();
+        durable(pending.last_lsn);
         self.settle(pending)
     }
 
@@ -497,12 +514,16 @@ impl SledBackend {
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// Told the sequence number up to which applied batches are durable, by the flusher.
+pub type DurableListener = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// A storage backend plus the group-commit flusher.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
     flushes: std::sync::mpsc::Sender<Waiter>,
     poisoned: Arc<AtomicBool>,
+    listener: Arc<std::sync::OnceLock<DurableListener>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -522,9 +543,11 @@ impl Store {
         let weak = Arc::downgrade(&backend);
         let poisoned = Arc::new(AtomicBool::new(false));
         let flag = poisoned.clone();
+        let listener: Arc<std::sync::OnceLock<DurableListener>> = Arc::default();
+        let told = listener.clone();
         let spawned = std::thread::Builder::new()
             .name("entente-flush".into())
-            .spawn(move || flusher(weak, rx, flag));
+            .spawn(move || flusher(weak, rx, flag, told));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the flusher thread");
         }
@@ -532,7 +555,14 @@ impl Store {
             backend,
             flushes: tx,
             poisoned,
+            listener,
         }
+    }
+
+    /// Tells `listener`, from the flusher, how far each flush made applied batches durable
+    /// (the change feed publishes from it). Set once, before any write.
+    pub fn on_durable(&self, listener: DurableListener) {
+        let _ = self.listener.set(listener);
     }
 
     /// Every record under `prefix`, decoded.
@@ -579,14 +609,15 @@ impl Store {
         self.backend.scan(prefix)
     }
 
-    /// Applies a batch atomically. A failure poisons the store: memory already holds the
+    /// Applies a batch atomically and returns its sequence number (see
+    /// [`Store::on_durable`]). A failure poisons the store: memory already holds the
     /// change, so no later write may pretend the two agree.
-    pub fn apply(&self, batch: Batch) -> Result<()> {
+    pub fn apply(&self, batch: Batch) -> Result<u64> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(Error::Poisoned);
         }
         if batch.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         self.backend.apply(batch).inspect_err(|e| {
             tracing::error!(error = %e, "write failed; refusing further writes");
@@ -633,6 +664,7 @@ fn flusher(
     backend: Weak<dyn Backend>,
     rx: std::sync::mpsc::Receiver<Waiter>,
     poisoned: Arc<AtomicBool>,
+    listener: Arc<std::sync::OnceLock<DurableListener>>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
@@ -651,9 +683,12 @@ fn flusher(
             }
         };
         let mut durable_at = None;
-        let outcome = b.flush_then(&mut || {
+        let outcome = b.flush_then(&mut |through| {
             durable_at = Some(started.elapsed());
             answer(Ok(()));
+            if let Some(tell) = listener.get() {
+                tell(through);
+            }
         });
         drop(b);
         if let Err(e) = outcome {
@@ -710,7 +745,7 @@ mod tests {
         batch.put(b"h/kazan".to_vec(), &"revision 1".to_string());
         b.apply(batch).expect("apply");
         let mut reader = None;
-        b.flush_then(&mut || {
+        b.flush_then(&mut |_| {
             // The writer has its answer; sled does not have the record yet. A reader that
             // starts now must wait for it rather than miss it. The pause keeps open the
             // window in which a read that did not wait would find nothing.

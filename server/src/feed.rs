@@ -1,0 +1,605 @@
+//! The change feed: every committed write, in revision order, to each watcher as its office
+//! may see it.
+//!
+//! # How a change travels
+//!
+//! 1. The commit point (`Scheduler::write`) stores a write's records, its audit record and
+//!    its change log entry (`k/<revision>`) as one batch, and stages the [`Commit`] here,
+//!    keyed by the log sequence number the store gave the batch.
+//! 2. When the group commit has made that batch durable (`fdatasync` of the log), the
+//!    flusher calls [`Feed::durable_through`]: staged commits up to that point are
+//!    published, in revision order, on a broadcast channel, and the durable revision
+//!    advances. Nothing a crash could take back is ever delivered.
+//! 3. Each watcher is a task: it reads the change log from its starting revision up to
+//!    the durable revision it found when it subscribed, then follows the broadcast,
+//!    skipping what it already sent. Revisions are gap-free: a hole (history compacted
+//!    under a slow reader) ends the watch with REVISION_COMPACTED, never silently.
+//! 4. Delivery decides visibility per change from the record before and after, with the
+//!    rules `GetEvent` applies, and redacts through `redact::View`: CREATED, UPDATED,
+//!    DELETED, ENTERED_VIEW (the record) or LEFT_VIEW (the id only).
+//!
+//! Writers never wait for watchers: the broadcast keeps the last [`Settings::feed_buffer`]
+//! commits; a watcher further behind than that ends with CONSUMER_LAGGED and its last
+//! revision, and resumes from the log.
+//!
+//! [`Settings::feed_buffer`]: crate::Settings::feed_buffer
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::auth::Principal;
+use crate::commit::{Change, Commit, Kind, Op, Record, StoredCommit};
+use crate::error::{Error, Result};
+use crate::policy;
+use crate::proposals::Party;
+use crate::redact::View;
+use crate::scheduler::Scheduler;
+use crate::storage::{self, Batch, Store, prefix};
+
+/// Commits applied but not yet durable, the broadcast of durable ones, and the revisions
+/// that bound the change log.
+#[derive(Debug)]
+pub struct Feed {
+    staged: Mutex<VecDeque<(u64, Arc<Commit>)>>,
+    live: broadcast::Sender<Arc<Commit>>,
+    durable: AtomicU64,
+    oldest: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Feed {
+    /// A feed whose durable revision is `durable` and whose log holds revisions from
+    /// `oldest` on; the broadcast keeps `buffer` commits for slow watchers.
+    pub fn new(durable: u64, oldest: u64, buffer: usize) -> Feed {
+        Feed {
+            staged: Mutex::default(),
+            live: broadcast::channel(buffer.max(1)).0,
+            durable: AtomicU64::new(durable),
+            oldest: AtomicU64::new(oldest),
+        }
+    }
+
+    /// Applies `batch` to `store` and stages `commit` until the store says it is durable.
+    /// Called under the scheduler's write lock, so commits stage in revision order; the
+    /// staging lock is held across the apply so the flusher cannot report the batch
+    /// durable before its commit is staged.
+    pub(crate) fn stage(&self, store: &Store, batch: Batch, commit: Commit) -> Result<()> {
+        let mut staged = lock(&self.staged);
+        let lsn = store.apply(batch)?;
+        staged.push_back((lsn, Arc::new(commit)));
+        Ok(())
+    }
+
+    /// Everything the store applied up to `lsn` is durable: publish its commits.
+    pub(crate) fn durable_through(&self, lsn: u64) {
+        let mut staged = lock(&self.staged);
+        while staged.front().is_some_and(|(l, _)| *l <= lsn) {
+            let Some((_, c)) = staged.pop_front() else {
+                break;
+            };
+            self.durable.store(c.revision, Ordering::Release);
+            // No watcher is no error.
+            let _ = self.live.send(c);
+        }
+    }
+
+    /// The highest revision that is durable (and published).
+    pub fn durable_revision(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// The oldest revision the change log still holds.
+    pub fn oldest_revision(&self) -> u64 {
+        self.oldest.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_oldest(&self, oldest: u64) {
+        self.oldest.store(oldest, Ordering::Release);
+    }
+
+    /// REVISION_COMPACTED unless the changes after `after` are all still in the log.
+    fn check_retained(&self, after: u64) -> Result<()> {
+        let oldest = self.oldest_revision();
+        if after.saturating_add(1) < oldest {
+            return Err(Error::Compacted {
+                oldest,
+                current: self.durable_revision(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Which changes a watcher wants; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only these kinds.
+    pub kinds: Vec<Kind>,
+    /// Events they take part in, proposals they are a party to, and the participant.
+    pub participant: Option<String>,
+    /// Events at it, and the venue.
+    pub venue: Option<String>,
+    /// Events of it, and the forum.
+    pub forum: Option<String>,
+    /// Events on its sidelines and the event itself, and proposals linked to it.
+    pub parent: Option<String>,
+    /// Events overlapping `[from, to)` (Unix seconds).
+    pub window: Option<(i64, i64)>,
+}
+
+impl Filter {
+    /// Whether `r` is one of the records the filter names.
+    pub fn matches(&self, r: &Record) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&r.kind()) {
+            return false;
+        }
+        let is = |want: &Option<String>, id: &str| want.as_deref().is_none_or(|w| w == id);
+        let unset = |want: &Option<String>| want.is_none();
+        match r {
+            Record::Event(e) => {
+                self.participant
+                    .as_ref()
+                    .is_none_or(|p| e.participants.iter().any(|x| x == p))
+                    && is(&self.venue, &e.venue_id)
+                    && self
+                        .forum
+                        .as_ref()
+                        .is_none_or(|f| e.forum_id.as_deref() == Some(f.as_str()))
+                    && self
+                        .parent
+                        .as_ref()
+                        .is_none_or(|p| e.id == *p || e.parent_id.as_deref() == Some(p.as_str()))
+                    && self.window.is_none_or(|(from, to)| e.overlaps(from, to))
+            }
+            Record::Proposal(p) => {
+                self.participant.as_ref().is_none_or(|x| {
+                    [&p.proposer, &p.recipient]
+                        .iter()
+                        .any(|party| matches!(party, Party::Participant(id) if id == x))
+                }) && unset(&self.venue)
+                    && unset(&self.forum)
+                    && self.parent.as_ref().is_none_or(|e| {
+                        p.event_id.as_ref() == Some(e) || p.target_event_id.as_ref() == Some(e)
+                    })
+                    && self.window.is_none()
+            }
+            Record::Participant(x) => {
+                is(&self.participant, &x.id)
+                    && unset(&self.venue)
+                    && unset(&self.forum)
+                    && unset(&self.parent)
+                    && self.window.is_none()
+            }
+            Record::Venue(x) => {
+                is(&self.venue, &x.id)
+                    && unset(&self.participant)
+                    && unset(&self.forum)
+                    && unset(&self.parent)
+                    && self.window.is_none()
+            }
+            Record::Forum(x) => {
+                is(&self.forum, &x.id)
+                    && unset(&self.participant)
+                    && unset(&self.venue)
+                    && unset(&self.parent)
+                    && self.window.is_none()
+            }
+            Record::Country(_) => {
+                unset(&self.participant)
+                    && unset(&self.venue)
+                    && unset(&self.forum)
+                    && unset(&self.parent)
+                    && self.window.is_none()
+            }
+        }
+    }
+}
+
+/// What a change is to the watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Created.
+    Created,
+    /// Changed, visible before and after.
+    Updated,
+    /// Deleted.
+    Deleted,
+    /// Became visible.
+    EnteredView,
+    /// Stopped being visible: the id only.
+    LeftView,
+}
+
+/// One change as a watcher receives it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// What it is to the watcher.
+    pub seen: Seen,
+    /// The record's kind.
+    pub kind: Kind,
+    /// The record's id.
+    pub id: String,
+    /// Its etag after the change ("" when deleted or left view).
+    pub etag: String,
+    /// The record after, redacted for the watcher (absent when deleted or left view).
+    pub record: Option<Record>,
+    /// The record before, when asked for and visible then.
+    pub before: Option<Record>,
+}
+
+/// One write as a watcher receives it.
+#[derive(Debug, Clone)]
+pub struct ChangeBatch {
+    /// The write's revision.
+    pub revision: u64,
+    /// When (microseconds).
+    pub time: i64,
+    /// The writing office.
+    pub office: String,
+    /// Its token's name.
+    pub token: String,
+    /// The operation.
+    pub method: String,
+    /// The changes the watcher may see and asked for.
+    pub changes: Vec<Delivered>,
+}
+
+/// What a watch stream carries.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The changes of one write.
+    Batch(ChangeBatch),
+    /// Everything matching up to this revision has been sent.
+    Progress(u64),
+}
+
+/// Whether the principal may see `r` (the directory is public).
+fn visible(view: View<'_>, r: &Record) -> bool {
+    match r {
+        Record::Event(e) => view.sees(e),
+        Record::Proposal(p) => policy::sees_proposal(view.state(), view.who(), p),
+        _ => true,
+    }
+}
+
+/// `r` as the principal may read it.
+fn redacted(view: View<'_>, r: &Record) -> Record {
+    match r {
+        Record::Event(e) => Record::Event(view.event(e)),
+        Record::Proposal(p) if !view.who().is_admin() => {
+            Record::Proposal(Arc::new(view.proposal((**p).clone())))
+        }
+        other => other.clone(),
+    }
+}
+
+/// One change as the principal of `view` may see it, if it may and the filter wants it.
+fn see_change(
+    view: View<'_>,
+    c: &Change,
+    filter: &Filter,
+    include_before: bool,
+) -> Option<Delivered> {
+    let wanted = c.before.as_ref().is_some_and(|r| filter.matches(r))
+        || c.after.as_ref().is_some_and(|r| filter.matches(r));
+    if !wanted {
+        return None;
+    }
+    let before = c.before.as_ref().filter(|r| visible(view, r));
+    let after = c.after.as_ref().filter(|r| visible(view, r));
+    let seen = match (c.op, before.is_some(), after.is_some()) {
+        (Op::Created, _, true) => Seen::Created,
+        (Op::Deleted, true, _) => Seen::Deleted,
+        (Op::Updated, true, true) => Seen::Updated,
+        (Op::Updated, false, true) => Seen::EnteredView,
+        (Op::Updated, true, false) => Seen::LeftView,
+        _ => return None,
+    };
+    let record = match seen {
+        Seen::Deleted | Seen::LeftView => None,
+        _ => after.map(|r| redacted(view, r)),
+    };
+    Some(Delivered {
+        seen,
+        kind: c.kind,
+        id: c.id.clone(),
+        etag: record.as_ref().map(Record::etag).unwrap_or_default(),
+        before: before
+            .filter(|_| include_before && seen != Seen::LeftView)
+            .map(|r| redacted(view, r)),
+        record,
+    })
+}
+
+/// A commit as the principal of `view` may see it: `None` when it shows nothing.
+fn see(view: View<'_>, c: &Commit, filter: &Filter, include_before: bool) -> Option<ChangeBatch> {
+    let changes: Vec<Delivered> = c
+        .changes
+        .iter()
+        .filter_map(|ch| see_change(view, ch, filter, include_before))
+        .collect();
+    (!changes.is_empty()).then(|| ChangeBatch {
+        revision: c.revision,
+        time: c.time,
+        office: c.office.clone(),
+        token: c.token.clone(),
+        method: c.method.clone(),
+        changes,
+    })
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// After this revision (0: from the oldest retained).
+    After(u64),
+    /// From the current durable revision.
+    Now,
+}
+
+/// How a watch behaves.
+#[derive(Clone)]
+pub struct WatchOptions {
+    /// Also send records as they were before.
+    pub include_before: bool,
+    /// Checked before each progress message: `false` ends the stream UNAUTHENTICATED (a
+    /// token revoked or expired since the watch began).
+    pub still_valid: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+}
+
+impl std::fmt::Debug for WatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("include_before", &self.include_before)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A watch: its messages, in order, until it ends (with an error, or when dropped).
+pub type Watch = Pin<Box<dyn futures_util::Stream<Item = Result<Message>> + Send>>;
+
+/// How many commits a catch-up reads from the log at a time.
+const CHUNK: usize = 256;
+
+impl Scheduler {
+    /// The changes after `after` (up to `until`) that `who` may see and `filter` wants,
+    /// up to `limit.0` batches, reading at most `limit.1` commits; and the revision
+    /// everything matching has been returned up to.
+    fn read_changes(
+        &self,
+        who: &Principal,
+        (after, until): (u64, u64),
+        filter: &Filter,
+        include_before: bool,
+        (limit, scan): (usize, usize),
+    ) -> Result<(Vec<ChangeBatch>, u64)> {
+        self.feed().check_retained(after)?;
+        let mut out = Vec::new();
+        let mut last = after;
+        let mut scanned = 0;
+        while last < until && out.len() < limit && scanned < scan {
+            let rows = self.store().scan_from(
+                prefix::CHANGES,
+                &(last + 1).to_be_bytes(),
+                CHUNK.min(scan - scanned),
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut commits = Vec::with_capacity(rows.len());
+            for (k, v) in &rows {
+                let stored: StoredCommit = storage::decode(k, v)?;
+                if stored.revision() > until {
+                    break;
+                }
+                if stored.revision() != last + 1 + commits.len() as u64 {
+                    // The log was compacted under this reader.
+                    return Err(Error::Compacted {
+                        oldest: self.feed().oldest_revision(),
+                        current: self.feed().durable_revision(),
+                    });
+                }
+                commits.push(stored.into_commit(k)?);
+            }
+            if commits.is_empty() {
+                break;
+            }
+            self.read(who, |view| {
+                for c in &commits {
+                    scanned += 1;
+                    last = c.revision;
+                    if let Some(b) = see(view, c, filter, include_before) {
+                        out.push(b);
+                        if out.len() == limit {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        Ok((out, last))
+    }
+
+    /// The changes after `after` that `who` may see and `filter` wants, a page at a time:
+    /// the batches, the token of the next page (empty when all that is durable has been
+    /// read), and the revision everything matching has been returned up to.
+    pub fn list_changes(
+        &self,
+        who: &Principal,
+        after: u64,
+        filter: &Filter,
+        include_before: bool,
+        page: &crate::validate::PageRequest,
+    ) -> Result<(Vec<ChangeBatch>, String, u64)> {
+        let after = match &page.after {
+            Some(_) => page.after_sequence()?,
+            None => after,
+        };
+        let until = self.feed().durable_revision();
+        // A filter that matches little must not make one page scan the whole log.
+        let scan = page.size.saturating_mul(8).max(1000);
+        let (batches, last) = self.read_changes(
+            who,
+            (after, until),
+            filter,
+            include_before,
+            (page.size, scan),
+        )?;
+        let token = if last < until {
+            page.token(&last.to_string())
+        } else {
+            String::new()
+        };
+        Ok((batches, token, last.max(after)))
+    }
+
+    /// Watches the changes `who` may see and `filter` wants, from `start`: the log from
+    /// there up to now, then every new durable commit, with a progress message every
+    /// `Settings::feed_progress`. Must run inside a tokio runtime.
+    pub fn watch(
+        &self,
+        who: Arc<Principal>,
+        start: Start,
+        filter: Filter,
+        opts: WatchOptions,
+    ) -> Result<Watch> {
+        // Subscribe before reading the durable revision: nothing published after it is
+        // missed; what both the log and the broadcast carry is skipped by revision.
+        let live = self.feed().live.subscribe();
+        let durable = self.feed().durable_revision();
+        let after = match start {
+            Start::Now => durable,
+            Start::After(a) => {
+                self.feed().check_retained(a)?;
+                a
+            }
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            let outcome = scheduler
+                .follow(&who, after, durable, &filter, &opts, live, &tx)
+                .await;
+            if let Err(e) = outcome {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    /// The body of a watch: catch up from the log, then follow the broadcast.
+    #[allow(clippy::too_many_arguments)]
+    async fn follow(
+        &self,
+        who: &Arc<Principal>,
+        after: u64,
+        durable: u64,
+        filter: &Filter,
+        opts: &WatchOptions,
+        mut live: broadcast::Receiver<Arc<Commit>>,
+        tx: &mpsc::Sender<Result<Message>>,
+    ) -> Result<()> {
+        let mut last = after;
+        while last < durable {
+            let s = self.clone();
+            let (w, f, inc) = (who.clone(), filter.clone(), opts.include_before);
+            let (batches, through) = tokio::task::spawn_blocking(move || {
+                s.read_changes(&w, (last, durable), &f, inc, (CHUNK, CHUNK))
+            })
+            .await
+            .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()))?;
+            for b in batches {
+                if tx.send(Ok(Message::Batch(b))).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if through == last {
+                break;
+            }
+            last = through;
+        }
+        last = last.max(durable);
+        let mut tick = tokio::time::interval(self.settings().feed_progress);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                got = live.recv() => match got {
+                    Ok(c) if c.revision <= last => {}
+                    Ok(c) => {
+                        let seen = self.read(who, |view| see(view, &c, filter, opts.include_before));
+                        last = c.revision;
+                        if let Some(b) = seen
+                            && tx.send(Ok(Message::Batch(b))).await.is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Err(Error::Lagged { last });
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                _ = tick.tick() => {
+                    if opts.still_valid.as_ref().is_some_and(|ok| !ok()) {
+                        return Err(Error::Unauthenticated(
+                            "the token of this watch was revoked or has expired".into(),
+                        ));
+                    }
+                    if tx.send(Ok(Message::Progress(last))).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                () = tx.closed() => return Ok(()),
+            }
+        }
+    }
+
+    /// Deletes change log entries older than `Settings::change_retention` (their records
+    /// and audit entries stay). Not a revision: the log's own upkeep.
+    pub(crate) async fn compact_changes(&self) -> Result<usize> {
+        let retention =
+            i64::try_from(self.settings().change_retention.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = self.now().saturating_sub(retention);
+        let durable = self.feed().durable_revision();
+        let mut keys = Vec::new();
+        let mut oldest = self.feed().oldest_revision();
+        // Bounded per sweep, so that a long-idle sweep never builds one huge batch; the
+        // next sweep goes on.
+        'scan: while keys.len() < 64 * CHUNK {
+            let rows = self
+                .store()
+                .scan_from(prefix::CHANGES, &oldest.to_be_bytes(), CHUNK)?;
+            for (k, v) in &rows {
+                let stored: StoredCommit = storage::decode(k, v)?;
+                if stored.time() >= cutoff || stored.revision() > durable {
+                    break 'scan;
+                }
+                keys.push(k.clone());
+                oldest = stored.revision() + 1;
+            }
+            if rows.len() < CHUNK {
+                break;
+            }
+        }
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let n = keys.len();
+        let mut batch = Batch::default();
+        for k in keys {
+            batch.delete(k);
+        }
+        // Readers past the new oldest must not be told it exists any longer.
+        self.feed().set_oldest(oldest);
+        self.maintain(move |_, b| *b = batch).await?;
+        Ok(n)
+    }
+}
