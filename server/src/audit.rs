@@ -102,7 +102,7 @@ impl Scheduler {
         )?;
         crate::validate::sequence_page(
             rows.iter()
-                .map(|(k, v)| crate::storage::decode::<AuditRecord>(k, v)),
+                .map(|(k, v)| crate::commit::StoredCommit::decode(k, v).map(|c| c.audit)),
             |r| r.sequence,
             page,
         )

@@ -386,7 +386,7 @@ impl Scheduler {
         let mut scanned = 0;
         while last < until && out.len() < limit && scanned < scan {
             let rows = self.store().scan_from(
-                prefix::CHANGES,
+                prefix::AUDIT,
                 &(last + 1).to_be_bytes(),
                 CHUNK.min(scan - scanned),
             )?;
@@ -395,18 +395,19 @@ impl Scheduler {
             }
             let mut commits = Vec::with_capacity(rows.len());
             for (k, v) in &rows {
-                let stored: StoredCommit = storage::decode(k, v)?;
-                if stored.revision() > until {
+                let stored = StoredCommit::decode(k, v)?;
+                if stored.audit.sequence > until {
                     break;
                 }
-                if stored.revision() != last + 1 + commits.len() as u64 {
-                    // The log was compacted under this reader.
-                    return Err(Error::Compacted {
-                        oldest: self.feed().oldest_revision(),
-                        current: self.feed().durable_revision(),
-                    });
+                // A commit without its changes, or a hole: compacted under this reader.
+                let compacted = || Error::Compacted {
+                    oldest: self.feed().oldest_revision(),
+                    current: self.feed().durable_revision(),
+                };
+                if stored.audit.sequence != last + 1 + commits.len() as u64 {
+                    return Err(compacted());
                 }
-                commits.push(stored.into_commit(k)?);
+                commits.push(stored.into_commit(k)?.ok_or_else(compacted)?);
             }
             if commits.is_empty() {
                 break;
@@ -562,41 +563,48 @@ impl Scheduler {
         }
     }
 
-    /// Deletes change log entries older than `Settings::change_retention` (their records
-    /// and audit entries stay). Not a revision: the log's own upkeep.
+    /// Drops the changes of commits older than `Settings::change_retention`: each entry is
+    /// rewritten as its bare audit record, which is kept for good. Not a revision: the
+    /// log's own upkeep.
     pub(crate) async fn compact_changes(&self) -> Result<usize> {
         let retention =
             i64::try_from(self.settings().change_retention.as_micros()).unwrap_or(i64::MAX);
         let cutoff = self.now().saturating_sub(retention);
         let durable = self.feed().durable_revision();
-        let mut keys = Vec::new();
+        let mut rewrites = Vec::new();
         let mut oldest = self.feed().oldest_revision();
         // Bounded per sweep, so that a long-idle sweep never builds one huge batch; the
         // next sweep goes on.
-        'scan: while keys.len() < 64 * CHUNK {
+        'scan: while rewrites.len() < 64 * CHUNK {
             let rows = self
                 .store()
-                .scan_from(prefix::CHANGES, &oldest.to_be_bytes(), CHUNK)?;
+                .scan_from(prefix::AUDIT, &oldest.to_be_bytes(), CHUNK)?;
             for (k, v) in &rows {
-                let stored: StoredCommit = storage::decode(k, v)?;
-                if stored.time() >= cutoff || stored.revision() > durable {
+                let stored = StoredCommit::decode(k, v)?;
+                if stored.audit.time >= cutoff || stored.audit.sequence > durable {
                     break 'scan;
                 }
-                keys.push(k.clone());
-                oldest = stored.revision() + 1;
+                if stored.has_changes() {
+                    rewrites.push((k.clone(), stored.compacted()));
+                }
+                oldest = stored.audit.sequence + 1;
             }
             if rows.len() < CHUNK {
                 break;
             }
         }
-        if keys.is_empty() {
+        if oldest == self.feed().oldest_revision() {
             return Ok(0);
         }
-        let n = keys.len();
+        let n = rewrites.len();
         let mut batch = Batch::default();
-        for k in keys {
-            batch.delete(k);
+        for (k, v) in rewrites {
+            batch.put_bytes(k, v);
         }
+        batch.put(
+            storage::key(prefix::META, crate::scheduler::CHANGES_SINCE),
+            &oldest,
+        );
         // Readers past the new oldest must not be told it exists any longer.
         self.feed().set_oldest(oldest);
         self.maintain(move |_, b| *b = batch).await?;

@@ -35,7 +35,6 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::audit::AuditRecord;
 use crate::auth::Principal;
 use crate::commit::Tx;
 use crate::commit::{Kind as FeedKind, Record};
@@ -441,10 +440,7 @@ impl Scheduler {
         let mut state = load(&store)?;
         upgrade_tzdb(&store, &mut state)?;
         // Everything loaded is durable; the change log holds what is retained of it.
-        let oldest = match store.scan_from(storage::prefix::CHANGES, &[], 1)?.first() {
-            Some((k, v)) => storage::decode::<crate::commit::StoredCommit>(k, v)?.revision(),
-            None => state.revision + 1,
-        };
+        let oldest = changes_since(&store, &state)?;
         let feed = Arc::new(Feed::new(state.revision, oldest, settings.feed_buffer));
         let weak = Arc::downgrade(&feed);
         store.on_durable(Arc::new(move |through| {
@@ -663,7 +659,7 @@ fn load(store: &Store) -> Result<State> {
     })?;
     // The sequence continues from the last record: keys sort by sequence.
     if let Some((k, v)) = store.last(storage::prefix::AUDIT)? {
-        state.revision = storage::decode::<AuditRecord>(&k, &v)?.sequence;
+        state.revision = crate::commit::StoredCommit::decode(&k, &v)?.audit.sequence;
     }
     Ok(state)
 }
@@ -674,6 +670,24 @@ fn load_map<R: Resource>(store: &Store, map: &mut Directory<R>) -> Result<()> {
     }
     Ok(())
 }
+
+/// The oldest revision whose changes the log holds (`m/changes-since`). A store that has
+/// none recorded (new, or older than the change log) keeps changes from its next write on.
+fn changes_since(store: &Store, state: &State) -> Result<u64> {
+    let key = storage::key(storage::prefix::META, CHANGES_SINCE);
+    if let Some((k, v)) = store.scan(&key)?.into_iter().find(|(k, _)| *k == key) {
+        return storage::decode(&k, &v);
+    }
+    let since = state.revision + 1;
+    let mut batch = Batch::default();
+    batch.put(key, &since);
+    store.apply(batch)?;
+    store.flush_blocking()?;
+    Ok(since)
+}
+
+/// The meta key of the oldest revision whose changes the log holds.
+pub(crate) const CHANGES_SINCE: &str = "changes-since";
 
 /// When the tzdb compiled into this server differs from the one the store was last written
 /// with, recompute every event's instants from its wall time (the wall time wins) and log

@@ -59,10 +59,9 @@ pub mod prefix {
     /// Idempotency records: `q/<office>\0<method>\0<request id>` (before issue 17:
     /// `q/<request id>`).
     pub const REQUEST: &[u8] = b"q/";
-    /// Audit log: `a/` + sequence as 8 bytes big-endian.
+    /// Audit log and change log: `a/` + revision as 8 bytes big-endian
+    /// (`commit::StoredCommit`: the audit record, and the changes while retained).
     pub const AUDIT: &[u8] = b"a/";
-    /// Change log: `k/` + revision as 8 bytes big-endian (`commit::StoredCommit`).
-    pub const CHANGES: &[u8] = b"k/";
     /// Server metadata (`m/tzdb`, ...).
     pub const META: &[u8] = b"m/";
 }

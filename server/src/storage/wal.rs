@@ -60,9 +60,37 @@ fn io(context: &str, e: std::io::Error) -> Error {
     }
 }
 
+/// `ops` for postcard, keys and values as byte strings: the same bytes as a `Vec<u8>`
+/// sequence (a length, then the bytes) without a serializer call per byte.
+struct Encoded<'a>(&'a Ops);
+
+impl serde::Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            seq.serialize_element(&(
+                serde_bytes::Bytes::new(k),
+                v.as_deref().map(serde_bytes::Bytes::new),
+            ))?;
+        }
+        seq.end()
+    }
+}
+
+/// Decodes what [`Encoded`] wrote.
+fn decode_ops(payload: &[u8]) -> postcard::Result<Ops> {
+    let ops: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)> =
+        postcard::from_bytes(payload)?;
+    Ok(ops
+        .into_iter()
+        .map(|(k, v)| (k.into_vec(), v.map(serde_bytes::ByteBuf::into_vec)))
+        .collect())
+}
+
 /// Encodes one record.
 pub fn record(lsn: u64, ops: &Ops) -> Vec<u8> {
-    let payload = postcard::to_stdvec(ops).unwrap_or_default();
+    let payload = postcard::to_stdvec(&Encoded(ops)).unwrap_or_default();
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&lsn.to_le_bytes());
     hasher.update(&payload);
@@ -106,7 +134,7 @@ fn read_file(path: &Path) -> Result<Vec<(u64, Ops)>> {
         }
         let mut lsn = [0u8; 8];
         lsn.copy_from_slice(lsn_bytes);
-        match postcard::from_bytes::<Ops>(payload) {
+        match decode_ops(payload) {
             Ok(ops) => out.push((u64::from_le_bytes(lsn), ops)),
             Err(e) => {
                 return Err(Error::Corrupt {
@@ -255,6 +283,20 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("wal-0000000000000001.log"), "{text}");
         assert!(text.contains(&format!("offset {}", first.len())), "{text}");
+    }
+
+    #[test]
+    fn records_are_written_exactly_as_before_byte_strings() {
+        // Logs written by earlier versions (a Vec<u8> serialized byte by byte) must read
+        // back, and new ones must be the same bytes.
+        let ops: Ops = vec![
+            (b"e/1".to_vec(), Some(vec![0, 1, 2, 255])),
+            (b"e/2".to_vec(), None),
+        ];
+        let old = postcard::to_stdvec(&ops).expect("encode");
+        let new = postcard::to_stdvec(&Encoded(&ops)).expect("encode");
+        assert_eq!(old, new);
+        assert_eq!(decode_ops(&old).expect("decode"), ops);
     }
 
     #[test]
