@@ -11,7 +11,14 @@
 //! - `book`: CreateEvent for the booking candidates in file order from one shared cursor,
 //!   wrapping with offset ids like the harness; outcomes are compared with `expect`;
 //! - `mixed`: 90% reads (agenda, venue window list, conflict check) and 10% bookings;
-//! - `health`: `grpc.health.v1.Health/Check`, the transport's own ceiling here.
+//! - `health`: `grpc.health.v1.Health/Check`, the transport's own ceiling here;
+//! - `hold`: nothing for `--duration` seconds (to measure the server with watchers
+//!   attached and idle).
+//!
+//! With `--watchers N`, N change-feed watchers follow the feed during the measured
+//! workloads, each on its own stream (`--watch all`: every change; `idle`: a filter no
+//! change matches), and a `workload=feed` line reports how long each batch took from its
+//! commit to its arrival (commit time against arrival time: one machine, one clock).
 //!
 //! `load` uses tonic's generated clients; the measured workloads use the lean HTTP/2
 //! client in [`wire`] (requests framed ahead, no per-call task hop), so that the
@@ -74,6 +81,21 @@ struct Args {
     /// Seed for the random query picks.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Change-feed watchers following the feed during the measured workloads.
+    #[arg(long, default_value_t = 0)]
+    watchers: usize,
+    /// What the watchers receive.
+    #[arg(long, value_enum, default_value_t = WatchMode::All)]
+    watch: WatchMode,
+}
+
+/// What the watchers of `--watchers` receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WatchMode {
+    /// Every change.
+    All,
+    /// Nothing: a filter that no change matches (progress messages only).
+    Idle,
 }
 
 /// A tiny xorshift generator: each client its own, seeded, so runs are repeatable.
@@ -523,6 +545,112 @@ fn main() -> anyhow::Result<()> {
         .block_on(drive(args))
 }
 
+/// What the watchers measured: commit-to-arrival latency of every batch, in microseconds.
+struct Watchers {
+    tasks: Vec<tokio::task::JoinHandle<Histogram<u64>>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A `WatchChangesResponse` as the watchers read it: a batch's revision and commit time,
+/// and nothing else. prost skips what it does not declare by its length, so a watcher
+/// costs the generator (which shares the cores with the server) the framing, not the
+/// decoding of every event: what is measured is the server's work. (A oneof member with
+/// tag 1 is, on the wire, an optional field with tag 1.)
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchHead {
+    #[prost(message, optional, tag = "1")]
+    batch: Option<BatchHead>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct BatchHead {
+    #[prost(int64, tag = "1")]
+    revision: i64,
+    #[prost(message, optional, tag = "2")]
+    commit_time: Option<prost_types::Timestamp>,
+}
+
+/// Attaches `n` watchers, from now on, spread over 4 connections of their own.
+async fn watchers(server: &str, n: usize, mode: WatchMode) -> anyhow::Result<Watchers> {
+    let chans = channels(server, 4).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let path = http::uri::PathAndQuery::from_static("/entente.v1.ChangeService/WatchChanges");
+    for i in 0..n {
+        let mut grpc = tonic::client::Grpc::new(chans[i % chans.len()].clone());
+        let filter = (mode == WatchMode::Idle).then(|| pb::ChangeFilter {
+            participant_id: "nobody-at-all".into(),
+            ..Default::default()
+        });
+        grpc.ready().await?;
+        let mut stream = grpc
+            .server_streaming(
+                tonic::Request::new(pb::WatchChangesRequest {
+                    from_now: true,
+                    filter,
+                    ..Default::default()
+                }),
+                path.clone(),
+                entente_proto::codec::SliceCodec::<pb::WatchChangesRequest, WatchHead>::default(),
+            )
+            .await?
+            .into_inner();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+            loop {
+                tokio::select! {
+                    m = stream.message() => match m {
+                        Ok(Some(WatchHead { batch: Some(b) })) => {
+                            let now = chrono_micros();
+                            let at = b.commit_time.map_or(now, |t| {
+                                t.seconds * 1_000_000 + i64::from(t.nanos) / 1000
+                            });
+                            let _ = h.record((now - at).max(1) as u64);
+                        }
+                        Ok(Some(_)) => {}
+                        _ => return h,
+                    },
+                    _ = stopped.changed() => return h,
+                }
+            }
+        }));
+    }
+    Ok(Watchers { tasks, stop })
+}
+
+fn chrono_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+impl Watchers {
+    /// Stops them and prints what they measured.
+    async fn report(self, n: usize, mode: WatchMode) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        for t in self.tasks {
+            all.add(t.await?)?;
+        }
+        let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "peer=entente workload=feed watchers={n} watch={} deliveries={} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3}",
+            if mode == WatchMode::All {
+                "all"
+            } else {
+                "idle"
+            },
+            all.len(),
+            ms(0.5),
+            ms(0.99),
+            ms(0.999),
+            all.max() as f64 / 1000.0
+        );
+        Ok(())
+    }
+}
+
 async fn drive(args: Args) -> anyhow::Result<()> {
     let data = Arc::new(Data {
         events: dataset::read(&args.data, "events.jsonl")?,
@@ -549,9 +677,14 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         cursor: Arc::new(AtomicU64::new(0)),
         check_hits: true,
     };
+    let mut feed = None;
     for w in &args.workloads {
+        if w != "load" && feed.is_none() && args.watchers > 0 {
+            feed = Some(watchers(&args.server, args.watchers, args.watch).await?);
+        }
         match w.as_str() {
             "load" => load(&args, &data, &chans).await?,
+            "hold" => tokio::time::sleep(Duration::from_secs(args.duration)).await,
             "conflict_check" | "book" | "mixed" | "health" => {
                 run(&args, w, &ctx, &conns).await?;
                 // After bookings, expect_hits no longer describes the store.
@@ -561,6 +694,9 @@ async fn drive(args: Args) -> anyhow::Result<()> {
             }
             other => bail!("unknown workload {other:?}"),
         }
+    }
+    if let Some(f) = feed {
+        f.report(args.watchers, args.watch).await?;
     }
     Ok(())
 }

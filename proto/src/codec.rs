@@ -75,3 +75,54 @@ impl<U: Message + Default> Decoder for SliceDecoder<U> {
             .map_err(|e| Status::internal(e.to_string()))
     }
 }
+
+/// A codec whose responses are already encoded (`bytes::Bytes` holding one message), for
+/// a stream that sends the same message to many clients: it is encoded once, not once per
+/// client. Requests decode as [`SliceCodec`] decodes them.
+#[derive(Debug, Clone)]
+pub struct EncodedCodec<U> {
+    _pd: PhantomData<U>,
+}
+
+impl<U> Default for EncodedCodec<U> {
+    fn default() -> Self {
+        EncodedCodec { _pd: PhantomData }
+    }
+}
+
+impl<U> Codec for EncodedCodec<U>
+where
+    U: Message + Default + Send + 'static,
+{
+    type Encode = bytes::Bytes;
+    type Decode = U;
+    type Encoder = BytesEncoder;
+    type Decoder = SliceDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        SliceDecoder { _pd: PhantomData }
+    }
+}
+
+/// Writes an already encoded message as it is.
+#[derive(Debug, Clone, Default)]
+pub struct BytesEncoder;
+
+impl tonic::codec::Encoder for BytesEncoder {
+    type Item = bytes::Bytes;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: bytes::Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}

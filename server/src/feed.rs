@@ -8,19 +8,23 @@
 //!    keyed by the log sequence number the store gave the batch.
 //! 2. When the group commit has made that batch durable (`fdatasync` of the log), the
 //!    flusher calls [`Feed::durable_through`]: staged commits up to that point are
-//!    published, in revision order, on a broadcast channel, and the durable revision
-//!    advances. Nothing a crash could take back is ever delivered.
+//!    dispatched, in revision order, to the queue of every watcher whose filter wants
+//!    them (a filter check per watcher; a watcher that wants nothing is never woken), and
+//!    then the durable revision advances. Nothing a crash could take back is ever
+//!    delivered.
 //! 3. Each watcher is a task: it reads the change log from its starting revision up to
-//!    the durable revision it found when it subscribed, then follows the broadcast,
-//!    skipping what it already sent. Revisions are gap-free: a hole (history compacted
-//!    under a slow reader) ends the watch with REVISION_COMPACTED, never silently.
+//!    the durable revision it found when it subscribed, then follows its queue, skipping
+//!    what it already sent. Revisions are gap-free: a hole (history compacted under a slow
+//!    reader) ends the watch with REVISION_COMPACTED, never silently. A progress message
+//!    reports the durable revision once the queue is drained: everything matching up to
+//!    it was dispatched before it was published.
 //! 4. Delivery decides visibility per change from the record before and after, with the
 //!    rules `GetEvent` applies, and redacts through `redact::View`: CREATED, UPDATED,
 //!    DELETED, ENTERED_VIEW (the record) or LEFT_VIEW (the id only).
 //!
-//! Writers never wait for watchers: the broadcast keeps the last [`Settings::feed_buffer`]
-//! commits; a watcher further behind than that ends with CONSUMER_LAGGED and its last
-//! revision, and resumes from the log.
+//! Writers never wait for watchers: a watcher's queue holds [`Settings::feed_buffer`]
+//! commits; one that would overflow it ends with CONSUMER_LAGGED and its last revision,
+//! and resumes from the log.
 //!
 //! [`Settings::feed_buffer`]: crate::Settings::feed_buffer
 
@@ -29,7 +33,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, mpsc};
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::mpsc;
 
 use crate::auth::Principal;
 use crate::commit::{Change, Commit, Kind, Op, Record, StoredCommit};
@@ -40,14 +46,27 @@ use crate::redact::View;
 use crate::scheduler::Scheduler;
 use crate::storage::{self, Batch, Store, prefix};
 
-/// Commits applied but not yet durable, the broadcast of durable ones, and the revisions
+/// Commits applied but not yet durable, the watchers durable ones go to, and the revisions
 /// that bound the change log.
 #[derive(Debug)]
 pub struct Feed {
     staged: Mutex<VecDeque<(u64, Arc<Commit>)>>,
-    live: broadcast::Sender<Arc<Commit>>,
+    watchers: Mutex<Vec<Subscriber>>,
+    buffer: usize,
     durable: AtomicU64,
     oldest: AtomicU64,
+}
+
+/// One watcher, as the dispatcher sees it: what it wants, and its queue.
+#[derive(Debug)]
+struct Subscriber {
+    filter: Filter,
+    queue: mpsc::Sender<Arc<Commit>>,
+    /// Set when a commit found the queue full: the watcher is dropped from dispatch (its
+    /// queue's sender with it) and, once it has drained the queue, ends with
+    /// CONSUMER_LAGGED. The watcher holds only this flag, so that dropping the subscriber
+    /// closes the queue.
+    lagged: Arc<AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -56,14 +75,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Feed {
     /// A feed whose durable revision is `durable` and whose log holds revisions from
-    /// `oldest` on; the broadcast keeps `buffer` commits for slow watchers.
+    /// `oldest` on; each watcher's queue holds `buffer` commits.
     pub fn new(durable: u64, oldest: u64, buffer: usize) -> Feed {
         Feed {
             staged: Mutex::default(),
-            live: broadcast::channel(buffer.max(1)).0,
+            watchers: Mutex::default(),
+            buffer: buffer.max(1),
             durable: AtomicU64::new(durable),
             oldest: AtomicU64::new(oldest),
         }
+    }
+
+    /// A new watcher wanting what `filter` selects: dispatched every durable commit it
+    /// wants from now on.
+    fn subscribe(&self, filter: Filter) -> (Arc<AtomicBool>, mpsc::Receiver<Arc<Commit>>) {
+        let (queue, rx) = mpsc::channel(self.buffer);
+        let lagged = Arc::new(AtomicBool::new(false));
+        lock(&self.watchers).push(Subscriber {
+            filter,
+            queue,
+            lagged: lagged.clone(),
+        });
+        (lagged, rx)
     }
 
     /// Applies `batch` to `store` and stages `commit` until the store says it is durable.
@@ -77,16 +110,30 @@ impl Feed {
         Ok(())
     }
 
-    /// Everything the store applied up to `lsn` is durable: publish its commits.
+    /// Everything the store applied up to `lsn` is durable: dispatch its commits to the
+    /// watchers that want them, then publish the durable revision.
     pub(crate) fn durable_through(&self, lsn: u64) {
         let mut staged = lock(&self.staged);
         while staged.front().is_some_and(|(l, _)| *l <= lsn) {
             let Some((_, c)) = staged.pop_front() else {
                 break;
             };
+            lock(&self.watchers).retain(|w| {
+                if !w.filter.wants(&c) {
+                    return !w.queue.is_closed();
+                }
+                match w.queue.try_send(c.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        w.lagged.store(true, Ordering::Release);
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+            // After the dispatch: a watcher that reads this revision and then drains its
+            // queue has everything it wants up to it.
             self.durable.store(c.revision, Ordering::Release);
-            // No watcher is no error.
-            let _ = self.live.send(c);
         }
     }
 
@@ -135,6 +182,14 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether any change of `c` touches a record the filter names (before or after).
+    fn wants(&self, c: &Commit) -> bool {
+        c.changes.iter().any(|ch| {
+            ch.before.as_ref().is_some_and(|r| self.matches(r))
+                || ch.after.as_ref().is_some_and(|r| self.matches(r))
+        })
+    }
+
     /// Whether `r` is one of the records the filter names.
     pub fn matches(&self, r: &Record) -> bool {
         if !self.kinds.is_empty() && !self.kinds.contains(&r.kind()) {
@@ -203,7 +258,7 @@ impl Filter {
 }
 
 /// What a change is to the watcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Seen {
     /// Created.
     Created,
@@ -220,6 +275,9 @@ pub enum Seen {
 /// One change as a watcher receives it.
 #[derive(Debug, Clone)]
 pub struct Delivered {
+    /// Its position among its commit's changes (with the revision, its identity: what
+    /// renders it alike for every watcher of one office).
+    pub index: usize,
     /// What it is to the watcher.
     pub seen: Seen,
     /// The record's kind.
@@ -283,7 +341,7 @@ fn redacted(view: View<'_>, r: &Record) -> Record {
 /// One change as the principal of `view` may see it, if it may and the filter wants it.
 fn see_change(
     view: View<'_>,
-    c: &Change,
+    (index, c): (usize, &Change),
     filter: &Filter,
     include_before: bool,
 ) -> Option<Delivered> {
@@ -307,6 +365,7 @@ fn see_change(
         _ => after.map(|r| redacted(view, r)),
     };
     Some(Delivered {
+        index,
         seen,
         kind: c.kind,
         id: c.id.clone(),
@@ -323,6 +382,7 @@ fn see(view: View<'_>, c: &Commit, filter: &Filter, include_before: bool) -> Opt
     let changes: Vec<Delivered> = c
         .changes
         .iter()
+        .enumerate()
         .filter_map(|ch| see_change(view, ch, filter, include_before))
         .collect();
     (!changes.is_empty()).then(|| ChangeBatch {
@@ -472,8 +532,8 @@ impl Scheduler {
         opts: WatchOptions,
     ) -> Result<Watch> {
         // Subscribe before reading the durable revision: nothing published after it is
-        // missed; what both the log and the broadcast carry is skipped by revision.
-        let live = self.feed().live.subscribe();
+        // missed; what both the log and the queue carry is skipped by revision.
+        let (sub, live) = self.feed().subscribe(filter.clone());
         let durable = self.feed().durable_revision();
         let after = match start {
             Start::Now => durable,
@@ -486,7 +546,7 @@ impl Scheduler {
         let scheduler = self.clone();
         tokio::spawn(async move {
             let outcome = scheduler
-                .follow(&who, after, durable, &filter, &opts, live, &tx)
+                .follow(&who, after, durable, &filter, &opts, (&sub, live), &tx)
                 .await;
             if let Err(e) = outcome {
                 let _ = tx.send(Err(e)).await;
@@ -495,7 +555,7 @@ impl Scheduler {
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
-    /// The body of a watch: catch up from the log, then follow the broadcast.
+    /// The body of a watch: catch up from the log, then follow the watcher's queue.
     #[allow(clippy::too_many_arguments)]
     async fn follow(
         &self,
@@ -504,7 +564,7 @@ impl Scheduler {
         durable: u64,
         filter: &Filter,
         opts: &WatchOptions,
-        mut live: broadcast::Receiver<Arc<Commit>>,
+        (lagged, mut live): (&AtomicBool, mpsc::Receiver<Arc<Commit>>),
         tx: &mpsc::Sender<Result<Message>>,
     ) -> Result<()> {
         let mut last = after;
@@ -530,23 +590,28 @@ impl Scheduler {
         let mut tick = tokio::time::interval(self.settings().feed_progress);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        // Sends `c` if the watcher may see any of it; false when the client is gone.
+        let deliver = |c: Arc<Commit>, last: &mut u64| {
+            let seen = (c.revision > *last)
+                .then(|| self.read(who, |view| see(view, &c, filter, opts.include_before)))
+                .flatten();
+            *last = (*last).max(c.revision);
+            seen
+        };
         loop {
             tokio::select! {
                 got = live.recv() => match got {
-                    Ok(c) if c.revision <= last => {}
-                    Ok(c) => {
-                        let seen = self.read(who, |view| see(view, &c, filter, opts.include_before));
-                        last = c.revision;
-                        if let Some(b) = seen
+                    Some(c) => {
+                        if let Some(b) = deliver(c, &mut last)
                             && tx.send(Ok(Message::Batch(b))).await.is_err()
                         {
                             return Ok(());
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                    None if lagged.load(Ordering::Acquire) => {
                         return Err(Error::Lagged { last });
                     }
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    None => return Ok(()),
                 },
                 _ = tick.tick() => {
                     if opts.still_valid.as_ref().is_some_and(|ok| !ok()) {
@@ -554,6 +619,20 @@ impl Scheduler {
                             "the token of this watch was revoked or has expired".into(),
                         ));
                     }
+                    // Everything this watcher wants up to the durable revision is in its
+                    // queue: deliver what is there, then say so.
+                    let durable = self.feed().durable_revision();
+                    while let Ok(c) = live.try_recv() {
+                        if let Some(b) = deliver(c, &mut last)
+                            && tx.send(Ok(Message::Batch(b))).await.is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                    if lagged.load(Ordering::Acquire) {
+                        return Err(Error::Lagged { last });
+                    }
+                    last = last.max(durable);
                     if tx.send(Ok(Message::Progress(last))).await.is_err() {
                         return Ok(());
                     }

@@ -13,7 +13,6 @@ pub mod proposals;
 pub mod status;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
-use entente_proto::v1::change_service_server::ChangeServiceServer;
 use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
 use entente_proto::v1::event_service_server::EventServiceServer;
@@ -51,8 +50,7 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let audit = AuditServiceServer::new(audit::Audit::new(scheduler.clone()))
         .max_decoding_message_size(max);
-    let changes = ChangeServiceServer::new(changes::Changes::new(scheduler, tokens))
-        .max_decoding_message_size(max);
+    let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
     // probes ask, besides the server as a whole ("").
     health
@@ -70,9 +68,7 @@ pub async fn routes(
     health
         .set_serving::<AuditServiceServer<audit::Audit>>()
         .await;
-    health
-        .set_serving::<ChangeServiceServer<changes::Changes>>()
-        .await;
+    health.set_serving::<changes::Route>().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(entente_proto::FILE_DESCRIPTOR_SET)
