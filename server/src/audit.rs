@@ -49,6 +49,9 @@ pub mod method {
         CREATE_FORUM = "DirectoryService" / "CreateForum";
         UPDATE_FORUM = "DirectoryService" / "UpdateForum";
         DELETE_FORUM = "DirectoryService" / "DeleteForum";
+        UPDATE_WORK_CALENDAR = "CalendarService" / "UpdateWorkCalendar";
+        DELETE_WORK_CALENDAR = "CalendarService" / "DeleteWorkCalendar";
+        IMPORT_HOLIDAYS = "CalendarService" / "ImportHolidays";
         CREATE_EVENT = "EventService" / "CreateEvent";
         UPDATE_EVENT = "EventService" / "UpdateEvent";
         CANCEL_EVENT = "EventService" / "CancelEvent";

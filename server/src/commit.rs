@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditRecord;
+use crate::calendar::WorkCalendar;
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::events::Event;
 use crate::events::ops::Revision;
@@ -44,6 +45,8 @@ pub enum Kind {
     Event,
     /// A proposal.
     Proposal,
+    /// A working calendar.
+    WorkCalendar,
 }
 
 /// What a write did to a record.
@@ -72,6 +75,8 @@ pub enum Record {
     Event(Arc<Event>),
     /// A proposal.
     Proposal(Arc<Proposal>),
+    /// A working calendar.
+    WorkCalendar(Arc<WorkCalendar>),
 }
 
 impl Record {
@@ -84,6 +89,7 @@ impl Record {
             Record::Forum(_) => Kind::Forum,
             Record::Event(_) => Kind::Event,
             Record::Proposal(_) => Kind::Proposal,
+            Record::WorkCalendar(_) => Kind::WorkCalendar,
         }
     }
 
@@ -96,6 +102,7 @@ impl Record {
             Record::Forum(r) => r.meta.etag(),
             Record::Event(r) => r.meta.etag(),
             Record::Proposal(r) => r.meta.etag(),
+            Record::WorkCalendar(r) => r.meta.etag(),
         }
     }
 
@@ -108,6 +115,7 @@ impl Record {
             Record::Forum(r) => storage::encode(&**r),
             Record::Event(r) => crate::events::stored::encode(r),
             Record::Proposal(r) => storage::encode(&**r),
+            Record::WorkCalendar(r) => storage::encode(&**r),
         }
     }
 
@@ -120,6 +128,7 @@ impl Record {
             Kind::Forum => Record::Forum(Arc::new(storage::decode(key, bytes)?)),
             Kind::Event => Record::Event(Arc::new(crate::events::stored::decode(key, bytes)?)),
             Kind::Proposal => Record::Proposal(Arc::new(storage::decode(key, bytes)?)),
+            Kind::WorkCalendar => Record::WorkCalendar(Arc::new(storage::decode(key, bytes)?)),
         })
     }
 }

@@ -246,7 +246,7 @@ impl Filter {
                     && unset(&self.parent)
                     && self.window.is_none()
             }
-            Record::Country(_) => {
+            Record::Country(_) | Record::WorkCalendar(_) => {
                 unset(&self.participant)
                     && unset(&self.venue)
                     && unset(&self.forum)

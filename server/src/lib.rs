@@ -28,6 +28,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod commit;
 pub mod config;
 pub mod conflicts;
@@ -41,6 +42,7 @@ pub mod policy;
 pub mod proposals;
 pub mod redact;
 pub mod scheduler;
+pub mod slots;
 pub mod storage;
 pub mod time;
 pub mod validate;

@@ -259,6 +259,8 @@ pub struct State {
     pub venues: Directory<Venue>,
     /// Forums by id.
     pub forums: Directory<Forum>,
+    /// Stored working calendars by country code.
+    pub work_calendars: Directory<crate::calendar::WorkCalendar>,
     /// Events and their indexes.
     pub events: crate::events::EventStore,
     /// Proposals and their indexes.
@@ -642,6 +644,7 @@ fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.participants)?;
     load_map(store, &mut state.venues)?;
     load_map(store, &mut state.forums)?;
+    load_map(store, &mut state.work_calendars)?;
     state.events = crate::events::EventStore::load(store)?;
     state.proposals = crate::proposals::ProposalStore::load(store)?;
     store.visit(storage::prefix::REQUEST, &mut |k, v| {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use entente_proto::v1::audit_service_client::AuditServiceClient;
+use entente_proto::v1::calendar_service_client::CalendarServiceClient;
 use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
@@ -210,6 +211,11 @@ impl TestServer {
         ChangeServiceClient::new(self.channel.clone())
     }
 
+    /// A calendar (working calendars, slot finder) client.
+    pub fn calendars(&self) -> CalendarServiceClient<Channel> {
+        CalendarServiceClient::new(self.channel.clone())
+    }
+
     /// Clients that send `token` as a bearer token.
     pub fn as_token(&self, token: &str) -> Authed {
         let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
@@ -228,7 +234,8 @@ impl TestServer {
                 bearer.clone(),
             ),
             audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
-            changes: ChangeServiceClient::with_interceptor(self.channel.clone(), bearer),
+            changes: ChangeServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
+            calendars: CalendarServiceClient::with_interceptor(self.channel.clone(), bearer),
         }
     }
 }
@@ -261,6 +268,8 @@ pub struct Authed {
     pub audit: AuditServiceClient<Svc>,
     /// Change feed.
     pub changes: ChangeServiceClient<Svc>,
+    /// Working calendars and the slot finder.
+    pub calendars: CalendarServiceClient<Svc>,
 }
 
 impl TestServer {}

@@ -989,6 +989,147 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str) -> Vec<Seen> {
             }
         }
 
+        // Working calendars name no event or proposal.
+        "CalendarService/GetWorkCalendar" => out.push(seen(
+            a.calendars
+                .get_work_calendar(pb::GetWorkCalendarRequest {
+                    country_code: "IR".into(),
+                })
+                .await,
+            &[],
+        )),
+        "CalendarService/ListWorkCalendars" => out.push(seen(
+            a.calendars
+                .list_work_calendars(pb::ListWorkCalendarsRequest::default())
+                .await,
+            &[],
+        )),
+        "CalendarService/UpdateWorkCalendar" => out.push(seen(
+            a.calendars
+                .update_work_calendar(pb::UpdateWorkCalendarRequest {
+                    work_calendar: Some(pb::WorkCalendar {
+                        country_code: "BR".into(),
+                        holidays: vec![pb::Holiday {
+                            date: "2025-09-07".into(),
+                            name: "Independence Day".into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    update_mask: None,
+                })
+                .await,
+            &[],
+        )),
+        "CalendarService/DeleteWorkCalendar" => out.push(seen(
+            a.calendars
+                .delete_work_calendar(pb::DeleteWorkCalendarRequest {
+                    country_code: "BR".into(),
+                    etag: String::new(),
+                })
+                .await,
+            &[],
+        )),
+        "CalendarService/ImportHolidays" => out.push(seen(
+            a.calendars
+                .import_holidays(pb::ImportHolidaysRequest {
+                    country_code: "RU".into(),
+                    icalendar: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+                        BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20250101T000000Z\r\n\
+                        DTSTART;VALUE=DATE:20251104\r\nSUMMARY:Unity Day\r\nEND:VEVENT\r\n\
+                        END:VCALENDAR\r\n"
+                        .into(),
+                    ..Default::default()
+                })
+                .await,
+            &[],
+        )),
+        "CalendarService/FindSlots" => {
+            // Everyone optional, so that every candidate comes back with what is against
+            // it: the canaries as busy time, in buffers, at the venue and (from Sochi) as
+            // journeys; and without a place, as where the leaders will be.
+            let minutes = |m: i64| {
+                Some(prost_types::Duration {
+                    seconds: m * 60,
+                    nanos: 0,
+                })
+            };
+            let loose = pb::SlotConstraints {
+                working_hours: Some(pb::WorkingHours {
+                    strength: pb::ConstraintStrength::Ignore as i32,
+                    ..Default::default()
+                }),
+                buffer_before: minutes(60),
+                buffer_after: minutes(60),
+                buffers: pb::ConstraintStrength::Soft as i32,
+                travel: pb::ConstraintStrength::Soft as i32,
+                ..Default::default()
+            };
+            let people = |optional: bool| {
+                ["putin", "lula"]
+                    .iter()
+                    .map(|p| pb::SlotParticipant {
+                        participant_id: p.to_string(),
+                        optional,
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let day = Some(pb::TimeWindow {
+                start: format!("{DAY}T08:00"),
+                end: format!("{DAY}T18:00"),
+                time_zone: "Europe/Moscow".into(),
+            });
+            for venues in [vec!["kremlin".to_string()], vec!["sochi".into()], vec![]] {
+                out.push(seen(
+                    a.calendars
+                        .find_slots(pb::FindSlotsRequest {
+                            participants: people(true),
+                            duration: minutes(60),
+                            window: day.clone(),
+                            venue_ids: venues,
+                            constraints: Some(loose.clone()),
+                            granularity: minutes(30),
+                            max_results: 100,
+                            ..Default::default()
+                        })
+                        .await,
+                    &[],
+                ));
+            }
+            // Required: nothing fits, and the diagnostics say why.
+            out.push(seen(
+                a.calendars
+                    .find_slots(pb::FindSlotsRequest {
+                        participants: people(false),
+                        duration: minutes(60),
+                        window: day.clone(),
+                        venue_ids: vec!["kremlin".into()],
+                        max_results: 100,
+                        ..Default::default()
+                    })
+                    .await,
+                &[],
+            ));
+            // On the sidelines of the summit, and of each canary.
+            for parent in ["summit".to_string()].iter().chain(&ids) {
+                out.push(seen(
+                    a.calendars
+                        .find_slots(pb::FindSlotsRequest {
+                            participants: people(true),
+                            duration: minutes(60),
+                            parent_event_id: parent.clone(),
+                            constraints: Some(loose.clone()),
+                            granularity: minutes(60),
+                            max_results: 100,
+                            ..Default::default()
+                        })
+                        .await,
+                    std::slice::from_ref(parent),
+                ));
+            }
+        }
+
         "AuditService/ListAuditRecords" => out.push(seen(
             a.audit
                 .list_audit_records(pb::ListAuditRecordsRequest::default())

@@ -39,7 +39,7 @@ async fn health_reports_serving() {
         .into_iter()
         .filter(|s| s.starts_with("entente.v1."))
         .collect();
-    assert_eq!(ours.len(), 6, "{ours:?}");
+    assert_eq!(ours.len(), 7, "{ours:?}");
     for service in std::iter::once(String::new()).chain(ours) {
         let r = health
             .check(HealthCheckRequest {
@@ -59,6 +59,7 @@ async fn reflection_lists_the_entente_services() {
     for expected in [
         "entente.v1.DirectoryService",
         "entente.v1.AuditService",
+        "entente.v1.CalendarService",
         "grpc.health.v1.Health",
     ] {
         assert!(

@@ -24,6 +24,8 @@ pub enum Kind {
     Event,
     /// Proposals.
     Proposal,
+    /// Working calendars.
+    WorkCalendar,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Forum => pb::ResourceKind::Forum,
             Kind::Event => pb::ResourceKind::Event,
             Kind::Proposal => pb::ResourceKind::Proposal,
+            Kind::WorkCalendar => pb::ResourceKind::WorkCalendar,
         }
     }
 }
@@ -90,6 +93,7 @@ fn label(r: &Option<pb::Resource>) -> String {
         Some(R::Venue(v)) => format!("{} ({})", v.display_name, v.city),
         Some(R::Forum(f)) => f.display_name.clone(),
         Some(R::Country(c)) => c.display_name.clone(),
+        Some(R::WorkCalendar(c)) => format!("working calendar of {}", c.country_code),
         None => String::new(),
     }
 }

@@ -404,9 +404,10 @@ impl EventStore {
         })
     }
 
-    /// The events on `axis` that end at or before `t` (latest end first is not guaranteed;
-    /// the caller picks): walks back from `t` only as far as an earlier start could still
-    /// end later than the best found.
+    /// The event on `axis` that `keep` accepts and that ends last at or before `t` (ties:
+    /// the latest start, then the smallest id, so the answer never depends on where events
+    /// sit in memory): walks back from `t` only as far as an earlier start could still end
+    /// as late as the best found.
     pub fn latest_ending_by(
         &self,
         axis: Axis<'_>,
@@ -417,19 +418,24 @@ impl EventStore {
         let mut best: Option<&Arc<Event>> = None;
         for &(start, slot) in scope.starts.range(..(t, 0)).rev() {
             if let Some(b) = best
-                && start.saturating_add(scope.span) <= b.end.utc
+                && start.saturating_add(scope.span) < b.end.utc
             {
                 break;
             }
             let Some(e) = self.at(slot) else { continue };
-            if e.end.utc <= t && keep(e) && best.is_none_or(|b| e.end.utc > b.end.utc) {
+            let better = |b: &Arc<Event>| {
+                (e.end.utc, e.start.utc) > (b.end.utc, b.start.utc)
+                    || ((e.end.utc, e.start.utc) == (b.end.utc, b.start.utc) && e.id < b.id)
+            };
+            if e.end.utc <= t && keep(e) && best.is_none_or(better) {
                 best = Some(e);
             }
         }
         best
     }
 
-    /// The first event on `axis` starting at or after `t` that `keep` accepts.
+    /// The first event on `axis` starting at or after `t` that `keep` accepts (ties: the
+    /// smallest id).
     pub fn earliest_starting_from(
         &self,
         axis: Axis<'_>,
@@ -437,11 +443,17 @@ impl EventStore {
         keep: impl Fn(&Event) -> bool,
     ) -> Option<&Arc<Event>> {
         let scope = self.scope(axis)?;
-        scope
-            .starts
-            .range((t, 0)..)
-            .filter_map(|&(_, slot)| self.at(slot))
-            .find(|e| keep(e))
+        let mut best: Option<&Arc<Event>> = None;
+        for &(start, slot) in scope.starts.range((t, 0)..) {
+            if best.is_some_and(|b| start > b.start.utc) {
+                break;
+            }
+            let Some(e) = self.at(slot) else { continue };
+            if keep(e) && best.is_none_or(|b| e.id < b.id) {
+                best = Some(e);
+            }
+        }
+        best
     }
 
     /// Ids of events that refer to a participant, venue or forum.

@@ -53,6 +53,8 @@ pub struct WriteOptions {
     pub request_id: String,
     /// Zone to describe conflicts in; the event's own zone when `None`.
     pub view_zone: Option<Tz>,
+    /// Write only if the store is still at this revision (ABORTED otherwise).
+    pub expected_revision: Option<u64>,
 }
 
 /// What a write produced.
@@ -549,6 +551,16 @@ impl Scheduler {
                     event: view.event(event),
                     report: Report::default(),
                 });
+            }
+            if let Some(expected) = opts.expected_revision
+                && expected != st.revision
+            {
+                return Err(Error::Aborted(format!(
+                    "the calendar has changed since revision {expected} (it is at revision {} \
+                     now): search again, or book without expected_revision and let conflict \
+                     enforcement decide",
+                    st.revision
+                )));
             }
             let id = if input.id.is_empty() {
                 st.fresh_id("event", now, |s, id| s.events.get(id).is_some())

@@ -89,6 +89,7 @@ fn kind_in(v: i32) -> Result<Option<Kind>> {
             pb::ResourceKind::Forum => Some(Kind::Forum),
             pb::ResourceKind::Event => Some(Kind::Event),
             pb::ResourceKind::Proposal => Some(Kind::Proposal),
+            pb::ResourceKind::WorkCalendar => Some(Kind::WorkCalendar),
         },
     )
 }
@@ -101,6 +102,7 @@ fn kind_out(k: Kind) -> pb::ResourceKind {
         Kind::Forum => pb::ResourceKind::Forum,
         Kind::Event => pb::ResourceKind::Event,
         Kind::Proposal => pb::ResourceKind::Proposal,
+        Kind::WorkCalendar => pb::ResourceKind::WorkCalendar,
     }
 }
 
@@ -147,6 +149,7 @@ fn record_out(s: &Scheduler, r: &Record, view: Option<Tz>) -> pb::Resource {
             Record::Forum(f) => R::Forum(convert::forum(f)),
             Record::Event(e) => R::Event(super::events::render(s, e, view)),
             Record::Proposal(p) => R::Proposal(super::proposals::proposal_out(p)),
+            Record::WorkCalendar(c) => R::WorkCalendar(super::calendar::work_calendar(c)),
         }),
     }
 }

@@ -69,6 +69,7 @@ paged! {
     ListProposalHistoryRequest;
     ListAuditRecordsRequest;
     ListChangesRequest, view_zone;
+    ListWorkCalendarsRequest;
 }
 
 /// The page a list request asks for, its token bound to the request's filters (AIP-158).

@@ -74,6 +74,7 @@ pub fn write_options(
         actor: validate::bounded("actor", actor, validate::MAX_NAME_CHARS)?,
         request_id: request_id.to_string(),
         view_zone: view,
+        expected_revision: None,
     })
 }
 
@@ -116,7 +117,7 @@ impl EventService for Events {
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let mut input = convert::event_input(required("event", r.event)?)?;
         input.id = requested_id("event_id", &r.event_id, &input.id)?;
-        let opts = write_options(
+        let mut opts = write_options(
             r.disambiguation,
             r.offset_policy,
             r.allow_conflicts,
@@ -124,6 +125,13 @@ impl EventService for Events {
             &r.request_id,
             view,
         )?;
+        opts.expected_revision = r
+            .expected_revision
+            .map(|v| {
+                u64::try_from(v)
+                    .map_err(|_| Error::invalid("expected_revision", "must not be negative"))
+            })
+            .transpose()?;
         let w = self.scheduler.create_event(&who, input, opts).await?;
         tracing::Span::current().record("event_id", w.event.id.as_str());
         let (conflicts, travel_checks_skipped) = report_out(

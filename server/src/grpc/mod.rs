@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod calendar;
 pub mod changes;
 pub mod conflicts;
 pub mod convert;
@@ -13,6 +14,7 @@ pub mod proposals;
 pub mod status;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
+use entente_proto::v1::calendar_service_server::CalendarServiceServer;
 use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
 use entente_proto::v1::event_service_server::EventServiceServer;
@@ -50,6 +52,8 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let audit = AuditServiceServer::new(audit::Audit::new(scheduler.clone()))
         .max_decoding_message_size(max);
+    let calendars = CalendarServiceServer::new(calendar::Calendars::new(scheduler.clone()))
+        .max_decoding_message_size(max);
     let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
     // probes ask, besides the server as a whole ("").
@@ -67,6 +71,9 @@ pub async fn routes(
         .await;
     health
         .set_serving::<AuditServiceServer<audit::Audit>>()
+        .await;
+    health
+        .set_serving::<CalendarServiceServer<calendar::Calendars>>()
         .await;
     health.set_serving::<changes::Route>().await;
 
@@ -90,6 +97,7 @@ pub async fn routes(
         .add_service(conflicts)
         .add_service(proposals)
         .add_service(audit)
+        .add_service(calendars)
         .add_service(changes);
     Ok(routes.routes())
 }

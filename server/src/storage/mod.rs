@@ -48,6 +48,8 @@ pub mod prefix {
     pub const VENUE: &[u8] = b"v/";
     /// Forums by id.
     pub const FORUM: &[u8] = b"f/";
+    /// Working calendars by country code.
+    pub const WORK_CALENDAR: &[u8] = b"w/";
     /// Events by id.
     pub const EVENT: &[u8] = b"e/";
     /// Event history: `h/<event id>\0<revision, 8 bytes big-endian>`.

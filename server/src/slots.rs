@@ -1,0 +1,1291 @@
+//! The slot finder (`FindSlots`): the times at which a set of participants can meet.
+//!
+//! # What a candidate must satisfy
+//! A candidate is a start time `s` (the window's start plus a multiple of the granularity)
+//! at one venue (or at no venue when the search names no place), lasting `[s, s + d)`.
+//! For each participant, with the constraints of their request (see [`Constraints`]):
+//! - **busy**: no event that counts on their calendar overlaps the slot. One that is
+//!   CONFIRMED for them is hard, always; a TENTATIVE one is soft (`SOFT_CONFLICT`). Events
+//!   count exactly as for conflict checks (`conflicts::check`): live, attendance not
+//!   declined, and never the parent event or its own parents.
+//! - **buffers**: no counting event touches `[s - before, s)` or `[e, e + after)`.
+//! - **travel**: from their previous event (the latest ending at or before `s`; ties: the
+//!   latest start, then the smallest id) to the slot's venue, and from it to their next
+//!   event (the earliest starting at or after `e`; ties: the smallest id), the gap covers
+//!   the journey by the travel-conflict model. Same city needs none; a venue without
+//!   coordinates is not checked.
+//! - **working hours, work week, holidays**, read in the zone where they will be: the
+//!   venue's; without one, that of the venue of their previous event if it ended within
+//!   the 24 hours before `s`, else of their next if it starts within the 24 hours after
+//!   `e`, else their home zone. Every minute of the slot (each minute start `s + 60k`)
+//!   read on that zone's wall clock must fall on one local day, within the hours, on a
+//!   working day of their country, and not on one of its holidays (ESTIMATED ones are
+//!   soft). So a slot that crosses a DST change is judged by the wall times it really
+//!   covers.
+//! - the **venue** must not host an overlapping event (CONFIRMED: hard, TENTATIVE: soft).
+//!
+//! Each (participant, kind of issue) counts once; a kind is hard when any of its instances
+//! is. The tests in `tests/tests/slots.rs` hold this to a brute-force oracle that walks
+//! every minute.
+//!
+//! # Cost
+//! Everything a candidate needs is gathered once per search: each participant's events
+//! near the window (from their index, O(log n + k)), their calendar and each venue's
+//! events. A candidate then costs a few binary searches over those short lists and two
+//! offset lookups per zone, so a search grows with the events in the window, not with the
+//! store.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use chrono_tz::Tz;
+
+use crate::auth::Principal;
+use crate::calendar::{self, HolidayStatus, WorkCalendar};
+use crate::conflicts::{self, Conflict, ConflictKind, TravelSettings};
+use crate::directory::{Participant, Venue};
+use crate::error::{Error, Result};
+use crate::events::index::Axis;
+use crate::events::{Event, EventStatus, Str, same_city};
+use crate::policy;
+use crate::redact::View;
+use crate::scheduler::{Scheduler, State};
+use crate::time::Zoned;
+
+/// At most this many participants.
+pub const MAX_PARTICIPANTS: usize = 50;
+/// At most this many venues.
+pub const MAX_VENUES: usize = 50;
+/// At most this many slots returned.
+pub const MAX_RESULTS: usize = 100;
+/// Slots returned by default.
+pub const DEFAULT_RESULTS: usize = 10;
+/// The longest window.
+pub const MAX_WINDOW_SECS: i64 = 62 * 86_400;
+/// The longest meeting.
+pub const MAX_DURATION_SECS: i64 = 7 * 86_400;
+/// The longest buffer.
+pub const MAX_BUFFER_SECS: i64 = 86_400;
+/// At most this many candidates (start times × venues) per search.
+pub const MAX_CANDIDATES: usize = 200_000;
+/// Default granularity.
+pub const DEFAULT_GRANULARITY_SECS: i64 = 15 * 60;
+/// How far from its events a participant is still taken to be where they were.
+const NEARBY_SECS: i64 = 86_400;
+
+/// How much a constraint counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strength {
+    /// Rules a slot out.
+    Hard,
+    /// Ranks a slot lower.
+    Soft,
+    /// Not checked.
+    Off,
+}
+
+/// One participant's constraints, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Constraints {
+    /// Working hours as seconds after local midnight, `[start, end)`.
+    pub hours: (i64, i64),
+    /// How the working hours count.
+    pub hours_strength: Strength,
+    /// How the work week counts.
+    pub work_week: Strength,
+    /// How official holidays count (estimated ones are soft at most).
+    pub holidays: Strength,
+    /// Free seconds before the slot.
+    pub buffer_before: i64,
+    /// Free seconds after the slot.
+    pub buffer_after: i64,
+    /// How buffers count.
+    pub buffers: Strength,
+    /// How travel feasibility counts.
+    pub travel: Strength,
+}
+
+impl Default for Constraints {
+    fn default() -> Constraints {
+        Constraints {
+            hours: (9 * 3600, 19 * 3600),
+            hours_strength: Strength::Hard,
+            work_week: Strength::Hard,
+            holidays: Strength::Hard,
+            buffer_before: 0,
+            buffer_after: 0,
+            buffers: Strength::Hard,
+            travel: Strength::Hard,
+        }
+    }
+}
+
+/// Constraints as a request gives them: each field overrides the one below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Start of working hours, seconds after midnight.
+    pub hours_start: Option<i64>,
+    /// End of working hours.
+    pub hours_end: Option<i64>,
+    /// How the hours count.
+    pub hours_strength: Option<Strength>,
+    /// How the work week counts.
+    pub work_week: Option<Strength>,
+    /// How holidays count.
+    pub holidays: Option<Strength>,
+    /// Buffer before, seconds.
+    pub buffer_before: Option<i64>,
+    /// Buffer after, seconds.
+    pub buffer_after: Option<i64>,
+    /// How buffers count.
+    pub buffers: Option<Strength>,
+    /// How travel counts.
+    pub travel: Option<Strength>,
+}
+
+impl Overrides {
+    /// `base` with these applied.
+    pub fn over(&self, base: Constraints) -> Constraints {
+        Constraints {
+            hours: (
+                self.hours_start.unwrap_or(base.hours.0),
+                self.hours_end.unwrap_or(base.hours.1),
+            ),
+            hours_strength: self.hours_strength.unwrap_or(base.hours_strength),
+            work_week: self.work_week.unwrap_or(base.work_week),
+            holidays: self.holidays.unwrap_or(base.holidays),
+            buffer_before: self.buffer_before.unwrap_or(base.buffer_before),
+            buffer_after: self.buffer_after.unwrap_or(base.buffer_after),
+            buffers: self.buffers.unwrap_or(base.buffers),
+            travel: self.travel.unwrap_or(base.travel),
+        }
+    }
+}
+
+/// One participant of the meeting.
+#[derive(Debug, Clone, Default)]
+pub struct Need {
+    /// Their id.
+    pub participant_id: String,
+    /// Whether they may be left out.
+    pub optional: bool,
+    /// Their own constraints.
+    pub overrides: Overrides,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Who.
+    pub participants: Vec<Need>,
+    /// How long, seconds (whole minutes).
+    pub duration: i64,
+    /// Where in time (Unix seconds), unless a parent gives it.
+    pub window: Option<(i64, i64)>,
+    /// Candidate venues.
+    pub venue_ids: Vec<String>,
+    /// Every venue in this city.
+    pub city: String,
+    /// On the sidelines of this event.
+    pub parent_event_id: String,
+    /// Everyone's constraints.
+    pub defaults: Overrides,
+    /// Seconds between candidate starts (whole minutes); 0: the default.
+    pub granularity: i64,
+    /// How many slots; 0: the default.
+    pub max_results: usize,
+}
+
+/// What is against a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// A confirmed event overlaps.
+    Busy,
+    /// A tentative event overlaps.
+    SoftConflict,
+    /// An event falls in a buffer.
+    Buffer,
+    /// Too little time to travel.
+    TravelTight,
+    /// Outside working hours.
+    OutsideHours,
+    /// Not a working day.
+    Weekend,
+    /// A holiday.
+    Holiday,
+    /// The venue hosts another event.
+    VenueBusy,
+}
+
+const STATUSES: [Status; 8] = [
+    Status::Busy,
+    Status::SoftConflict,
+    Status::Buffer,
+    Status::TravelTight,
+    Status::OutsideHours,
+    Status::Weekend,
+    Status::Holiday,
+    Status::VenueBusy,
+];
+
+impl Status {
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// One thing against a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// What.
+    pub status: Status,
+    /// Whether it rules the slot out (for this participant).
+    pub hard: bool,
+    /// A sentence.
+    pub description: String,
+}
+
+/// A participant's view of a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attendee {
+    /// Who.
+    pub participant_id: String,
+    /// As requested.
+    pub optional: bool,
+    /// No hard issue.
+    pub available: bool,
+    /// Hard first.
+    pub issues: Vec<Issue>,
+    /// Where they will be.
+    pub zone: Tz,
+}
+
+/// A slot found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// Start, Unix seconds.
+    pub start: i64,
+    /// End.
+    pub end: i64,
+    /// The venue, if the search named places.
+    pub venue_id: Option<String>,
+    /// One per participant, in request order.
+    pub attendees: Vec<Attendee>,
+    /// The venue's own issues.
+    pub venue_issues: Vec<Issue>,
+    /// What CheckConflicts would report for an event here, redacted for the caller.
+    pub conflicts: Vec<Conflict>,
+    /// Soft issues counted for ranking.
+    pub soft_violations: u32,
+    /// Optional participants who can come.
+    pub optional_available: u32,
+}
+
+/// How many candidates one hard constraint ruled out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Whose (empty for a venue's).
+    pub participant_id: String,
+    /// Which venue's (empty for a participant's).
+    pub venue_id: String,
+    /// Which constraint.
+    pub constraint: Status,
+    /// How many candidates it rules out on its own.
+    pub excluded: u32,
+    /// A sentence.
+    pub description: String,
+}
+
+/// A search's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Best first.
+    pub slots: Vec<Slot>,
+    /// The revision searched.
+    pub revision: u64,
+    /// Candidates examined.
+    pub candidates: u32,
+    /// Candidates with no hard issue.
+    pub fitting: u32,
+    /// Most excluding first.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// An event near the window that counts on someone's calendar (or a venue's).
+#[derive(Debug, Clone, Copy)]
+struct Near<'a> {
+    event: &'a Event,
+    start: i64,
+    end: i64,
+    confirmed: bool,
+    venue: Option<&'a Venue>,
+}
+
+impl Near<'_> {
+    /// The zone of the place it is held.
+    fn zone(&self) -> Tz {
+        self.venue.map_or(self.event.zone(), |v| v.zone)
+    }
+}
+
+/// Events sorted for the questions a candidate asks.
+#[derive(Debug, Default)]
+struct Timeline<'a> {
+    /// By (start, id).
+    by_start: Vec<Near<'a>>,
+    /// Indexes into `by_start`, by (end, start, reverse id): the last one ending by `t`
+    /// is the previous event.
+    by_end: Vec<usize>,
+    /// The longest event, so an overlap scan knows where to stop.
+    span: i64,
+}
+
+impl<'a> Timeline<'a> {
+    fn new(mut evs: Vec<Near<'a>>) -> Timeline<'a> {
+        evs.sort_by(|a, b| (a.start, &a.event.id).cmp(&(b.start, &b.event.id)));
+        let mut by_end: Vec<usize> = (0..evs.len()).collect();
+        by_end.sort_by(|&i, &j| {
+            let (a, b) = (&evs[i], &evs[j]);
+            (a.end, a.start)
+                .cmp(&(b.end, b.start))
+                .then_with(|| b.event.id.cmp(&a.event.id))
+        });
+        let span = evs.iter().map(|e| e.end - e.start).max().unwrap_or(0);
+        Timeline {
+            by_start: evs,
+            by_end,
+            span,
+        }
+    }
+
+    /// Events overlapping `[a, b)`.
+    fn overlapping(&self, a: i64, b: i64) -> impl Iterator<Item = &Near<'a>> {
+        let hi = self.by_start.partition_point(|e| e.start < b);
+        let lo = self.by_start[..hi].partition_point(|e| e.start <= a - self.span);
+        self.by_start[lo..hi].iter().filter(move |e| e.end > a)
+    }
+
+    /// The latest event ending at or before `t`.
+    fn previous(&self, t: i64) -> Option<&Near<'a>> {
+        let n = self.by_end.partition_point(|&i| self.by_start[i].end <= t);
+        n.checked_sub(1).map(|k| &self.by_start[self.by_end[k]])
+    }
+
+    /// The earliest event starting at or after `t`.
+    fn next(&self, t: i64) -> Option<&Near<'a>> {
+        let k = self.by_start.partition_point(|e| e.start < t);
+        self.by_start.get(k)
+    }
+}
+
+/// One participant, ready to be asked about candidates.
+#[derive(Debug)]
+struct Person<'a> {
+    need: &'a Need,
+    who: &'a Participant,
+    c: Constraints,
+    calendar: std::borrow::Cow<'a, WorkCalendar>,
+    days: calendar::Days,
+    timeline: Timeline<'a>,
+}
+
+/// What one participant makes of one candidate.
+#[derive(Debug, Default, Clone, Copy)]
+struct Verdict {
+    hard: u16,
+    soft: u16,
+}
+
+impl Verdict {
+    fn add(&mut self, status: Status, hard: bool) {
+        if hard {
+            self.hard |= status.bit();
+        } else {
+            self.soft |= status.bit();
+        }
+    }
+
+    /// Soft kinds that are not also hard.
+    fn soft_count(&self) -> u32 {
+        (self.soft & !self.hard).count_ones()
+    }
+}
+
+/// UTC offset of `zone` at `t`, seconds.
+fn offset(zone: Tz, t: i64) -> i64 {
+    use chrono::{Offset, TimeZone};
+    let utc = chrono::DateTime::from_timestamp(t, 0)
+        .map_or_else(chrono::NaiveDateTime::default, |d| d.naive_utc());
+    i64::from(zone.offset_from_utc_datetime(&utc).fix().local_minus_utc())
+}
+
+/// The wall-clock minute starts of `[s, e)` in `zone`, as inclusive ranges of local
+/// seconds (one range, or one per offset when the slot crosses a change).
+fn local_ranges(zone: Tz, s: i64, e: i64, out: &mut Vec<(i64, i64)>) {
+    out.clear();
+    let last = e - 60;
+    let mut cur = s;
+    while cur <= last {
+        let o = offset(zone, cur);
+        if offset(zone, last) == o {
+            out.push((cur + o, last + o));
+            return;
+        }
+        // The last minute start with offset `o`: offsets change at most once in any
+        // stretch this short, so a binary search finds it.
+        let (mut lo, mut hi) = (0, (last - cur) / 60);
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2;
+            if offset(zone, cur + mid * 60) == o {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        out.push((cur + o, cur + lo * 60 + o));
+        cur += (lo + 1) * 60;
+    }
+}
+
+fn day_of(local: i64) -> i64 {
+    local.div_euclid(86_400)
+}
+
+fn date_of(day: i64) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt((day + 719_163) as i32).unwrap_or_default()
+}
+
+/// Monday = 0.
+fn weekday_of(day: i64) -> u8 {
+    // 1970-01-01 was a Thursday.
+    (day + 3).rem_euclid(7) as u8
+}
+
+/// The search's fixed inputs.
+#[derive(Debug)]
+struct Search<'a> {
+    people: Vec<Person<'a>>,
+    /// `None`: no place named.
+    venues: Vec<Option<&'a Venue>>,
+    venue_lines: Vec<Timeline<'a>>,
+    travel: TravelSettings,
+    duration: i64,
+}
+
+impl<'a> Search<'a> {
+    /// The zone where `p` will be for `[s, e)` at `venue`.
+    fn zone_of(&self, p: &Person<'a>, venue: Option<&Venue>, s: i64, e: i64) -> Tz {
+        if let Some(v) = venue {
+            return v.zone;
+        }
+        if let Some(prev) = p.timeline.previous(s).filter(|x| s - x.end <= NEARBY_SECS) {
+            return prev.zone();
+        }
+        if let Some(next) = p.timeline.next(e).filter(|x| x.start - e <= NEARBY_SECS) {
+            return next.zone();
+        }
+        p.who.home_zone
+    }
+
+    /// What `p` makes of `[s, s + d)` at `venue`; with `issues`, also why, in words.
+    fn assess(
+        &self,
+        p: &Person<'a>,
+        venue: Option<&Venue>,
+        s: i64,
+        ranges: &mut Vec<(i64, i64)>,
+        mut issues: Option<&mut Vec<Issue>>,
+        words: &Words<'_>,
+    ) -> Verdict {
+        let e = s + self.duration;
+        let c = &p.c;
+        let mut v = Verdict::default();
+        let mut say = |v: &mut Verdict, status: Status, hard: bool, text: &dyn Fn() -> String| {
+            v.add(status, hard);
+            if let Some(out) = issues.as_deref_mut() {
+                out.push(Issue {
+                    status,
+                    hard,
+                    description: text(),
+                });
+            }
+        };
+        // Busy.
+        for x in p.timeline.overlapping(s, e) {
+            let status = if x.confirmed {
+                Status::Busy
+            } else {
+                Status::SoftConflict
+            };
+            say(&mut v, status, x.confirmed, &|| {
+                words.conflict(p, ConflictKind::Participant, x.event, || {
+                    words.busy(p, x, "overlaps the slot")
+                })
+            });
+        }
+        // Buffers.
+        if c.buffers != Strength::Off && (c.buffer_before > 0 || c.buffer_after > 0) {
+            let before = p.timeline.overlapping(s - c.buffer_before, s);
+            let after = p.timeline.overlapping(e, e + c.buffer_after);
+            let zones = [(c.buffer_before, "before"), (c.buffer_after, "after")];
+            for (list, (secs, side)) in [before.collect::<Vec<_>>(), after.collect()]
+                .into_iter()
+                .zip(zones)
+            {
+                for x in list {
+                    let hard = c.buffers == Strength::Hard && x.confirmed;
+                    say(&mut v, Status::Buffer, hard, &|| {
+                        words.busy(
+                            p,
+                            x,
+                            &format!("falls within the {} buffer {side} the slot", hm(secs)),
+                        )
+                    });
+                }
+            }
+        }
+        // Travel.
+        if c.travel != Strength::Off
+            && let Some(here) = venue
+            && let Some(a) = here.location
+        {
+            let legs = [(p.timeline.previous(s), true), (p.timeline.next(e), false)];
+            for (other, earlier) in legs {
+                let Some(x) = other else { continue };
+                let Some(there) = x.venue else { continue };
+                let Some(b) = there.location else { continue };
+                if same_city(here, there) {
+                    continue;
+                }
+                let need = self.travel.required_secs(conflicts::great_circle_km(a, b));
+                let gap = if earlier { s - x.end } else { x.start - e };
+                if gap < need {
+                    let hard = c.travel == Strength::Hard && x.confirmed;
+                    say(&mut v, Status::TravelTight, hard, &|| {
+                        words.conflict(p, ConflictKind::Travel, x.event, || {
+                            format!(
+                                "{} has {} to travel to or from {}, too little for the journey",
+                                p.who.display_name,
+                                hm(gap),
+                                words.view.mention(x.event)
+                            )
+                        })
+                    });
+                }
+            }
+        }
+        // The wall clock where they will be.
+        let checks_clock = c.hours_strength != Strength::Off
+            || c.work_week != Strength::Off
+            || c.holidays != Strength::Off;
+        if checks_clock {
+            let zone = self.zone_of(p, venue, s, e);
+            local_ranges(zone, s, e, ranges);
+            if c.hours_strength != Strength::Off {
+                let base = day_of(ranges[0].0) * 86_400;
+                let inside = ranges
+                    .iter()
+                    .all(|&(lo, hi)| lo >= base + c.hours.0 && hi <= base + c.hours.1 - 60);
+                if !inside {
+                    say(
+                        &mut v,
+                        Status::OutsideHours,
+                        c.hours_strength == Strength::Hard,
+                        &|| words.outside_hours(p, zone, s, e),
+                    );
+                }
+            }
+            let mut seen_weekend = false;
+            for &(lo, hi) in ranges.iter() {
+                for day in day_of(lo)..=day_of(hi) {
+                    if c.work_week != Strength::Off
+                        && !seen_weekend
+                        && p.days & (1 << weekday_of(day)) == 0
+                    {
+                        seen_weekend = true;
+                        say(
+                            &mut v,
+                            Status::Weekend,
+                            c.work_week == Strength::Hard,
+                            &|| words.weekend(p, day),
+                        );
+                    }
+                    if c.holidays != Strength::Off {
+                        for h in p.calendar.on(date_of(day)) {
+                            let hard =
+                                c.holidays == Strength::Hard && h.status == HolidayStatus::Official;
+                            say(&mut v, Status::Holiday, hard, &|| words.holiday(p, h));
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// What the venue makes of `[s, s + d)`.
+    fn assess_venue(
+        &self,
+        k: usize,
+        s: i64,
+        mut issues: Option<&mut Vec<Issue>>,
+        words: &Words<'_>,
+    ) -> Verdict {
+        let mut v = Verdict::default();
+        let Some(venue) = self.venues[k] else {
+            return v;
+        };
+        for x in self.venue_lines[k].overlapping(s, s + self.duration) {
+            v.add(Status::VenueBusy, x.confirmed);
+            if let Some(out) = issues.as_deref_mut() {
+                out.push(Issue {
+                    status: Status::VenueBusy,
+                    hard: x.confirmed,
+                    description: words.venue_conflict(venue, x),
+                });
+            }
+        }
+        v
+    }
+}
+
+/// Sentences, with the caller's eyes: events they may not see are only busy stretches.
+struct Words<'a> {
+    view: View<'a>,
+    /// What CheckConflicts says of the slot being described (redacted).
+    conflicts: Vec<Conflict>,
+}
+
+impl Words<'_> {
+    fn at(&self, t: i64, zone: Tz) -> String {
+        Zoned::from_instant(t, zone)
+            .map(|z| {
+                format!(
+                    "{} {}",
+                    z.local_string()[..16].replacen('T', " ", 1),
+                    z.abbreviation()
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// CheckConflicts' sentence for the conflict with `other`, else `fallback`.
+    fn conflict(
+        &self,
+        p: &Person<'_>,
+        kind: ConflictKind,
+        other: &Event,
+        fallback: impl FnOnce() -> String,
+    ) -> String {
+        let shown = self.view.sees(other);
+        self.conflicts
+            .iter()
+            .find(|c| {
+                c.kind == kind
+                    && c.participant.as_deref() == Some(p.who.id.as_str())
+                    && (!shown || c.other_event == other.id)
+            })
+            .map(|c| conflicts::describe(self.view.state(), c, other.zone()))
+            .unwrap_or_else(fallback)
+    }
+
+    fn busy(&self, p: &Person<'_>, x: &Near<'_>, what: &str) -> String {
+        let zone = x.zone();
+        format!(
+            "{} is in {} from {} to {}, which {what}",
+            p.who.display_name,
+            self.view.mention(x.event),
+            self.at(x.start, zone),
+            self.at(x.end, zone)
+        )
+    }
+
+    fn venue_conflict(&self, venue: &Venue, x: &Near<'_>) -> String {
+        self.conflicts
+            .iter()
+            .find(|c| {
+                c.kind == ConflictKind::Venue
+                    && (c.other_event == x.event.id || !self.view.sees(x.event))
+            })
+            .map(|c| conflicts::describe(self.view.state(), c, venue.zone))
+            .unwrap_or_else(|| {
+                format!(
+                    "{} already hosts {} from {} to {}",
+                    venue.display_name,
+                    self.view.mention(x.event),
+                    self.at(x.start, venue.zone),
+                    self.at(x.end, venue.zone)
+                )
+            })
+    }
+
+    fn outside_hours(&self, p: &Person<'_>, zone: Tz, s: i64, e: i64) -> String {
+        format!(
+            "{} to {} is outside {}'s working hours ({}–{} in {})",
+            self.at(s, zone),
+            self.at(e, zone),
+            p.who.display_name,
+            clock(p.c.hours.0),
+            clock(p.c.hours.1),
+            zone.name()
+        )
+    }
+
+    fn weekend(&self, p: &Person<'_>, day: i64) -> String {
+        let date = date_of(day);
+        format!(
+            "{} {date} is not a working day in {} ({}'s country)",
+            date.weekday(),
+            p.who.country_code,
+            p.who.display_name
+        )
+    }
+
+    fn holiday(&self, p: &Person<'_>, h: &calendar::Holiday) -> String {
+        format!(
+            "{} is {} in {}{}",
+            h.date,
+            h.name,
+            p.who.country_code,
+            if h.status == HolidayStatus::Estimated {
+                " (estimated date)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+fn clock(secs: i64) -> String {
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+fn hm(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m:02} min"),
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Busy => "their confirmed events",
+        Status::SoftConflict => "their tentative events",
+        Status::Buffer => "their buffers",
+        Status::TravelTight => "travel from and to their other events",
+        Status::OutsideHours => "their working hours",
+        Status::Weekend => "their country's work week",
+        Status::Holiday => "their country's holidays",
+        Status::VenueBusy => "its other events",
+    }
+}
+
+/// Validates what the search's numbers must be.
+fn check_query(q: &Query) -> Result<()> {
+    if q.participants.is_empty() {
+        return Err(Error::invalid(
+            "participants",
+            "name at least one participant",
+        ));
+    }
+    if q.participants.len() > MAX_PARTICIPANTS {
+        return Err(Error::invalid(
+            "participants",
+            format!("at most {MAX_PARTICIPANTS} participants"),
+        ));
+    }
+    if q.venue_ids.len() > MAX_VENUES {
+        return Err(Error::invalid(
+            "venue_ids",
+            format!("at most {MAX_VENUES} venues"),
+        ));
+    }
+    if q.duration < 60 || q.duration > MAX_DURATION_SECS || q.duration % 60 != 0 {
+        return Err(Error::invalid(
+            "duration",
+            "must be whole minutes, at least 1 minute and at most 7 days",
+        ));
+    }
+    if q.granularity != 0
+        && (q.granularity < 60 || q.granularity > 86_400 || q.granularity % 60 != 0)
+    {
+        return Err(Error::invalid(
+            "granularity",
+            "must be whole minutes, at least 1 minute and at most 24 hours",
+        ));
+    }
+    if q.max_results > MAX_RESULTS {
+        return Err(Error::invalid(
+            "max_results",
+            format!("at most {MAX_RESULTS}"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, n) in q.participants.iter().enumerate() {
+        if !seen.insert(n.participant_id.as_str()) {
+            return Err(Error::invalid(
+                format!("participants[{i}].participant_id"),
+                format!("{:?} is named twice", n.participant_id),
+            ));
+        }
+        let c = n.overrides.over(q.defaults.over(Constraints::default()));
+        let field = |f: &str| format!("participants[{i}].constraints.{f}");
+        let (start, end) = c.hours;
+        if !(0..86_400).contains(&start) || !(60..=86_400).contains(&end) || end <= start {
+            return Err(Error::invalid(
+                field("working_hours"),
+                format!(
+                    "{}–{} are not working hours: the start must come before the end, within one day",
+                    clock(start),
+                    clock(end)
+                ),
+            ));
+        }
+        for (f, v) in [
+            ("buffer_before", c.buffer_before),
+            ("buffer_after", c.buffer_after),
+        ] {
+            if !(0..=MAX_BUFFER_SECS).contains(&v) {
+                return Err(Error::invalid(field(f), "must be between 0 and 24 hours"));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Scheduler {
+    /// The slots for `q`, through `who`'s eyes: every event blocks, but only those `who`
+    /// may see are described.
+    pub fn find_slots(&self, who: &Principal, q: &Query) -> Result<Found> {
+        check_query(q)?;
+        let travel = self.settings().travel;
+        self.read(who, |view| find(view, q, travel))
+    }
+}
+
+/// An event as the search holds it, counting as `status`.
+fn near<'a>(st: &'a State, e: &'a Event, status: EventStatus) -> Near<'a> {
+    Near {
+        start: e.start.utc,
+        end: e.end.utc,
+        confirmed: status == EventStatus::Confirmed,
+        venue: st.venues.get(e.venue_id.as_str()),
+        event: e,
+    }
+}
+
+fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> {
+    let st = view.state();
+    let who = view.who();
+    // The parent: it bounds the window and the city, and never blocks.
+    let parent = if q.parent_event_id.trim().is_empty() {
+        None
+    } else {
+        Some(policy::visible_event(
+            st,
+            who,
+            q.parent_event_id.trim(),
+            "parent_event_id",
+        )?)
+    };
+    let mut related: Vec<Str> = Vec::new();
+    if let Some(p) = parent {
+        if !p.is_live() {
+            return Err(Error::FailedPrecondition {
+                message: format!(
+                    "{} is cancelled: nothing can be placed on its sidelines",
+                    view.mention(p)
+                ),
+                violations: Vec::new(),
+            });
+        }
+        related.push(p.id.clone());
+        related.extend(st.events.ancestors(p));
+    }
+    let (mut from, mut to) = match (q.window, parent) {
+        (Some(w), _) => w,
+        (None, Some(p)) => (p.start.utc, p.end.utc),
+        (None, None) => {
+            return Err(Error::invalid(
+                "window",
+                "is required (or name a parent event)",
+            ));
+        }
+    };
+    if let Some(p) = parent {
+        from = from.max(p.start.utc);
+        to = to.min(p.end.utc);
+        if to <= from {
+            return Err(Error::FailedPrecondition {
+                message: format!("the window does not overlap {}", view.mention(p)),
+                violations: Vec::new(),
+            });
+        }
+    }
+    if to - from > MAX_WINDOW_SECS {
+        return Err(Error::invalid("window", "is longer than 62 days"));
+    }
+    if to - from < q.duration {
+        return Err(Error::invalid(
+            "duration",
+            format!(
+                "a {} meeting does not fit in a window of {}",
+                hm(q.duration),
+                hm(to - from)
+            ),
+        ));
+    }
+
+    // The venues.
+    let parent_venue = parent.and_then(|p| st.venues.get(p.venue_id.as_str()));
+    let mut venues: Vec<Option<&Venue>> = Vec::new();
+    for (i, id) in q.venue_ids.iter().enumerate() {
+        let v = st.get_at::<Venue>(id.trim(), || format!("venue_ids[{i}]"))?;
+        if let Some(pv) = parent_venue
+            && !same_city(v, pv)
+        {
+            return Err(Error::invalid(
+                format!("venue_ids[{i}]"),
+                format!(
+                    "{} is in {}, not in {} where the parent event is held",
+                    v.display_name, v.city, pv.city
+                ),
+            ));
+        }
+        if !q.city.trim().is_empty() && !v.city.trim().eq_ignore_ascii_case(q.city.trim()) {
+            return Err(Error::invalid(
+                format!("venue_ids[{i}]"),
+                format!(
+                    "{} is in {}, not in {}",
+                    v.display_name,
+                    v.city,
+                    q.city.trim()
+                ),
+            ));
+        }
+        if !venues.iter().any(|x| x.is_some_and(|x| x.id == v.id)) {
+            venues.push(Some(v));
+        }
+    }
+    if venues.is_empty() {
+        let city = q.city.trim();
+        if !city.is_empty() || parent_venue.is_some() {
+            let mut all: Vec<&Venue> = st
+                .venues
+                .range((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))
+                .map(|(_, v)| v)
+                .filter(|v| match parent_venue {
+                    Some(pv) => {
+                        same_city(v, pv)
+                            && (city.is_empty() || v.city.trim().eq_ignore_ascii_case(city))
+                    }
+                    None => v.city.trim().to_lowercase() == city.to_lowercase(),
+                })
+                .collect();
+            all.truncate(MAX_VENUES);
+            if all.is_empty() {
+                return Err(Error::invalid(
+                    "city",
+                    format!("no venue is registered in {}", validate_city(city)),
+                ));
+            }
+            venues.extend(all.into_iter().map(Some));
+        } else {
+            venues.push(None);
+        }
+    }
+
+    let granularity = if q.granularity == 0 {
+        DEFAULT_GRANULARITY_SECS
+    } else {
+        q.granularity
+    };
+    let starts = ((to - q.duration - from) / granularity + 1) as usize;
+    let candidates = starts.saturating_mul(venues.len());
+    if candidates > MAX_CANDIDATES {
+        return Err(Error::invalid(
+            "window",
+            format!(
+                "{candidates} candidates (start times × venues) is more than {MAX_CANDIDATES}: \
+                 narrow the window, coarsen the granularity or name fewer venues"
+            ),
+        ));
+    }
+
+    // Everyone's events near the window: far enough out that an event beyond cannot
+    // matter (no overlap, no buffer, any journey done, too far to say where they are).
+    let max_buffer = q
+        .participants
+        .iter()
+        .map(|n| {
+            let c = n.overrides.over(q.defaults.over(Constraints::default()));
+            c.buffer_before.max(c.buffer_after)
+        })
+        .max()
+        .unwrap_or(0);
+    let reach = travel.required_secs(20_100.0).max(NEARBY_SECS) + max_buffer + 60;
+    let counts = |e: &Event| e.is_live() && !related.contains(&e.id);
+    let near = |e: &'a Event, status: EventStatus| near(st, e, status);
+    let mut people = Vec::with_capacity(q.participants.len());
+    for (i, need) in q.participants.iter().enumerate() {
+        let id = need.participant_id.trim();
+        let p = st.get_at::<Participant>(id, || format!("participants[{i}].participant_id"))?;
+        let cal = match st.work_calendars.get(&p.country_code) {
+            Some(c) => std::borrow::Cow::Borrowed(c),
+            None => std::borrow::Cow::Owned(WorkCalendar::default_for(&p.country_code)),
+        };
+        let evs: Vec<Near<'_>> = st
+            .events
+            .window(Axis::Participant(id), from - reach, to + reach, None)
+            .filter(|e| counts(e))
+            .filter_map(|e| e.status_for_named(id).map(|s| near(e, s)))
+            .collect();
+        people.push(Person {
+            need,
+            who: p,
+            c: need.overrides.over(q.defaults.over(Constraints::default())),
+            days: cal.days(),
+            calendar: cal,
+            timeline: Timeline::new(evs),
+        });
+    }
+    let venue_lines = venues
+        .iter()
+        .map(|v| match v {
+            Some(v) => Timeline::new(
+                st.events
+                    .window(Axis::Venue(&v.id), from, to, None)
+                    .filter(|e| counts(e))
+                    .map(|e| near(e, e.status))
+                    .collect(),
+            ),
+            None => Timeline::default(),
+        })
+        .collect();
+    let search = Search {
+        people,
+        venues,
+        venue_lines,
+        travel,
+        duration: q.duration,
+    };
+
+    // Every candidate.
+    let quiet = Words {
+        view,
+        conflicts: Vec::new(),
+    };
+    let n_people = search.people.len();
+    let mut excluded: HashMap<(usize, Status), u32> = HashMap::new();
+    let mut fitting: Vec<(u32, u32, u32, u16)> = Vec::new();
+    let mut ranges = Vec::with_capacity(2);
+    for k in 0..starts {
+        let s = from + k as i64 * granularity;
+        for (vi, venue) in search.venues.iter().enumerate() {
+            let mut ok = true;
+            let mut soft = 0u32;
+            let mut optional = 0u32;
+            let venue_v = search.assess_venue(vi, s, None, &quiet);
+            if venue_v.hard != 0 {
+                ok = false;
+                *excluded
+                    .entry((n_people + vi, Status::VenueBusy))
+                    .or_default() += 1;
+            }
+            soft += venue_v.soft_count();
+            for (pi, p) in search.people.iter().enumerate() {
+                let v = search.assess(p, *venue, s, &mut ranges, None, &quiet);
+                if p.need.optional {
+                    if v.hard == 0 {
+                        optional += 1;
+                        soft += v.soft_count();
+                    }
+                    continue;
+                }
+                if v.hard != 0 {
+                    ok = false;
+                    for st in STATUSES {
+                        if v.hard & st.bit() != 0 {
+                            *excluded.entry((pi, st)).or_default() += 1;
+                        }
+                    }
+                }
+                soft += v.soft_count();
+            }
+            if ok {
+                fitting.push((soft, u32::MAX - optional, k as u32, vi as u16));
+            }
+        }
+    }
+    let n_fitting = fitting.len() as u32;
+    let max = if q.max_results == 0 {
+        DEFAULT_RESULTS
+    } else {
+        q.max_results
+    };
+    if fitting.len() > max {
+        fitting.select_nth_unstable(max);
+        fitting.truncate(max);
+    }
+    fitting.sort_unstable();
+
+    // The slots, in words.
+    let mut slots = Vec::with_capacity(fitting.len());
+    for &(soft, not_optional, k, vi) in &fitting {
+        let s = from + i64::from(k) * granularity;
+        let e = s + q.duration;
+        let venue = search.venues[vi as usize];
+        let candidate = candidate_event(&search, venue, parent.map(|p| p.id.clone()), s, e);
+        let report = conflicts::check(st, &candidate, &travel);
+        let words = Words {
+            view,
+            conflicts: view.conflicts(&report.conflicts).into_owned(),
+        };
+        let mut venue_issues = Vec::new();
+        search.assess_venue(vi as usize, s, Some(&mut venue_issues), &words);
+        let attendees = search
+            .people
+            .iter()
+            .map(|p| {
+                let mut issues = Vec::new();
+                let v = search.assess(p, venue, s, &mut ranges, Some(&mut issues), &words);
+                issues.sort_by_key(|i| (!i.hard, i.status));
+                Attendee {
+                    participant_id: p.who.id.clone(),
+                    optional: p.need.optional,
+                    available: v.hard == 0,
+                    issues,
+                    zone: search.zone_of(p, venue, s, e),
+                }
+            })
+            .collect();
+        slots.push(Slot {
+            start: s,
+            end: e,
+            venue_id: venue.map(|v| v.id.clone()),
+            attendees,
+            venue_issues,
+            conflicts: words.conflicts,
+            soft_violations: soft,
+            optional_available: u32::MAX - not_optional,
+        });
+    }
+
+    // Why candidates were ruled out.
+    let total = candidates as u32;
+    let mut diagnostics: Vec<Diagnostic> = excluded
+        .into_iter()
+        .map(|((i, status), n)| {
+            let (participant_id, venue_id, whose) = if i < n_people {
+                let p = &search.people[i];
+                (p.who.id.clone(), String::new(), p.who.display_name.clone())
+            } else {
+                let v = search.venues[i - n_people].map_or("", |v| v.id.as_str());
+                let name = search.venues[i - n_people].map_or("", |v| v.display_name.as_str());
+                (String::new(), v.to_string(), name.to_string())
+            };
+            Diagnostic {
+                description: format!(
+                    "{whose}: {} rule out {n} of {total} candidate slots",
+                    status_name(status)
+                ),
+                participant_id,
+                venue_id,
+                constraint: status,
+                excluded: n,
+            }
+        })
+        .collect();
+    diagnostics.sort_by(|a, b| {
+        b.excluded
+            .cmp(&a.excluded)
+            .then_with(|| a.participant_id.cmp(&b.participant_id))
+            .then_with(|| a.venue_id.cmp(&b.venue_id))
+            .then_with(|| a.constraint.cmp(&b.constraint))
+    });
+    Ok(Found {
+        slots,
+        revision: st.revision,
+        candidates: total,
+        fitting: n_fitting,
+        diagnostics,
+    })
+}
+
+fn validate_city(city: &str) -> String {
+    format!("{:?}", crate::validate::shown(city))
+}
+
+/// An event at the slot, as CheckConflicts would be asked about it.
+fn candidate_event(
+    search: &Search<'_>,
+    venue: Option<&Venue>,
+    parent: Option<Str>,
+    s: i64,
+    e: i64,
+) -> Event {
+    let zone = venue.map_or(chrono_tz::UTC, |v| v.zone);
+    // The window was parsed within the years entente accepts: the instants are valid.
+    let at = |t| {
+        Zoned::from_instant(t, zone).unwrap_or(Zoned {
+            local: chrono::NaiveDateTime::default(),
+            zone,
+            offset_secs: 0,
+            utc: t,
+        })
+    };
+    Event {
+        id: "(proposed)".into(),
+        kind: crate::events::EventKind::BilateralMeeting,
+        title: Str::default(),
+        description: String::new(),
+        venue_id: venue.map(|v| Str::from(v.id.as_str())).unwrap_or_default(),
+        host_country: venue
+            .map(|v| Str::from(v.country_code.as_str()))
+            .unwrap_or_default(),
+        forum_id: None,
+        participants: search
+            .people
+            .iter()
+            .map(|p| Str::from(p.who.id.as_str()))
+            .collect(),
+        attendance: vec![crate::events::Attendance::Confirmed; search.people.len()],
+        status: EventStatus::Confirmed,
+        parent_id: parent,
+        timing: crate::events::Timing::Timed,
+        start: at(s),
+        end: at(e),
+        tzdb_version: crate::time::TZDB_VERSION.into(),
+        visibility: crate::events::Visibility::default(),
+        owner_office: Str::default(),
+        cancellation_reason: String::new(),
+        overrides: Vec::new(),
+        meta: crate::scheduler::Meta::new(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_ranges_split_at_an_offset_change() {
+        // Lord Howe moves its clocks back 30 minutes at 02:00 local on 2024-04-07
+        // (15:00 UTC on the 6th): 01:30–02:00 happens twice.
+        let zone: Tz = "Australia/Lord_Howe".parse().unwrap();
+        let s = chrono::DateTime::parse_from_rfc3339("2024-04-06T14:45:00Z")
+            .unwrap()
+            .timestamp();
+        let mut out = Vec::new();
+        local_ranges(zone, s, s + 30 * 60, &mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let local = |t: i64| date_of(day_of(t)).to_string() + " " + &clock(t.rem_euclid(86_400));
+        assert_eq!(local(out[0].0), "2024-04-07 01:45");
+        assert_eq!(local(out[0].1), "2024-04-07 01:59");
+        assert_eq!(local(out[1].0), "2024-04-07 01:30");
+        assert_eq!(local(out[1].1), "2024-04-07 01:44");
+        assert_eq!(weekday_of(day_of(out[0].0)), 6, "a Sunday");
+    }
+}
