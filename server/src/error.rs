@@ -119,6 +119,9 @@ pub enum Error {
          set Settings::expiry_sweep to None"
     )]
     NoRuntime,
+    /// Blocking work was cancelled because the runtime is shutting down.
+    #[error("the server is shutting down; retry on another server or once it is back")]
+    ShuttingDown,
     /// An earlier write failed halfway; the server refuses writes until restarted so that
     /// memory and disk cannot drift apart.
     #[error("the store refused an earlier write; restart the server to recover")]

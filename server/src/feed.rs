@@ -571,11 +571,10 @@ impl Scheduler {
         while last < durable {
             let s = self.clone();
             let (w, f, inc) = (who.clone(), filter.clone(), opts.include_before);
-            let (batches, through) = tokio::task::spawn_blocking(move || {
+            let (batches, through) = crate::blocking(move || {
                 s.read_changes(&w, (last, durable), &f, inc, (CHUNK, CHUNK))
             })
-            .await
-            .unwrap_or_else(|p| std::panic::resume_unwind(p.into_panic()))?;
+            .await?;
             for b in batches {
                 if tx.send(Ok(Message::Batch(b))).await.is_err() {
                     return Ok(());

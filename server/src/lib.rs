@@ -251,9 +251,15 @@ fn reload_on_hangup(path: PathBuf, tokens: grpc::access::Tokens) {
     });
 }
 
-/// Runs blocking store work on tokio's blocking pool, not on an async worker.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+/// Runs blocking work (store open, compaction, flushes, reads that go to disk) on tokio's
+/// blocking pool, so that it never holds an async worker (with `--workers 1`, the whole
+/// server). A panic in it is the caller's; a runtime shutting down is [`Error::ShuttingDown`].
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::ShuttingDown),
+    }
 }

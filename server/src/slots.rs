@@ -358,9 +358,13 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    /// Events overlapping `[a, b)`.
+    /// Events overlapping `[a, b)` (none when it is empty, as a zero buffer is).
     fn overlapping(&self, a: i64, b: i64) -> impl Iterator<Item = &Near<'a>> {
-        let hi = self.by_start.partition_point(|e| e.start < b);
+        let hi = if a < b {
+            self.by_start.partition_point(|e| e.start < b)
+        } else {
+            0
+        };
         let lo = self.by_start[..hi].partition_point(|e| e.start <= a - self.span);
         self.by_start[lo..hi].iter().filter(move |e| e.end > a)
     }
@@ -822,6 +826,8 @@ fn check_query(q: &Query) -> Result<()> {
             format!("at most {MAX_RESULTS}"),
         ));
     }
+    let defaults = q.defaults.over(Constraints::default());
+    check_constraints("constraints", &defaults)?;
     let mut seen = std::collections::HashSet::new();
     for (i, n) in q.participants.iter().enumerate() {
         if !seen.insert(n.participant_id.as_str()) {
@@ -830,26 +836,38 @@ fn check_query(q: &Query) -> Result<()> {
                 format!("{:?} is named twice", n.participant_id),
             ));
         }
-        let c = n.overrides.over(q.defaults.over(Constraints::default()));
-        let field = |f: &str| format!("participants[{i}].constraints.{f}");
-        let (start, end) = c.hours;
-        if !(0..86_400).contains(&start) || !(60..=86_400).contains(&end) || end <= start {
-            return Err(Error::invalid(
-                field("working_hours"),
-                format!(
-                    "{}–{} are not working hours: the start must come before the end, within one day",
-                    clock(start),
-                    clock(end)
-                ),
-            ));
+        if n.overrides != Overrides::default() {
+            check_constraints(
+                &format!("participants[{i}].constraints"),
+                &n.overrides.over(defaults),
+            )?;
         }
-        for (f, v) in [
-            ("buffer_before", c.buffer_before),
-            ("buffer_after", c.buffer_after),
-        ] {
-            if !(0..=MAX_BUFFER_SECS).contains(&v) {
-                return Err(Error::invalid(field(f), "must be between 0 and 24 hours"));
-            }
+    }
+    Ok(())
+}
+
+/// INVALID_ARGUMENT naming `prefix`'s field when `c` cannot be met by construction.
+fn check_constraints(prefix: &str, c: &Constraints) -> Result<()> {
+    let (start, end) = c.hours;
+    if !(0..86_400).contains(&start) || !(60..=86_400).contains(&end) || end <= start {
+        return Err(Error::invalid(
+            format!("{prefix}.working_hours"),
+            format!(
+                "{}–{} are not working hours: the start must come before the end, within one day",
+                clock(start),
+                clock(end)
+            ),
+        ));
+    }
+    for (f, v) in [
+        ("buffer_before", c.buffer_before),
+        ("buffer_after", c.buffer_after),
+    ] {
+        if !(0..=MAX_BUFFER_SECS).contains(&v) {
+            return Err(Error::invalid(
+                format!("{prefix}.{f}"),
+                "must be between 0 and 24 hours",
+            ));
         }
     }
     Ok(())

@@ -23,15 +23,8 @@ use tonic::service::Routes;
 
 use crate::scheduler::Scheduler;
 
-/// Runs a read that goes to disk (histories, the audit log) on tokio's blocking pool, so
-/// that it never holds an async worker (with `--workers 1`, the whole server).
-pub(crate) async fn off_worker<T: Send + 'static>(
-    f: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
-) -> crate::error::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
-}
+/// Reads that go to disk (histories, the audit log) run off the async workers.
+pub(crate) use crate::blocking as off_worker;
 
 /// Every entente.v1 service over `scheduler`, plus health and reflection; `tokens` are
 /// the ones the change feed re-checks as its streams run.

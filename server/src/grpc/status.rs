@@ -183,7 +183,9 @@ impl From<Error> for Status {
                 tracing::error!(error = %text, "storage error");
                 Status::new(Code::Internal, message(&text))
             }
-            Error::Poisoned | Error::NoRuntime => Status::new(Code::Unavailable, message(&text)),
+            Error::Poisoned | Error::NoRuntime | Error::ShuttingDown => {
+                Status::new(Code::Unavailable, message(&text))
+            }
         }
     }
 }
