@@ -27,6 +27,7 @@ pub mod timearg;
 pub use entente_proto::v1 as proto;
 
 use entente_proto::v1::audit_service_client::AuditServiceClient;
+use entente_proto::v1::calendar_service_client::CalendarServiceClient;
 use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
@@ -185,6 +186,11 @@ impl Client {
     /// The audit log (ADMIN tokens).
     pub fn audit(&self) -> AuditServiceClient<Svc> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Working calendars and the slot finder.
+    pub fn calendars(&self) -> CalendarServiceClient<Svc> {
+        CalendarServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
     /// The change feed: watch or list every committed write your office may see.

@@ -638,3 +638,203 @@ async fn watch_prints_one_line_per_change_as_it_happens() {
     );
     child.start_kill().expect("kill");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_time_shows_each_leaders_local_time_and_books_at_its_revision() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let url = format!("http://{}", server.addr);
+    let run = |args: &'static [&'static str]| entente(&url, args);
+    for args in [
+        &[
+            "event",
+            "create",
+            "--id",
+            "brics-kazan-2024",
+            "--kind",
+            "summit",
+            "--title",
+            "XVI BRICS summit",
+            "--venue",
+            "kazan-expo",
+            "--dates",
+            "2024-10-22..2024-10-24",
+            "--participant",
+            "putin",
+            "--participant",
+            "pezeshkian",
+            "--participant",
+            "xi",
+            "--status",
+            "confirmed",
+        ][..],
+        // Putin and Xi meet at 10:00 on the 22nd, on the sidelines.
+        &[
+            "event",
+            "create",
+            "--id",
+            "putin-xi",
+            "--kind",
+            "bilateral-meeting",
+            "--title",
+            "Talks",
+            "--venue",
+            "kazan-expo",
+            "--start",
+            "2024-10-22T10:00",
+            "--end",
+            "2024-10-22T11:30",
+            "--participant",
+            "putin",
+            "--participant",
+            "xi",
+            "--sidelines",
+            "brics-kazan-2024",
+            "--status",
+            "confirmed",
+        ][..],
+    ] {
+        let out = run(args).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let search: &[&str] = &[
+        "--tz",
+        "Asia/Tehran",
+        "find-time",
+        "--participant",
+        "putin",
+        "--participant",
+        "pezeshkian",
+        "--duration",
+        "45m",
+        "--within",
+        "brics-kazan-2024",
+        "--max",
+        "3",
+    ];
+    let table = run(search).await;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = String::from_utf8_lossy(&table.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].contains("putin") && lines[0].contains("pezeshkian"),
+        "{text}"
+    );
+    // The first slot: 09:00 in Kazan (09:30 in Tehran, the viewer's zone), both leaders
+    // in Kazan's working hours; then 09:15, then 11:30 once Putin has finished with Xi
+    // (the venue hosts that meeting until 11:30).
+    assert!(
+        lines[1].contains("2024-10-22 09:30 +03:30 Asia/Tehran"),
+        "{text}"
+    );
+    assert!(lines[1].contains("09:00 MSK"), "{text}");
+    assert!(lines[2].contains("2024-10-22 09:45 +03:30"), "{text}");
+    assert!(lines[3].contains("2024-10-22 12:00 +03:30"), "{text}");
+    assert!(text.contains("revision"), "{text}");
+
+    let mut json_args = vec!["--output", "json"];
+    json_args.extend_from_slice(search);
+    let out = entente(&url, &json_args).await;
+    let r = json(&out);
+    let slot = &r["slots"][0];
+    assert_eq!(slot["start"]["localTime"], "2024-10-22T09:30:00");
+    assert_eq!(slot["venueId"], "kazan-expo");
+    assert_eq!(slot["attendees"][1]["participantId"], "pezeshkian");
+    assert_eq!(slot["attendees"][1]["status"], "SLOT_STATUS_FREE");
+    assert_eq!(
+        slot["attendees"][1]["localStart"]["timeZone"],
+        "Europe/Moscow"
+    );
+    let revision = r["revision"]
+        .as_str()
+        .expect("int64 as a string")
+        .to_string();
+
+    // Booked at that revision; a second booking at the same revision is refused.
+    let book = |id: &'static str, rev: String| {
+        let url = url.clone();
+        async move {
+            entente(
+                &url,
+                &[
+                    "event",
+                    "create",
+                    "--id",
+                    id,
+                    "--kind",
+                    "bilateral-meeting",
+                    "--title",
+                    "Putin–Pezeshkian",
+                    "--venue",
+                    "kazan-expo",
+                    "--start",
+                    "2024-10-22T09:00",
+                    "--end",
+                    "2024-10-22T09:45",
+                    "--participant",
+                    "putin",
+                    "--participant",
+                    "pezeshkian",
+                    "--sidelines",
+                    "brics-kazan-2024",
+                    "--expected-revision",
+                    &rev,
+                ],
+            )
+            .await
+        }
+    };
+    let first = book("putin-pezeshkian", revision.clone()).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = book("again", revision).await;
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(stderr(&second).contains("ABORTED"), "{}", stderr(&second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_commands_edit_a_countrys_work_week_and_holidays() {
+    let server = TestServer::start().await;
+    let url = format!("http://{}", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let ics = dir.path().join("ir.ics");
+    std::fs::write(
+        &ics,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\n\
+         DTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20240826\r\nSUMMARY:Arbaeen\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let ics = ics.to_str().unwrap().to_string();
+    let get = entente(&url, &["calendar", "get", "IR"]).await;
+    let text = String::from_utf8_lossy(&get.stdout).to_string();
+    assert!(
+        text.contains("Mon Tue Wed Thu Sat Sun (cldr)"),
+        "{text}{}",
+        stderr(&get)
+    );
+    for args in [
+        vec![
+            "calendar",
+            "set-week",
+            "SA",
+            "--days",
+            "sun,mon,tue,wed,thu",
+        ],
+        vec!["calendar", "import", "IR", &ics, "--estimated"],
+        vec!["calendar", "add-holiday", "IR", "2024-10-24", "Test day"],
+    ] {
+        let out = entente(&url, &args).await;
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let ir = json(&entente(&url, &["--output", "json", "calendar", "get", "IR"]).await);
+    assert_eq!(ir["holidays"][0]["status"], "HOLIDAY_STATUS_ESTIMATED");
+    assert_eq!(ir["holidays"][1]["name"], "Test day");
+    let list = entente(&url, &["calendar", "list"]).await;
+    let text = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        text.contains("SA") && text.contains("Mon Tue Wed Thu Sun"),
+        "{text}"
+    );
+    let bad = entente(&url, &["calendar", "set-week", "SA", "--days", "funday"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}

@@ -292,6 +292,10 @@ pub struct CreateArgs {
     /// Readable id (default: generated).
     #[arg(long)]
     id: Option<String>,
+    /// Write only if nothing has been written since this revision (as `find-time` or a
+    /// list reported it); refused (ABORTED) otherwise.
+    #[arg(long, value_name = "REVISION")]
+    expected_revision: Option<i64>,
     #[command(flatten)]
     fields: EventArgs,
     #[command(flatten)]
@@ -480,7 +484,12 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
     let mut ev = client.events();
     match cmd {
         EventCmd::Create(args) => {
-            let CreateArgs { id, fields, write } = *args;
+            let CreateArgs {
+                id,
+                expected_revision,
+                fields,
+                write,
+            } = *args;
             let r = ev
                 .create_event(pb::CreateEventRequest {
                     event: Some(Box::new(fields.event(String::new())?)),
@@ -489,6 +498,7 @@ pub async fn event(client: &Client, out: &Out, tz: &str, cmd: EventCmd) -> Res {
                     allow_conflicts: write.allow_conflicts,
                     view_zone: tz.to_string(),
                     actor: write.actor.unwrap_or_default(),
+                    expected_revision,
                     ..Default::default()
                 })
                 .await?

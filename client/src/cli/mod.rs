@@ -5,6 +5,7 @@
 //! the server; 4 refused because of a scheduling conflict.
 
 mod audit;
+mod calendar;
 mod directory;
 mod events;
 mod output;
@@ -94,6 +95,12 @@ pub enum Command {
     /// The audit log: who wrote what (ADMIN tokens).
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Find the times at which participants can meet: free, in each one's working hours
+    /// where they will be, on working days, with time to travel.
+    FindTime(Box<calendar::FindTimeArgs>),
+    /// Each country's work week and holidays.
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCmd),
     /// Follow the change feed: one line per change your office may see, until
     /// interrupted (JSON lines with --output json).
     Watch(watch::WatchArgs),
@@ -222,6 +229,8 @@ async fn run(cli: Cli) -> Res {
         Command::Proposal(c) => proposals::proposal(&client, &out, c).await,
         Command::Audit(c) => audit::audit(&client, &out, c).await,
         Command::Watch(a) => watch::watch(&client, &out, &tz, a).await,
+        Command::FindTime(a) => calendar::find_time(&client, &out, &tz, *a).await,
+        Command::Calendar(c) => calendar::calendar(&client, &out, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }
