@@ -24,6 +24,7 @@
 //! client in [`wire`] (requests framed ahead, no per-call task hop), so that the
 //! generator takes as little as it can of the cores it shares with the server.
 
+mod cities;
 mod dataset;
 mod wire;
 
@@ -233,7 +234,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
         zones.entry(e.venue_id).or_insert_with(|| e.zone.clone());
     }
     for (v, zone) in &zones {
-        let (city, lat, lng) = dataset::city_of(zone);
+        let (city, lat, lng) = cities::city_of(zone);
         dir.create_venue(pb::CreateVenueRequest {
             venue: Some(pb::Venue {
                 display_name: format!("Hall {v}"),
@@ -343,6 +344,7 @@ struct Methods {
     agenda: Uri,
     list: Uri,
     health: Uri,
+    slots: Uri,
 }
 
 impl Methods {
@@ -353,6 +355,7 @@ impl Methods {
             agenda: c.uri("/entente.v1.EventService/GetAgenda")?,
             list: c.uri("/entente.v1.EventService/ListEvents")?,
             health: c.uri("/grpc.health.v1.Health/Check")?,
+            slots: c.uri("/entente.v1.CalendarService/FindSlots")?,
         })
     }
 }
@@ -368,6 +371,9 @@ struct Ctx {
     methods: Methods,
     cursor: Arc<AtomicU64>,
     check_hits: bool,
+    /// For FindSlots: the highest participant number, the dataset's first instant, and
+    /// how many days a 14-day window may start in.
+    span: (usize, i64, usize),
 }
 
 impl Ctx {
@@ -434,6 +440,57 @@ impl Ctx {
         }
     }
 
+    /// FindSlots as issue 21 sizes it: 5 random participants, a 14-day window from a
+    /// random midnight of the dataset's span, one random venue, 15-minute granularity, a
+    /// 60-minute meeting, the default constraints, the best 10 slots.
+    async fn find_slots(&self, c: &mut Conn, rng: &mut Rng, t: &mut Tally) {
+        let (participants, first, days) = self.span;
+        let mut people: Vec<usize> = Vec::new();
+        while people.len() < 5 {
+            let p = 1 + rng.below(participants);
+            if !people.contains(&p) {
+                people.push(p);
+            }
+        }
+        let from = (first / 86_400 + rng.below(days) as i64) * 86_400;
+        let day = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.date_naive().to_string())
+                .unwrap_or_default()
+        };
+        let v = self.data.events[rng.below(self.data.events.len())].venue_id;
+        let minutes = |m: i64| {
+            Some(prost_types::Duration {
+                seconds: m * 60,
+                nanos: 0,
+            })
+        };
+        let req = wire::frame(&pb::FindSlotsRequest {
+            participants: people
+                .iter()
+                .map(|p| pb::SlotParticipant {
+                    participant_id: format!("p{p}"),
+                    ..Default::default()
+                })
+                .collect(),
+            duration: minutes(60),
+            window: Some(pb::TimeWindow {
+                start: day(from),
+                end: day(from + 14 * 86_400),
+                time_zone: String::new(),
+            }),
+            venue_ids: vec![format!("v{v}")],
+            granularity: minutes(15),
+            max_results: 10,
+            ..Default::default()
+        });
+        let start = Instant::now();
+        match c.call(&self.methods.slots, req).await {
+            Ok(r) if r.code == wire::OK => t.record(start),
+            r => t.fail("find_slots", r),
+        }
+    }
+
     /// 90% reads of three kinds, 10% bookings.
     async fn mixed(&self, c: &mut Conn, rng: &mut Rng, t: &mut Tally) {
         let dice = rng.below(100);
@@ -485,6 +542,7 @@ async fn run(args: &Args, name: &str, ctx: &Ctx, conns: &[Conn]) -> anyhow::Resu
             while Instant::now() < deadline {
                 match name.as_str() {
                     "conflict_check" => ctx.conflict_check(&mut conn, &mut rng, &mut t).await,
+                    "find_slots" => ctx.find_slots(&mut conn, &mut rng, &mut t).await,
                     "book" => ctx.book(&mut conn, &mut t).await,
                     "health" => ctx.health(&mut conn, &mut t).await,
                     _ => ctx.mixed(&mut conn, &mut rng, &mut t).await,
@@ -676,6 +734,27 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         data: data.clone(),
         cursor: Arc::new(AtomicU64::new(0)),
         check_hits: true,
+        span: {
+            let instant = |s: &str| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.timestamp())
+                    .unwrap_or_default()
+            };
+            let first = data.events.iter().map(|e| instant(&e.start_utc)).min();
+            let last = data.events.iter().map(|e| instant(&e.end_utc)).max();
+            let (first, last) = (first.unwrap_or(0), last.unwrap_or(0));
+            let participants = data
+                .events
+                .iter()
+                .flat_map(|e| e.participant_ids.iter().copied())
+                .max()
+                .unwrap_or(1) as usize;
+            (
+                participants,
+                first,
+                ((last - first) / 86_400 - 14).max(1) as usize,
+            )
+        },
     };
     let mut feed = None;
     for w in &args.workloads {
@@ -685,7 +764,7 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         match w.as_str() {
             "load" => load(&args, &data, &chans).await?,
             "hold" => tokio::time::sleep(Duration::from_secs(args.duration)).await,
-            "conflict_check" | "book" | "mixed" | "health" => {
+            "conflict_check" | "book" | "mixed" | "health" | "find_slots" => {
                 run(&args, w, &ctx, &conns).await?;
                 // After bookings, expect_hits no longer describes the store.
                 if w == "book" || w == "mixed" {

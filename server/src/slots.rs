@@ -35,8 +35,6 @@
 //! offset lookups per zone, so a search grows with the events in the window, not with the
 //! store.
 
-use std::collections::HashMap;
-
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 
@@ -390,6 +388,8 @@ struct Person<'a> {
     c: Constraints,
     calendar: std::borrow::Cow<'a, WorkCalendar>,
     days: calendar::Days,
+    /// The calendar's holidays as (day number, official), by day.
+    holidays: Vec<(i64, bool)>,
     timeline: Timeline<'a>,
 }
 
@@ -415,6 +415,37 @@ impl Verdict {
     }
 }
 
+/// A search's working memory, reused from candidate to candidate so that judging one
+/// allocates nothing and repeats no costly arithmetic.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The slot's wall-clock minutes ([`local_ranges`]).
+    ranges: Vec<(i64, i64)>,
+    /// The last offset lookups: the participants of one candidate at one venue ask the
+    /// same two (start and last minute), and a tzdb lookup is a binary search.
+    offsets: [(Option<Tz>, i64, i64); 4],
+    next_offset: usize,
+    /// Seconds of travel between two venues (addresses of the neighbour's venue and of the
+    /// candidate's), `None` when not checked: a great-circle distance is trigonometry.
+    journeys: hashbrown::HashMap<(usize, usize), Option<i64>>,
+}
+
+impl Scratch {
+    fn offset(&mut self, zone: Tz, t: i64) -> i64 {
+        if let Some(&(_, _, o)) = self
+            .offsets
+            .iter()
+            .find(|(z, at, _)| *z == Some(zone) && *at == t)
+        {
+            return o;
+        }
+        let o = offset(zone, t);
+        self.offsets[self.next_offset] = (Some(zone), t, o);
+        self.next_offset = (self.next_offset + 1) % self.offsets.len();
+        o
+    }
+}
+
 /// UTC offset of `zone` at `t`, seconds.
 fn offset(zone: Tz, t: i64) -> i64 {
     use chrono::{Offset, TimeZone};
@@ -425,7 +456,13 @@ fn offset(zone: Tz, t: i64) -> i64 {
 
 /// The wall-clock minute starts of `[s, e)` in `zone`, as inclusive ranges of local
 /// seconds (one range, or one per offset when the slot crosses a change).
-fn local_ranges(zone: Tz, s: i64, e: i64, out: &mut Vec<(i64, i64)>) {
+fn local_ranges(
+    zone: Tz,
+    s: i64,
+    e: i64,
+    out: &mut Vec<(i64, i64)>,
+    offset: &mut impl FnMut(Tz, i64) -> i64,
+) {
     out.clear();
     let last = e - 60;
     let mut cur = s;
@@ -495,12 +532,13 @@ impl<'a> Search<'a> {
     fn assess(
         &self,
         p: &Person<'a>,
-        venue: Option<&Venue>,
+        vi: usize,
         s: i64,
-        ranges: &mut Vec<(i64, i64)>,
+        scratch: &mut Scratch,
         mut issues: Option<&mut Vec<Issue>>,
         words: &Words<'_>,
     ) -> Verdict {
+        let venue = self.venues[vi];
         let e = s + self.duration;
         let c = &p.c;
         let mut v = Verdict::default();
@@ -529,14 +567,12 @@ impl<'a> Search<'a> {
         }
         // Buffers.
         if c.buffers != Strength::Off && (c.buffer_before > 0 || c.buffer_after > 0) {
-            let before = p.timeline.overlapping(s - c.buffer_before, s);
-            let after = p.timeline.overlapping(e, e + c.buffer_after);
-            let zones = [(c.buffer_before, "before"), (c.buffer_after, "after")];
-            for (list, (secs, side)) in [before.collect::<Vec<_>>(), after.collect()]
-                .into_iter()
-                .zip(zones)
-            {
-                for x in list {
+            let zones = [
+                (s - c.buffer_before, s, c.buffer_before, "before"),
+                (e, e + c.buffer_after, c.buffer_after, "after"),
+            ];
+            for (from, to, secs, side) in zones {
+                for x in p.timeline.overlapping(from, to) {
                     let hard = c.buffers == Strength::Hard && x.confirmed;
                     say(&mut v, Status::Buffer, hard, &|| {
                         words.busy(
@@ -557,11 +593,13 @@ impl<'a> Search<'a> {
             for (other, earlier) in legs {
                 let Some(x) = other else { continue };
                 let Some(there) = x.venue else { continue };
-                let Some(b) = there.location else { continue };
-                if same_city(here, there) {
-                    continue;
-                }
-                let need = self.travel.required_secs(conflicts::great_circle_km(a, b));
+                let key = (std::ptr::from_ref(there) as usize, vi);
+                let need = *scratch.journeys.entry(key).or_insert_with(|| {
+                    let b = there.location?;
+                    (!same_city(here, there))
+                        .then(|| self.travel.required_secs(conflicts::great_circle_km(a, b)))
+                });
+                let Some(need) = need else { continue };
                 let gap = if earlier { s - x.end } else { x.start - e };
                 if gap < need {
                     let hard = c.travel == Strength::Hard && x.confirmed;
@@ -584,7 +622,8 @@ impl<'a> Search<'a> {
             || c.holidays != Strength::Off;
         if checks_clock {
             let zone = self.zone_of(p, venue, s, e);
-            local_ranges(zone, s, e, ranges);
+            let mut ranges = std::mem::take(&mut scratch.ranges);
+            local_ranges(zone, s, e, &mut ranges, &mut |z, t| scratch.offset(z, t));
             if c.hours_strength != Strength::Off {
                 let base = day_of(ranges[0].0) * 86_400;
                 let inside = ranges
@@ -614,15 +653,18 @@ impl<'a> Search<'a> {
                             &|| words.weekend(p, day),
                         );
                     }
-                    if c.holidays != Strength::Off {
-                        for h in p.calendar.on(date_of(day)) {
-                            let hard =
-                                c.holidays == Strength::Hard && h.status == HolidayStatus::Official;
-                            say(&mut v, Status::Holiday, hard, &|| words.holiday(p, h));
+                    if c.holidays != Strength::Off && !p.holidays.is_empty() {
+                        let at = p.holidays.partition_point(|&(d, _)| d < day);
+                        for &(_, official) in p.holidays[at..].iter().take_while(|h| h.0 == day) {
+                            let hard = c.holidays == Strength::Hard && official;
+                            say(&mut v, Status::Holiday, hard, &|| {
+                                words.holiday(p, date_of(day), official)
+                            });
                         }
                     }
                 }
             }
+            scratch.ranges = ranges;
         }
         v
     }
@@ -745,17 +787,24 @@ impl Words<'_> {
         )
     }
 
-    fn holiday(&self, p: &Person<'_>, h: &calendar::Holiday) -> String {
+    fn holiday(&self, p: &Person<'_>, date: NaiveDate, official: bool) -> String {
+        let wanted = if official {
+            HolidayStatus::Official
+        } else {
+            HolidayStatus::Estimated
+        };
+        let names: Vec<&str> = p
+            .calendar
+            .on(date)
+            .iter()
+            .filter(|h| h.status == wanted)
+            .map(|h| h.name.as_str())
+            .collect();
         format!(
-            "{} is {} in {}{}",
-            h.date,
-            h.name,
+            "{date} is {} in {}{}",
+            names.join(" and "),
             p.who.country_code,
-            if h.status == HolidayStatus::Estimated {
-                " (estimated date)"
-            } else {
-                ""
-            }
+            if official { "" } else { " (estimated date)" }
         )
     }
 }
@@ -877,10 +926,16 @@ impl Scheduler {
     /// The slots for `q`, through `who`'s eyes: every event blocks, but only those `who`
     /// may see are described.
     pub fn find_slots(&self, who: &Principal, q: &Query) -> Result<Found> {
-        check_query(q)?;
         let travel = self.settings().travel;
-        self.read(who, |view| find(view, q, travel))
+        self.read(who, |view| search(view.state(), who, q, &travel))
     }
+}
+
+/// The slots for `q` in `st`, through `who`'s eyes: the pure search behind
+/// [`Scheduler::find_slots`] (benchmarks call it on a state they build).
+pub fn search(st: &State, who: &Principal, q: &Query, travel: &TravelSettings) -> Result<Found> {
+    check_query(q)?;
+    find(View::new(st, who), q, *travel)
 }
 
 /// An event as the search holds it, counting as `status`.
@@ -1060,11 +1115,20 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
             .filter(|e| counts(e))
             .filter_map(|e| e.status_for_named(id).map(|s| near(e, s)))
             .collect();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
         people.push(Person {
             need,
             who: p,
             c: need.overrides.over(q.defaults.over(Constraints::default())),
             days: cal.days(),
+            holidays: cal
+                .holidays
+                .iter()
+                .map(|h| {
+                    let day = (h.date - epoch).num_days();
+                    (day, h.status == HolidayStatus::Official)
+                })
+                .collect(),
             calendar: cal,
             timeline: Timeline::new(evs),
         });
@@ -1096,25 +1160,24 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
         conflicts: Vec::new(),
     };
     let n_people = search.people.len();
-    let mut excluded: HashMap<(usize, Status), u32> = HashMap::new();
+    // Per participant, then per venue: how many candidates each kind of issue ruled out.
+    let mut excluded = vec![[0u32; STATUSES.len()]; n_people + search.venues.len()];
     let mut fitting: Vec<(u32, u32, u32, u16)> = Vec::new();
-    let mut ranges = Vec::with_capacity(2);
+    let mut scratch = Scratch::default();
     for k in 0..starts {
         let s = from + k as i64 * granularity;
-        for (vi, venue) in search.venues.iter().enumerate() {
+        for vi in 0..search.venues.len() {
             let mut ok = true;
             let mut soft = 0u32;
             let mut optional = 0u32;
             let venue_v = search.assess_venue(vi, s, None, &quiet);
             if venue_v.hard != 0 {
                 ok = false;
-                *excluded
-                    .entry((n_people + vi, Status::VenueBusy))
-                    .or_default() += 1;
+                excluded[n_people + vi][Status::VenueBusy as usize] += 1;
             }
             soft += venue_v.soft_count();
             for (pi, p) in search.people.iter().enumerate() {
-                let v = search.assess(p, *venue, s, &mut ranges, None, &quiet);
+                let v = search.assess(p, vi, s, &mut scratch, None, &quiet);
                 if p.need.optional {
                     if v.hard == 0 {
                         optional += 1;
@@ -1126,7 +1189,7 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
                     ok = false;
                     for st in STATUSES {
                         if v.hard & st.bit() != 0 {
-                            *excluded.entry((pi, st)).or_default() += 1;
+                            excluded[pi][st as usize] += 1;
                         }
                     }
                 }
@@ -1168,7 +1231,7 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
             .iter()
             .map(|p| {
                 let mut issues = Vec::new();
-                let v = search.assess(p, venue, s, &mut ranges, Some(&mut issues), &words);
+                let v = search.assess(p, vi as usize, s, &mut scratch, Some(&mut issues), &words);
                 issues.sort_by_key(|i| (!i.hard, i.status));
                 Attendee {
                     participant_id: p.who.id.clone(),
@@ -1195,7 +1258,14 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
     let total = candidates as u32;
     let mut diagnostics: Vec<Diagnostic> = excluded
         .into_iter()
-        .map(|((i, status), n)| {
+        .enumerate()
+        .flat_map(|(i, counts)| {
+            STATUSES
+                .into_iter()
+                .filter(move |st| counts[*st as usize] > 0)
+                .map(move |st| (i, st, counts[st as usize]))
+        })
+        .map(|(i, status, n)| {
             let (participant_id, venue_id, whose) = if i < n_people {
                 let p = &search.people[i];
                 (p.who.id.clone(), String::new(), p.who.display_name.clone())
@@ -1297,7 +1367,7 @@ mod tests {
             .unwrap()
             .timestamp();
         let mut out = Vec::new();
-        local_ranges(zone, s, s + 30 * 60, &mut out);
+        local_ranges(zone, s, s + 30 * 60, &mut out, &mut offset);
         assert_eq!(out.len(), 2, "{out:?}");
         let local = |t: i64| date_of(day_of(t)).to_string() + " " + &clock(t.rem_euclid(86_400));
         assert_eq!(local(out[0].0), "2024-04-07 01:45");
