@@ -54,4 +54,3 @@ pub fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> anyhow::R
         })
         .collect()
 }
-

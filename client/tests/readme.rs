@@ -48,6 +48,12 @@ async fn the_readme_quick_start_runs_as_written() {
         );
         outputs.push(stdout);
     }
+    let slots = &outputs[outputs.len() - 4];
+    assert!(
+        slots.contains("2024-10-22 09:30 +03:30 Asia/Tehran  kazan-expo  09:00 MSK  09:00 MSK"),
+        "the first slot of the summit, in Tehran time and each leader's: {slots}"
+    );
+    assert!(slots.contains("(revision "), "{slots}");
     let agenda = &outputs[outputs.len() - 3];
     assert!(agenda.contains("IN Asia/Tehran"), "{agenda}");
     assert!(

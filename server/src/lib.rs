@@ -12,6 +12,10 @@
 //! - [`events`]: the event record and its time and programme indexes.
 //! - [`conflicts`]: participant, venue and travel conflicts.
 //! - [`proposals`]: invitations, meeting requests and agreements.
+//! - [`calendar`]: each country's working calendar (CLDR work week, holidays, iCalendar
+//!   import).
+//! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
+//!   constraints, ranking and diagnostics.
 //! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
 //! - [`storage`]: sled behind a narrow `Backend` trait; record codec; group commit.
 //! - [`validate`]: shared field rules and pagination.

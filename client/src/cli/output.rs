@@ -147,9 +147,12 @@ fn kind_name(k: pb::ConflictKind) -> String {
     .to_string()
 }
 
-/// "2024-10-11 11:00 +05 Asia/Ashgabat".
+/// "2024-10-11 11:00 +05 Asia/Ashgabat"; "2024-10-21 06:00 UTC" (no "UTC UTC").
 pub fn when(z: &Option<pb::ZonedTime>) -> String {
     match z {
+        Some(z) if z.abbreviation == z.time_zone => {
+            format!("{} {}", minutes(&z.local_time), z.time_zone)
+        }
         Some(z) => format!(
             "{} {} {}",
             minutes(&z.local_time),
