@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "entente/v1/proposal.proto",
     "entente/v1/audit.proto",
     "entente/v1/calendar.proto",
+    "entente/v1/ics.proto",
     "entente/v1/changes.proto",
 ];
 

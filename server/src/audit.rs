@@ -52,6 +52,8 @@ pub mod method {
         UPDATE_WORK_CALENDAR = "CalendarService" / "UpdateWorkCalendar";
         DELETE_WORK_CALENDAR = "CalendarService" / "DeleteWorkCalendar";
         IMPORT_HOLIDAYS = "CalendarService" / "ImportHolidays";
+        CREATE_CALENDAR_FEED = "ICalendarService" / "CreateCalendarFeed";
+        DELETE_CALENDAR_FEED = "ICalendarService" / "DeleteCalendarFeed";
         CREATE_EVENT = "EventService" / "CreateEvent";
         UPDATE_EVENT = "EventService" / "UpdateEvent";
         CANCEL_EVENT = "EventService" / "CancelEvent";

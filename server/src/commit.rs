@@ -47,6 +47,8 @@ pub enum Kind {
     Proposal,
     /// A working calendar.
     WorkCalendar,
+    /// An iCalendar subscription feed (its secret's digest never leaves the server).
+    CalendarFeed,
 }
 
 /// What a write did to a record.
@@ -77,6 +79,8 @@ pub enum Record {
     Proposal(Arc<Proposal>),
     /// A working calendar.
     WorkCalendar(Arc<WorkCalendar>),
+    /// An iCalendar subscription feed.
+    CalendarFeed(Arc<crate::ics::feeds::CalendarFeed>),
 }
 
 impl Record {
@@ -90,6 +94,7 @@ impl Record {
             Record::Event(_) => Kind::Event,
             Record::Proposal(_) => Kind::Proposal,
             Record::WorkCalendar(_) => Kind::WorkCalendar,
+            Record::CalendarFeed(_) => Kind::CalendarFeed,
         }
     }
 
@@ -103,6 +108,7 @@ impl Record {
             Record::Event(r) => r.meta.etag(),
             Record::Proposal(r) => r.meta.etag(),
             Record::WorkCalendar(r) => r.meta.etag(),
+            Record::CalendarFeed(r) => r.meta.etag(),
         }
     }
 
@@ -116,6 +122,7 @@ impl Record {
             Record::Event(r) => crate::events::stored::encode(r),
             Record::Proposal(r) => storage::encode(&**r),
             Record::WorkCalendar(r) => storage::encode(&**r),
+            Record::CalendarFeed(r) => storage::encode(&**r),
         }
     }
 
@@ -129,6 +136,7 @@ impl Record {
             Kind::Event => Record::Event(Arc::new(crate::events::stored::decode(key, bytes)?)),
             Kind::Proposal => Record::Proposal(Arc::new(storage::decode(key, bytes)?)),
             Kind::WorkCalendar => Record::WorkCalendar(Arc::new(storage::decode(key, bytes)?)),
+            Kind::CalendarFeed => Record::CalendarFeed(Arc::new(storage::decode(key, bytes)?)),
         })
     }
 }

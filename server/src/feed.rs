@@ -246,7 +246,7 @@ impl Filter {
                     && unset(&self.parent)
                     && self.window.is_none()
             }
-            Record::Country(_) | Record::WorkCalendar(_) => {
+            Record::Country(_) | Record::WorkCalendar(_) | Record::CalendarFeed(_) => {
                 unset(&self.participant)
                     && unset(&self.venue)
                     && unset(&self.forum)
@@ -323,6 +323,8 @@ fn visible(view: View<'_>, r: &Record) -> bool {
     match r {
         Record::Event(e) => view.sees(e),
         Record::Proposal(p) => policy::sees_proposal(view.state(), view.who(), p),
+        // A subscription feed is its office's own business.
+        Record::CalendarFeed(f) => f.visible_to(view.who()),
         _ => true,
     }
 }

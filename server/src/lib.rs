@@ -24,6 +24,7 @@
 //! - [`redact`]: the one redaction point for everything that mentions another record.
 //! - [`audit`]: the audit log and the names of the operations it records.
 //! - [`commit`]: what a write changes; the commit point's record of it.
+//! - [`ics`]: iCalendar export, subscription feeds and import.
 //! - [`feed`]: the change feed: durable commits, in order, to each office as it may see
 //!   them.
 //! - [`config`]: the configuration file: tokens, limits, travel, sweep, storage.
@@ -41,6 +42,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod grpc;
+pub mod ics;
 mod pages;
 pub mod policy;
 pub mod proposals;
@@ -202,6 +204,8 @@ pub async fn serve_with(
             .map_err(|e| ServeError::Tls(e.to_string()))?;
     }
     builder
+        // Calendar apps fetch subscription feeds (`GET /ics/…`) over HTTP/1.1.
+        .accept_http1(true)
         .timeout(limits.request_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)

@@ -261,6 +261,8 @@ pub struct State {
     pub forums: Directory<Forum>,
     /// Stored working calendars by country code.
     pub work_calendars: Directory<crate::calendar::WorkCalendar>,
+    /// iCalendar subscription feeds by id.
+    pub calendar_feeds: Directory<crate::ics::feeds::CalendarFeed>,
     /// Events and their indexes.
     pub events: crate::events::EventStore,
     /// Proposals and their indexes.
@@ -375,6 +377,9 @@ pub struct Settings {
     pub feed_buffer: usize,
     /// How long the change log keeps a write's changes.
     pub change_retention: std::time::Duration,
+    /// The domain of exported UIDs (`<event id>@<domain>`); an import reads a UID at this
+    /// domain back as the event id.
+    pub ics_uid_domain: String,
 }
 
 impl Default for Settings {
@@ -388,6 +393,7 @@ impl Default for Settings {
             feed_progress: std::time::Duration::from_secs(2),
             feed_buffer: 4096,
             change_retention: std::time::Duration::from_secs(7 * 24 * 3600),
+            ics_uid_domain: "entente".to_string(),
         }
     }
 }
@@ -645,6 +651,7 @@ fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.venues)?;
     load_map(store, &mut state.forums)?;
     load_map(store, &mut state.work_calendars)?;
+    load_map(store, &mut state.calendar_feeds)?;
     state.events = crate::events::EventStore::load(store)?;
     state.proposals = crate::proposals::ProposalStore::load(store)?;
     store.visit(storage::prefix::REQUEST, &mut |k, v| {

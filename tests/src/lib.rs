@@ -11,6 +11,7 @@ use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
+use entente_proto::v1::i_calendar_service_client::ICalendarServiceClient;
 use entente_proto::v1::proposal_service_client::ProposalServiceClient;
 use entente_server::{Config, ManualClock, Settings};
 use tokio::sync::oneshot;
@@ -216,6 +217,57 @@ impl TestServer {
         CalendarServiceClient::new(self.channel.clone())
     }
 
+    /// An iCalendar (export, import, feeds) client.
+    pub fn ics(&self) -> ICalendarServiceClient<Channel> {
+        ICalendarServiceClient::new(self.channel.clone())
+    }
+
+    /// A plain HTTP/1.1 GET of `path` on the server's port with extra `headers`, as a
+    /// calendar app sends it: the status, the response headers (names lowercase) and the
+    /// body.
+    pub async fn http_get(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let mut req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: test-calendar\r\nConnection: close\r\n",
+            self.addr
+        );
+        for (k, v) in headers {
+            req += &format!("{k}: {v}\r\n");
+        }
+        req += "\r\n";
+        s.write_all(req.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("read");
+        let raw = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        (status, headers, body)
+    }
+
     /// Clients that send `token` as a bearer token.
     pub fn as_token(&self, token: &str) -> Authed {
         let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
@@ -235,7 +287,11 @@ impl TestServer {
             ),
             audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
             changes: ChangeServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
-            calendars: CalendarServiceClient::with_interceptor(self.channel.clone(), bearer),
+            calendars: CalendarServiceClient::with_interceptor(
+                self.channel.clone(),
+                bearer.clone(),
+            ),
+            ics: ICalendarServiceClient::with_interceptor(self.channel.clone(), bearer),
         }
     }
 }
@@ -270,6 +326,22 @@ pub struct Authed {
     pub changes: ChangeServiceClient<Svc>,
     /// Working calendars and the slot finder.
     pub calendars: CalendarServiceClient<Svc>,
+    /// iCalendar export, import and feeds.
+    pub ics: ICalendarServiceClient<Svc>,
+}
+
+/// A chunked HTTP/1.1 body, joined.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out += &rest[..n];
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 impl TestServer {}

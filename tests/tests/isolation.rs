@@ -318,9 +318,32 @@ fn candidate(me: &str, venue: &str, participants: &[&str]) -> pb::Event {
     e
 }
 
+/// Every scope an export or a feed can take in the world, with the hidden ids it names.
+fn calendar_scopes() -> Vec<(pb::CalendarScope, Vec<String>)> {
+    let scope = |participant: &str, venue: &str, forum: &str, parent: &str| pb::CalendarScope {
+        participant_id: participant.into(),
+        venue_id: venue.into(),
+        forum_id: forum.into(),
+        parent_event_id: parent.into(),
+    };
+    let mut out = vec![
+        (scope("", "", "", ""), Vec::new()),
+        (scope("putin", "", "", ""), Vec::new()),
+        (scope("lula", "", "", ""), Vec::new()),
+        (scope("", "kremlin", "", ""), Vec::new()),
+        (scope("", "", "brics", ""), Vec::new()),
+        (scope("", "", "", "summit"), Vec::new()),
+    ];
+    for (vis, _) in VISIBILITIES {
+        let id = event_id(vis);
+        out.push((scope("", "", "", &id), vec![id]));
+    }
+    out
+}
+
 /// The probes of one RPC by one caller (`me` is its token name, which prefixes the ids of
 /// what it creates).
-async fn probe(rpc: &str, a: &mut Authed, me: &str) -> Vec<Seen> {
+async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<Seen> {
     let ids: Vec<String> = VISIBILITIES.iter().map(|(v, _)| event_id(v)).collect();
     let pids: Vec<String> = VISIBILITIES.iter().map(|(v, _)| proposal_id(v)).collect();
     let mut out = Vec::new();
@@ -1130,6 +1153,109 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str) -> Vec<Seen> {
             }
         }
 
+        "ICalendarService/ExportCalendar" => {
+            for (scope, named) in calendar_scopes() {
+                for utc_times in [false, true] {
+                    out.push(seen(
+                        a.ics
+                            .export_calendar(pb::ExportCalendarRequest {
+                                scope: Some(scope.clone()),
+                                window: window(),
+                                utc_times,
+                                include_cancelled: true,
+                            })
+                            .await,
+                        &named,
+                    ));
+                }
+            }
+        }
+        "ICalendarService/ImportCalendar" => {
+            // Over the canaries' hours with their participants and hall (conflicts), and
+            // under their own UIDs (an update of a hidden event), dry and for real.
+            let vevent = |uid: &str, parent: &str| {
+                format!(
+                    "BEGIN:VEVENT\r\nUID:{uid}\r\nSUMMARY:{me} import\r\n\
+                     DTSTART;TZID=Europe/Moscow:20250910T093000\r\n\
+                     DTEND;TZID=Europe/Moscow:20250910T163000\r\nLOCATION:kremlin\r\n\
+                     ATTENDEE:urn:entente:participant:putin\r\n\
+                     ATTENDEE:urn:entente:participant:lula\r\n\
+                     RELATED-TO:{parent}@entente\r\nEND:VEVENT\r\n"
+                )
+            };
+            let mut body = vevent(&format!("{me}-import@x"), "summit");
+            for id in &ids {
+                body += &vevent(&format!("{id}@entente"), id);
+                body += &vevent(&format!("{me}-{id}@x"), id);
+            }
+            let ics = format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n{body}END:VCALENDAR\r\n"
+            );
+            for (dry_run, status) in [
+                (true, pb::EventStatus::Confirmed),
+                (false, pb::EventStatus::Tentative),
+                (false, pb::EventStatus::Confirmed),
+            ] {
+                out.push(seen(
+                    a.ics
+                        .import_calendar(pb::ImportCalendarRequest {
+                            ics: ics.clone(),
+                            dry_run,
+                            status: status as i32,
+                            ..Default::default()
+                        })
+                        .await,
+                    &ids,
+                ));
+            }
+        }
+        "ICalendarService/CreateCalendarFeed" => {
+            // Each feed's HTTP body is what the probe sees.
+            for (scope, named) in calendar_scopes() {
+                let r = a
+                    .ics
+                    .create_calendar_feed(pb::CreateCalendarFeedRequest {
+                        feed: Some(pb::CalendarFeed {
+                            scope: Some(scope),
+                            past_days: 3000,
+                            future_days: 3000,
+                            ..Default::default()
+                        }),
+                    })
+                    .await;
+                if let Ok(r) = &r {
+                    let path = r
+                        .get_ref()
+                        .feed
+                        .as_ref()
+                        .map(|f| f.path.clone())
+                        .unwrap_or_default();
+                    let (status, _, body) = server.http_get(&path, &[]).await;
+                    out.push(Seen {
+                        text: format!("{status} {body}"),
+                        named: named.iter().cloned().collect(),
+                    });
+                }
+                out.push(seen(r, &named));
+            }
+        }
+        "ICalendarService/ListCalendarFeeds" => out.push(seen(
+            a.ics
+                .list_calendar_feeds(pb::ListCalendarFeedsRequest {})
+                .await,
+            &[],
+        )),
+        "ICalendarService/DeleteCalendarFeed" => {
+            for id in ids.iter().chain(&pids) {
+                out.push(seen(
+                    a.ics
+                        .delete_calendar_feed(pb::DeleteCalendarFeedRequest { id: id.clone() })
+                        .await,
+                    std::slice::from_ref(id),
+                ));
+            }
+        }
+
         "AuditService/ListAuditRecords" => out.push(seen(
             a.audit
                 .list_audit_records(pb::ListAuditRecordsRequest::default())
@@ -1170,7 +1296,7 @@ async fn no_rpc_shows_an_office_what_it_may_not_see() {
         let server = world().await;
         for (token, office, role) in tokens() {
             let mut a = as_(&server, &token);
-            for s in probe(rpc, &mut a, &token).await {
+            for s in probe(rpc, &mut a, &token, &server).await {
                 for (vis, _) in VISIBILITIES {
                     let records = [
                         (sees_event(&office, vis), event_id(vis), event_content(vis)),

@@ -39,7 +39,7 @@ async fn health_reports_serving() {
         .into_iter()
         .filter(|s| s.starts_with("entente.v1."))
         .collect();
-    assert_eq!(ours.len(), 7, "{ours:?}");
+    assert_eq!(ours.len(), 8, "{ours:?}");
     for service in std::iter::once(String::new()).chain(ours) {
         let r = health
             .check(HealthCheckRequest {

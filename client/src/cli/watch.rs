@@ -94,6 +94,7 @@ fn label(r: &Option<pb::Resource>) -> String {
         Some(R::Forum(f)) => f.display_name.clone(),
         Some(R::Country(c)) => c.display_name.clone(),
         Some(R::WorkCalendar(c)) => format!("working calendar of {}", c.country_code),
+        Some(R::CalendarFeed(f)) => format!("calendar feed {}", f.id),
         None => String::new(),
     }
 }

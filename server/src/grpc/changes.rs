@@ -90,6 +90,7 @@ fn kind_in(v: i32) -> Result<Option<Kind>> {
             pb::ResourceKind::Event => Some(Kind::Event),
             pb::ResourceKind::Proposal => Some(Kind::Proposal),
             pb::ResourceKind::WorkCalendar => Some(Kind::WorkCalendar),
+            pb::ResourceKind::CalendarFeed => Some(Kind::CalendarFeed),
         },
     )
 }
@@ -103,6 +104,7 @@ fn kind_out(k: Kind) -> pb::ResourceKind {
         Kind::Event => pb::ResourceKind::Event,
         Kind::Proposal => pb::ResourceKind::Proposal,
         Kind::WorkCalendar => pb::ResourceKind::WorkCalendar,
+        Kind::CalendarFeed => pb::ResourceKind::CalendarFeed,
     }
 }
 
@@ -150,6 +152,7 @@ fn record_out(s: &Scheduler, r: &Record, view: Option<Tz>) -> pb::Resource {
             Record::Event(e) => R::Event(super::events::render(s, e, view)),
             Record::Proposal(p) => R::Proposal(super::proposals::proposal_out(p)),
             Record::WorkCalendar(c) => R::WorkCalendar(super::calendar::work_calendar(c)),
+            Record::CalendarFeed(f) => R::CalendarFeed(super::ics::feed_out(f, String::new())),
         }),
     }
 }

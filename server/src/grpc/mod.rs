@@ -9,6 +9,7 @@ pub mod conflicts;
 pub mod convert;
 pub mod directory;
 pub mod events;
+pub mod ics;
 pub mod limits;
 pub mod proposals;
 pub mod status;
@@ -18,6 +19,7 @@ use entente_proto::v1::calendar_service_server::CalendarServiceServer;
 use entente_proto::v1::conflict_service_server::ConflictServiceServer;
 use entente_proto::v1::directory_service_server::DirectoryServiceServer;
 use entente_proto::v1::event_service_server::EventServiceServer;
+use entente_proto::v1::i_calendar_service_server::ICalendarServiceServer;
 use entente_proto::v1::proposal_service_server::ProposalServiceServer;
 use tonic::service::Routes;
 
@@ -47,6 +49,9 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let calendars = CalendarServiceServer::new(calendar::Calendars::new(scheduler.clone()))
         .max_decoding_message_size(max);
+    let interop = ICalendarServiceServer::new(ics::Interop::new(scheduler.clone()))
+        .max_decoding_message_size(max);
+    let feeds = ics::FeedRoute::new(scheduler.clone());
     let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
     // probes ask, besides the server as a whole ("").
@@ -67,6 +72,9 @@ pub async fn routes(
         .await;
     health
         .set_serving::<CalendarServiceServer<calendar::Calendars>>()
+        .await;
+    health
+        .set_serving::<ICalendarServiceServer<ics::Interop>>()
         .await;
     health.set_serving::<changes::Route>().await;
 
@@ -91,6 +99,8 @@ pub async fn routes(
         .add_service(proposals)
         .add_service(audit)
         .add_service(calendars)
+        .add_service(interop)
+        .add_service(feeds)
         .add_service(changes);
     Ok(routes.routes())
 }

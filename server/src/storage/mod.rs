@@ -50,6 +50,8 @@ pub mod prefix {
     pub const FORUM: &[u8] = b"f/";
     /// Working calendars by country code.
     pub const WORK_CALENDAR: &[u8] = b"w/";
+    /// iCalendar subscription feeds by id.
+    pub const CALENDAR_FEED: &[u8] = b"s/";
     /// Events by id.
     pub const EVENT: &[u8] = b"e/";
     /// Event history: `h/<event id>\0<revision, 8 bytes big-endian>`.

@@ -1,0 +1,249 @@
+//! Events to an RFC 5545 calendar, with calcard doing the format (escaping, 75-octet
+//! folding, CRLF) and the VTIMEZONEs.
+//!
+//! Times are written as entered: `DTSTART;TZID=Europe/Moscow:20241022T090000`, the IANA
+//! name and the stored wall time, so Google (which wants IANA TZIDs) and Outlook (which
+//! wants a VTIMEZONE) both read what the protocol office typed. Each zone used gets one
+//! VTIMEZONE built by calcard from the transitions of the chrono-tz tzdb this server runs
+//! (the same one that derived the stored instants), covering the exported span with a
+//! margin; a rule still in force is written as a yearly RRULE pair, which is what Outlook
+//! reads (it ignores RDATEs and keeps one STANDARD/DAYLIGHT pair). With `utc_times` every
+//! time is the UTC instant and there are no VTIMEZONEs.
+
+use calcard::common::PartialDateTime;
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter,
+    ICalendarParameterName, ICalendarParameterValue, ICalendarParticipationRole,
+    ICalendarParticipationStatus, ICalendarProperty, ICalendarStatus, ICalendarValue,
+    ICalendarValueType, Uri,
+};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+
+use crate::events::{Attendance, Event, EventKind, EventStatus, Timing};
+use crate::scheduler::State;
+
+/// The URI scheme entente writes attendees with (`urn:entente:participant:putin`), and
+/// reads back on import.
+pub const ATTENDEE_URN: &str = "urn:entente:participant:";
+
+/// How to write.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// UIDs are `<event id>@<uid_domain>`.
+    pub uid_domain: String,
+    /// UTC instants instead of zoned wall times.
+    pub utc_times: bool,
+    /// `X-WR-CALNAME`: the name a subscribing app shows.
+    pub name: String,
+}
+
+/// The calendar of `events` (already chosen and redacted for the caller), in order.
+pub fn calendar(st: &State, events: &[std::sync::Arc<Event>], opts: &Options) -> String {
+    let mut root = ICalendarComponent::new(ICalendarComponentType::VCalendar);
+    root.add_property(ICalendarProperty::Version, "2.0");
+    root.add_property(
+        ICalendarProperty::Prodid,
+        "-//entente//entente scheduler//EN",
+    );
+    root.add_property(ICalendarProperty::Calscale, "GREGORIAN");
+    root.add_property(ICalendarProperty::Method, "PUBLISH");
+    if !opts.name.is_empty() {
+        root.add_property(
+            ICalendarProperty::Other("X-WR-CALNAME".into()),
+            opts.name.as_str(),
+        );
+    }
+    let mut cal = ICalendar {
+        components: vec![root],
+    };
+    for e in events {
+        let id = cal.components.len() as u32;
+        cal.components.push(vevent(st, e, opts));
+        cal.components[0].component_ids.push(id);
+    }
+    if !opts.utc_times {
+        // One VTIMEZONE per TZID used, over the years the events span (plus calcard's
+        // margin), inserted before the events.
+        cal.add_missing_timezones();
+    }
+    cal.to_string()
+}
+
+fn vevent(st: &State, e: &Event, opts: &Options) -> ICalendarComponent {
+    let mut c = ICalendarComponent::new(ICalendarComponentType::VEvent);
+    c.add_uid(&uid(&e.id, &opts.uid_domain));
+    // The first version is SEQUENCE 0; every stored change of the event adds one, so a
+    // client that imported it before replaces it.
+    c.add_sequence(e.meta.revision.saturating_sub(1) as i64);
+    // DTSTAMP is the event's last change, not the time of the export: the same calendar
+    // exported twice is byte for byte the same (feeds' ETags rely on it).
+    c.add_dtstamp(PartialDateTime::from_utc_timestamp(
+        e.meta.update_time.div_euclid(1_000_000),
+    ));
+    match e.timing {
+        Timing::AllDay { first, last } => {
+            c.entries
+                .push(date_entry(ICalendarProperty::Dtstart, first));
+            // DTEND of a VALUE=DATE event is exclusive.
+            let end = last.succ_opt().unwrap_or(last);
+            c.entries.push(date_entry(ICalendarProperty::Dtend, end));
+        }
+        Timing::Timed if opts.utc_times => {
+            c.add_property(
+                ICalendarProperty::Dtstart,
+                PartialDateTime::from_utc_timestamp(e.start.utc),
+            );
+            c.add_property(
+                ICalendarProperty::Dtend,
+                PartialDateTime::from_utc_timestamp(e.end.utc),
+            );
+        }
+        Timing::Timed => {
+            let tz = e.start.zone.name();
+            c.entries
+                .push(zoned_entry(ICalendarProperty::Dtstart, e.start.local, tz));
+            c.entries
+                .push(zoned_entry(ICalendarProperty::Dtend, e.end.local, tz));
+        }
+    }
+    c.add_property(ICalendarProperty::Summary, e.title.as_str());
+    if !e.description.is_empty() {
+        c.add_property(ICalendarProperty::Description, e.description.as_str());
+    }
+    if let Some(v) = st.venues.get(&e.venue_id) {
+        c.add_property(
+            ICalendarProperty::Location,
+            format!("{}, {}", v.display_name, v.city),
+        );
+        if let Some(at) = &v.location {
+            c.entries.push(ICalendarEntry {
+                name: ICalendarProperty::Geo,
+                params: Vec::new(),
+                values: vec![
+                    ICalendarValue::Float(at.latitude),
+                    ICalendarValue::Float(at.longitude),
+                ],
+            });
+        }
+    } else if !e.venue_id.is_empty() {
+        c.add_property(ICalendarProperty::Location, e.venue_id.as_str());
+    }
+    c.add_property(
+        ICalendarProperty::Status,
+        match e.status {
+            EventStatus::Tentative => ICalendarStatus::Tentative,
+            EventStatus::Confirmed => ICalendarStatus::Confirmed,
+            EventStatus::Cancelled => ICalendarStatus::Cancelled,
+        },
+    );
+    c.add_property(ICalendarProperty::Categories, kind_category(e.kind));
+    if let Some(parent) = &e.parent_id {
+        // RELTYPE defaults to PARENT.
+        c.add_property(
+            ICalendarProperty::RelatedTo,
+            uid(parent, &opts.uid_domain).as_str(),
+        );
+    }
+    for (p, answer) in e.participants.iter().zip(&e.attendance) {
+        let name = st
+            .participants
+            .get(p)
+            .map_or_else(|| p.to_string(), |x| x.display_name.clone());
+        c.entries.push(ICalendarEntry {
+            name: ICalendarProperty::Attendee,
+            params: vec![
+                ICalendarParameter {
+                    name: ICalendarParameterName::Cn,
+                    value: ICalendarParameterValue::Text(name),
+                },
+                ICalendarParameter {
+                    name: ICalendarParameterName::Role,
+                    value: ICalendarParameterValue::Role(
+                        ICalendarParticipationRole::ReqParticipant,
+                    ),
+                },
+                ICalendarParameter {
+                    name: ICalendarParameterName::Partstat,
+                    value: ICalendarParameterValue::Partstat(match answer {
+                        Attendance::Confirmed => ICalendarParticipationStatus::Accepted,
+                        Attendance::Declined => ICalendarParticipationStatus::Declined,
+                        Attendance::Requested => ICalendarParticipationStatus::NeedsAction,
+                    }),
+                },
+            ],
+            values: vec![ICalendarValue::Uri(Uri::Location(format!(
+                "{ATTENDEE_URN}{p}"
+            )))],
+        });
+    }
+    c
+}
+
+/// `<id>@<domain>`.
+pub fn uid(id: &str, domain: &str) -> String {
+    format!("{id}@{domain}")
+}
+
+/// The CATEGORIES word for a kind ("Bilateral meeting"), read back by import.
+pub fn kind_category(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Summit => "Summit",
+        EventKind::Conference => "Conference",
+        EventKind::BilateralMeeting => "Bilateral meeting",
+        EventKind::OfficialVisit => "Official visit",
+        EventKind::StateVisit => "State visit",
+        EventKind::SigningCeremony => "Signing ceremony",
+        EventKind::Other => "Other",
+    }
+}
+
+/// The kind a CATEGORIES word names (any case), if any.
+pub fn category_kind(word: &str) -> Option<EventKind> {
+    let w = word.trim();
+    [
+        EventKind::Summit,
+        EventKind::Conference,
+        EventKind::BilateralMeeting,
+        EventKind::OfficialVisit,
+        EventKind::StateVisit,
+        EventKind::SigningCeremony,
+        EventKind::Other,
+    ]
+    .into_iter()
+    .find(|k| kind_category(*k).eq_ignore_ascii_case(w))
+}
+
+fn date_entry(name: ICalendarProperty, d: NaiveDate) -> ICalendarEntry {
+    ICalendarEntry {
+        name,
+        params: vec![ICalendarParameter {
+            name: ICalendarParameterName::Value,
+            value: ICalendarParameterValue::Value(ICalendarValueType::Date),
+        }],
+        values: vec![ICalendarValue::PartialDateTime(Box::new(PartialDateTime {
+            year: Some(d.year() as u16),
+            month: Some(d.month() as u8),
+            day: Some(d.day() as u8),
+            ..Default::default()
+        }))],
+    }
+}
+
+fn zoned_entry(name: ICalendarProperty, local: NaiveDateTime, tz: &str) -> ICalendarEntry {
+    ICalendarEntry {
+        name,
+        params: vec![ICalendarParameter {
+            name: ICalendarParameterName::Tzid,
+            value: ICalendarParameterValue::Text(tz.to_string()),
+        }],
+        values: vec![ICalendarValue::PartialDateTime(Box::new(PartialDateTime {
+            year: Some(local.year() as u16),
+            month: Some(local.month() as u8),
+            day: Some(local.day() as u8),
+            hour: Some(local.hour() as u8),
+            minute: Some(local.minute() as u8),
+            second: Some(local.second() as u8),
+            ..Default::default()
+        }))],
+    }
+}

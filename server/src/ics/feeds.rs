@@ -1,0 +1,242 @@
+//! Subscription feeds: capability URLs that calendar apps poll over HTTP GET.
+//!
+//! An office creates a feed (a scope, a window around today, an option for UTC times) and
+//! gets its path `/ics/<secret>.ics` once. The secret is 32 random bytes from the OS
+//! (256 bits, hex) and is stored only as its SHA-256, as tokens are: the store, the
+//! change feed and `ListCalendarFeeds` never hold it. Whoever has the URL reads what the
+//! creating office may see in that scope, as `ListEvents` would show it to that office;
+//! deleting the feed revokes the URL at once (404).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Exported, Scope};
+use crate::audit::method;
+use crate::auth::{Principal, Role, digest};
+use crate::error::{Error, Result};
+use crate::scheduler::{Meta, Resource, Scheduler, State};
+use crate::storage::prefix;
+use crate::validate;
+
+/// A stored feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarFeed {
+    /// Its id.
+    pub id: String,
+    /// The office's name for it.
+    pub display_name: String,
+    /// Which events.
+    pub scope: Scope,
+    /// The office whose visibility it serves.
+    pub office: String,
+    /// Created by an ADMIN: it sees what an administrator sees.
+    pub admin: bool,
+    /// The forums the office was secretariat of when the feed was created.
+    pub secretariat_of: Vec<String>,
+    /// SHA-256 of the secret, lowercase hex.
+    pub secret_sha256: String,
+    /// Days before today covered.
+    pub past_days: u32,
+    /// Days after today covered.
+    pub future_days: u32,
+    /// UTC instants instead of zoned times.
+    pub utc_times: bool,
+    /// Version and timestamps.
+    pub meta: Meta,
+}
+
+const ALL: (std::ops::Bound<&str>, std::ops::Bound<&str>) =
+    (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+
+/// Default days before today.
+pub const DEFAULT_PAST_DAYS: u32 = 60;
+/// Default days after today.
+pub const DEFAULT_FUTURE_DAYS: u32 = 400;
+
+impl Resource for CalendarFeed {
+    const KIND: &'static str = "calendar feed";
+    const FEED_KIND: crate::commit::Kind = crate::commit::Kind::CalendarFeed;
+    fn record(self) -> crate::commit::Record {
+        crate::commit::Record::CalendarFeed(std::sync::Arc::new(self))
+    }
+    const PREFIX: &'static [u8] = prefix::CALENDAR_FEED;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn map(state: &State) -> &crate::scheduler::Directory<Self> {
+        &state.calendar_feeds
+    }
+    fn map_mut(state: &mut State) -> &mut crate::scheduler::Directory<Self> {
+        &mut state.calendar_feeds
+    }
+}
+
+impl CalendarFeed {
+    /// Whether `who` may see (list, delete) this feed: its own office, or an ADMIN.
+    pub fn visible_to(&self, who: &Principal) -> bool {
+        who.is_admin() || who.office == self.office
+    }
+
+    /// The principal its readers act as.
+    pub fn principal(&self) -> Principal {
+        let mut p = Principal::office(
+            &self.office,
+            &format!("feed {}", self.id),
+            if self.admin {
+                Role::Admin
+            } else {
+                Role::Reader
+            },
+        );
+        p.secretariat_of = self.secretariat_of.iter().cloned().collect();
+        p
+    }
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, Default)]
+pub struct FeedInput {
+    /// Optional id.
+    pub id: String,
+    /// Optional name.
+    pub display_name: String,
+    /// Which events.
+    pub scope: Option<Scope>,
+    /// 0: the default.
+    pub past_days: i32,
+    /// 0: the default.
+    pub future_days: i32,
+    /// UTC instants.
+    pub utc_times: bool,
+}
+
+/// A new secret: 32 bytes from the operating system's generator, as hex.
+fn new_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Io {
+        context: "drawing a feed secret from the operating system".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn days(field: &str, v: i32, default: u32) -> Result<u32> {
+    match v {
+        0 => Ok(default),
+        1..=3660 => Ok(v as u32),
+        _ => Err(Error::invalid(
+            field,
+            format!("must be between 1 and 3660 days (0 for the default), not {v}"),
+        )),
+    }
+}
+
+impl Scheduler {
+    /// Creates a feed for `who`'s office; returns it and its path (shown this once).
+    pub async fn create_calendar_feed(
+        &self,
+        who: &Principal,
+        input: FeedInput,
+    ) -> Result<(CalendarFeed, String)> {
+        crate::policy::require_writer(who)?;
+        let display_name = if input.display_name.is_empty() {
+            String::new()
+        } else {
+            validate::text("feed.display_name", &input.display_name)?
+        };
+        let past_days = days("feed.past_days", input.past_days, DEFAULT_PAST_DAYS)?;
+        let future_days = days("feed.future_days", input.future_days, DEFAULT_FUTURE_DAYS)?;
+        let scope = input.scope.unwrap_or(Scope::All);
+        let secret = new_secret()?;
+        let secret_sha256 = digest(&secret);
+        let feed = self
+            .write(who, method::CREATE_CALENDAR_FEED, move |st, tx, now| {
+                crate::policy::require_writer(who)?;
+                // The scope must name something the office can read: a feed of an unknown
+                // participant is a typo, and one of a hidden summit would be an oracle.
+                let view = crate::redact::View::new(st, who);
+                super::check_scope(view, &scope)?;
+                let id = st.new_id::<CalendarFeed>("feed.id", &input.id, now)?;
+                let feed = CalendarFeed {
+                    id,
+                    display_name,
+                    scope,
+                    office: who.office.clone(),
+                    admin: who.is_admin(),
+                    secretariat_of: who.secretariat_of.iter().cloned().collect(),
+                    secret_sha256,
+                    past_days,
+                    future_days,
+                    utc_times: input.utc_times,
+                    meta: Meta::new(now),
+                };
+                st.put(tx, feed.clone());
+                Ok(feed)
+            })
+            .await?;
+        Ok((feed, format!("/ics/{secret}.ics")))
+    }
+
+    /// The feeds `who` may see, by id.
+    pub fn calendar_feeds(&self, who: &Principal) -> Vec<CalendarFeed> {
+        self.read(who, |view| {
+            view.state()
+                .calendar_feeds
+                .range(ALL)
+                .map(|(_, f)| f)
+                .filter(|f| f.visible_to(who))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Revokes a feed (its office's editors, or ADMIN).
+    pub async fn delete_calendar_feed(&self, who: &Principal, id: &str) -> Result<()> {
+        crate::policy::require_writer(who)?;
+        let id = id.trim().to_string();
+        self.write(who, method::DELETE_CALENDAR_FEED, move |st, tx, _| {
+            crate::policy::require_writer(who)?;
+            // Another office's feed is NOT_FOUND, as an unknown id is.
+            match st.calendar_feeds.get(&id) {
+                Some(f) if f.visible_to(who) => {}
+                _ => return Err(Error::not_found("calendar feed", id.as_str(), "id")),
+            }
+            st.remove::<CalendarFeed>(tx, &id);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The calendar behind a feed's secret, or `None` for an unknown or revoked secret.
+    pub fn read_calendar_feed(&self, secret: &str) -> Option<Result<Exported>> {
+        let hash = digest(secret);
+        let feed = self.read(&Principal::system(), |view| {
+            view.state()
+                .calendar_feeds
+                .range(ALL)
+                .map(|(_, f)| f)
+                .find(|f| f.secret_sha256 == hash)
+                .cloned()
+        })?;
+        let today = self.now().div_euclid(1_000_000).div_euclid(86_400) * 86_400;
+        let window = (
+            today - i64::from(feed.past_days) * 86_400,
+            today + (i64::from(feed.future_days) + 1) * 86_400,
+        );
+        let name = if feed.display_name.is_empty() {
+            format!("entente: {}", feed.id)
+        } else {
+            feed.display_name.clone()
+        };
+        Some(self.export_calendar(
+            &feed.principal(),
+            &feed.scope,
+            Some(window),
+            true,
+            feed.utc_times,
+            &name,
+        ))
+    }
+}

@@ -1,0 +1,675 @@
+//! `.ics` files to events: calcard parses (CRLF or LF, folded lines, escaped text), this
+//! module reads each VEVENT into an [`EventInput`] and hands it to the ordinary write
+//! paths (`create_event`, `update_event`), so an imported event meets every rule a typed
+//! one does: access, validation, conflicts, history, audit.
+//!
+//! Times: `TZID=` an IANA name; a Windows or Outlook name ("Russian Standard Time",
+//! "(UTC+03:00) Moscow, St. Petersburg"), mapped to IANA by calcard's table from CLDR's
+//! windowsZones; a TZID whose VTIMEZONE in the file names its IANA zone
+//! (`X-LIC-LOCATION`, `X-MICROSOFT-CDO-TZID`); UTC (`Z`); a floating time only with the
+//! request's `default_time_zone`. A zone that none of these resolves is refused by name
+//! rather than guessed. Recurring VEVENTs are refused until entente has recurrence.
+//!
+//! Matching: a UID `<id>@<this server's uid domain>` (entente's own export) is the event
+//! `<id>`; any other UID becomes the id `ics-<first 16 hex digits of its SHA-256>`, so a
+//! second import of the same file finds the same events. Venues and attendees are
+//! matched by id, by entente's own export shapes, or by the request's maps; an unknown
+//! one refuses the VEVENT and is named, never invented.
+
+use std::collections::HashMap;
+
+use calcard::common::timezone::Tz as CalTz;
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
+    ICalendarParameterValue, ICalendarProperty, ICalendarStatus, ICalendarValue,
+    ICalendarValueType,
+};
+use chrono::{NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use super::export::{ATTENDEE_URN, category_kind};
+use crate::auth::Principal;
+use crate::conflicts::{Conflict, Severity};
+use crate::directory::FieldMask;
+use crate::error::{Error, Result};
+use crate::events::ops::WriteOptions;
+use crate::events::{Event, EventInput, EventKind, EventStatus, TimingInput, Visibility};
+use crate::scheduler::{Scheduler, State};
+
+/// The largest file an import reads.
+pub const MAX_ICS_BYTES: usize = 1 << 20;
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Write nothing.
+    pub dry_run: bool,
+    /// Status of the events (default TENTATIVE).
+    pub status: Option<EventStatus>,
+    /// Zone of floating times.
+    pub default_zone: Option<Tz>,
+    /// LOCATION text to venue id.
+    pub venue_map: HashMap<String, String>,
+    /// Venue when LOCATION is absent or unknown.
+    pub default_venue: String,
+    /// Attendee (CN or address) to participant id; an empty id leaves the attendee out.
+    pub participant_map: HashMap<String, String>,
+    /// Kind when CATEGORIES names none.
+    pub kind: Option<EventKind>,
+    /// Visibility of created events.
+    pub visibility: Option<Visibility>,
+    /// Write over hard conflicts.
+    pub allow_conflicts: bool,
+    /// Who imports, for the history.
+    pub actor: String,
+}
+
+/// What happened to a VEVENT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Created (or would be).
+    Created,
+    /// Updated (or would be).
+    Updated,
+    /// Already as the file says.
+    Unchanged,
+    /// Not imported.
+    Refused,
+}
+
+/// One VEVENT's result.
+#[derive(Debug, Clone)]
+pub struct ImportResult {
+    /// Its UID.
+    pub uid: String,
+    /// Its SUMMARY.
+    pub summary: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The event's id.
+    pub event_id: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// Conflicts found, as the caller may see them.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A VEVENT read into an event, or why it cannot be.
+#[derive(Clone)]
+struct Read {
+    uid: String,
+    summary: String,
+    /// `STATUS:CANCELLED` in the file.
+    cancelled: bool,
+    input: std::result::Result<EventInput, String>,
+}
+
+/// A time as the file gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum When {
+    Date(NaiveDate),
+    Local(NaiveDateTime, Tz),
+    Utc(NaiveDateTime),
+}
+
+impl Scheduler {
+    /// Imports the VEVENTs of `ics`, each as its own write, in file order.
+    pub async fn import_calendar(
+        &self,
+        who: &Principal,
+        ics: &str,
+        opts: Options,
+    ) -> Result<(Vec<ImportResult>, u64)> {
+        crate::policy::require_writer(who)?;
+        if ics.len() > MAX_ICS_BYTES {
+            return Err(Error::invalid(
+                "ics",
+                format!(
+                    "is {} bytes; at most {MAX_ICS_BYTES} are imported at once",
+                    ics.len()
+                ),
+            ));
+        }
+        let cal = ICalendar::parse(ics).map_err(|_| {
+            Error::invalid(
+                "ics",
+                "is not an iCalendar file (it must start with BEGIN:VCALENDAR and end with \
+                 END:VCALENDAR)",
+            )
+        })?;
+        let domain = self.settings().ics_uid_domain.clone();
+        let vevents: Vec<&ICalendarComponent> = cal
+            .components
+            .iter()
+            .filter(|c| c.component_type == ICalendarComponentType::VEvent)
+            .collect();
+        // The ids the file itself brings: a VEVENT may be on the sidelines of another one
+        // in the same file (RELATED-TO), which then has to be written first.
+        let in_file: Vec<String> = vevents
+            .iter()
+            .filter_map(|c| c.uid())
+            .map(|u| event_id(u, &domain))
+            .collect();
+        let reads: Vec<Read> = self.read(who, |view| {
+            let resolver = cal.build_owned_tz_resolver();
+            vevents
+                .iter()
+                .map(|c| {
+                    let cx = Ctx {
+                        st: view.state(),
+                        resolver: &resolver,
+                        opts: &opts,
+                        domain: &domain,
+                        in_file: &in_file,
+                    };
+                    read_vevent(&cx, c)
+                })
+                .collect()
+        });
+        let mut results: Vec<Option<ImportResult>> = vec![None; reads.len()];
+        for i in parents_first(&reads) {
+            let mut r = reads[i].clone();
+            // A dry run writes no parent, so its sidelines are checked without it (and
+            // cannot conflict with it either).
+            if opts.dry_run
+                && let Ok(input) = &mut r.input
+                && !input.parent_event_id.is_empty()
+                && self.get_event(who, &input.parent_event_id).is_err()
+            {
+                input.parent_event_id.clear();
+            }
+            results[i] = Some(self.import_one(who, r, &opts).await?);
+        }
+        Ok((results.into_iter().flatten().collect(), self.revision()))
+    }
+
+    async fn import_one(&self, who: &Principal, r: Read, opts: &Options) -> Result<ImportResult> {
+        let mut out = ImportResult {
+            uid: r.uid,
+            summary: r.summary,
+            outcome: Outcome::Refused,
+            event_id: String::new(),
+            reason: String::new(),
+            conflicts: Vec::new(),
+        };
+        let input = match r.input {
+            Ok(i) => i,
+            Err(reason) => {
+                out.reason = reason;
+                return Ok(out);
+            }
+        };
+        let existing = match self.get_event(who, &input.id) {
+            Ok(e) => Some(e),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if r.cancelled {
+            return Ok(match existing {
+                Some(e) if e.status == EventStatus::Cancelled => ImportResult {
+                    outcome: Outcome::Unchanged,
+                    event_id: e.id.to_string(),
+                    ..out
+                },
+                Some(e) if opts.dry_run => ImportResult {
+                    outcome: Outcome::Updated,
+                    event_id: e.id.to_string(),
+                    ..out
+                },
+                Some(e) => match self
+                    .cancel_event(
+                        who,
+                        &e.id,
+                        "",
+                        "cancelled in an imported calendar",
+                        false,
+                        &opts.actor,
+                    )
+                    .await
+                {
+                    Ok(_) => ImportResult {
+                        outcome: Outcome::Updated,
+                        event_id: e.id.to_string(),
+                        ..out
+                    },
+                    Err(err) => refused(out, &err),
+                },
+                None => ImportResult {
+                    reason: "cancelled in the file, and not imported before: nothing to do".into(),
+                    ..out
+                },
+            });
+        }
+        let wopts = WriteOptions {
+            allow_conflicts: opts.allow_conflicts,
+            actor: opts.actor.clone(),
+            ..Default::default()
+        };
+        let checked = self.check_conflicts(who, &input, &FieldMask::All, &wopts);
+        let (built, report) = match checked {
+            Ok(c) => c,
+            Err(err) => return Ok(refused(out, &err)),
+        };
+        out.conflicts = report.conflicts.clone();
+        out.event_id = input.id.clone();
+        if let Some(old) = &existing
+            && same(old, &built)
+        {
+            out.outcome = Outcome::Unchanged;
+            return Ok(out);
+        }
+        let hard = report
+            .conflicts
+            .iter()
+            .any(|c| c.severity == Severity::Hard);
+        if opts.dry_run {
+            if hard && !opts.allow_conflicts {
+                out.reason = "it has hard conflicts (allow_conflicts writes over them)".into();
+                return Ok(out);
+            }
+            out.outcome = if existing.is_some() {
+                Outcome::Updated
+            } else {
+                Outcome::Created
+            };
+            return Ok(out);
+        }
+        let written = match &existing {
+            Some(old) => {
+                self.update_event(who, input, FieldMask::All, old.meta.etag(), wopts)
+                    .await
+            }
+            None => self.create_event(who, input, wopts).await,
+        };
+        match written {
+            Ok(w) => {
+                out.outcome = if existing.is_some() {
+                    Outcome::Updated
+                } else {
+                    Outcome::Created
+                };
+                out.conflicts = w.report.conflicts;
+                Ok(out)
+            }
+            // Storage failures end the import; anything about this event refuses it.
+            Err(
+                e @ (Error::Storage(_)
+                | Error::Io { .. }
+                | Error::Poisoned
+                | Error::ShuttingDown
+                | Error::Corrupt { .. }),
+            ) => Err(e),
+            Err(err) => Ok(refused(out, &err)),
+        }
+    }
+}
+
+/// The order to write `reads` in: each VEVENT after the one in the file it is on the
+/// sidelines of, otherwise file order.
+fn parents_first(reads: &[Read]) -> Vec<usize> {
+    let id_of = |r: &Read| r.input.as_ref().map(|i| i.id.clone()).ok();
+    let parent_of = |r: &Read| {
+        r.input
+            .as_ref()
+            .ok()
+            .map(|i| i.parent_event_id.clone())
+            .filter(|p| !p.is_empty())
+    };
+    let mut done: Vec<usize> = Vec::with_capacity(reads.len());
+    let mut placed = vec![false; reads.len()];
+    // Each pass places every VEVENT whose parent is placed or not in the file; a cycle
+    // (a file claiming two events are each other's parent) ends in file order.
+    loop {
+        let before = done.len();
+        for (i, r) in reads.iter().enumerate() {
+            if placed[i] {
+                continue;
+            }
+            let waits = parent_of(r).is_some_and(|p| {
+                reads
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| !placed[j] && j != i && id_of(o).as_deref() == Some(p.as_str()))
+            });
+            if !waits {
+                placed[i] = true;
+                done.push(i);
+            }
+        }
+        if done.len() == reads.len() {
+            return done;
+        }
+        if done.len() == before {
+            done.extend((0..reads.len()).filter(|i| !placed[*i]));
+            return done;
+        }
+    }
+}
+
+fn refused(mut out: ImportResult, err: &Error) -> ImportResult {
+    out.outcome = Outcome::Refused;
+    out.event_id.clear();
+    // The scheduler's messages already pass the redaction point.
+    out.reason = err.to_string();
+    out
+}
+
+/// Whether `built` (the file's version) says nothing new about `old`.
+fn same(old: &Event, built: &Event) -> bool {
+    old.title == built.title
+        && old.description == built.description
+        && old.kind == built.kind
+        && old.venue_id == built.venue_id
+        && old.participants == built.participants
+        && old.status == built.status
+        && old.parent_id == built.parent_id
+        && old.timing == built.timing
+        && old.start == built.start
+        && old.end == built.end
+}
+
+fn text<'a>(c: &'a ICalendarComponent, p: &ICalendarProperty) -> Option<&'a str> {
+    c.property(p)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+}
+
+/// The event id a UID stands for.
+fn event_id(uid: &str, domain: &str) -> String {
+    if let Some(id) = uid.strip_suffix(domain).and_then(|s| s.strip_suffix('@'))
+        && crate::validate::id("uid", id).is_ok()
+    {
+        return id.to_string();
+    }
+    let hash = Sha256::digest(uid.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("ics-{hex}")
+}
+
+/// What reading a VEVENT needs besides the VEVENT.
+struct Ctx<'a> {
+    st: &'a State,
+    resolver: &'a calcard::icalendar::timezone::TzResolver<String>,
+    opts: &'a Options,
+    domain: &'a str,
+    /// The event ids of the file's VEVENTs.
+    in_file: &'a [String],
+}
+
+fn read_vevent(cx: &Ctx<'_>, c: &ICalendarComponent) -> Read {
+    let uid = c.uid().unwrap_or_default().to_string();
+    let summary = text(c, &ICalendarProperty::Summary)
+        .unwrap_or_default()
+        .to_string();
+    let cancelled = matches!(c.status(), Some(ICalendarStatus::Cancelled));
+    let input = event_input(cx, c, &uid, &summary);
+    Read {
+        uid,
+        summary,
+        cancelled,
+        input,
+    }
+}
+
+fn event_input(
+    cx: &Ctx<'_>,
+    c: &ICalendarComponent,
+    uid: &str,
+    summary: &str,
+) -> std::result::Result<EventInput, String> {
+    let (st, resolver, opts, domain) = (cx.st, cx.resolver, cx.opts, cx.domain);
+    if uid.is_empty() {
+        return Err("the VEVENT has no UID, so a later import could not find it".into());
+    }
+    if c.is_recurrent_or_override() {
+        return Err(
+            "recurring events (RRULE, RDATE, RECURRENCE-ID) are not supported yet: import \
+             each occurrence as its own VEVENT"
+                .into(),
+        );
+    }
+    if summary.trim().is_empty() {
+        return Err("the VEVENT has no SUMMARY (an event needs a title)".into());
+    }
+    let start = c
+        .property(&ICalendarProperty::Dtstart)
+        .ok_or("the VEVENT has no DTSTART")?;
+    let start = when(start, resolver, opts.default_zone)?;
+    let end = match c.property(&ICalendarProperty::Dtend) {
+        Some(e) => Some(when(e, resolver, opts.default_zone)?),
+        None => duration_end(c, start)?,
+    };
+    let timing = timing(start, end)?;
+    let location = text(c, &ICalendarProperty::Location).unwrap_or_default();
+    let venue_id = venue(st, location, opts)?;
+    let mut participants = Vec::new();
+    for a in c.properties(&ICalendarProperty::Attendee) {
+        if let Some(p) = attendee(st, a, opts)?
+            && !participants.contains(&p)
+        {
+            participants.push(p);
+        }
+    }
+    let kind = text(c, &ICalendarProperty::Categories)
+        .and_then(|cats| cats.split(',').find_map(category_kind))
+        .or(opts.kind)
+        .unwrap_or(EventKind::BilateralMeeting);
+    let parent_event_id = text(c, &ICalendarProperty::RelatedTo)
+        .map(|u| event_id(u, domain))
+        .filter(|id| st.events.get(id).is_some() || cx.in_file.contains(id))
+        .unwrap_or_default();
+    Ok(EventInput {
+        id: event_id(uid, domain),
+        kind: Some(kind),
+        title: summary.trim().to_string(),
+        description: text(c, &ICalendarProperty::Description)
+            .unwrap_or_default()
+            .to_string(),
+        venue_id,
+        host_country_code: String::new(),
+        forum_id: String::new(),
+        participant_ids: participants,
+        status: Some(opts.status.unwrap_or(EventStatus::Tentative)),
+        parent_event_id,
+        timing: Some(timing),
+        visibility: opts.visibility,
+    })
+}
+
+fn when(
+    e: &ICalendarEntry,
+    resolver: &calcard::icalendar::timezone::TzResolver<String>,
+    default_zone: Option<Tz>,
+) -> std::result::Result<When, String> {
+    let name = e.name.as_str();
+    let pdt = e
+        .values
+        .first()
+        .and_then(|v| v.as_partial_date_time())
+        .ok_or_else(|| format!("{name} is not a date or date-time"))?;
+    let is_date = matches!(
+        e.parameter(&ICalendarParameterName::Value),
+        Some(ICalendarParameterValue::Value(ICalendarValueType::Date))
+    ) || pdt.hour.is_none();
+    let dt = pdt
+        .to_date_time()
+        .ok_or_else(|| format!("{name} is not a valid date or date-time"))?;
+    if is_date {
+        return Ok(When::Date(dt.date_time.date()));
+    }
+    if let Some(off) = dt.offset {
+        return Ok(When::Utc(dt.date_time - off));
+    }
+    match e.tz_id() {
+        Some(tzid) => match resolver.resolve(tzid) {
+            Some(CalTz::Tz(tz)) => Ok(When::Local(dt.date_time, tz)),
+            Some(CalTz::Fixed(off)) => Ok(When::Utc(dt.date_time - off)),
+            _ => Err(format!(
+                "{name}: time zone {:?} is not an IANA name, a Windows name, nor a VTIMEZONE \
+                 that names one",
+                crate::validate::shown(tzid)
+            )),
+        },
+        None => match default_zone {
+            Some(tz) => Ok(When::Local(dt.date_time, tz)),
+            None => Err(format!(
+                "{name} is a floating time (no TZID, no Z): give default_time_zone to say \
+                 where it is"
+            )),
+        },
+    }
+}
+
+fn duration_end(c: &ICalendarComponent, start: When) -> std::result::Result<Option<When>, String> {
+    let Some(ICalendarValue::Duration(d)) = c
+        .property(&ICalendarProperty::Duration)
+        .and_then(|e| e.values.first())
+    else {
+        return Ok(None);
+    };
+    let secs = d.to_time_delta().map(|t| t.num_seconds()).unwrap_or(0);
+    if secs <= 0 {
+        return Err("DURATION must be positive".into());
+    }
+    let delta = chrono::TimeDelta::seconds(secs);
+    Ok(Some(match start {
+        When::Date(d) => When::Date(d + chrono::TimeDelta::days((secs / 86_400).max(1))),
+        When::Local(t, tz) => When::Local(t + delta, tz),
+        When::Utc(t) => When::Utc(t + delta),
+    }))
+}
+
+fn iso(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn timing(start: When, end: Option<When>) -> std::result::Result<TimingInput, String> {
+    use chrono::TimeZone;
+    Ok(match (start, end) {
+        (When::Date(first), end) => {
+            // DTEND of a date is exclusive; without one, the event is that day.
+            let last = match end {
+                None => first,
+                Some(When::Date(e)) if e > first => e.pred_opt().unwrap_or(first),
+                Some(When::Date(_)) => first,
+                Some(_) => return Err("DTSTART is a date but DTEND a date-time".into()),
+            };
+            TimingInput::AllDay {
+                start_date: first.to_string(),
+                end_date: last.to_string(),
+                time_zone: String::new(),
+            }
+        }
+        (_, None) => return Err("the VEVENT has neither DTEND nor DURATION".into()),
+        (_, Some(When::Date(_))) => {
+            return Err("DTSTART is a date-time but DTEND a date".into());
+        }
+        (When::Local(s, tz), Some(end)) => {
+            // The end in the start's zone (files may give them in two zones).
+            let end = match end {
+                When::Local(e, etz) if etz == tz => e,
+                When::Local(e, etz) => match etz.from_local_datetime(&e).earliest() {
+                    Some(i) => i.with_timezone(&tz).naive_local(),
+                    None => return Err("DTEND falls in a gap of its time zone".into()),
+                },
+                When::Utc(e) => tz.from_utc_datetime(&e).naive_local(),
+                When::Date(_) => unreachable_date(),
+            };
+            TimingInput::Timed {
+                start: iso(s),
+                end: iso(end),
+                time_zone: tz.name().to_string(),
+            }
+        }
+        (When::Utc(s), Some(end)) => {
+            let end = match end {
+                When::Utc(e) => e,
+                When::Local(e, etz) => match etz.from_local_datetime(&e).earliest() {
+                    Some(i) => i.naive_utc(),
+                    None => return Err("DTEND falls in a gap of its time zone".into()),
+                },
+                When::Date(_) => unreachable_date(),
+            };
+            // UTC instants, stored in the venue's zone.
+            TimingInput::Timed {
+                start: format!("{}Z", iso(s)),
+                end: format!("{}Z", iso(end)),
+                time_zone: String::new(),
+            }
+        }
+    })
+}
+
+/// Dates were matched by an earlier arm.
+fn unreachable_date() -> NaiveDateTime {
+    NaiveDateTime::default()
+}
+
+fn venue(st: &State, location: &str, opts: &Options) -> std::result::Result<String, String> {
+    let location = location.trim();
+    if let Some(v) = opts.venue_map.get(location) {
+        return Ok(v.clone());
+    }
+    if !location.is_empty() {
+        if st.venues.get(location).is_some() {
+            return Ok(location.to_string());
+        }
+        // entente's own export: "<name>, <city>".
+        let found =
+            st.venues.range(ALL).map(|(_, v)| v).find(|v| {
+                location.eq_ignore_ascii_case(&format!("{}, {}", v.display_name, v.city))
+            });
+        if let Some(v) = found {
+            return Ok(v.id.clone());
+        }
+    }
+    if !opts.default_venue.is_empty() {
+        return Ok(opts.default_venue.clone());
+    }
+    Err(if location.is_empty() {
+        "the VEVENT has no LOCATION: give default_venue_id".into()
+    } else {
+        format!(
+            "LOCATION {:?} is not a venue: map it with venue_map (or give default_venue_id)",
+            crate::validate::shown(location)
+        )
+    })
+}
+
+const ALL: (std::ops::Bound<&str>, std::ops::Bound<&str>) =
+    (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+
+/// The participant an ATTENDEE stands for; `None` when the map leaves it out.
+fn attendee(
+    st: &State,
+    a: &ICalendarEntry,
+    opts: &Options,
+) -> std::result::Result<Option<String>, String> {
+    let raw = a
+        .values
+        .first()
+        .and_then(|v| v.as_text())
+        .unwrap_or_default();
+    let address = a.calendar_address().unwrap_or_default();
+    let address = address.strip_prefix(ATTENDEE_URN).unwrap_or(address);
+    let cn = a
+        .parameter(&ICalendarParameterName::Cn)
+        .and_then(|v| v.as_text())
+        .unwrap_or_default();
+    for key in [cn, address, raw] {
+        if !key.is_empty()
+            && let Some(p) = opts.participant_map.get(key)
+        {
+            return Ok((!p.is_empty()).then(|| p.clone()));
+        }
+    }
+    if st.participants.get(address).is_some() {
+        return Ok(Some(address.to_string()));
+    }
+    Err(format!(
+        "attendee {:?} is not a participant: map it with participant_map (to an id, or to \"\" \
+         to leave it out)",
+        crate::validate::shown(if cn.is_empty() { address } else { cn })
+    ))
+}
