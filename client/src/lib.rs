@@ -32,6 +32,7 @@ use entente_proto::v1::change_service_client::ChangeServiceClient;
 use entente_proto::v1::conflict_service_client::ConflictServiceClient;
 use entente_proto::v1::directory_service_client::DirectoryServiceClient;
 use entente_proto::v1::event_service_client::EventServiceClient;
+use entente_proto::v1::i_calendar_service_client::ICalendarServiceClient;
 use entente_proto::v1::proposal_service_client::ProposalServiceClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -191,6 +192,11 @@ impl Client {
     /// Working calendars and the slot finder.
     pub fn calendars(&self) -> CalendarServiceClient<Svc> {
         CalendarServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// iCalendar: export, import, subscription feeds.
+    pub fn ics(&self) -> ICalendarServiceClient<Svc> {
+        ICalendarServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
     /// The change feed: watch or list every committed write your office may see.

@@ -29,6 +29,32 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// `entente event create` of the Kazan summit (22–24 October 2024, confirmed) with these
+/// leaders.
+async fn kazan_summit(url: &str, leaders: &[&str]) {
+    let mut args = vec![
+        "event",
+        "create",
+        "--id",
+        "brics-kazan-2024",
+        "--kind",
+        "summit",
+        "--title",
+        "XVI BRICS summit",
+        "--venue",
+        "kazan-expo",
+        "--dates",
+        "2024-10-22..2024-10-24",
+        "--status",
+        "confirmed",
+    ];
+    for l in leaders {
+        args.extend(["--participant", l]);
+    }
+    let out = entente(url, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_and_viewer_zones() {
     let server = TestServer::start().await;
@@ -645,29 +671,8 @@ async fn find_time_shows_each_leaders_local_time_and_books_at_its_revision() {
     article_directory(&mut server.directory()).await;
     let url = format!("http://{}", server.addr);
     let run = |args: &'static [&'static str]| entente(&url, args);
+    kazan_summit(&url, &["putin", "pezeshkian", "xi"]).await;
     for args in [
-        &[
-            "event",
-            "create",
-            "--id",
-            "brics-kazan-2024",
-            "--kind",
-            "summit",
-            "--title",
-            "XVI BRICS summit",
-            "--venue",
-            "kazan-expo",
-            "--dates",
-            "2024-10-22..2024-10-24",
-            "--participant",
-            "putin",
-            "--participant",
-            "pezeshkian",
-            "--participant",
-            "xi",
-            "--status",
-            "confirmed",
-        ][..],
         // Putin and Xi meet at 10:00 on the 22nd, on the sidelines.
         &[
             "event",
@@ -837,4 +842,146 @@ async fn calendar_commands_edit_a_countrys_work_week_and_holidays() {
     );
     let bad = entente(&url, &["calendar", "set-week", "SA", "--days", "funday"]).await;
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_import_and_feeds_from_the_command_line() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let url = format!("http://{}", server.addr);
+    kazan_summit(&url, &["putin", "pezeshkian"]).await;
+    let out = entente(
+        &url,
+        &[
+            "event",
+            "create",
+            "--id",
+            "talks",
+            "--kind",
+            "bilateral-meeting",
+            "--title",
+            "Putin–Pezeshkian talks",
+            "--venue",
+            "kazan-expo",
+            "--start",
+            "2024-10-23T16:00",
+            "--end",
+            "2024-10-23T17:00",
+            "--participant",
+            "putin",
+            "--participant",
+            "pezeshkian",
+            "--sidelines",
+            "brics-kazan-2024",
+            "--status",
+            "confirmed",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // export: the .ics on stdout, in Moscow time with its VTIMEZONE.
+    let out = entente(
+        &url,
+        &[
+            "export",
+            "--participant",
+            "pezeshkian",
+            "--from",
+            "2024-10-01..2024-10-31",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ics = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Moscow:20241023T160000"),
+        "{ics}"
+    );
+    assert!(ics.contains("TZID:Europe/Moscow\r\n"), "{ics}");
+    assert!(ics.contains("RELATED-TO:brics-kazan-2024@entente"), "{ics}");
+
+    // import --dry-run of the same file: both events are already there, unchanged.
+    let dir = tempfile::tempdir().expect("temp");
+    let file = dir.path().join("tehran.ics");
+    std::fs::write(&file, &ics).expect("write");
+    let path = file.to_string_lossy().to_string();
+    let out = entente(&url, &["import", &path, "--dry-run", "--confirmed"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("unchanged").count(), 2, "{text}");
+    assert!(text.contains("nothing written (dry run)"), "{text}");
+    // A host's invitation with an attendee the file names by e-mail: mapped, imported.
+    let invitation = dir.path().join("host-invitation.ics");
+    std::fs::write(
+        &invitation,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//host//EN\r\nBEGIN:VEVENT\r\nUID:dinner@host.example\r\nSUMMARY:State dinner\r\nDTSTART;TZID=Russian Standard Time:20241023T200000\r\nDTEND;TZID=Russian Standard Time:20241023T220000\r\nLOCATION:Kazan Kremlin\r\nATTENDEE;CN=President:mailto:office@president.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .expect("write");
+    let inv = invitation.to_string_lossy().to_string();
+    let out = entente(&url, &["import", &inv]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("refused") && text.contains("Kazan Kremlin"),
+        "{text}"
+    );
+    let out = entente(
+        &url,
+        &[
+            "--output",
+            "json",
+            "import",
+            &inv,
+            "--map-venue",
+            "Kazan Kremlin=kazan-expo",
+            "--map-participant",
+            "office@president.example=pezeshkian",
+        ],
+    )
+    .await;
+    let v = json(&out);
+    assert_eq!(v["results"][0]["outcome"], "IMPORT_OUTCOME_CREATED", "{v}");
+    let created = v["results"][0]["eventId"].as_str().expect("id").to_string();
+    let out = entente(&url, &["--output", "json", "event", "get", &created]).await;
+    let v = json(&out);
+    assert_eq!(v["start"]["timeZone"], "Europe/Moscow", "{v}");
+    assert_eq!(v["status"], "EVENT_STATUS_TENTATIVE", "{v}");
+
+    // feed create prints the URL once; the URL serves the calendar; delete revokes it.
+    let out = entente(
+        &url,
+        &[
+            "feed",
+            "create",
+            "--participant",
+            "putin",
+            "--name",
+            "Putin",
+            // The feed covers days around today; the summit was in 2024.
+            "--past-days",
+            "1000",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let feed_url = text.lines().next().expect("url").to_string();
+    let path = feed_url
+        .strip_prefix(&url)
+        .expect("the URL on --server")
+        .to_string();
+    let (status, _, body) = server.http_get(&path, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("SUMMARY:Putin–Pezeshkian talks"), "{body}");
+    let out = entente(&url, &["--output", "json", "feed", "list"]).await;
+    let v = json(&out);
+    let id = v["feeds"][0]["id"].as_str().expect("id").to_string();
+    assert_eq!(v["feeds"][0]["path"], "", "never listed: {v}");
+    assert!(id.starts_with("feed-"), "{v}");
+    let out = entente(&url, &["feed", "delete", &id]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, _, _) = server.http_get(&path, &[]).await;
+    assert_eq!(status, 404);
 }

@@ -8,8 +8,8 @@ use entente_client::Client;
 use entente_client::proto as pb;
 
 use super::output::{enum_name, when};
+use super::window::WindowArgs;
 use super::{Failure, Out, Res, every_page, usage};
-use entente_client::timearg;
 
 /// A duration as people write it: "45m", "1h30m", "2h".
 fn minutes(s: &str) -> Result<Duration, String> {
@@ -59,15 +59,8 @@ pub struct FindTimeArgs {
     /// On the sidelines of this event: inside it, at venues in its city.
     #[arg(long, value_name = "EVENT")]
     within: Option<String>,
-    /// Window start (or a date range such as 2024-10-22..2024-10-24 alone).
-    #[arg(long)]
-    from: Option<String>,
-    /// Window end.
-    #[arg(long)]
-    to: Option<String>,
-    /// Zone of --from/--to when they are local (default: the --tz zone, else UTC).
-    #[arg(long)]
-    zone: Option<String>,
+    #[command(flatten)]
+    window: WindowArgs,
     /// A candidate venue (repeat for each).
     #[arg(long = "venue", value_name = "ID")]
     venues: Vec<String>,
@@ -99,12 +92,7 @@ pub struct FindTimeArgs {
 
 /// Runs `entente find-time`.
 pub async fn find_time(client: &Client, out: &Out, tz: &str, a: FindTimeArgs) -> Res {
-    let zone = a.zone.as_deref().or((!tz.is_empty()).then_some(tz));
-    let window = match &a.from {
-        Some(from) => timearg::window(Some(from), a.to.as_deref(), zone).map_err(usage)?,
-        None if a.to.is_some() => return Err(usage("give --from as well")),
-        None => None,
-    };
+    let window = a.window.window(tz)?;
     if window.is_none() && a.within.is_none() {
         return Err(usage(
             "say when: --from/--to, or --within an event to search inside it",

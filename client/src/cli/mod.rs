@@ -8,9 +8,11 @@ mod audit;
 mod calendar;
 mod directory;
 mod events;
+mod ics;
 mod output;
 mod proposals;
 mod watch;
+mod window;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -101,6 +103,13 @@ pub enum Command {
     /// Each country's work week and holidays.
     #[command(subcommand)]
     Calendar(calendar::CalendarCmd),
+    /// Write a calendar as iCalendar (.ics) for Outlook or Google, on stdout.
+    Export(Box<ics::ExportArgs>),
+    /// Create or update events from an iCalendar (.ics) file (matched by UID).
+    Import(Box<ics::ImportArgs>),
+    /// Subscription URLs that Outlook and Google Calendar poll.
+    #[command(subcommand)]
+    Feed(ics::FeedCmd),
     /// Follow the change feed: one line per change your office may see, until
     /// interrupted (JSON lines with --output json).
     Watch(watch::WatchArgs),
@@ -231,6 +240,9 @@ async fn run(cli: Cli) -> Res {
         Command::Watch(a) => watch::watch(&client, &out, &tz, a).await,
         Command::FindTime(a) => calendar::find_time(&client, &out, &tz, *a).await,
         Command::Calendar(c) => calendar::calendar(&client, &out, c).await,
+        Command::Export(a) => ics::export(&client, &out, &tz, *a).await,
+        Command::Import(a) => ics::import(&client, &out, *a).await,
+        Command::Feed(c) => ics::feed(&client, &out, &cli.server, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }

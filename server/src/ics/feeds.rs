@@ -158,7 +158,12 @@ impl Scheduler {
                 // participant is a typo, and one of a hidden summit would be an oracle.
                 let view = crate::redact::View::new(st, who);
                 super::check_scope(view, &scope)?;
-                let id = st.new_id::<CalendarFeed>("feed.id", &input.id, now)?;
+                let id = if input.id.is_empty() {
+                    // "feed-…": the kind's own name has a space.
+                    st.fresh_id("feed", now, |s, id| s.calendar_feeds.contains_key(id))
+                } else {
+                    st.new_id::<CalendarFeed>("feed.id", &input.id, now)?
+                };
                 let feed = CalendarFeed {
                     id,
                     display_name,
