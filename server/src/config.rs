@@ -27,6 +27,9 @@
 //! progress_interval_ms = 2000        # progress messages to every watcher
 //! buffer = 4096                      # commits kept for watchers that fall behind
 //! retention_hours = 168              # how long the change log keeps a write's changes
+//!
+//! [ics]
+//! uid_domain = "entente"             # exported UIDs are <event id>@<uid_domain>
 //! ```
 //!
 //! Unknown keys are refused (a typo must not silently keep a default).
@@ -72,6 +75,14 @@ struct File {
     storage: StorageSection,
     #[serde(default)]
     feed: FeedSection,
+    #[serde(default)]
+    ics: IcsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IcsSection {
+    uid_domain: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +238,20 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         settings.change_retention =
             Duration::from_secs(positive("feed.retention_hours", v)? * 3600);
     }
+    if let Some(d) = f.ics.uid_domain {
+        let d = d.trim().to_ascii_lowercase();
+        let ok = !d.is_empty()
+            && d.len() <= 253
+            && d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !ok {
+            return Err(invalid(format!(
+                "ics.uid_domain must be a domain name such as protocol.example.org, not {d:?}"
+            )));
+        }
+        settings.ics_uid_domain = d;
+    }
     Ok(Loaded {
         access,
         settings,
@@ -245,9 +270,12 @@ mod tests {
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
              [storage]\nwal_rotate_bytes = 65536\n\
-             [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n",
+             [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n\
+             [ics]\nuid_domain = \"Protocol.Example.org\"\n",
         )
         .expect("parse");
+        assert_eq!(c.settings.ics_uid_domain, "protocol.example.org");
+        assert!(parse("[ics]\nuid_domain = \"a b@c\"\n").is_err());
         assert_eq!(c.limits.max_message_bytes, 1024);
         assert_eq!(c.limits.request_timeout, Duration::from_secs(5));
         assert_eq!(c.limits.max_connections, Limits::default().max_connections);
