@@ -242,8 +242,7 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         let d = d.trim().to_ascii_lowercase();
         let ok = !d.is_empty()
             && d.len() <= 253
-            && d
-                .chars()
+            && d.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         if !ok {
             return Err(invalid(format!(
