@@ -458,8 +458,22 @@ async fn export_then_import_into_an_empty_store_gives_the_same_events() {
         assert_eq!(x.end, y.end, "{}", x.id);
         assert_eq!(x.timing, y.timing, "{}", x.id);
     }
-    // Again: nothing changes.
-    let again = import(&target, req).await;
+    // Again: nothing changes; nor without a status (events imported before keep theirs).
+    let again = import(&target, req.clone()).await;
+    assert!(
+        again
+            .iter()
+            .all(|r| outcome(r) == pb::ImportOutcome::Unchanged),
+        "{again:?}"
+    );
+    let again = import(
+        &target,
+        pb::ImportCalendarRequest {
+            status: pb::EventStatus::Unspecified as i32,
+            ..req
+        },
+    )
+    .await;
     assert!(
         again
             .iter()

@@ -61,7 +61,8 @@ pub struct ImportArgs {
     /// Say what would happen; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Import the events as confirmed (default: tentative).
+    /// Import the events as confirmed (default: new ones tentative, those imported before
+    /// keep their status).
     #[arg(long)]
     confirmed: bool,
     /// Zone of floating times (no TZID, no Z).
@@ -156,7 +157,7 @@ pub async fn import(client: &Client, out: &Out, a: ImportArgs) -> Res {
             status: if a.confirmed {
                 pb::EventStatus::Confirmed
             } else {
-                pb::EventStatus::Tentative
+                pb::EventStatus::Unspecified
             } as i32,
             default_time_zone: a.default_zone.unwrap_or_default(),
             venue_map: pairs("--map-venue", &a.map_venue)?,

@@ -159,7 +159,7 @@ impl ICalendarService for Interop {
         Ok(Response::new(pb::ExportCalendarResponse {
             ics: out.ics,
             event_count: out.events as i32,
-            revision: out.revision,
+            revision: out.revision as i64,
         }))
     }
 
@@ -171,9 +171,18 @@ impl ICalendarService for Interop {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         let zone = r.default_time_zone.trim();
+        let status = convert::event_status(r.status, "status")?;
+        if status == Some(crate::events::EventStatus::Cancelled) {
+            return Err(Error::invalid(
+                "status",
+                "must be TENTATIVE or CONFIRMED (a VEVENT with STATUS:CANCELLED cancels the \
+                 event it updates)",
+            )
+            .into());
+        }
         let opts = import::Options {
             dry_run: r.dry_run,
-            status: convert::event_status(r.status, "status")?,
+            status,
             default_zone: if zone.is_empty() {
                 None
             } else {
@@ -214,7 +223,7 @@ impl ICalendarService for Interop {
                         .collect(),
                 })
                 .collect(),
-            revision,
+            revision: revision as i64,
         }))
     }
 
@@ -339,6 +348,12 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
         Ok(Some(Ok(e))) => e,
         Ok(None) | Ok(Some(Err(Error::NotFound { .. }))) => {
             return plain(StatusCode::NOT_FOUND, "no such calendar\n");
+        }
+        Ok(Some(Err(Error::ResourceExhausted(_)))) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "this feed would hold more than 5,000 events: narrow its scope or its days\n",
+            );
         }
         Ok(Some(Err(e))) | Err(e) => {
             tracing::warn!(error = %e, "a calendar feed could not be rendered");

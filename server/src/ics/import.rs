@@ -45,7 +45,8 @@ pub const MAX_ICS_BYTES: usize = 1 << 20;
 pub struct Options {
     /// Write nothing.
     pub dry_run: bool,
-    /// Status of the events (default TENTATIVE).
+    /// Status of the events; `None`: TENTATIVE for new ones, unchanged for those imported
+    /// before.
     pub status: Option<EventStatus>,
     /// Zone of floating times.
     pub default_zone: Option<Tz>,
@@ -193,7 +194,7 @@ impl Scheduler {
             reason: String::new(),
             conflicts: Vec::new(),
         };
-        let input = match r.input {
+        let mut input = match r.input {
             Ok(i) => i,
             Err(reason) => {
                 out.reason = reason;
@@ -205,6 +206,11 @@ impl Scheduler {
             Err(Error::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
+        // An event imported before keeps its status unless the request names one: a
+        // re-import of a file must not demote what the office has since confirmed.
+        if let (Some(e), None) = (&existing, opts.status) {
+            input.status = Some(e.status);
+        }
         if r.cancelled {
             return Ok(match existing {
                 Some(e) if e.status == EventStatus::Cancelled => ImportResult {
