@@ -632,13 +632,31 @@ async fn imports_read_outlook_and_google_shapes_and_refuse_what_they_cannot_plac
     );
 
     // Re-importing the Google file: matched by UID, unchanged.
-    let again = import(&server, google_req).await;
+    let again = import(&server, google_req.clone()).await;
     assert!(
         again
             .iter()
             .all(|r| outcome(r) == pb::ImportOutcome::Unchanged),
         "{again:?}"
     );
+    // STATUS:CANCELLED in a later file cancels the event it matches, once.
+    let cancelled = google_req.ics.replace(
+        "SUMMARY:Press call (UTC)\n",
+        "SUMMARY:Press call (UTC)\nSTATUS:CANCELLED\n",
+    );
+    for want in [pb::ImportOutcome::Updated, pb::ImportOutcome::Unchanged] {
+        let r = import(
+            &server,
+            pb::ImportCalendarRequest {
+                ics: cancelled.clone(),
+                ..google_req.clone()
+            },
+        )
+        .await;
+        assert_eq!(outcome(&r[1]), want, "{r:?}");
+    }
+    let press = get(google[1].event_id.clone()).await;
+    assert_eq!(press.status, pb::EventStatus::Cancelled as i32, "{press:?}");
     // A conflict is reported with the usual wording, and a hard one refuses the event.
     let clash = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VEVENT\r\nUID:clash@x\r\nSUMMARY:Clash\r\nDTSTART;TZID=Europe/Moscow:20241023T160000\r\nDTEND;TZID=Europe/Moscow:20241023T163000\r\nLOCATION:kazan-expo\r\nATTENDEE:urn:entente:participant:putin\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let r = import(
