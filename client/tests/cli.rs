@@ -959,9 +959,6 @@ async fn export_import_and_feeds_from_the_command_line() {
             "putin",
             "--name",
             "Putin",
-            // The feed covers days around today; the summit was in 2024.
-            "--past-days",
-            "1000",
         ],
     )
     .await;

@@ -800,6 +800,24 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
     );
     let etag = header(&headers, "etag").expect("etag").to_string();
 
+    // A feed bounded to the next 10 days (from 1 October) holds nothing of the 23rd.
+    let near = ir
+        .ics
+        .create_calendar_feed(pb::CreateCalendarFeedRequest {
+            feed: Some(pb::CalendarFeed {
+                future_days: 10,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("feed")
+        .into_inner()
+        .feed
+        .expect("feed");
+    let (status, _, near_body) = server.http_get(&near.path, &[]).await;
+    assert_eq!(status, 200);
+    assert!(!near_body.contains("BEGIN:VEVENT"), "{near_body}");
+
     // Unchanged: 304 with no body.
     let (status, _, body) = server
         .http_get(&feed.path, &[("If-None-Match", &etag)])
@@ -837,7 +855,7 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
         .expect("list")
         .into_inner()
         .feeds;
-    assert_eq!(listed.len(), 1);
+    assert_eq!(listed.len(), 2);
     assert!(listed[0].path.is_empty(), "{listed:?}");
     assert_eq!(listed[0].office, "IR");
     let theirs = ru

@@ -1217,8 +1217,6 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                     .create_calendar_feed(pb::CreateCalendarFeedRequest {
                         feed: Some(pb::CalendarFeed {
                             scope: Some(scope),
-                            past_days: 3000,
-                            future_days: 3000,
                             ..Default::default()
                         }),
                     })

@@ -93,10 +93,10 @@ pub enum FeedCmd {
         /// A name for your own use (also the calendar's name in the app).
         #[arg(long)]
         name: Option<String>,
-        /// Days before today it covers (default 60).
+        /// Days before today it covers (default: every past event).
         #[arg(long)]
         past_days: Option<i32>,
-        /// Days after today it covers (default 400).
+        /// Days after today it covers (default: every future event).
         #[arg(long)]
         future_days: Option<i32>,
         /// UTC instants instead of zoned times.
@@ -280,7 +280,12 @@ pub async fn feed(client: &Client, out: &Out, server: &str, c: FeedCmd) -> Res {
                         f.id.clone(),
                         f.display_name.clone(),
                         scope,
-                        format!("-{}d..+{}d", f.past_days, f.future_days),
+                        match (f.past_days, f.future_days) {
+                            (0, 0) => "all".to_string(),
+                            (p, 0) => format!("-{p}d.."),
+                            (0, n) => format!("..+{n}d"),
+                            (p, n) => format!("-{p}d..+{n}d"),
+                        },
                     ]
                 })
                 .collect();

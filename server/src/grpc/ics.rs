@@ -148,14 +148,12 @@ impl ICalendarService for Interop {
             }
             _ => {}
         }
-        let out = self.scheduler.export_calendar(
-            &who,
-            &scope,
-            window,
-            r.include_cancelled,
-            r.utc_times,
-            "",
-        )?;
+        let how = ics::ExportOptions {
+            include_cancelled: r.include_cancelled,
+            utc_times: r.utc_times,
+            ..Default::default()
+        };
+        let out = self.scheduler.export_calendar(&who, &scope, window, &how)?;
         Ok(Response::new(pb::ExportCalendarResponse {
             ics: out.ics,
             event_count: out.events as i32,
@@ -348,12 +346,6 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
         Ok(Some(Ok(e))) => e,
         Ok(None) | Ok(Some(Err(Error::NotFound { .. }))) => {
             return plain(StatusCode::NOT_FOUND, "no such calendar\n");
-        }
-        Ok(Some(Err(Error::ResourceExhausted(_)))) => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "this feed would hold more than 5,000 events: narrow its scope or its days\n",
-            );
         }
         Ok(Some(Err(e))) | Err(e) => {
             tracing::warn!(error = %e, "a calendar feed could not be rendered");

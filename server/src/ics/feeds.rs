@@ -34,9 +34,9 @@ pub struct CalendarFeed {
     pub secretariat_of: Vec<String>,
     /// SHA-256 of the secret, lowercase hex.
     pub secret_sha256: String,
-    /// Days before today covered.
+    /// Days before today covered; 0: every past event.
     pub past_days: u32,
-    /// Days after today covered.
+    /// Days after today covered; 0: every future event.
     pub future_days: u32,
     /// UTC instants instead of zoned times.
     pub utc_times: bool,
@@ -46,11 +46,6 @@ pub struct CalendarFeed {
 
 const ALL: (std::ops::Bound<&str>, std::ops::Bound<&str>) =
     (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
-
-/// Default days before today.
-pub const DEFAULT_PAST_DAYS: u32 = 60;
-/// Default days after today.
-pub const DEFAULT_FUTURE_DAYS: u32 = 400;
 
 impl Resource for CalendarFeed {
     const KIND: &'static str = "calendar feed";
@@ -104,9 +99,9 @@ pub struct FeedInput {
     pub display_name: String,
     /// Which events.
     pub scope: Option<Scope>,
-    /// 0: the default.
+    /// 0: no bound.
     pub past_days: i32,
-    /// 0: the default.
+    /// 0: no bound.
     pub future_days: i32,
     /// UTC instants.
     pub utc_times: bool,
@@ -122,13 +117,12 @@ fn new_secret() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn days(field: &str, v: i32, default: u32) -> Result<u32> {
+fn days(field: &str, v: i32) -> Result<u32> {
     match v {
-        0 => Ok(default),
-        1..=3660 => Ok(v as u32),
+        0..=36_600 => Ok(v as u32),
         _ => Err(Error::invalid(
             field,
-            format!("must be between 1 and 3660 days (0 for the default), not {v}"),
+            format!("must be between 1 and 36600 days (0 for no bound), not {v}"),
         )),
     }
 }
@@ -146,8 +140,8 @@ impl Scheduler {
         } else {
             validate::text("feed.display_name", &input.display_name)?
         };
-        let past_days = days("feed.past_days", input.past_days, DEFAULT_PAST_DAYS)?;
-        let future_days = days("feed.future_days", input.future_days, DEFAULT_FUTURE_DAYS)?;
+        let past_days = days("feed.past_days", input.past_days)?;
+        let future_days = days("feed.future_days", input.future_days)?;
         let scope = input.scope.unwrap_or(Scope::All);
         let secret = new_secret()?;
         let secret_sha256 = digest(&secret);
@@ -225,23 +219,29 @@ impl Scheduler {
                 .find(|f| f.secret_sha256 == hash)
                 .cloned()
         })?;
-        let today = self.now().div_euclid(1_000_000).div_euclid(86_400) * 86_400;
+        let now = self.now().div_euclid(1_000_000);
+        let today = now.div_euclid(86_400) * 86_400;
         let window = (
-            today - i64::from(feed.past_days) * 86_400,
-            today + (i64::from(feed.future_days) + 1) * 86_400,
+            match feed.past_days {
+                0 => i64::MIN,
+                d => today - i64::from(d) * 86_400,
+            },
+            match feed.future_days {
+                0 => i64::MAX,
+                d => today + (i64::from(d) + 1) * 86_400,
+            },
         );
         let name = if feed.display_name.is_empty() {
             format!("entente: {}", feed.id)
         } else {
             feed.display_name.clone()
         };
-        Some(self.export_calendar(
-            &feed.principal(),
-            &feed.scope,
-            Some(window),
-            true,
-            feed.utc_times,
-            &name,
-        ))
+        let how = super::ExportOptions {
+            include_cancelled: true,
+            utc_times: feed.utc_times,
+            name,
+            nearest_to: Some(now),
+        };
+        Some(self.export_calendar(&feed.principal(), &feed.scope, Some(window), &how))
     }
 }

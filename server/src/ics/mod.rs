@@ -35,6 +35,20 @@ pub enum Scope {
 /// The longest window an export may cover, in seconds (400 days).
 pub const MAX_WINDOW_SECS: i64 = 400 * 86_400;
 
+/// How to export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Include cancelled events.
+    pub include_cancelled: bool,
+    /// UTC instants instead of zoned times.
+    pub utc_times: bool,
+    /// `X-WR-CALNAME` ("" for none).
+    pub name: String,
+    /// Past [`MAX_EVENTS`], keep the events that start nearest to this instant (a feed,
+    /// which must keep answering) instead of refusing (an export, which can be narrowed).
+    pub nearest_to: Option<i64>,
+}
+
 /// An export.
 #[derive(Debug, Clone)]
 pub struct Exported {
@@ -54,17 +68,15 @@ impl Scheduler {
         who: &Principal,
         scope: &Scope,
         window: Option<(i64, i64)>,
-        include_cancelled: bool,
-        utc_times: bool,
-        name: &str,
+        how: &ExportOptions,
     ) -> Result<Exported> {
         let opts = export::Options {
             uid_domain: self.settings().ics_uid_domain.clone(),
-            utc_times,
-            name: name.to_string(),
+            utc_times: how.utc_times,
+            name: how.name.clone(),
         };
         self.read(who, |view| {
-            let events = select(view, scope, window, include_cancelled)?;
+            let events = select(view, scope, window, how)?;
             Ok(Exported {
                 ics: export::calendar(view.state(), &events, &opts),
                 events: events.len(),
@@ -100,8 +112,9 @@ fn select(
     view: View<'_>,
     scope: &Scope,
     window: Option<(i64, i64)>,
-    include_cancelled: bool,
+    how: &ExportOptions,
 ) -> Result<Vec<Arc<Event>>> {
+    let include_cancelled = how.include_cancelled;
     let st = view.state();
     let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
     check_scope(view, scope)?;
@@ -138,6 +151,14 @@ fn select(
             .map(|e| view.event(e))
             .collect(),
     };
+    if let Some(now) = how.nearest_to
+        && out.len() > MAX_EVENTS
+    {
+        out.sort_by(|a, b| {
+            ((a.start.utc - now).abs(), &a.id).cmp(&((b.start.utc - now).abs(), &b.id))
+        });
+        out.truncate(MAX_EVENTS);
+    }
     out.sort_by(|a, b| (a.start.utc, &a.id).cmp(&(b.start.utc, &b.id)));
     if out.len() > MAX_EVENTS {
         return Err(Error::ResourceExhausted(format!(
@@ -152,3 +173,66 @@ fn select(
 /// The most events one export holds (some 3 MiB of iCalendar: under the 4 MiB a default
 /// gRPC client accepts, so the refusal is a precise one rather than the transport's).
 pub const MAX_EVENTS: usize = 5_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Attendance, EventKind, EventStatus, Timing, Visibility};
+    use crate::scheduler::{Meta, State};
+    use crate::time::Zoned;
+
+    fn event(i: i64, start: i64) -> Event {
+        let at = |t| Zoned::from_instant(t, chrono_tz::UTC).expect("in range");
+        Event {
+            id: format!("e{i:05}").into(),
+            kind: EventKind::BilateralMeeting,
+            title: format!("Event {i}").into(),
+            description: String::new(),
+            venue_id: "v".into(),
+            host_country: "CH".into(),
+            forum_id: None,
+            participants: vec!["p".into()],
+            attendance: vec![Attendance::Confirmed],
+            status: EventStatus::Confirmed,
+            parent_id: None,
+            timing: Timing::Timed,
+            start: at(start),
+            end: at(start + 1800),
+            tzdb_version: crate::time::TZDB_VERSION.into(),
+            visibility: Visibility::Public,
+            owner_office: Default::default(),
+            cancellation_reason: String::new(),
+            overrides: Vec::new(),
+            meta: Meta::new(0),
+        }
+    }
+
+    #[test]
+    fn past_the_limit_an_export_refuses_and_a_feed_keeps_the_events_nearest_now() {
+        let mut st = State::default();
+        let hour = 3600;
+        let n = MAX_EVENTS as i64 + 100;
+        for i in 0..n {
+            st.events.insert(event(i, i * hour));
+        }
+        let who = Principal::system();
+        let view = View::new(&st, &who);
+        let all = (i64::MIN, i64::MAX);
+        let refused = select(view, &Scope::All, Some(all), &ExportOptions::default());
+        assert!(
+            matches!(refused, Err(Error::ResourceExhausted(_))),
+            "{refused:?}"
+        );
+        // "Now" is the last event's start: the feed keeps the latest MAX_EVENTS, in order.
+        let now = (n - 1) * hour;
+        let how = ExportOptions {
+            nearest_to: Some(now),
+            ..Default::default()
+        };
+        let kept = select(view, &Scope::All, Some(all), &how).expect("trimmed");
+        assert_eq!(kept.len(), MAX_EVENTS);
+        assert_eq!(kept[0].start.utc, 100 * hour, "the oldest 100 dropped");
+        assert_eq!(kept[MAX_EVENTS - 1].start.utc, now);
+        assert!(kept.windows(2).all(|w| w[0].start.utc < w[1].start.utc));
+    }
+}
