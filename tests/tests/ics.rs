@@ -688,6 +688,16 @@ async fn imports_read_outlook_and_google_shapes_and_refuse_what_they_cannot_plac
     assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
 }
 
+async fn create_feed(a: &mut entente_tests::Authed, feed: pb::CalendarFeed) -> pb::CalendarFeed {
+    a.ics
+        .create_calendar_feed(pb::CreateCalendarFeedRequest { feed: Some(feed) })
+        .await
+        .expect("feed")
+        .into_inner()
+        .feed
+        .expect("feed")
+}
+
 fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -761,23 +771,18 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
             .expect("event");
     }
     // Iran subscribes to Putin's agenda: it sees the public talks, never the private dinner.
-    let feed = ir
-        .ics
-        .create_calendar_feed(pb::CreateCalendarFeedRequest {
-            feed: Some(pb::CalendarFeed {
-                display_name: "Putin, for the Tehran embassy".into(),
-                scope: Some(pb::CalendarScope {
-                    participant_id: "putin".into(),
-                    ..Default::default()
-                }),
+    let feed = create_feed(
+        &mut ir,
+        pb::CalendarFeed {
+            display_name: "Putin, for the Tehran embassy".into(),
+            scope: Some(pb::CalendarScope {
+                participant_id: "putin".into(),
                 ..Default::default()
             }),
-        })
-        .await
-        .expect("feed")
-        .into_inner()
-        .feed
-        .expect("feed");
+            ..Default::default()
+        },
+    )
+    .await;
     assert!(
         feed.path.starts_with("/ics/") && feed.path.ends_with(".ics"),
         "{feed:?}"
@@ -801,19 +806,14 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
     let etag = header(&headers, "etag").expect("etag").to_string();
 
     // A feed bounded to the next 10 days (from 1 October) holds nothing of the 23rd.
-    let near = ir
-        .ics
-        .create_calendar_feed(pb::CreateCalendarFeedRequest {
-            feed: Some(pb::CalendarFeed {
-                future_days: 10,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("feed")
-        .into_inner()
-        .feed
-        .expect("feed");
+    let near = create_feed(
+        &mut ir,
+        pb::CalendarFeed {
+            future_days: 10,
+            ..Default::default()
+        },
+    )
+    .await;
     let (status, _, near_body) = server.http_get(&near.path, &[]).await;
     assert_eq!(status, 200);
     assert!(!near_body.contains("BEGIN:VEVENT"), "{near_body}");
