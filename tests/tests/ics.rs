@@ -639,6 +639,53 @@ async fn imports_read_outlook_and_google_shapes_and_refuse_what_they_cannot_plac
             .all(|r| outcome(r) == pb::ImportOutcome::Unchanged),
         "{again:?}"
     );
+    // An update changes what the VEVENT says, and keeps what the office set since.
+    server
+        .directory()
+        .create_forum(pb::CreateForumRequest {
+            forum: Some(pb::Forum {
+                display_name: "BRICS".into(),
+                member_country_codes: vec!["IR".into(), "RU".into()],
+                ..Default::default()
+            }),
+            forum_id: "brics".into(),
+        })
+        .await
+        .expect("forum");
+    events
+        .clone()
+        .update_event(pb::UpdateEventRequest {
+            event: Some(Box::new(pb::Event {
+                id: google[0].event_id.clone(),
+                visibility: pb::Visibility::Public as i32,
+                forum_id: "brics".into(),
+                ..Default::default()
+            })),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["visibility".into(), "forum_id".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("made public, in the forum");
+    let renamed = pb::ImportCalendarRequest {
+        ics: google_req.ics.replace(
+            "SUMMARY:Cabinet briefing",
+            "SUMMARY:Cabinet briefing (moved)",
+        ),
+        ..google_req.clone()
+    };
+    let r = import(&server, renamed).await;
+    assert_eq!(outcome(&r[0]), pb::ImportOutcome::Updated, "{r:?}");
+    let briefing = get(google[0].event_id.clone()).await;
+    assert_eq!(briefing.title, "Cabinet briefing (moved)");
+    assert_eq!(
+        briefing.visibility,
+        pb::Visibility::Public as i32,
+        "{briefing:?}"
+    );
+    assert_eq!(briefing.host_country_code, "IR", "{briefing:?}");
+    assert_eq!(briefing.forum_id, "brics", "{briefing:?}");
     // STATUS:CANCELLED in a later file cancels the event it matches, once.
     let cancelled = google_req.ics.replace(
         "SUMMARY:Press call (UTC)\n",

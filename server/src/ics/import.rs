@@ -252,7 +252,13 @@ impl Scheduler {
             actor: opts.actor.clone(),
             ..Default::default()
         };
-        let checked = self.check_conflicts(who, &input, &FieldMask::All, &wopts);
+        // An update changes what a VEVENT says and nothing else: the forum, the host
+        // country and (unless asked) the visibility stay as the office set them.
+        let mask = match &existing {
+            None => FieldMask::All,
+            Some(_) => update_mask(&input, opts),
+        };
+        let checked = self.check_conflicts(who, &input, &mask, &wopts);
         let (built, report) = match checked {
             Ok(c) => c,
             Err(err) => return Ok(refused(out, &err)),
@@ -283,7 +289,7 @@ impl Scheduler {
         }
         let written = match &existing {
             Some(old) => {
-                self.update_event(who, input, FieldMask::All, old.meta.etag(), wopts)
+                self.update_event(who, input, mask, old.meta.etag(), wopts)
                     .await
             }
             None => self.create_event(who, input, wopts).await,
@@ -351,6 +357,28 @@ fn parents_first(reads: &[Read]) -> Vec<usize> {
             return done;
         }
     }
+}
+
+/// The fields an import updates: those a VEVENT carries.
+fn update_mask(input: &EventInput, opts: &Options) -> FieldMask {
+    let mut paths: Vec<String> = [
+        "kind",
+        "title",
+        "description",
+        "venue_id",
+        "participant_ids",
+        "status",
+        "timing",
+    ]
+    .map(String::from)
+    .to_vec();
+    if !input.parent_event_id.is_empty() {
+        paths.push("parent_event_id".into());
+    }
+    if opts.visibility.is_some() {
+        paths.push("visibility".into());
+    }
+    FieldMask::Paths(paths.into_iter().collect())
 }
 
 fn refused(mut out: ImportResult, err: &Error) -> ImportResult {
