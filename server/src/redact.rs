@@ -137,15 +137,20 @@ impl<'a> View<'a> {
     }
 
     /// An event as the principal may read it: its override records name only events the
-    /// principal may see.
+    /// principal may see, and a parent it may not see is not named (the event reads as
+    /// standing on its own).
     pub fn event(&self, e: &Arc<Event>) -> Arc<Event> {
         let hides = |o: &Override| o.conflicts.iter().any(|c| !self.sees_id(&c.other_event));
-        if self.who.is_admin() || !e.overrides.iter().any(hides) {
+        let hidden_parent = |e: &Event| e.parent_id.as_deref().is_some_and(|p| !self.sees_id(p));
+        if self.who.is_admin() || (!e.overrides.iter().any(hides) && !hidden_parent(e)) {
             return e.clone();
         }
         let mut out = (**e).clone();
         for o in &mut out.overrides {
             o.conflicts = self.conflicts(&o.conflicts).into_owned();
+        }
+        if hidden_parent(&out) {
+            out.parent_id = None;
         }
         Arc::new(out)
     }

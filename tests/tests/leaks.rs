@@ -688,3 +688,88 @@ async fn authorisation_is_decided_on_the_state_that_is_written() {
         }
     }
 }
+
+/// A public event on the sidelines of the hidden meeting: other offices read it, its
+/// export and its change-feed entry without the hidden parent's id.
+#[tokio::test]
+async fn a_visible_event_does_not_name_its_hidden_parent() {
+    let server = world().await;
+    let mut ru = as_(&server, "ru-editor");
+    let mut side = with(
+        event(
+            pb::EventKind::BilateralMeeting,
+            "Public sidelines",
+            "sochi",
+            &["putin"],
+            timed("2025-03-01T10:30", "2025-03-01T11:00"),
+        ),
+        pb::EventStatus::Tentative,
+        pb::Visibility::Public,
+    );
+    side.parent_event_id = HIDDEN_ID.into();
+    create(&mut ru, "public-sidelines", side, false)
+        .await
+        .expect("on the sidelines of Russia's own meeting");
+    let own = ru
+        .events
+        .get_event(pb::GetEventRequest {
+            id: "public-sidelines".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(
+        format!("{own:?}").contains(HIDDEN_ID),
+        "Russia sees its own parent"
+    );
+    for token in ["ir-editor", "br-editor", "tm-reader"] {
+        let mut a = as_(&server, token);
+        let got = a
+            .events
+            .get_event(pb::GetEventRequest {
+                id: "public-sidelines".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("a public event");
+        assert_no_canary(
+            &format!("GetEvent as {token}"),
+            &format!("{:?}", got.get_ref()),
+        );
+        let listed = a
+            .events
+            .list_events(pb::ListEventsRequest::default())
+            .await
+            .expect("list");
+        assert_no_canary(
+            &format!("ListEvents as {token}"),
+            &format!("{:?}", listed.get_ref()),
+        );
+        let exported = a
+            .ics
+            .export_calendar(pb::ExportCalendarRequest {
+                window: Some(pb::TimeWindow {
+                    start: "2025-03-01".into(),
+                    end: "2025-03-02".into(),
+                    time_zone: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("export")
+            .into_inner()
+            .ics;
+        assert!(exported.contains("Public sidelines"), "{exported}");
+        assert_no_canary(&format!("ExportCalendar as {token}"), &exported);
+        let changes = a
+            .changes
+            .list_changes(pb::ListChangesRequest::default())
+            .await
+            .expect("changes");
+        assert_no_canary(
+            &format!("ListChanges as {token}"),
+            &format!("{:?}", changes.get_ref()),
+        );
+    }
+}
