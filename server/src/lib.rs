@@ -192,18 +192,13 @@ pub async fn serve_with(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "entente is serving");
     }
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &config.tls {
-        let mut t = tonic::transport::ServerTlsConfig::new()
-            .identity(tonic::transport::Identity::from_pem(&tls.cert, &tls.key));
-        if let Some(ca) = &tls.client_ca {
-            t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
-        }
-        builder = builder
-            .tls_config(t)
-            .map_err(|e| ServeError::Tls(e.to_string()))?;
-    }
-    builder
+    // TLS is accepted by `grpc::tls`, not tonic, so that ALPN offers http/1.1 (calendar
+    // feeds) beside h2.
+    let acceptor = match &config.tls {
+        Some(tls) => Some(grpc::tls::acceptor(tls).map_err(ServeError::Tls)?),
+        None => None,
+    };
+    let router = tonic::transport::Server::builder()
         // Calendar apps fetch subscription feeds (`GET /ics/…`) over HTTP/1.1.
         .accept_http1(true)
         .timeout(limits.request_timeout)
@@ -215,12 +210,20 @@ pub async fn serve_with(
             grpc::limits::rewrite_status,
         ))
         .layer(grpc::access::AuthLayer::new(tokens))
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(
-            grpc::limits::incoming(listener, limits.max_connections),
-            shutdown,
-        )
-        .await?;
+        .add_routes(routes);
+    let connections = grpc::limits::incoming(listener, limits.max_connections);
+    match acceptor {
+        Some(acceptor) => {
+            router
+                .serve_with_incoming_shutdown(grpc::tls::incoming(connections, acceptor), shutdown)
+                .await?
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(connections, shutdown)
+                .await?
+        }
+    }
     blocking(move || scheduler.flush())
         .await
         .map_err(ServeError::Flush)?;

@@ -110,3 +110,70 @@ async fn mutual_tls_requires_a_client_certificate() {
 fn pki_other_ca() -> String {
     pki().ca
 }
+
+/// A calendar app subscribing over HTTPS offers only `http/1.1` in ALPN: the server's
+/// port serves it the feed, while gRPC clients still negotiate h2.
+#[tokio::test]
+async fn a_calendar_feed_is_served_over_https_to_http1_clients() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let pki = pki();
+    let s = server(&pki, false).await;
+    let ch = Endpoint::from_shared(format!("https://localhost:{}", s.addr.port()))
+        .expect("endpoint")
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&pki.ca))
+                .domain_name("localhost"),
+        )
+        .expect("tls")
+        .connect()
+        .await
+        .expect("connect");
+    let feed = entente_proto::v1::i_calendar_service_client::ICalendarServiceClient::new(ch)
+        .create_calendar_feed(pb::CreateCalendarFeedRequest {
+            feed: Some(pb::CalendarFeed::default()),
+        })
+        .await
+        .expect("feed over gRPC and TLS")
+        .into_inner()
+        .feed
+        .expect("feed");
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca.as_bytes()).expect("ca"))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.expect("tcp");
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("an http/1.1-only client completes the handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(
+        format!(
+            "GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            feed.path
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.contains("BEGIN:VCALENDAR"), "{raw}");
+}

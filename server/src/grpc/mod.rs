@@ -13,6 +13,7 @@ pub mod ics;
 pub mod limits;
 pub mod proposals;
 pub mod status;
+pub mod tls;
 
 use entente_proto::v1::audit_service_server::AuditServiceServer;
 use entente_proto::v1::calendar_service_server::CalendarServiceServer;
