@@ -212,18 +212,16 @@ pub async fn serve_with(
         .layer(grpc::access::AuthLayer::new(tokens))
         .add_routes(routes);
     let connections = grpc::limits::incoming(listener, limits.max_connections);
-    match acceptor {
-        Some(acceptor) => {
-            router
-                .serve_with_incoming_shutdown(grpc::tls::incoming(connections, acceptor), shutdown)
-                .await?
-        }
-        None => {
-            router
-                .serve_with_incoming_shutdown(connections, shutdown)
-                .await?
-        }
-    }
+    // One stream type either way: the server's connection code is then compiled once.
+    let connections: std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = std::io::Result<grpc::limits::Limited>> + Send>,
+    > = match acceptor {
+        Some(acceptor) => Box::pin(grpc::tls::incoming(connections, acceptor)),
+        None => Box::pin(connections),
+    };
+    router
+        .serve_with_incoming_shutdown(connections, shutdown)
+        .await?;
     blocking(move || scheduler.flush())
         .await
         .map_err(ServeError::Flush)?;

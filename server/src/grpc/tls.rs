@@ -14,7 +14,6 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_stream::{Stream, StreamExt};
 
 use super::limits::Limited;
@@ -61,12 +60,12 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, 
     Ok(certs)
 }
 
-/// The TLS streams of the connections `plain` accepts; failed handshakes are logged and
-/// dropped.
+/// The connections `plain` accepts, after their TLS handshakes; failed handshakes are
+/// logged and dropped.
 pub fn incoming(
     plain: impl Stream<Item = std::io::Result<Limited>> + Send + 'static,
     acceptor: TlsAcceptor,
-) -> impl Stream<Item = std::io::Result<TlsStream<Limited>>> {
+) -> impl Stream<Item = std::io::Result<Limited>> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         let mut plain = std::pin::pin!(plain);
@@ -83,7 +82,7 @@ pub fn incoming(
             }
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.tls(&acceptor)).await {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(stream)).await;
                     }
