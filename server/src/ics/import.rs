@@ -533,12 +533,12 @@ fn when(
         return Ok(When::Date(dt.date_time.date()));
     }
     if let Some(off) = dt.offset {
-        return Ok(When::Utc(dt.date_time - off));
+        return utc_of(dt.date_time, off, name);
     }
     match e.tz_id() {
         Some(tzid) => match resolver.resolve(tzid) {
             Some(CalTz::Tz(tz)) => Ok(When::Local(dt.date_time, tz)),
-            Some(CalTz::Fixed(off)) => Ok(When::Utc(dt.date_time - off)),
+            Some(CalTz::Fixed(off)) => utc_of(dt.date_time, off, name),
             _ => Err(format!(
                 "{name}: time zone {:?} is not an IANA name, a Windows name, nor a VTIMEZONE \
                  that names one",
@@ -555,6 +555,18 @@ fn when(
     }
 }
 
+/// The UTC time of a wall time at a fixed offset.
+fn utc_of(
+    local: NaiveDateTime,
+    off: chrono::FixedOffset,
+    name: &str,
+) -> std::result::Result<When, String> {
+    local
+        .checked_sub_offset(off)
+        .map(When::Utc)
+        .ok_or_else(|| format!("{name} is out of range"))
+}
+
 fn duration_end(c: &ICalendarComponent, start: When) -> std::result::Result<Option<When>, String> {
     let Some(ICalendarValue::Duration(d)) = c
         .property(&ICalendarProperty::Duration)
@@ -563,14 +575,23 @@ fn duration_end(c: &ICalendarComponent, start: When) -> std::result::Result<Opti
         return Ok(None);
     };
     let secs = d.to_time_delta().map(|t| t.num_seconds()).unwrap_or(0);
-    if secs <= 0 {
-        return Err("DURATION must be positive".into());
+    // The longest event entente takes is far shorter; this bound only keeps the
+    // arithmetic below in range for any file (a crafted DURATION must not panic).
+    const MAX_SECS: i64 = 366 * 86_400;
+    if !(1..=MAX_SECS).contains(&secs) {
+        return Err("DURATION must be positive and at most a year".into());
     }
     let delta = chrono::TimeDelta::seconds(secs);
+    let out_of_range = || "DTSTART plus DURATION is out of range".to_string();
     Ok(Some(match start {
-        When::Date(d) => When::Date(d + chrono::TimeDelta::days((secs / 86_400).max(1))),
-        When::Local(t, tz) => When::Local(t + delta, tz),
-        When::Utc(t) => When::Utc(t + delta),
+        When::Date(d) => When::Date(
+            d.checked_add_signed(chrono::TimeDelta::days((secs / 86_400).max(1)))
+                .ok_or_else(out_of_range)?,
+        ),
+        When::Local(t, tz) => {
+            When::Local(t.checked_add_signed(delta).ok_or_else(out_of_range)?, tz)
+        }
+        When::Utc(t) => When::Utc(t.checked_add_signed(delta).ok_or_else(out_of_range)?),
     }))
 }
 
