@@ -69,17 +69,21 @@ pub fn incoming(
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         let mut plain = std::pin::pin!(plain);
-        while let Some(conn) = plain.next().await {
+        loop {
+            // The server dropping its end (shutdown) ends the loop at once, and with it
+            // the listener: the port is free when `serve` returns.
+            let conn = tokio::select! {
+                conn = plain.next() => conn,
+                () = tx.closed() => break,
+            };
             let io = match conn {
-                Ok(io) => io,
-                Err(e) => {
+                None => break,
+                Some(Ok(io)) => io,
+                Some(Err(e)) => {
                     tracing::debug!(error = %e, "accept failed");
                     continue;
                 }
             };
-            if tx.is_closed() {
-                break;
-            }
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.tls(&acceptor)).await {
