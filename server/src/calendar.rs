@@ -18,6 +18,7 @@ use crate::audit::method;
 use crate::auth::Principal;
 use crate::directory::{FieldMask, Guarded};
 use crate::error::{Error, Result};
+use crate::ics;
 use crate::policy;
 use crate::scheduler::{Meta, Resource, Scheduler, State};
 use crate::storage::prefix;
@@ -25,8 +26,6 @@ use crate::validate;
 
 /// At most this many holidays per country.
 pub const MAX_HOLIDAYS: usize = 2000;
-/// An imported iCalendar file is at most this long.
-pub const MAX_ICS_BYTES: usize = 1 << 20;
 /// Updatable fields.
 pub const FIELDS: &[&str] = &["working_days", "holidays"];
 
@@ -235,30 +234,16 @@ fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday
 
 /// The holidays an iCalendar file lists, and what was skipped (with why).
 pub fn parse_ics(text: &str, default: HolidayStatus) -> Result<(Vec<Holiday>, Vec<String>)> {
-    use icalendar::{Component, DatePerhapsTime};
-    if text.len() > MAX_ICS_BYTES {
-        return Err(Error::invalid(
-            "icalendar",
-            format!(
-                "the file is {} bytes, more than the {MAX_ICS_BYTES} accepted",
-                text.len()
-            ),
-        ));
-    }
-    let calendar: icalendar::Calendar = text.parse().map_err(|e: String| {
-        Error::invalid(
-            "icalendar",
-            format!(
-                "not an iCalendar file: {}",
-                validate::shown(e.lines().next().unwrap_or(""))
-            ),
-        )
-    })?;
+    use calcard::icalendar::{ICalendarProperty as P, ICalendarStatus};
+    let calendar = ics::parse(text, "icalendar")?;
     let (mut holidays, mut skipped) = (Vec::new(), Vec::new());
-    for event in calendar.components.iter().filter_map(|c| c.as_event()) {
-        let name = event.get_summary().unwrap_or("").trim().to_string();
+    for event in ics::vevents(&calendar) {
+        let name = ics::text(event, &P::Summary)
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let what = format!("{:?}", validate::shown(&name));
-        let Some(DatePerhapsTime::Date(first)) = event.get_start() else {
+        let Some(first) = event.property(&P::Dtstart).and_then(ics::date) else {
             skipped.push(format!(
                 "{what}: DTSTART is not a date (a holiday is a whole day)"
             ));
@@ -269,16 +254,16 @@ pub fn parse_ics(text: &str, default: HolidayStatus) -> Result<(Vec<Holiday>, Ve
             continue;
         }
         // DTEND of an all-day event is exclusive; without one the event is one day.
-        let end = match event.get_end() {
-            Some(DatePerhapsTime::Date(d)) if d > first => d,
+        let end = match event.property(&P::Dtend).and_then(ics::date) {
+            Some(d) if d > first => d,
             _ => first.succ_opt().unwrap_or(first),
         };
         if (end - first).num_days() > 31 {
             skipped.push(format!("{what}: spans more than 31 days"));
             continue;
         }
-        let status = match event.property_value("STATUS") {
-            Some(s) if s.eq_ignore_ascii_case("TENTATIVE") => HolidayStatus::Estimated,
+        let status = match event.status() {
+            Some(ICalendarStatus::Tentative) => HolidayStatus::Estimated,
             _ => default,
         };
         let mut d = first;

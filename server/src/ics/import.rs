@@ -20,15 +20,15 @@ use std::collections::HashMap;
 
 use calcard::common::timezone::Tz as CalTz;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
-    ICalendarParameterValue, ICalendarProperty, ICalendarStatus, ICalendarValue,
-    ICalendarValueType,
+    ICalendarComponent, ICalendarEntry, ICalendarParameterName, ICalendarProperty, ICalendarStatus,
+    ICalendarValue,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::export::{ATTENDEE_URN, category_kind};
+use super::text;
 use crate::auth::Principal;
 use crate::conflicts::{Conflict, Severity};
 use crate::directory::FieldMask;
@@ -36,9 +36,6 @@ use crate::error::{Error, Result};
 use crate::events::ops::WriteOptions;
 use crate::events::{Event, EventInput, EventKind, EventStatus, TimingInput, Visibility};
 use crate::scheduler::{Scheduler, State};
-
-/// The largest file an import reads.
-pub const MAX_ICS_BYTES: usize = 1 << 20;
 
 /// How to import.
 #[derive(Debug, Clone, Default)]
@@ -123,28 +120,9 @@ impl Scheduler {
         opts: Options,
     ) -> Result<(Vec<ImportResult>, u64)> {
         crate::policy::require_writer(who)?;
-        if ics.len() > MAX_ICS_BYTES {
-            return Err(Error::invalid(
-                "ics",
-                format!(
-                    "is {} bytes; at most {MAX_ICS_BYTES} are imported at once",
-                    ics.len()
-                ),
-            ));
-        }
-        let cal = ICalendar::parse(ics).map_err(|_| {
-            Error::invalid(
-                "ics",
-                "is not an iCalendar file (it must start with BEGIN:VCALENDAR and end with \
-                 END:VCALENDAR)",
-            )
-        })?;
+        let cal = super::parse(ics, "ics")?;
         let domain = self.settings().ics_uid_domain.clone();
-        let vevents: Vec<&ICalendarComponent> = cal
-            .components
-            .iter()
-            .filter(|c| c.component_type == ICalendarComponentType::VEvent)
-            .collect();
+        let vevents: Vec<&ICalendarComponent> = super::vevents(&cal).collect();
         // The ids the file itself brings: a VEVENT may be on the sidelines of another one
         // in the same file (RELATED-TO), which then has to be written first.
         let in_file: Vec<String> = vevents
@@ -403,12 +381,6 @@ fn same(old: &Event, built: &Event) -> bool {
         && old.end == built.end
 }
 
-fn text<'a>(c: &'a ICalendarComponent, p: &ICalendarProperty) -> Option<&'a str> {
-    c.property(p)
-        .and_then(|e| e.values.first())
-        .and_then(|v| v.as_text())
-}
-
 /// The event id a UID stands for.
 fn event_id(uid: &str, domain: &str) -> String {
     if let Some(id) = uid.strip_suffix(domain).and_then(|s| s.strip_suffix('@'))
@@ -517,21 +489,15 @@ fn when(
     default_zone: Option<Tz>,
 ) -> std::result::Result<When, String> {
     let name = e.name.as_str();
-    let pdt = e
+    if let Some(d) = super::date(e) {
+        return Ok(When::Date(d));
+    }
+    let dt = e
         .values
         .first()
         .and_then(|v| v.as_partial_date_time())
-        .ok_or_else(|| format!("{name} is not a date or date-time"))?;
-    let is_date = matches!(
-        e.parameter(&ICalendarParameterName::Value),
-        Some(ICalendarParameterValue::Value(ICalendarValueType::Date))
-    ) || pdt.hour.is_none();
-    let dt = pdt
-        .to_date_time()
+        .and_then(|p| p.to_date_time())
         .ok_or_else(|| format!("{name} is not a valid date or date-time"))?;
-    if is_date {
-        return Ok(When::Date(dt.date_time.date()));
-    }
     if let Some(off) = dt.offset {
         return utc_of(dt.date_time, off, name);
     }
@@ -600,7 +566,6 @@ fn iso(t: NaiveDateTime) -> String {
 }
 
 fn timing(start: When, end: Option<When>) -> std::result::Result<TimingInput, String> {
-    use chrono::TimeZone;
     Ok(match (start, end) {
         (When::Date(first), end) => {
             // DTEND of a date is exclusive; without one, the event is that day.
@@ -617,48 +582,37 @@ fn timing(start: When, end: Option<When>) -> std::result::Result<TimingInput, St
             }
         }
         (_, None) => return Err("the VEVENT has neither DTEND nor DURATION".into()),
-        (_, Some(When::Date(_))) => {
-            return Err("DTSTART is a date-time but DTEND a date".into());
-        }
-        (When::Local(s, tz), Some(end)) => {
-            // The end in the start's zone (files may give them in two zones).
-            let end = match end {
+        // The end in the start's zone (files may give them in two zones).
+        (When::Local(s, tz), Some(end)) => TimingInput::Timed {
+            start: iso(s),
+            end: iso(match end {
+                // The same zone: the wall time as given (the server resolves gaps and folds).
                 When::Local(e, etz) if etz == tz => e,
-                When::Local(e, etz) => match etz.from_local_datetime(&e).earliest() {
-                    Some(i) => i.with_timezone(&tz).naive_local(),
-                    None => return Err("DTEND falls in a gap of its time zone".into()),
-                },
-                When::Utc(e) => tz.from_utc_datetime(&e).naive_local(),
-                When::Date(_) => unreachable_date(),
-            };
-            TimingInput::Timed {
-                start: iso(s),
-                end: iso(end),
-                time_zone: tz.name().to_string(),
-            }
-        }
-        (When::Utc(s), Some(end)) => {
-            let end = match end {
-                When::Utc(e) => e,
-                When::Local(e, etz) => match etz.from_local_datetime(&e).earliest() {
-                    Some(i) => i.naive_utc(),
-                    None => return Err("DTEND falls in a gap of its time zone".into()),
-                },
-                When::Date(_) => unreachable_date(),
-            };
-            // UTC instants, stored in the venue's zone.
-            TimingInput::Timed {
-                start: format!("{}Z", iso(s)),
-                end: format!("{}Z", iso(end)),
-                time_zone: String::new(),
-            }
-        }
+                other => instant(other)?.with_timezone(&tz).naive_local(),
+            }),
+            time_zone: tz.name().to_string(),
+        },
+        // UTC instants, stored in the venue's zone.
+        (When::Utc(s), Some(end)) => TimingInput::Timed {
+            start: format!("{}Z", iso(s)),
+            end: format!("{}Z", iso(instant(end)?.naive_utc())),
+            time_zone: String::new(),
+        },
     })
 }
 
-/// Dates were matched by an earlier arm.
-fn unreachable_date() -> NaiveDateTime {
-    NaiveDateTime::default()
+/// The instant a date-time names.
+fn instant(w: When) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::TimeZone;
+    match w {
+        When::Utc(t) => Ok(t.and_utc()),
+        When::Local(t, tz) => tz
+            .from_local_datetime(&t)
+            .earliest()
+            .map(|i| i.to_utc())
+            .ok_or_else(|| "DTEND falls in a gap of its time zone".into()),
+        When::Date(_) => Err("DTSTART is a date-time but DTEND a date".into()),
+    }
 }
 
 fn venue(st: &State, location: &str, opts: &Options) -> std::result::Result<String, String> {

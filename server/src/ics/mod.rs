@@ -2,7 +2,9 @@
 //! HTTP by `grpc::ics`), and import ([`import`]).
 //!
 //! What an export holds is decided here, once, for the RPC and the feeds alike: the
-//! events of a scope that the principal may see, as `ListEvents` would show them.
+//! events of a scope that the principal may see, as `ListEvents` would show them. So is
+//! how a file is read: [`parse`] and its helpers serve event import and the working
+//! calendars' holiday import (`calendar::parse_ics`) alike, with one parser (calcard).
 
 pub mod export;
 pub mod feeds;
@@ -10,12 +12,70 @@ pub mod import;
 
 use std::sync::Arc;
 
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
+    ICalendarParameterValue, ICalendarProperty, ICalendarValueType,
+};
+use chrono::NaiveDate;
+
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::events::index::Axis;
 use crate::redact::View;
 use crate::scheduler::Scheduler;
+
+/// The largest iCalendar file read at once.
+pub const MAX_ICS_BYTES: usize = 1 << 20;
+
+/// An iCalendar file sent in the request field `field` (CRLF or LF, folded lines, escaped
+/// text), at most [`MAX_ICS_BYTES`].
+pub fn parse(text: &str, field: &str) -> Result<ICalendar> {
+    if text.len() > MAX_ICS_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "is {} bytes; at most {MAX_ICS_BYTES} are read at once",
+                text.len()
+            ),
+        ));
+    }
+    ICalendar::parse(text).map_err(|_| {
+        Error::invalid(
+            field,
+            "is not an iCalendar file (it must start with BEGIN:VCALENDAR and end with \
+             END:VCALENDAR)",
+        )
+    })
+}
+
+/// The VEVENTs of a calendar, in file order.
+pub fn vevents(cal: &ICalendar) -> impl Iterator<Item = &ICalendarComponent> {
+    cal.components
+        .iter()
+        .filter(|c| c.component_type == ICalendarComponentType::VEvent)
+}
+
+/// The first value of property `p`, as text.
+pub fn text<'a>(c: &'a ICalendarComponent, p: &ICalendarProperty) -> Option<&'a str> {
+    c.property(p)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+}
+
+/// The date of a whole-day value (`VALUE=DATE`, or a value without a time of day);
+/// `None` for a date-time or no date at all.
+pub fn date(e: &ICalendarEntry) -> Option<NaiveDate> {
+    let pdt = e.values.first()?.as_partial_date_time()?;
+    let is_date = matches!(
+        e.parameter(&ICalendarParameterName::Value),
+        Some(ICalendarParameterValue::Value(ICalendarValueType::Date))
+    ) || pdt.hour.is_none();
+    is_date
+        .then(|| pdt.to_date_time())
+        .flatten()
+        .map(|d| d.date_time.date())
+}
 
 /// Which events a calendar holds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
