@@ -236,6 +236,13 @@ impl<R> Directory<R> {
         }
     }
 
+    /// Every record, in id order.
+    pub fn values(&self) -> impl Iterator<Item = &R> {
+        self.order
+            .iter()
+            .filter_map(|id| self.by_id.get(id.as_str()))
+    }
+
     /// Records in id order, their ids within `ids` (as [`crate::validate::PageRequest::rest`]
     /// gives them).
     pub fn range<'a>(

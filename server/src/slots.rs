@@ -1047,8 +1047,7 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
         if !city.is_empty() || parent_venue.is_some() {
             let mut all: Vec<&Venue> = st
                 .venues
-                .range((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))
-                .map(|(_, v)| v)
+                .values()
                 .filter(|v| match parent_venue {
                     Some(pv) => {
                         same_city(v, pv)

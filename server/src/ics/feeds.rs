@@ -44,9 +44,6 @@ pub struct CalendarFeed {
     pub meta: Meta,
 }
 
-const ALL: (std::ops::Bound<&str>, std::ops::Bound<&str>) =
-    (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
-
 impl Resource for CalendarFeed {
     const KIND: &'static str = "calendar feed";
     const FEED_KIND: crate::commit::Kind = crate::commit::Kind::CalendarFeed;
@@ -183,8 +180,7 @@ impl Scheduler {
         self.read(who, |view| {
             view.state()
                 .calendar_feeds
-                .range(ALL)
-                .map(|(_, f)| f)
+                .values()
                 .filter(|f| f.visible_to(who))
                 .cloned()
                 .collect()
@@ -214,8 +210,7 @@ impl Scheduler {
         let feed = self.read(&Principal::system(), |view| {
             view.state()
                 .calendar_feeds
-                .range(ALL)
-                .map(|(_, f)| f)
+                .values()
                 .find(|f| f.secret_sha256 == hash)
                 .cloned()
         })?;

@@ -625,10 +625,10 @@ fn venue(st: &State, location: &str, opts: &Options) -> std::result::Result<Stri
             return Ok(location.to_string());
         }
         // entente's own export: "<name>, <city>".
-        let found =
-            st.venues.range(ALL).map(|(_, v)| v).find(|v| {
-                location.eq_ignore_ascii_case(&format!("{}, {}", v.display_name, v.city))
-            });
+        let found = st
+            .venues
+            .values()
+            .find(|v| location.eq_ignore_ascii_case(&format!("{}, {}", v.display_name, v.city)));
         if let Some(v) = found {
             return Ok(v.id.clone());
         }
@@ -645,9 +645,6 @@ fn venue(st: &State, location: &str, opts: &Options) -> std::result::Result<Stri
         )
     })
 }
-
-const ALL: (std::ops::Bound<&str>, std::ops::Bound<&str>) =
-    (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
 
 /// The participant an ATTENDEE stands for; `None` when the map leaves it out.
 fn attendee(
