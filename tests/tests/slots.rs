@@ -1481,6 +1481,23 @@ async fn each_office_edits_its_own_countrys_calendar() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied, "{token} {code}");
+        let e = as_(&server, token)
+            .calendars
+            .import_holidays(pb::ImportHolidaysRequest {
+                country_code: code.into(),
+                icalendar: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n\
+                            BEGIN:VEVENT\r\nUID:h\r\nDTSTART;VALUE=DATE:20250101\r\n\
+                            SUMMARY:New Year\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+                    .into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            tonic::Code::PermissionDenied,
+            "import {token} {code}"
+        );
     }
     // A stale etag is ABORTED; the admin may edit any country.
     let e = as_(&server, "ir-editor")
