@@ -122,6 +122,17 @@ pub enum Error {
     /// Blocking work was cancelled because the runtime is shutting down.
     #[error("the server is shutting down; retry on another server or once it is back")]
     ShuttingDown,
+    /// The PostgreSQL store failed or could not be reached. The write, if any, did not
+    /// commit: a retry with the same `request_id` is safe.
+    #[error("the database failed: {0}")]
+    Database(String),
+    /// The database's exclusion constraint refused a booking the conflict check let
+    /// through: the safety net under it (see `storage::postgres::Busy`).
+    #[error(
+        "the database refused this booking: a participant or venue would be in two \
+         confirmed events at once; read the calendar again and retry"
+    )]
+    DoubleBooking,
     /// An earlier write failed halfway; the server refuses writes until restarted so that
     /// memory and disk cannot drift apart.
     #[error("the store refused an earlier write; restart the server to recover")]

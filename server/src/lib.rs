@@ -47,6 +47,7 @@ mod pages;
 pub mod policy;
 pub mod proposals;
 pub mod redact;
+mod replica;
 pub mod scheduler;
 pub mod slots;
 pub mod storage;
@@ -69,6 +70,9 @@ pub use grpc::limits::Limits;
 pub struct Config {
     /// Where sled keeps its files.
     pub data_dir: PathBuf,
+    /// A PostgreSQL store shared with other servers (`postgres://…`) instead of the sled
+    /// folder; `data_dir` is then unused.
+    pub store: Option<String>,
     /// Clock and travel parameters.
     pub settings: Settings,
     /// Transport limits.
@@ -97,6 +101,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             data_dir: PathBuf::from("./entente-data"),
+            store: None,
             settings: Settings::default(),
             limits: Limits::default(),
             access: auth::Access::default(),
@@ -117,6 +122,9 @@ pub enum ServeError {
         /// Why.
         source: Error,
     },
+    /// The PostgreSQL store could not be opened.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    OpenShared(Error),
     /// Reflection could not be set up from the descriptor set.
     #[error("cannot set up reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -139,6 +147,12 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::result::Result<(), ServeError> {
+    if let Some(url) = &config.store {
+        let scheduler = Scheduler::open_postgres(url, config.settings.clone())
+            .await
+            .map_err(ServeError::OpenShared)?;
+        return serve_with(listener, scheduler, &config, shutdown).await;
+    }
     // Opening reads the whole store and compacting rewrites sled's snapshot: blocking work,
     // kept off the async workers (with --workers 1 there is only one).
     let (dir, settings) = (config.data_dir.clone(), config.settings.clone());
@@ -210,6 +224,7 @@ pub async fn serve_with(
             grpc::limits::rewrite_status,
         ))
         .layer(grpc::access::AuthLayer::new(tokens))
+        .layer(grpc::fresh::FreshLayer::new(&scheduler))
         .add_routes(routes);
     let connections = grpc::limits::incoming(listener, limits.max_connections);
     // One stream type either way: the server's connection code is then compiled once.

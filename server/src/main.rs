@@ -24,6 +24,12 @@ struct Args {
     /// Folder for the embedded sled store (created if missing).
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL store shared by several servers (`postgres://user@host/db`), instead
+    /// of the sled folder. The schema is migrated at start.
+    #[arg(long, env = "ENTENTE_STORE", global = true, value_parser = postgres_url)]
+    store: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Configuration file (TOML): offices and hashed bearer tokens, limits, travel, the
     /// sweep and the store (see the README). Without tokens, access control is off and the
     /// server only listens on loopback.
@@ -52,6 +58,23 @@ struct Args {
     /// CA (PEM) whose certificates clients must present (mutual TLS).
     #[arg(long, env = "ENTENTE_TLS_CLIENT_CA", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Applies the PostgreSQL schema migrations this binary carries, then exits (servers
+    /// also apply them at start; running it first keeps a rollout's servers from waiting
+    /// on each other).
+    Migrate,
+}
+
+/// `--store` takes a PostgreSQL URL; the sled folder is `--data-dir`.
+fn postgres_url(s: &str) -> Result<String, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err("expected a postgres:// URL (the embedded sled store is chosen with --data-dir)".into())
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -91,6 +114,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // Escape codes only for a person at a terminal, never in a log file or a pipe.
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
+    if let Some(Command::Migrate) = args.command {
+        let url = args
+            .store
+            .as_deref()
+            .context("migrate needs --store postgres://… (or ENTENTE_STORE)")?;
+        let db = entente_server::storage::postgres::Postgres::new(url, 1)?;
+        let applied = db.migrate().await?;
+        let latest = entente_server::storage::postgres::MIGRATIONS
+            .last()
+            .map_or(0, |m| m.0);
+        if applied.is_empty() {
+            println!("schema already at version {latest}");
+        } else {
+            println!("applied schema versions {applied:?}; now at version {latest}");
+        }
+        return Ok(());
+    }
     let loaded = match &args.config {
         Some(path) => Some(entente_server::config::load(path)?),
         None => None,
@@ -135,6 +175,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = entente_server::Config {
         data_dir: args.data_dir,
+        store: args.store,
         settings,
         limits,
         reload_from: args.config.clone().filter(|_| access.enabled()),

@@ -302,6 +302,11 @@ impl ProposalStore {
             .collect()
     }
 
+    /// Files a proposal another server stored (see `replica`).
+    pub(crate) fn file(&mut self, p: Arc<Proposal>) {
+        self.by_id.insert(p.id.clone(), p);
+    }
+
     /// One proposal.
     pub fn get(&self, id: &str) -> Option<&Arc<Proposal>> {
         self.by_id.get(id)

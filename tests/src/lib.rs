@@ -2,6 +2,8 @@
 //! gRPC. The listener is bound before the server task starts, so clients connect at once,
 //! with no sleeps.
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,52 @@ use entente_server::{Config, ManualClock, Settings};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
+
+/// Which store the servers of this test binary run on: PostgreSQL in the binaries named
+/// `pg_…` (the same test files, compiled a second time; see `tests/Cargo.toml`), sled in
+/// the others.
+pub fn on_postgres() -> bool {
+    static PG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PG.get_or_init(|| {
+        let named = std::env::current_exe()
+            .ok()
+            .and_then(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().starts_with("pg_"))
+            })
+            .unwrap_or(false);
+        if !named {
+            return false;
+        }
+        if postgres::cluster().is_some() {
+            return true;
+        }
+        let message = "\n*** SKIPPED: the PostgreSQL variant of these tests runs on sled: \
+                       no PostgreSQL binaries (install Debian's postgresql package, or set \
+                       ENTENTE_PG_BIN) ***\n";
+        if std::env::var_os("ENTENTE_REQUIRE_POSTGRES").is_some() {
+            panic!("{message}");
+        }
+        // Straight to the process's stderr: the test harness captures eprintln!.
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+        false
+    })
+}
+
+/// The database a server on `data_dir` uses in the PostgreSQL variant (one per folder,
+/// so a server restarted on its folder finds its records); `None` on sled.
+pub async fn shared_store_for(data_dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let cluster = postgres::cluster()?;
+    // A name PostgreSQL accepts (63 bytes), unique per folder.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data_dir.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(cluster.database(&format!("t{hash:016x}")).await)
+}
 
 /// A running server and a channel to it.
 #[derive(Debug)]
@@ -95,7 +143,12 @@ impl TestServer {
 
     /// A server with a full configuration whose channel connects only when first used
     /// (for TLS servers, which the harness's plaintext channel cannot reach).
-    pub async fn start_config_lazy(config: Config) -> TestServer {
+    pub async fn start_config_lazy(mut config: Config) -> TestServer {
+        if config.store.is_none()
+            && let Some(url) = shared_store_for(&config.data_dir).await
+        {
+            config.store = Some(url);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");

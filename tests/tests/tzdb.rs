@@ -53,17 +53,42 @@ async fn store_tehran_meeting(dir: &Path) -> pb::Event {
 }
 
 /// Rewrites the stored event as the old rules had it; optionally marks the whole store as
-/// written with that old tzdb.
-fn age_the_store(dir: &Path, mark_store_old: bool) {
-    let backend = SledBackend::open(dir).expect("open store");
+/// written with that old tzdb. On sled or, in the PostgreSQL variant, in the database,
+/// the same keys and bytes either way.
+async fn age_the_store(dir: &Path, mark_store_old: bool) {
     let key = storage::key(prefix::EVENT, "cabinet");
-    let (k, v) = backend
-        .scan(&key)
-        .expect("scan")
-        .into_iter()
-        .next()
-        .expect("stored event");
-    let mut e: Event = stored::decode(&k, &v).expect("decode");
+    let shared = entente_tests::shared_store_for(dir).await;
+    let stored = match &shared {
+        Some(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            let row = client
+                .query_one("SELECT value FROM entente_kv WHERE key = $1", &[&key])
+                .await
+                .expect("stored event");
+            Some((client, row.get::<_, Vec<u8>>(0)))
+        }
+        None => None,
+    };
+    let backend = match stored {
+        Some(_) => None,
+        None => Some(SledBackend::open(dir).expect("open store")),
+    };
+    let v = match (&stored, &backend) {
+        (Some((_, v)), _) => v.clone(),
+        (None, Some(b)) => {
+            b.scan(&key)
+                .expect("scan")
+                .into_iter()
+                .next()
+                .expect("stored event")
+                .1
+        }
+        (None, None) => unreachable!("one store or the other"),
+    };
+    let mut e: Event = stored::decode(&key, &v).expect("decode");
     for z in [&mut e.start, &mut e.end] {
         z.utc -= 3600;
         z.offset_secs = 4 * 3600 + 1800;
@@ -74,6 +99,21 @@ fn age_the_store(dir: &Path, mark_store_old: bool) {
     if mark_store_old {
         batch.put(storage::key(prefix::META, "tzdb"), &"2022a".to_string());
     }
+    if let Some((client, _)) = &stored {
+        // What an older server would have committed: the records, straight in the table
+        // every server loads from.
+        for (k, v) in batch.ops() {
+            client
+                .execute(
+                    "UPDATE entente_kv SET value = $2 WHERE key = $1",
+                    &[k, &v.clone().expect("a put")],
+                )
+                .await
+                .expect("age the record");
+        }
+        return;
+    }
+    let backend = backend.expect("sled");
     backend.apply(batch).expect("apply");
     backend.flush().expect("flush");
 }
@@ -82,7 +122,7 @@ fn age_the_store(dir: &Path, mark_store_old: bool) {
 async fn recompute_instants_keeps_the_wall_time_and_reports_what_moved() {
     let temp = tempfile::tempdir().expect("temp");
     let original = store_tehran_meeting(temp.path()).await;
-    age_the_store(temp.path(), false);
+    age_the_store(temp.path(), false).await;
 
     let server = TestServer::start_in(temp.path(), Default::default()).await;
     let mut events = server.events();
@@ -168,7 +208,7 @@ async fn recompute_instants_keeps_the_wall_time_and_reports_what_moved() {
 async fn a_server_with_a_newer_tzdb_recomputes_at_start_up() {
     let temp = tempfile::tempdir().expect("temp");
     let original = store_tehran_meeting(temp.path()).await;
-    age_the_store(temp.path(), true);
+    age_the_store(temp.path(), true).await;
     let server = TestServer::start_in(temp.path(), Default::default()).await;
     let e = server
         .events()

@@ -9,6 +9,7 @@ pub mod conflicts;
 pub mod convert;
 pub mod directory;
 pub mod events;
+pub mod fresh;
 pub mod ics;
 pub mod limits;
 pub mod proposals;

@@ -183,6 +183,14 @@ impl From<Error> for Status {
                 tracing::error!(error = %text, "storage error");
                 Status::new(Code::Internal, message(&text))
             }
+            Error::DoubleBooking => Status::new(Code::Aborted, message(&text)),
+            Error::Database(_) => {
+                tracing::error!(error = %text, "database error");
+                // Nothing of the write committed unless it did whole: a retry with the
+                // same request_id returns the first result either way.
+                let text = format!("{text}; retry with the same request_id");
+                Status::new(Code::Unavailable, message(&text))
+            }
             Error::Poisoned | Error::NoRuntime | Error::ShuttingDown => {
                 Status::new(Code::Unavailable, message(&text))
             }

@@ -22,6 +22,8 @@
 //! every caller that queued while a flush was running is covered by the next one, so N
 //! concurrent writers cost about one fsync, not N.
 
+pub mod memory;
+pub mod postgres;
 pub mod wal;
 
 use std::path::Path;
@@ -139,6 +141,16 @@ impl Batch {
     /// Removes `key`.
     pub fn delete(&mut self, key: Vec<u8>) {
         self.ops.push((key, None));
+    }
+
+    /// Its operations, in order: a key and its new value, or `None` for a delete.
+    pub fn ops(&self) -> &wal::Ops {
+        &self.ops
+    }
+
+    /// A batch of these operations.
+    pub fn from_ops(ops: wal::Ops) -> Batch {
+        Batch { ops }
     }
 
     /// Whether nothing was recorded.

@@ -78,8 +78,8 @@ impl serde::Serialize for Encoded<'_> {
     }
 }
 
-/// Decodes what [`Encoded`] wrote.
-fn decode_ops(payload: &[u8]) -> postcard::Result<Ops> {
+/// Decodes what [`Encoded`] wrote (and [`encode_ops`]).
+pub fn decode_ops(payload: &[u8]) -> postcard::Result<Ops> {
     let ops: Vec<(serde_bytes::ByteBuf, Option<serde_bytes::ByteBuf>)> =
         postcard::from_bytes(payload)?;
     Ok(ops
@@ -88,9 +88,15 @@ fn decode_ops(payload: &[u8]) -> postcard::Result<Ops> {
         .collect())
 }
 
+/// Encodes a batch's operations alone (no header: the PostgreSQL log stores them as
+/// they are, its own rows framing them); [`decode_ops`] reads them.
+pub fn encode_ops(ops: &Ops) -> Vec<u8> {
+    postcard::to_stdvec(&Encoded(ops)).unwrap_or_default()
+}
+
 /// Encodes one record.
 pub fn record(lsn: u64, ops: &Ops) -> Vec<u8> {
-    let payload = postcard::to_stdvec(&Encoded(ops)).unwrap_or_default();
+    let payload = encode_ops(ops);
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&lsn.to_le_bytes());
     hasher.update(&payload);

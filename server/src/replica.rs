@@ -1,0 +1,87 @@
+//! Batches another server committed, applied to this server's memory.
+//!
+//! Over PostgreSQL each server keeps the whole state in memory, as over sled, and learns of
+//! other servers' writes as the batches they committed (`storage::postgres`). A batch is
+//! the same storage operations this server would have written itself, so applying one
+//! means decoding each key's record with the one codec and filing it where [`State::load`]
+//! would have: directory maps, the event indexes, proposals, idempotency records. The
+//! histories, the audit log and the change log are not held in memory; the caller mirrors
+//! the batch into the local store, where the read paths find them.
+//!
+//! [`State::load`]: crate::scheduler::State
+
+use std::sync::Arc;
+
+use crate::commit::{Commit, StoredCommit};
+use crate::error::Result;
+use crate::scheduler::{Resource, State};
+use crate::storage::{self, prefix, wal::Ops};
+
+/// Applies one batch to `state`; returns the commit it records when it is a new revision
+/// (a batch of upkeep, or one rewriting old change log entries, records none).
+pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Option<Commit>> {
+    let mut commit = None;
+    for (key, value) in ops {
+        let value = value.as_deref();
+        let p = |pre: &[u8]| key.starts_with(pre);
+        if p(prefix::COUNTRY) {
+            record::<crate::directory::Country>(state, key, value)?;
+        } else if p(prefix::PARTICIPANT) {
+            record::<crate::directory::Participant>(state, key, value)?;
+        } else if p(prefix::VENUE) {
+            record::<crate::directory::Venue>(state, key, value)?;
+        } else if p(prefix::FORUM) {
+            record::<crate::directory::Forum>(state, key, value)?;
+        } else if p(prefix::WORK_CALENDAR) {
+            record::<crate::calendar::WorkCalendar>(state, key, value)?;
+        } else if p(prefix::CALENDAR_FEED) {
+            record::<crate::ics::feeds::CalendarFeed>(state, key, value)?;
+        } else if p(prefix::EVENT) {
+            // Events are never deleted (a cancelled one stays).
+            if let Some(v) = value {
+                state.events.insert(crate::events::stored::decode(key, v)?);
+            }
+        } else if p(prefix::PROPOSAL) {
+            if let Some(v) = value {
+                let proposal: crate::proposals::Proposal = storage::decode(key, v)?;
+                state.proposals.file(Arc::new(proposal));
+            }
+        } else if p(prefix::REQUEST) {
+            let id = String::from_utf8_lossy(&key[prefix::REQUEST.len()..]).into_owned();
+            match value {
+                Some(v) => {
+                    let r: crate::scheduler::RequestRecord = storage::decode(key, v)?;
+                    // `q/<office>\0<id>`: shared stores were created after request ids
+                    // were scoped by office, so there are no unscoped ones to translate.
+                    state.requests.insert(id, r);
+                }
+                None => {
+                    state.requests.remove(&id);
+                }
+            }
+        } else if p(prefix::AUDIT)
+            && let Some(v) = value
+        {
+            let stored = StoredCommit::decode(key, v)?;
+            // Rewrites of old entries (the change log's compaction) are not revisions.
+            if stored.audit.sequence > state.revision {
+                state.revision = stored.audit.sequence;
+                commit = stored.into_commit(key)?;
+            }
+        }
+    }
+    Ok(commit)
+}
+
+/// Files or removes one directory record.
+fn record<R: Resource>(state: &mut State, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+    let id = String::from_utf8_lossy(&key[R::PREFIX.len()..]).into_owned();
+    match value {
+        Some(v) => {
+            let r: R = storage::decode(key, v)?;
+            R::map_mut(state).insert(id.as_str().into(), r);
+        }
+        None => R::map_mut(state).remove(&id),
+    }
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! PostgreSQL: the shared store that lets several entente servers serve one set of
+//! records.
+//!
+//! # Shape
+//!
+//! The database holds three things (see [`MIGRATIONS`]):
+//! - `entente_kv`: every record under the same keys and in the same encoding as sled
+//!   (`storage::key`, `storage::encode`), so there is one key schema and one codec;
+//! - `entente_log`: every committed batch, in commit order, numbered by `seq` without gaps;
+//! - `entente_head`: one row holding the last `seq`. A writer locks it (`FOR UPDATE`) before
+//!   it reads anything, and updates it in the transaction that commits, so commits are
+//!   serialised and a reader sees a prefix of the log: never a gap, never a batch of a
+//!   later commit without those before it. A sequence would not do: its values are taken
+//!   before commit, so a reader could see 7 before 6 commits and skip it.
+//!
+//! Each server keeps every record in memory, as it does over sled, and answers from there.
+//! Before a write it takes the head lock and catches up on the batches other servers
+//! committed since its last one (one round trip); before a read it catches up without the
+//! lock (one round trip: the batches after its last, usually none). So a write
+//! acknowledged by one server is seen by a read issued afterwards on any other, and a
+//! conflict check runs against every committed booking.
+//!
+//! `entente_busy` holds the participant and venue time ranges of confirmed events under an
+//! exclusion constraint (`btree_gist`): a safety net under the Rust conflict check, which
+//! stays the rule. See [`Busy`] for which events it covers.
+//!
+//! Time: the database stores instants as the Rust code computed them (from the wall time
+//! and zone, with the tzdb the server ships) and the wall time and zone inside the record;
+//! it never converts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+
+use super::wal::{self, Ops};
+use crate::error::{Error, Result};
+
+/// A lock key for migrations (`pg_advisory_xact_lock`): "entente" in ASCII.
+const MIGRATION_LOCK: i64 = 0x0065_6e74_656e_7465;
+
+/// The channel on which a commit tells the other servers there is more to read.
+pub const CHANNEL: &str = "entente_log";
+
+/// The schema, one step per version, applied in order and recorded in
+/// `entente_migrations`. Never edit a step that has shipped: add one.
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "records, commit log, head, busy ranges",
+    r#"
+CREATE TABLE entente_kv (
+    key   bytea PRIMARY KEY,
+    value bytea NOT NULL
+);
+CREATE TABLE entente_log (
+    seq       bigint PRIMARY KEY,
+    ops       bytea NOT NULL,
+    committed timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE entente_head (
+    one bool PRIMARY KEY DEFAULT true CHECK (one),
+    seq bigint NOT NULL
+);
+INSERT INTO entente_head (seq) VALUES (0);
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE entente_busy (
+    event_id text NOT NULL,
+    axis     text NOT NULL,
+    holder   text NOT NULL,
+    family   text NOT NULL,
+    during   tstzrange NOT NULL,
+    CONSTRAINT entente_no_double_booking
+        EXCLUDE USING gist (axis WITH =, holder WITH =, during WITH &&, family WITH <>)
+);
+CREATE INDEX entente_busy_event ON entente_busy (event_id);
+"#,
+)];
+
+/// A PostgreSQL error as ours: the server's message and its SQLSTATE.
+fn db(context: &str, e: tokio_postgres::Error) -> Error {
+    let detail = match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    };
+    Error::Database(format!("{context}: {detail}"))
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> Error {
+    Error::Database(format!("no database connection: {e}"))
+}
+
+/// One range of `entente_busy`: a participant (`p`) or venue (`v`) held by a confirmed
+/// event from `start` to `end` (Unix seconds, half-open). Ranges of one `family` (an event,
+/// its sidelines and theirs) never exclude each other, because the domain lets a bilateral
+/// sit inside its summit; the domain also lets an office book over a conflict on purpose
+/// (an override), so an event that records one has no ranges here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// The event.
+    pub event_id: String,
+    /// `b'p'` for a participant, `b'v'` for a venue.
+    pub axis: u8,
+    /// The participant or venue id.
+    pub holder: String,
+    /// The id of the event's outermost ancestor (its own when it has none).
+    pub family: String,
+    /// Start, Unix seconds.
+    pub start: i64,
+    /// End, Unix seconds.
+    pub end: i64,
+}
+
+/// The ranges a commit replaces: those of `events` go, `ranges` come.
+#[derive(Debug, Default)]
+pub struct BusyChanges {
+    /// Events whose ranges are recomputed.
+    pub events: Vec<String>,
+    /// Their ranges now.
+    pub ranges: Vec<Busy>,
+}
+
+/// The connection pool to one database.
+#[derive(Clone)]
+pub struct Postgres {
+    pool: Pool,
+    config: Arc<tokio_postgres::Config>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").finish_non_exhaustive()
+    }
+}
+
+/// Where the connection string went wrong, without echoing it (it may hold a password).
+fn parse(url: &str) -> Result<tokio_postgres::Config> {
+    url.parse::<tokio_postgres::Config>().map_err(|e| {
+        Error::Database(format!(
+            "the store address is not a PostgreSQL connection string: {e}"
+        ))
+    })
+}
+
+impl Postgres {
+    /// Connects to the database at `url` (a `postgres://` URL or a `key=value` string).
+    /// Nothing is read or written yet: see [`Postgres::migrate`].
+    pub fn new(url: &str, max_connections: usize) -> Result<Postgres> {
+        let config = parse(url)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                // A connection that failed is dropped by the pool on return (tokio-postgres
+                // marks it closed); checking each one out with a query would cost a round
+                // trip per operation.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .build()
+            .map_err(|e| Error::Database(format!("cannot build the connection pool: {e}")))?;
+        Ok(Postgres {
+            pool,
+            config: Arc::new(config),
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Brings the schema up to this binary's version, in one transaction under an advisory
+    /// lock, so servers starting together apply each step once. Returns the versions it
+    /// applied (none when the schema was current). A database migrated by a newer entente
+    /// is refused rather than served by code that does not know its shape.
+    pub async fn migrate(&self) -> Result<Vec<i32>> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| db("cannot begin the migration", e))?;
+        // "already exists, skipping" is what a second server is meant to find.
+        tx.batch_execute("SET LOCAL client_min_messages = warning")
+            .await
+            .map_err(|e| db("cannot begin the migration", e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(|e| db("cannot take the migration lock", e))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS entente_migrations (
+                version     integer PRIMARY KEY,
+                description text NOT NULL,
+                applied     timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(|e| db("cannot create entente_migrations", e))?;
+        let done: Vec<i32> = tx
+            .query(
+                "SELECT version FROM entente_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .map_err(|e| db("cannot read entente_migrations", e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if let Some(newer) = done.iter().find(|v| **v > known) {
+            return Err(Error::Database(format!(
+                "the database is at schema version {newer}, newer than this server knows \
+                 ({known}): run the entente-server that migrated it, or a later one"
+            )));
+        }
+        let mut applied = Vec::new();
+        for (version, description, sql) in MIGRATIONS {
+            if done.contains(version) {
+                continue;
+            }
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| db(&format!("migration {version} ({description}) failed"), e))?;
+            tx.execute(
+                "INSERT INTO entente_migrations (version, description) VALUES ($1, $2)",
+                &[version, description],
+            )
+            .await
+            .map_err(|e| db("cannot record the migration", e))?;
+            applied.push(*version);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| db("cannot commit the migration", e))?;
+        Ok(applied)
+    }
+
+    /// Every record and the `seq` they are current at, read in one snapshot.
+    pub async fn snapshot(&self) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| db("cannot begin reading the store", e))?;
+        let head: i64 = tx
+            .query_one("SELECT seq FROM entente_head", &[])
+            .await
+            .map_err(|e| db("cannot read entente_head", e))?
+            .get(0);
+        let rows = tx
+            .query("SELECT key, value FROM entente_kv ORDER BY key", &[])
+            .await
+            .map_err(|e| db("cannot read entente_kv", e))?;
+        let records = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+        tx.commit()
+            .await
+            .map_err(|e| db("cannot finish reading the store", e))?;
+        Ok((seq(head)?, records))
+    }
+
+    /// The batches committed after `after`, in order: one round trip.
+    pub async fn since(&self, after: u64) -> Result<Vec<(u64, Ops)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(SINCE)
+            .await
+            .map_err(|e| db("cannot prepare", e))?;
+        let rows = client
+            .query(&stmt, &[&signed(after)])
+            .await
+            .map_err(|e| db("cannot read entente_log", e))?;
+        decode_log(rows)
+    }
+
+    /// Begins a write: takes the commit lock and reads the batches committed after
+    /// `after`, in one round trip. The lock is held until [`Lease::commit`] or the lease is
+    /// dropped (which rolls back).
+    pub async fn lease(&self, after: u64) -> Result<Lease> {
+        let client = self.client().await?;
+        let (lock, since) = {
+            let lock = client.prepare_cached(LOCK);
+            let since = client.prepare_cached(SINCE);
+            let (lock, since) = tokio::join!(lock, since);
+            (
+                lock.map_err(|e| db("cannot prepare", e))?,
+                since.map_err(|e| db("cannot prepare", e))?,
+            )
+        };
+        let after_param = signed(after);
+        // Pipelined: sent together, run in order; the log is read once the lock is held,
+        // so it holds every commit before ours.
+        let since_params: [&(dyn ToSql + Sync); 1] = [&after_param];
+        let (begin, head, rows) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query_one(&lock, &[]),
+            client.query(&since, &since_params),
+        );
+        let mut lease = Lease {
+            client: Some(client),
+            head: 0,
+            foreign: Vec::new(),
+        };
+        begin.map_err(|e| db("cannot begin", e))?;
+        lease.head = seq(head
+            .map_err(|e| db("cannot take the commit lock", e))?
+            .get(0))?;
+        lease.foreign = decode_log(rows.map_err(|e| db("cannot read entente_log", e))?)?;
+        Ok(lease)
+    }
+
+    /// A connection that receives the commit notifications of every server; each one
+    /// wakes `wake`. Ends when the connection does.
+    pub async fn listen(&self, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+        use futures_util::StreamExt;
+        let (client, mut connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| db("cannot connect to listen", e))?;
+        let messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        let pump = tokio::spawn(async move {
+            let mut messages = std::pin::pin!(messages);
+            while let Some(m) = messages.next().await {
+                match m {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => return Err(db("the listening connection failed", e)),
+                }
+            }
+            Ok(())
+        });
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(|e| db("cannot listen", e))?;
+        let ended = pump
+            .await
+            .map_err(|e| Error::Database(format!("the listener stopped: {e}")))?;
+        drop(client);
+        ended
+    }
+}
+
+const LOCK: &str = "SELECT seq FROM entente_head FOR UPDATE";
+const SINCE: &str = "SELECT seq, ops FROM entente_log WHERE seq > $1 ORDER BY seq";
+
+/// A write in progress: the commit lock, held on one connection.
+pub struct Lease {
+    client: Option<deadpool_postgres::Object>,
+    /// The last `seq` committed, as read under the lock.
+    pub head: u64,
+    /// The batches committed after the `after` the lease was asked with.
+    pub foreign: Vec<(u64, Ops)>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease").field("head", &self.head).finish()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // A lease dropped without committing leaves its connection inside a transaction
+        // that holds the commit lock: close it rather than return it to the pool, so the
+        // database rolls back and releases the lock at once.
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+impl Lease {
+    /// Ends the write without committing anything, and gives the connection back.
+    pub async fn release(mut self) {
+        if let Some(client) = self.client.take()
+            && client.batch_execute("ROLLBACK").await.is_err()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+
+    /// Commits `ops` as batch `head + 1`, with the busy ranges it changes, and tells the
+    /// other servers: one round trip (the statements are pipelined, COMMIT included).
+    /// An exclusion violation is a double booking the Rust check missed: refused whole.
+    pub async fn commit(mut self, ops: &Ops, busy: &BusyChanges) -> Result<u64> {
+        let Some(client) = self.client.take() else {
+            return Err(Error::Database("the write's connection is gone".into()));
+        };
+        let next = self.head + 1;
+        // The last operation on a key wins, as it does in sled; one statement may touch a
+        // row once.
+        let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+        for (k, v) in ops {
+            last.insert(k, v.as_deref());
+        }
+        let (mut put_keys, mut put_values, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, v) in last {
+            match v {
+                Some(v) => {
+                    put_keys.push(k);
+                    put_values.push(v);
+                }
+                None => deletes.push(k),
+            }
+        }
+        let encoded = wal::encode_ops(ops);
+        let prepared = tokio::try_join!(
+            client.prepare_cached(LOG),
+            client.prepare_cached(PUT),
+            client.prepare_cached(DELETE),
+            client.prepare_cached(UNBUSY),
+            client.prepare_cached(BUSY),
+            client.prepare_cached(HEAD),
+        )
+        .map_err(|e| db("cannot prepare", e));
+        let (log, put, delete, unbusy, add_busy, head) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                drop(deadpool_postgres::Object::take(client));
+                return Err(e);
+            }
+        };
+        let next_param = signed(next);
+        let axes: Vec<String> = busy
+            .ranges
+            .iter()
+            .map(|b| char::from(b.axis).to_string())
+            .collect();
+        let holders: Vec<&str> = busy.ranges.iter().map(|b| b.holder.as_str()).collect();
+        let ids: Vec<&str> = busy.ranges.iter().map(|b| b.event_id.as_str()).collect();
+        let families: Vec<&str> = busy.ranges.iter().map(|b| b.family.as_str()).collect();
+        let starts: Vec<i64> = busy.ranges.iter().map(|b| b.start).collect();
+        let ends: Vec<i64> = busy.ranges.iter().map(|b| b.end).collect();
+        // The notification is delivered when (and only if) the transaction commits.
+        let notify_and_commit = format!("NOTIFY {CHANNEL}; COMMIT");
+        let p_log: [&(dyn ToSql + Sync); 2] = [&next_param, &encoded];
+        let p_put: [&(dyn ToSql + Sync); 2] = [&put_keys, &put_values];
+        let p_delete: [&(dyn ToSql + Sync); 1] = [&deletes];
+        let p_unbusy: [&(dyn ToSql + Sync); 1] = [&busy.events];
+        let p_busy: [&(dyn ToSql + Sync); 6] = [&ids, &axes, &holders, &families, &starts, &ends];
+        let p_head: [&(dyn ToSql + Sync); 1] = [&next_param];
+        let (r_log, r_put, r_delete, r_unbusy, r_busy, r_head, r_commit) = tokio::join!(
+            client.execute(&log, &p_log),
+            client.execute(&put, &p_put),
+            client.execute(&delete, &p_delete),
+            client.execute(&unbusy, &p_unbusy),
+            client.execute(&add_busy, &p_busy),
+            client.execute(&head, &p_head),
+            client.batch_execute(&notify_and_commit),
+        );
+        // COMMIT of a transaction in which a statement failed rolls back without an error:
+        // the first failure is the outcome.
+        let outcome = [
+            r_log.err().map(|e| ("cannot append to entente_log", e)),
+            r_put.err().map(|e| ("cannot store the records", e)),
+            r_delete.err().map(|e| ("cannot delete the records", e)),
+            r_unbusy.err().map(|e| ("cannot clear busy ranges", e)),
+            r_busy.err().map(|e| ("cannot store busy ranges", e)),
+            r_head.err().map(|e| ("cannot advance entente_head", e)),
+            r_commit.err().map(|e| ("cannot commit", e)),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        match outcome {
+            None => Ok(next),
+            Some((context, e)) => {
+                let exclusion = e.as_db_error().is_some_and(|d| {
+                    d.code() == &tokio_postgres::error::SqlState::EXCLUSION_VIOLATION
+                });
+                // The connection may be left inside the failed transaction: close it.
+                drop(deadpool_postgres::Object::take(client));
+                if exclusion {
+                    return Err(Error::DoubleBooking);
+                }
+                Err(db(context, e))
+            }
+        }
+    }
+}
+
+const LOG: &str = "INSERT INTO entente_log (seq, ops) VALUES ($1, $2)";
+const PUT: &str = "INSERT INTO entente_kv (key, value) \
+    SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+const DELETE: &str = "DELETE FROM entente_kv WHERE key = ANY($1::bytea[])";
+const UNBUSY: &str = "DELETE FROM entente_busy WHERE event_id = ANY($1::text[])";
+const BUSY: &str = "INSERT INTO entente_busy (event_id, axis, holder, family, during) \
+    SELECT i, a, h, f, tstzrange(to_timestamp(s), to_timestamp(e), '[)') \
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[]) \
+    AS t(i, a, h, f, s, e)";
+const HEAD: &str = "UPDATE entente_head SET seq = $1";
+
+fn decode_log(rows: Vec<tokio_postgres::Row>) -> Result<Vec<(u64, Ops)>> {
+    rows.into_iter()
+        .map(|r| {
+            let n = seq(r.get(0))?;
+            let bytes: &[u8] = r.get(1);
+            let ops = wal::decode_ops(bytes).map_err(|e| Error::Corrupt {
+                key: format!("entente_log {n}"),
+                reason: e.to_string(),
+            })?;
+            Ok((n, ops))
+        })
+        .collect()
+}
+
+fn seq(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Database(format!("entente_head holds {v}")))
+}
+
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
