@@ -377,6 +377,12 @@ pub struct Settings {
     pub request_retention: std::time::Duration,
     /// The size at which the write-ahead log is rotated (sled flushed, a new file started).
     pub wal_rotate_bytes: u64,
+    /// Over PostgreSQL: how often a server reads the other servers' commits when their
+    /// notifications do not wake it first, so its change feed watchers hear of them.
+    /// `None` listens to nothing and reads them only when a request or a write comes
+    /// (requests still see every write acknowledged before them: tests use it to show
+    /// that without the notifications' help).
+    pub follow_others: Option<std::time::Duration>,
     /// How often a change feed watcher gets a progress message.
     pub feed_progress: std::time::Duration,
     /// How many commits the feed keeps for watchers that fall behind; one further behind is
@@ -397,6 +403,7 @@ impl Default for Settings {
             expiry_sweep: Some(std::time::Duration::from_secs(30)),
             request_retention: std::time::Duration::from_secs(24 * 3600),
             wal_rotate_bytes: storage::wal::DEFAULT_ROTATE_BYTES,
+            follow_others: Some(std::time::Duration::from_secs(1)),
             feed_progress: std::time::Duration::from_secs(2),
             feed_buffer: 4096,
             change_retention: std::time::Duration::from_secs(7 * 24 * 3600),
@@ -819,7 +826,8 @@ impl Scheduler {
     /// poll in case one is missed), so change feed watchers get them without waiting for
     /// a request. Both tasks end once the scheduler is dropped.
     fn follow_others(&self) {
-        let Some(shared) = &self.inner.shared else {
+        let (Some(shared), Some(every)) = (&self.inner.shared, self.settings().follow_others)
+        else {
             return;
         };
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -830,7 +838,7 @@ impl Scheduler {
                 if let Err(e) = db.listen(woken.clone()).await {
                     tracing::warn!(error = %e, "not listening for other servers' commits; polling");
                 }
-                tokio::time::sleep(FOLLOW_POLL).await;
+                tokio::time::sleep(every).await;
             }
         });
         let weak = Arc::downgrade(&self.inner);
@@ -838,7 +846,7 @@ impl Scheduler {
             loop {
                 tokio::select! {
                     _ = wake.notified() => {}
-                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
+                    _ = tokio::time::sleep(every) => {}
                 }
                 let Some(inner) = weak.upgrade() else { break };
                 if let Err(e) = (Scheduler { inner }).catch_up().await {
@@ -968,9 +976,6 @@ type Pending = Option<(Batch, Option<crate::commit::Commit>)>;
 
 /// Connections each server keeps to a shared PostgreSQL store.
 const POOL_SIZE: usize = 16;
-
-/// How often a server reads other servers' commits when no notification comes.
-const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The busy ranges (`storage::postgres::Busy`) a commit changes: those of the events it
 /// wrote, and of their sidelines when an event moved to another programme (their family

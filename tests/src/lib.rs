@@ -66,6 +66,42 @@ pub async fn shared_store_for(data_dir: &Path) -> Option<String> {
     Some(cluster.database(&format!("t{hash:016x}")).await)
 }
 
+/// `n` servers sharing one fresh PostgreSQL database, each on its own port, as a load
+/// balancer would spread clients over them, and the database's connection string. `None` when this machine has no PostgreSQL
+/// (said on stderr; a failure under `ENTENTE_REQUIRE_POSTGRES`).
+pub async fn servers_sharing_a_database(
+    n: usize,
+    config: Config,
+) -> Option<(Vec<TestServer>, String)> {
+    let Some(cluster) = postgres::cluster() else {
+        let message = "\n*** SKIPPED: cross-server tests need PostgreSQL binaries (install \
+                       Debian's postgresql package, or set ENTENTE_PG_BIN) ***\n";
+        if std::env::var_os("ENTENTE_REQUIRE_POSTGRES").is_some() {
+            panic!("{message}");
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+        return None;
+    };
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "shared_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let url = cluster.database(&name).await;
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        servers.push(
+            TestServer::start_config(Config {
+                store: Some(url.clone()),
+                ..config.clone()
+            })
+            .await,
+        );
+    }
+    Some((servers, url))
+}
+
 /// A running server and a channel to it.
 #[derive(Debug)]
 pub struct TestServer {
