@@ -34,6 +34,7 @@
 pub mod audit;
 pub mod auth;
 pub mod calendar;
+mod cluster;
 pub mod commit;
 pub mod config;
 pub mod conflicts;

@@ -418,19 +418,12 @@ struct Inner {
     feed: Arc<Feed>,
     settings: Settings,
     /// The PostgreSQL store this server shares with others; `None` over sled.
-    shared: Option<Shared>,
+    shared: Option<crate::cluster::Shared>,
 }
 
-/// A scheduler's side of a shared PostgreSQL store (see `storage::postgres`).
-struct Shared {
-    db: crate::storage::postgres::Postgres,
-    /// The last log batch applied to memory and to the local mirror. Held across a whole
-    /// write (lease, closure, commit) and while applying other servers' batches, so
-    /// batches are applied once, in order.
-    applied: tokio::sync::Mutex<u64>,
-    /// The same number, readable without waiting for a write in progress.
-    applied_hint: std::sync::atomic::AtomicU64,
-}
+/// A scheduler that may be gone (see [`Scheduler::downgrade`]).
+#[derive(Clone)]
+pub(crate) struct WeakScheduler(std::sync::Weak<Inner>);
 
 /// The scheduler: directory, events, conflicts and proposals over one store. Cheap to
 /// clone; every clone is the same scheduler.
@@ -458,29 +451,6 @@ impl Scheduler {
         Scheduler::with_backend(Arc::new(backend), settings)
     }
 
-    /// Opens the PostgreSQL store at `url` (a `postgres://` URL or `key=value` string),
-    /// shared with any number of other servers: applies the schema migrations this binary
-    /// carries, loads every record into memory, and follows the other servers' commits
-    /// from then on. Must be called inside a tokio runtime.
-    pub async fn open_postgres(url: &str, settings: Settings) -> Result<Scheduler> {
-        let db = crate::storage::postgres::Postgres::new(url, POOL_SIZE)?;
-        let applied = db.migrate().await?;
-        if !applied.is_empty() {
-            tracing::info!(versions = ?applied, "database schema migrated");
-        }
-        let (seq, records) = db.snapshot().await?;
-        let mirror = Arc::new(crate::storage::memory::MemoryBackend::with(records));
-        let shared = Shared {
-            db,
-            applied: tokio::sync::Mutex::new(seq),
-            applied_hint: std::sync::atomic::AtomicU64::new(seq),
-        };
-        let scheduler = Scheduler::build(mirror, settings, Some(shared))?;
-        scheduler.upgrade_tzdb_shared().await?;
-        scheduler.follow_others();
-        Ok(scheduler)
-    }
-
     /// A scheduler over a temporary store that vanishes when dropped.
     pub fn temporary(settings: Settings) -> Result<Scheduler> {
         Scheduler::with_backend(Arc::new(SledBackend::temporary()?), settings)
@@ -493,10 +463,10 @@ impl Scheduler {
         Scheduler::build(backend, settings, None)
     }
 
-    fn build(
+    pub(crate) fn build(
         backend: Arc<dyn Backend>,
         settings: Settings,
-        shared: Option<Shared>,
+        shared: Option<crate::cluster::Shared>,
     ) -> Result<Scheduler> {
         let runtime = tokio::runtime::Handle::try_current();
         if settings.expiry_sweep.is_some() && runtime.is_err() {
@@ -547,7 +517,7 @@ impl Scheduler {
     }
 
     /// The change feed.
-    pub(crate) fn feed(&self) -> &Feed {
+    pub(crate) fn feed(&self) -> &Arc<Feed> {
         &self.inner.feed
     }
 
@@ -612,7 +582,7 @@ impl Scheduler {
         &self,
         f: impl FnOnce(&mut State, &mut Batch) -> R,
     ) -> Result<R> {
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = self.shared() {
             return self
                 .write_shared(shared, |st, _| {
                     let mut batch = Batch::default();
@@ -642,7 +612,7 @@ impl Scheduler {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+    pub(crate) fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.inner
             .state
             .write()
@@ -661,7 +631,7 @@ impl Scheduler {
         method: &'static str,
         f: impl FnOnce(&mut State, &mut Tx, i64) -> Result<R>,
     ) -> Result<R> {
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = self.shared() {
             return self
                 .write_shared(shared, |st, now| {
                     let mut tx = Tx::default();
@@ -692,182 +662,24 @@ impl Scheduler {
         Ok(result)
     }
 
-    /// Over PostgreSQL, the commit point: takes the commit lock and the batches other
-    /// servers committed since this one's last (one round trip), applies them, runs `f` on
-    /// the state so brought up to date, and commits the batch `f` made with its busy
-    /// ranges (one more round trip). Only then does the batch reach the local mirror and
-    /// the change feed. `f` returns its result and the batch to commit, with the commit
-    /// record when the batch is a revision.
-    ///
-    /// If the commit fails, memory (which `f` changed) is rebuilt from the mirror, which
-    /// holds exactly the batches the database committed up to this one; if the commit in
-    /// fact reached the database (a connection lost after COMMIT), the next catch-up reads
-    /// it back like any other server's.
-    async fn write_shared<R>(
-        &self,
-        shared: &Shared,
-        f: impl FnOnce(&mut State, i64) -> Result<(R, Pending)>,
-    ) -> Result<R> {
-        let mut applied = shared.applied.lock().await;
-        let mut lease = shared.db.lease(*applied).await?;
-        let foreign = std::mem::take(&mut lease.foreign);
-        if let Err(e) = self.apply_foreign(shared, &mut applied, foreign) {
-            lease.release().await;
-            return Err(e);
-        }
-        let outcome = {
-            let mut state = self.write_state();
-            let now = self.now();
-            f(&mut state, now).map(|(result, pending)| {
-                let busy = match &pending {
-                    Some((_, Some(commit))) => busy_changes(&state, commit),
-                    _ => Default::default(),
-                };
-                (result, pending, busy)
-            })
-        };
-        let (result, pending, busy) = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                lease.release().await;
-                return Err(e);
-            }
-        };
-        let Some((batch, commit)) = pending else {
-            lease.release().await;
-            return Ok(result);
-        };
-        match lease.commit(batch.ops(), &busy).await {
-            Ok(seq) => {
-                *applied = seq;
-                shared
-                    .applied_hint
-                    .store(seq, std::sync::atomic::Ordering::Release);
-                match commit {
-                    Some(commit) => self.inner.feed.stage(&self.inner.store, batch, commit)?,
-                    None => {
-                        self.inner.store.apply(batch)?;
-                    }
-                }
-            }
-            Err(e) => {
-                let fresh = load(&self.inner.store)?;
-                *self.write_state() = fresh;
-                return Err(e);
-            }
-        }
-        drop(applied);
-        self.inner.store.sync().await?;
-        Ok(result)
+    /// A handle that does not keep the scheduler alive (for its background tasks).
+    pub(crate) fn downgrade(&self) -> WeakScheduler {
+        WeakScheduler(Arc::downgrade(&self.inner))
     }
 
-    /// Applies batches committed by other servers, in order, to memory and the mirror;
-    /// those already applied are skipped.
-    fn apply_foreign(
-        &self,
-        shared: &Shared,
-        applied: &mut u64,
-        batches: Vec<(u64, crate::storage::wal::Ops)>,
-    ) -> Result<()> {
-        for (seq, ops) in batches {
-            if seq <= *applied {
-                continue;
-            }
-            if seq != *applied + 1 {
-                return Err(Error::Database(format!(
-                    "the commit log jumps from {applied} to {seq}"
-                )));
-            }
-            let commit = crate::replica::apply(&mut self.write_state(), &ops)?;
-            let batch = Batch::from_ops(ops);
-            match commit {
-                Some(commit) => self.inner.feed.stage(&self.inner.store, batch, commit)?,
-                None => {
-                    self.inner.store.apply(batch)?;
-                }
-            }
-            *applied = seq;
-            shared
-                .applied_hint
-                .store(seq, std::sync::atomic::Ordering::Release);
-        }
-        Ok(())
+    /// The scheduler behind `weak`, if it still lives.
+    pub(crate) fn upgrade(weak: &WeakScheduler) -> Option<Scheduler> {
+        weak.0.upgrade().map(|inner| Scheduler { inner })
     }
 
-    /// Over PostgreSQL, brings this server up to every write committed before the call,
-    /// by any server (one round trip; nothing to do over sled). The gRPC layer calls it
-    /// before every request, so a write acknowledged by one server is seen by a read
-    /// issued afterwards on any other. Embedders that share a database call it before a
-    /// read that must see other servers' writes.
-    pub async fn catch_up(&self) -> Result<()> {
-        let Some(shared) = &self.inner.shared else {
-            return Ok(());
-        };
-        let after = shared
-            .applied_hint
-            .load(std::sync::atomic::Ordering::Acquire);
-        let batches = shared.db.since(after).await?;
-        if batches.is_empty() {
-            return Ok(());
-        }
-        {
-            let mut applied = shared.applied.lock().await;
-            self.apply_foreign(shared, &mut applied, batches)?;
-        }
-        self.inner.store.sync().await
+    /// The shared store this scheduler writes through, if any.
+    pub(crate) fn shared(&self) -> Option<&crate::cluster::Shared> {
+        self.inner.shared.as_ref()
     }
 
     /// Whether this scheduler shares a PostgreSQL store with other servers.
     pub fn is_shared(&self) -> bool {
         self.inner.shared.is_some()
-    }
-
-    /// Follows the other servers' commits as they happen (their notifications, and a
-    /// poll in case one is missed), so change feed watchers get them without waiting for
-    /// a request. Both tasks end once the scheduler is dropped.
-    fn follow_others(&self) {
-        let (Some(shared), Some(every)) = (&self.inner.shared, self.settings().follow_others)
-        else {
-            return;
-        };
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let db = shared.db.clone();
-        let woken = wake.clone();
-        let listener = tokio::spawn(async move {
-            loop {
-                if let Err(e) = db.listen(woken.clone()).await {
-                    tracing::warn!(error = %e, "not listening for other servers' commits; polling");
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(every) => {}
-                }
-                let Some(inner) = weak.upgrade() else { break };
-                if let Err(e) = (Scheduler { inner }).catch_up().await {
-                    tracing::warn!(error = %e, "cannot read other servers' commits");
-                }
-            }
-            listener.abort();
-        });
-    }
-
-    /// Over PostgreSQL, the tzdb upgrade [`upgrade_tzdb`] makes over sled, as a shared
-    /// write: the first server with a new tzdb makes it, the others find it made.
-    async fn upgrade_tzdb_shared(&self) -> Result<()> {
-        let Some(shared) = &self.inner.shared else {
-            return Ok(());
-        };
-        let store = self.inner.store.clone();
-        self.write_shared(shared, move |st, now| {
-            Ok(((), tzdb_upgrade(&store, st, now)?.map(|b| (b, None))))
-        })
-        .await
     }
 
     /// Runs `f` over the state as `who` sees it, under the read lock.
@@ -910,7 +722,7 @@ async fn sweep_expiries(inner: std::sync::Weak<Inner>, every: std::time::Duratio
     }
 }
 
-fn load(store: &Store) -> Result<State> {
+pub(crate) fn load(store: &Store) -> Result<State> {
     let mut state = State::default();
     load_map(store, &mut state.countries)?;
     load_map(store, &mut state.participants)?;
@@ -963,91 +775,12 @@ fn changes_since(store: &Store, state: &State) -> Result<u64> {
 }
 
 /// `m/changes-since`, when recorded.
-fn stored_changes_since(store: &Store) -> Result<Option<u64>> {
+pub(crate) fn stored_changes_since(store: &Store) -> Result<Option<u64>> {
     let key = storage::key(storage::prefix::META, CHANGES_SINCE);
     match store.scan(&key)?.into_iter().find(|(k, _)| *k == key) {
         Some((k, v)) => Ok(Some(storage::decode(&k, &v)?)),
         None => Ok(None),
     }
-}
-
-/// What a shared write commits: its batch, and the commit record when it is a revision.
-type Pending = Option<(Batch, Option<crate::commit::Commit>)>;
-
-/// Connections each server keeps to a shared PostgreSQL store.
-const POOL_SIZE: usize = 16;
-
-/// The busy ranges (`storage::postgres::Busy`) a commit changes: those of the events it
-/// wrote, and of their sidelines when an event moved to another programme (their family
-/// changed with it).
-fn busy_changes(
-    st: &State,
-    commit: &crate::commit::Commit,
-) -> crate::storage::postgres::BusyChanges {
-    use crate::commit::Record;
-    let mut ids: Vec<Str> = Vec::new();
-    for c in &commit.changes {
-        let Some(Record::Event(after)) = &c.after else {
-            continue;
-        };
-        ids.push(after.id.clone());
-        let parent_before = match &c.before {
-            Some(Record::Event(b)) => b.parent_id.clone(),
-            _ => None,
-        };
-        if parent_before != after.parent_id {
-            ids.extend(st.events.descendants(&after.id));
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    let ranges = ids
-        .iter()
-        .filter_map(|id| st.events.get(id))
-        .flat_map(|e| busy_of(st, e))
-        .collect();
-    crate::storage::postgres::BusyChanges {
-        events: ids.into_iter().map(|i| i.to_string()).collect(),
-        ranges,
-    }
-}
-
-/// The ranges an event holds under the exclusion constraint: none unless it is live and
-/// booked without overriding a conflict; its confirmed participants, and its venue when
-/// the event is confirmed.
-fn busy_of(st: &State, e: &crate::events::Event) -> Vec<crate::storage::postgres::Busy> {
-    use crate::events::EventStatus;
-    if !e.is_live() || !e.overrides.is_empty() {
-        return Vec::new();
-    }
-    let mut family = e.id.clone();
-    let mut parent = e.parent_id.clone();
-    // Bounded: a programme is never deeper than the events there are.
-    for _ in 0..st.events.len() {
-        let Some(p) = parent.and_then(|p| st.events.get(&p)) else {
-            break;
-        };
-        family = p.id.clone();
-        parent = p.parent_id.clone();
-    }
-    let range = |axis: u8, holder: &str| crate::storage::postgres::Busy {
-        event_id: e.id.to_string(),
-        axis,
-        holder: holder.to_string(),
-        family: family.to_string(),
-        start: e.start.utc,
-        end: e.end.utc,
-    };
-    let mut out: Vec<_> = e
-        .participants
-        .iter()
-        .filter(|p| e.status_for(p) == Some(EventStatus::Confirmed))
-        .map(|p| range(b'p', p))
-        .collect();
-    if e.status == EventStatus::Confirmed && !e.venue_id.is_empty() {
-        out.push(range(b'v', &e.venue_id));
-    }
-    out
 }
 
 /// The meta key of the oldest revision whose changes the log holds.
@@ -1066,7 +799,7 @@ fn upgrade_tzdb(store: &Store, state: &mut State) -> Result<()> {
 
 /// The write that brings the store to the tzdb compiled into this server, applied to
 /// `state` already; `None` when the store is at it.
-fn tzdb_upgrade(store: &Store, state: &mut State, now: i64) -> Result<Option<Batch>> {
+pub(crate) fn tzdb_upgrade(store: &Store, state: &mut State, now: i64) -> Result<Option<Batch>> {
     let key = storage::key(storage::prefix::META, "tzdb");
     let stored: Option<String> = match store.scan(&key)?.into_iter().find(|(k, _)| *k == key) {
         Some((k, v)) => Some(storage::decode(&k, &v)?),

@@ -569,11 +569,11 @@ async fn the_database_refuses_a_double_booking_the_check_missed() {
         .get(0);
     assert_eq!(ranges, 3, "putin, xi and the Kremlin");
     // A range entente does not know of: Putin, 2 July 10:00–12:00 Moscow time.
-    db.batch_execute(
-        "INSERT INTO entente_busy (event_id, axis, holder, family, during) VALUES \
-         ('ghost', 'p', 'putin', 'ghost', \
-          tstzrange('2025-07-02 07:00+00', '2025-07-02 09:00+00', '[)'))",
-    )
+    db.batch_execute(&format!(
+        "INSERT INTO entente_busy (event_id, holder, family, during) VALUES \
+         ('ghost', {}, 0, tstzrange('2025-07-02 07:00+00', '2025-07-02 09:00+00', '[)'))",
+        entente_server::storage::postgres::key64(b"p", "putin")
+    ))
     .await
     .expect("insert a range by hand");
     let refused = servers[1]

@@ -1,0 +1,545 @@
+//! A scheduler's side of a PostgreSQL store shared with other servers: the commit point
+//! over the database, catching up on other servers' commits, and following them.
+//!
+//! # Writes: group commit under the database's commit lock
+//!
+//! Commits are serialised by the head row's lock (`storage::postgres`), which a
+//! transaction holds until its COMMIT is durable. One write per transaction would make
+//! every booking wait for all earlier ones' round trips and fsyncs in turn, so writes
+//! arriving together on one server share a transaction:
+//!
+//! 1. A writer takes the group lock. If no group is open it opens one: a lease (the
+//!    commit lock, and the batches other servers committed since: one round trip), whose
+//!    batches it applies.
+//! 2. It runs its closure on the state (every check against every committed write, plus
+//!    the writes already in the group, which commit before it), stages its batch in the
+//!    group and lets the group lock go.
+//! 3. A commit task takes the group lock, takes the open group and commits all its
+//!    batches in one transaction (one round trip), each its own revision and log entry;
+//!    then mirrors and publishes them and answers their writers. It keeps the group lock
+//!    through all of it, so writers that arrive meanwhile queue and form the next group.
+//!
+//! Each writer spawns a commit task after staging; the first to get the lock commits the
+//! group, the others find nothing to do. The tasks, not the writers, commit, so a writer
+//! whose call is cancelled never leaves a group (and the database's lock) open.
+//!
+//! If a commit fails, memory (changed by the group's closures) is rebuilt from the local
+//! mirror, which holds exactly the batches committed before the group, and the writers
+//! get the error. If the commit did reach the database (a connection lost after COMMIT),
+//! the next catch-up reads it back like any other server's, and a retry with the same
+//! `request_id` returns its result.
+//!
+//! # Reads: coalesced catch-ups
+//!
+//! Before a request is served, the server reads the batches committed since its last
+//! (`Scheduler::catch_up`). One such query runs at a time and serves every request that
+//! arrived before it was sent: a request arriving while one is in flight waits for the
+//! next. Each request still sees every write acknowledged before it arrived, by any
+//! server, and the database sees one query per burst of requests instead of one per
+//! request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{Mutex, oneshot, watch};
+
+use crate::commit::Commit;
+use crate::error::{Error, Result};
+use crate::scheduler::{Scheduler, Settings, State};
+use crate::storage::postgres::{Busy, BusyChanges, Lease, Postgres};
+use crate::storage::wal::Ops;
+use crate::storage::{Batch, memory::MemoryBackend};
+
+/// Connections each server keeps to a shared PostgreSQL store.
+const POOL_SIZE: usize = 16;
+
+/// What a write commits: its batch, and the commit record when it is a revision.
+pub(crate) type Pending = Option<(Batch, Option<Commit>)>;
+
+/// The shared store and this server's place in its log.
+pub(crate) struct Shared {
+    db: Postgres,
+    /// The group lock (see the module docs).
+    group: Mutex<Group>,
+    /// The last log entry applied to memory, readable without the group lock.
+    applied_hint: AtomicU64,
+    /// Coalesced catch-ups: how many were started and finished.
+    probes: std::sync::Mutex<Probes>,
+    /// The number of the last catch-up finished, for the requests waiting on one.
+    probed: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Probes {
+    started: u64,
+    finished: u64,
+    running: bool,
+    /// Why the last finished one failed, if it did.
+    failure: Option<String>,
+}
+
+/// What the group lock guards.
+#[derive(Debug)]
+struct Group {
+    /// The last log entry applied to memory (and, once its group committed, to the mirror).
+    applied: u64,
+    /// The last log entry in the mirror: everything committed up to it.
+    mirrored: u64,
+    /// The group being formed, if any.
+    open: Option<Open>,
+}
+
+/// A group being formed: the database's commit lock, and the batches staged under it.
+#[derive(Debug)]
+struct Open {
+    lease: Lease,
+    staged: Vec<Staged>,
+}
+
+/// One write waiting in a group.
+#[derive(Debug)]
+struct Staged {
+    batch: Batch,
+    commit: Option<Commit>,
+    busy: BusyChanges,
+    done: oneshot::Sender<Result<()>>,
+}
+
+impl Scheduler {
+    /// Opens the PostgreSQL store at `url` (a `postgres://` URL or `key=value` string),
+    /// shared with any number of other servers: applies the schema migrations this binary
+    /// carries, loads every record into memory, and follows the other servers' commits
+    /// from then on. Must be called inside a tokio runtime.
+    pub async fn open_postgres(url: &str, settings: Settings) -> Result<Scheduler> {
+        let db = Postgres::new(url, POOL_SIZE)?;
+        let applied = db.migrate().await?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "database schema migrated");
+        }
+        let (seq, records) = db.snapshot().await?;
+        let mirror = Arc::new(MemoryBackend::with(records));
+        let shared = Shared {
+            db,
+            group: Mutex::new(Group {
+                applied: seq,
+                mirrored: seq,
+                open: None,
+            }),
+            applied_hint: AtomicU64::new(seq),
+            probes: Default::default(),
+            probed: watch::channel(0).0,
+        };
+        let scheduler = Scheduler::build(mirror, settings, Some(shared))?;
+        scheduler.upgrade_tzdb_shared().await?;
+        scheduler.follow_others();
+        Ok(scheduler)
+    }
+
+    /// The commit point over a shared store (see the module docs): runs `f` on the state
+    /// brought up to date under the database's commit lock and commits the batch it
+    /// returns, with the commit record when it is a revision, in the next group.
+    pub(crate) async fn write_shared<R>(
+        &self,
+        shared: &Shared,
+        f: impl FnOnce(&mut State, i64) -> Result<(R, Pending)>,
+    ) -> Result<R> {
+        let (result, done) = {
+            let mut group = shared.group.lock().await;
+            if group.open.is_none() {
+                let after = group.applied;
+                let db = shared.db.clone();
+                // A task, so that a cancelled call cannot drop the lease half-taken: the
+                // task ends, and a lease it does not hand over is rolled back.
+                let mut lease = tokio::spawn(async move { db.lease(after).await })
+                    .await
+                    .map_err(|_| Error::ShuttingDown)??;
+                let foreign = std::mem::take(&mut lease.foreign);
+                if let Err(e) = self.apply_foreign(shared, &mut group, foreign) {
+                    release(lease);
+                    return Err(e);
+                }
+                group.open = Some(Open {
+                    lease,
+                    staged: Vec::new(),
+                });
+            }
+            let outcome = {
+                let mut state = self.write_state();
+                let now = self.now();
+                f(&mut state, now).map(|(result, pending)| {
+                    let busy = match &pending {
+                        Some((_, Some(commit))) => busy_changes(&state, commit),
+                        _ => BusyChanges::default(),
+                    };
+                    (result, pending, busy)
+                })
+            };
+            let staged = match outcome {
+                Ok((result, Some((batch, commit)), busy)) => {
+                    let (done, wait) = oneshot::channel();
+                    Some((result, batch, commit, busy, done, wait))
+                }
+                Ok((result, None, _)) => {
+                    close_if_empty(&mut group);
+                    return Ok(result);
+                }
+                Err(e) => {
+                    close_if_empty(&mut group);
+                    return Err(e);
+                }
+            };
+            let Some((result, batch, commit, busy, done, wait)) = staged else {
+                unreachable!("handled above")
+            };
+            if let Some(open) = group.open.as_mut() {
+                open.staged.push(Staged {
+                    batch,
+                    commit,
+                    busy,
+                    done,
+                });
+            }
+            (result, wait)
+        };
+        let scheduler = self.clone();
+        tokio::spawn(async move { scheduler.commit_group().await });
+        done.await.map_err(|_| Error::ShuttingDown)??;
+        Ok(result)
+    }
+
+    /// Commits the open group, if any (see the module docs).
+    async fn commit_group(self) {
+        let Some(shared) = self.shared() else { return };
+        let mut group = shared.group.lock().await;
+        let Some(open) = group.open.take() else {
+            return;
+        };
+        let Open { lease, staged } = open;
+        // Each event's ranges as its last write in the group left them.
+        let mut busy = BusyChanges::default();
+        let mut seen = std::collections::HashSet::new();
+        for s in staged.iter().rev() {
+            for id in &s.busy.events {
+                if seen.insert(id.clone()) {
+                    busy.events.push(id.clone());
+                    busy.ranges
+                        .extend(s.busy.ranges.iter().filter(|r| r.event_id == *id).cloned());
+                }
+            }
+        }
+        let batches: Vec<&Ops> = staged.iter().map(|s| s.batch.ops()).collect();
+        let started = std::time::Instant::now();
+        let committed = lease.commit(&batches, &busy).await;
+        tracing::debug!(
+            writes = staged.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
+        match committed {
+            Ok(last) => {
+                group.applied = last;
+                group.mirrored = last;
+                shared.applied_hint.store(last, Ordering::Release);
+                let mut answers = Vec::with_capacity(staged.len());
+                let mut failed = None;
+                for s in staged {
+                    let applied = match s.commit {
+                        Some(c) => self.feed().stage(self.store(), s.batch, c),
+                        None => self.store().apply(s.batch).map(|_| ()),
+                    };
+                    if let Err(e) = applied {
+                        failed.get_or_insert(e);
+                    }
+                    answers.push(s.done);
+                }
+                let outcome = match failed {
+                    Some(e) => Err(e),
+                    None => self.store().sync().await,
+                };
+                for done in answers {
+                    let _ = done.send(outcome.as_ref().map_err(shareable).copied());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, writes = staged.len(), "group commit failed; memory rebuilt from the committed state");
+                let rebuilt = crate::scheduler::load(self.store());
+                match rebuilt {
+                    Ok(state) => {
+                        *self.write_state() = state;
+                        group.applied = group.mirrored;
+                        shared.applied_hint.store(group.mirrored, Ordering::Release);
+                    }
+                    Err(r) => tracing::error!(error = %r, "cannot rebuild memory from the mirror"),
+                }
+                for s in staged {
+                    let _ = s.done.send(Err(shareable(&e)));
+                }
+            }
+        }
+    }
+
+    /// Applies batches committed by other servers, in order, to memory and the mirror;
+    /// those already applied are skipped.
+    fn apply_foreign(
+        &self,
+        shared: &Shared,
+        group: &mut Group,
+        batches: Vec<(u64, Ops)>,
+    ) -> Result<()> {
+        for (seq, ops) in batches {
+            if seq <= group.applied {
+                continue;
+            }
+            if seq != group.applied + 1 {
+                return Err(Error::Database(format!(
+                    "the commit log jumps from {} to {seq}",
+                    group.applied
+                )));
+            }
+            let commit = crate::replica::apply(&mut self.write_state(), &ops)?;
+            let batch = Batch::from_ops(ops);
+            match commit {
+                Some(commit) => self.feed().stage(self.store(), batch, commit)?,
+                None => {
+                    self.store().apply(batch)?;
+                }
+            }
+            group.applied = seq;
+            group.mirrored = seq;
+            shared.applied_hint.store(seq, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Over PostgreSQL, brings this server up to every write committed before the call,
+    /// by any server (nothing to do over sled). The gRPC layer calls it before every
+    /// request, so a write acknowledged by one server is seen by a read issued afterwards
+    /// on any other. Embedders that share a database call it before a read that must see
+    /// other servers' writes. Calls that arrive together share one query (see the module
+    /// docs).
+    pub async fn catch_up(&self) -> Result<()> {
+        let Some(shared) = self.shared() else {
+            return Ok(());
+        };
+        // A catch-up that starts from now on covers this call.
+        let needed = lock(&shared.probes).started + 1;
+        let mut finished = shared.probed.subscribe();
+        loop {
+            // Marked seen before the state is read: a catch-up that finishes after this
+            // point wakes the wait below.
+            finished.borrow_and_update();
+            let run = {
+                let mut p = lock(&shared.probes);
+                if p.finished >= needed {
+                    return match &p.failure {
+                        None => Ok(()),
+                        Some(why) => Err(Error::Database(why.clone())),
+                    };
+                }
+                if p.running {
+                    None
+                } else {
+                    p.running = true;
+                    p.started += 1;
+                    Some(p.started)
+                }
+            };
+            match run {
+                Some(number) => {
+                    // A task: it finishes (and lets the next one start) even if this call
+                    // is cancelled.
+                    let scheduler = self.clone();
+                    let _ = tokio::spawn(async move { scheduler.probe(number).await }).await;
+                }
+                None => {
+                    // The one running may have started before this call: once it is done,
+                    // look again (and start the next one if nobody has).
+                    let _ = finished.changed().await;
+                }
+            }
+        }
+    }
+
+    /// One catch-up: reads the batches committed since the last applied and applies them.
+    async fn probe(&self, number: u64) {
+        let Some(shared) = self.shared() else { return };
+        let outcome = async {
+            let after = shared.applied_hint.load(Ordering::Acquire);
+            let batches = shared.db.since(after).await?;
+            if batches.is_empty() {
+                return Ok(());
+            }
+            {
+                let mut group = shared.group.lock().await;
+                self.apply_foreign(shared, &mut group, batches)?;
+            }
+            self.store().sync().await
+        }
+        .await;
+        let mut p = lock(&shared.probes);
+        p.running = false;
+        p.finished = number;
+        p.failure = outcome.err().map(|e| e.to_string());
+        drop(p);
+        shared.probed.send_replace(number);
+    }
+
+    /// Follows the other servers' commits as they happen (their notifications, and a
+    /// poll every `Settings::follow_others` in case one is missed), so change feed
+    /// watchers get them without waiting for a request. Both tasks end once the
+    /// scheduler is dropped.
+    fn follow_others(&self) {
+        let (Some(shared), Some(every)) = (self.shared(), self.settings().follow_others) else {
+            return;
+        };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let db = shared.db.clone();
+        let woken = wake.clone();
+        let listener = tokio::spawn(async move {
+            loop {
+                if let Err(e) = db.listen(woken.clone()).await {
+                    tracing::warn!(error = %e, "not listening for other servers' commits; polling");
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        let weak = self.downgrade();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(scheduler) = Scheduler::upgrade(&weak) else {
+                    break;
+                };
+                if let Err(e) = scheduler.catch_up().await {
+                    tracing::warn!(error = %e, "cannot read other servers' commits");
+                }
+            }
+            listener.abort();
+        });
+    }
+
+    /// Over PostgreSQL, the tzdb upgrade the sled store makes at open, as a shared write:
+    /// the first server with a new tzdb makes it, the others find it made.
+    async fn upgrade_tzdb_shared(&self) -> Result<()> {
+        let Some(shared) = self.shared() else {
+            return Ok(());
+        };
+        let store = self.store().clone();
+        self.write_shared(shared, move |st, now| {
+            Ok((
+                (),
+                crate::scheduler::tzdb_upgrade(&store, st, now)?.map(|b| (b, None)),
+            ))
+        })
+        .await
+    }
+}
+
+/// One outcome for each writer of a group.
+fn shareable(e: &Error) -> Error {
+    match e {
+        Error::DoubleBooking => Error::DoubleBooking,
+        Error::Database(why) => Error::Database(why.clone()),
+        other => Error::Database(other.to_string()),
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding it; a poisoned one is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Ends a lease without committing, off the caller's path (a task, so a cancelled call
+/// cannot leave it half done).
+fn release(lease: Lease) {
+    tokio::spawn(lease.release());
+}
+
+/// A group whose only writer wrote nothing (or was refused) holds the database's commit
+/// lock for nothing: let it go.
+fn close_if_empty(group: &mut Group) {
+    if group.open.as_ref().is_some_and(|o| o.staged.is_empty())
+        && let Some(open) = group.open.take()
+    {
+        release(open.lease);
+    }
+}
+
+/// The busy ranges (`storage::postgres::Busy`) a commit changes: those of the events it
+/// wrote, and of their sidelines when an event moved to another programme (their family
+/// changed with it).
+fn busy_changes(st: &State, commit: &Commit) -> BusyChanges {
+    use crate::commit::Record;
+    let mut ids: Vec<crate::events::Str> = Vec::new();
+    for c in &commit.changes {
+        let Some(Record::Event(after)) = &c.after else {
+            continue;
+        };
+        ids.push(after.id.clone());
+        let parent_before = match &c.before {
+            Some(Record::Event(b)) => b.parent_id.clone(),
+            _ => None,
+        };
+        if parent_before != after.parent_id {
+            ids.extend(st.events.descendants(&after.id));
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    let ranges = ids
+        .iter()
+        .filter_map(|id| st.events.get(id))
+        .flat_map(|e| busy_of(st, e))
+        .collect();
+    BusyChanges {
+        events: ids.into_iter().map(|i| i.to_string()).collect(),
+        ranges,
+    }
+}
+
+/// The ranges an event holds under the exclusion constraint: none unless it is live and
+/// booked without overriding a conflict; its confirmed participants, and its venue when
+/// the event is confirmed.
+fn busy_of(st: &State, e: &crate::events::Event) -> Vec<Busy> {
+    use crate::events::EventStatus;
+    if !e.is_live() || !e.overrides.is_empty() {
+        return Vec::new();
+    }
+    let mut family = e.id.clone();
+    let mut parent = e.parent_id.clone();
+    // Bounded: a programme is never deeper than the events there are.
+    for _ in 0..st.events.len() {
+        let Some(p) = parent.and_then(|p| st.events.get(&p)) else {
+            break;
+        };
+        family = p.id.clone();
+        parent = p.parent_id.clone();
+    }
+    let range = |axis: u8, holder: &str| Busy {
+        event_id: e.id.to_string(),
+        axis,
+        holder: holder.to_string(),
+        family: family.to_string(),
+        start: e.start.utc,
+        end: e.end.utc,
+    };
+    let mut out: Vec<_> = e
+        .participants
+        .iter()
+        .filter(|p| e.status_for(p) == Some(EventStatus::Confirmed))
+        .map(|p| range(b'p', p))
+        .collect();
+    if e.status == EventStatus::Confirmed && !e.venue_id.is_empty() {
+        out.push(range(b'v', &e.venue_id));
+    }
+    out
+}
