@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Side by side on this machine: PostgreSQL (../shared/bench/run_pg.sh) and entente
-# (entente-bench against a release entente-server), same dataset, same client concurrency,
-# one after the other. Prints both summaries and the ratios.
+# Side by side on this machine: PostgreSQL (../shared/bench/run_pg.sh), entente on its
+# embedded sled store, and entente on PostgreSQL (the same release entente-server with
+# --store, over a throwaway cluster from .ci/with-postgres with PostgreSQL's durable
+# defaults), same dataset, same client concurrency, one after the other. Prints the
+# summaries and the ratios. -s skips the entente-on-PostgreSQL column.
 #
-#   bench/compare.sh [-c clients] [-T seconds] [-d dataset_dir]
+#   bench/compare.sh [-c clients] [-T seconds] [-d dataset_dir] [-s]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared/bench}
-CLIENTS=8 DURATION=20 DATA=$ROOT/target/bench-data
-while getopts c:T:d: opt; do
-  case $opt in c) CLIENTS=$OPTARG ;; T) DURATION=$OPTARG ;; d) DATA=$OPTARG ;; *) sed -n 6p "$0" >&2; exit 2 ;; esac
+CLIENTS=8 DURATION=20 DATA=$ROOT/target/bench-data SHARED_STORE=1
+while getopts c:T:d:s opt; do
+  case $opt in c) CLIENTS=$OPTARG ;; T) DURATION=$OPTARG ;; d) DATA=$OPTARG ;; s) SHARED_STORE= ;; *) sed -n 8p "$0" >&2; exit 2 ;; esac
 done
 OUT=$(mktemp -d /tmp/entente-compare.XXXXXX)
 trap 'kill $SERVER 2>/dev/null || true; wait 2>/dev/null; rm -rf "$OUT"' EXIT
@@ -33,9 +35,22 @@ RUST_LOG=warn "$ROOT/target/release/entente-server" --workers 1 --listen "127.0.
 SERVER=$!
 "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$PORT" --data "$DATA" \
   --clients "$CLIENTS" --connections "$CLIENTS" --duration "$DURATION" | tee "$OUT/entente.txt"
+kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=
 
-python3 - "$OUT/pg.txt" "$OUT/entente.txt" <<'PY'
-import sys
+if [ -n "$SHARED_STORE" ]; then
+  echo "# entente on PostgreSQL: the same server with --store, one database (fsync and synchronous_commit on), same clients"
+  "$ROOT/.ci/with-postgres" bash -c '
+    set -euo pipefail
+    RUST_LOG=warn "$0/target/release/entente-server" --workers 1 --listen "127.0.0.1:$1" --store "$ENTENTE_STORE" >"$2/server-pg.log" 2>&1 &
+    server=$!
+    trap "kill $server 2>/dev/null; wait $server 2>/dev/null" EXIT
+    "$0/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$3" \
+      --clients "$4" --connections "$4" --duration "$5" --workloads load,conflict_check,book,mixed
+  ' "$ROOT" "$PORT" "$OUT" "$DATA" "$CLIENTS" "$DURATION" | sed 's/^peer=entente /peer=entente-pg /' | tee "$OUT/entente-pg.txt"
+fi
+
+python3 - "$OUT/pg.txt" "$OUT/entente.txt" "$OUT/entente-pg.txt" <<'PY'
+import os, sys
 def parse(path):
     out = {}
     for line in open(path):
@@ -44,10 +59,14 @@ def parse(path):
             out[kv["workload"]] = kv
     return out
 pg, en = parse(sys.argv[1]), parse(sys.argv[2])
+shared = parse(sys.argv[3]) if os.path.exists(sys.argv[3]) else {}
 for w in ("conflict_check", "book"):
     if w in pg and w in en:
         print(f"ratio workload={w} tps_entente_over_pg={float(en[w]['tps']) / float(pg[w]['tps']):.2f} "
               f"p99_ms_pg={pg[w]['p99_ms']} p99_ms_entente={en[w]['p99_ms']}")
+    if w in pg and w in shared:
+        print(f"ratio workload={w} tps_entente_on_pg_over_pg={float(shared[w]['tps']) / float(pg[w]['tps']):.2f} "
+              f"p99_ms_pg={pg[w]['p99_ms']} p99_ms_entente_on_pg={shared[w]['p99_ms']}")
 if "health" in en and "conflict_check" in en:
     print(f"ratio conflict_check_over_health_ceiling={float(en['conflict_check']['tps']) / float(en['health']['tps']):.2f}")
 PY

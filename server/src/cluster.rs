@@ -32,11 +32,11 @@
 //! # Reads: coalesced catch-ups
 //!
 //! Before a request is served, the server reads the batches committed since its last
-//! (`Scheduler::catch_up`). One such query runs at a time and serves every request that
-//! arrived before it was sent: a request arriving while one is in flight waits for the
-//! next. Each request still sees every write acknowledged before it arrived, by any
-//! server, and the database sees one query per burst of requests instead of one per
-//! request.
+//! (`Scheduler::catch_up`). Such a query serves every request that arrived before it was
+//! sent; a request that arrives while the ones in flight all started earlier starts
+//! another (up to a few at once) or waits for the next. Each request still sees every
+//! write acknowledged before it arrived, by any server, and the database sees one query
+//! per burst of requests instead of one per request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,12 +77,21 @@ impl std::fmt::Debug for Shared {
 
 #[derive(Debug, Default)]
 struct Probes {
+    /// Catch-ups started so far (each is numbered by the count when it started).
     started: u64,
+    /// How many are running.
+    running: usize,
+    /// The highest number finished: every catch-up numbered up to it started before it
+    /// finished, and it covers every request that arrived before it started.
     finished: u64,
-    running: bool,
-    /// Why the last finished one failed, if it did.
+    /// Why that one failed, if it did.
     failure: Option<String>,
 }
+
+/// Catch-ups a server runs at once. One at a time made each request wait for the one in
+/// flight and then its own (about 1.5 round trips); a few at once let a request that
+/// arrives just after one started start the next at once.
+const MAX_PROBES: usize = 4;
 
 /// What the group lock guards.
 #[derive(Debug)]
@@ -139,6 +148,16 @@ impl Scheduler {
         scheduler.upgrade_tzdb_shared().await?;
         scheduler.follow_others();
         Ok(scheduler)
+    }
+
+    /// Round trips this server made to its shared store, if it has one (see
+    /// `storage::postgres::RoundTrips`): `(operations, prepares)`.
+    pub fn database_round_trips(&self) -> Option<(u64, u64)> {
+        let rt = self.shared()?.db.round_trips();
+        Some((
+            rt.operations.load(Ordering::Relaxed),
+            rt.prepares.load(Ordering::Relaxed),
+        ))
     }
 
     /// The commit point over a shared store (see the module docs): runs `f` on the state
@@ -327,7 +346,8 @@ impl Scheduler {
         let Some(shared) = self.shared() else {
             return Ok(());
         };
-        // A catch-up that starts from now on covers this call.
+        // A catch-up that starts from now on covers this call: one numbered `needed` or
+        // later.
         let needed = lock(&shared.probes).started + 1;
         let mut finished = shared.probed.subscribe();
         loop {
@@ -342,24 +362,24 @@ impl Scheduler {
                         Some(why) => Err(Error::Database(why.clone())),
                     };
                 }
-                if p.running {
-                    None
-                } else {
-                    p.running = true;
+                if p.started < needed && p.running < MAX_PROBES {
+                    p.running += 1;
                     p.started += 1;
                     Some(p.started)
+                } else {
+                    // One that covers this call is running, or too many are: wait for one
+                    // to finish, then look again.
+                    None
                 }
             };
             match run {
                 Some(number) => {
-                    // A task: it finishes (and lets the next one start) even if this call
+                    // A task: it finishes (and makes room for the next) even if this call
                     // is cancelled.
                     let scheduler = self.clone();
                     let _ = tokio::spawn(async move { scheduler.probe(number).await }).await;
                 }
                 None => {
-                    // The one running may have started before this call: once it is done,
-                    // look again (and start the next one if nobody has).
                     let _ = finished.changed().await;
                 }
             }
@@ -383,11 +403,13 @@ impl Scheduler {
         }
         .await;
         let mut p = lock(&shared.probes);
-        p.running = false;
-        p.finished = number;
-        p.failure = outcome.err().map(|e| e.to_string());
+        p.running -= 1;
+        if number > p.finished {
+            p.finished = number;
+            p.failure = outcome.err().map(|e| e.to_string());
+        }
         drop(p);
-        shared.probed.send_replace(number);
+        shared.probed.send_modify(|_| {});
     }
 
     /// Follows the other servers' commits as they happen (their notifications, and a

@@ -102,6 +102,23 @@ pub async fn servers_sharing_a_database(
     Some((servers, url))
 }
 
+/// The `entente-server` binary beside this test binary (`cargo test --workspace` builds
+/// it with the server package's tests).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(format!("entente-server{}", std::env::consts::EXE_SUFFIX)))
+        .expect("target folder");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), or cargo build -p entente-server",
+        bin.display()
+    );
+    bin
+}
+
 /// A running server and a channel to it.
 #[derive(Debug)]
 pub struct TestServer {

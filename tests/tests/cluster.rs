@@ -623,3 +623,155 @@ async fn the_database_refuses_a_double_booking_the_check_missed() {
     .await;
     assert_eq!(listed(&servers[0], "putin", "").await.len(), 2);
 }
+
+/// A fresh database of its own on the test cluster, or `None` without PostgreSQL (said
+/// by `servers_sharing_a_database`'s rule).
+async fn database(name: &str) -> Option<String> {
+    let Some(cluster) = entente_tests::postgres::cluster() else {
+        let _ = entente_tests::servers_sharing_a_database(0, Default::default()).await;
+        return None;
+    };
+    Some(
+        cluster
+            .database(&format!("{name}_{}", std::process::id()))
+            .await,
+    )
+}
+
+/// The cost of an operation in round trips to the database, counted by the client once
+/// its statements are prepared: a conflict check is one (the catch-up that proves the
+/// memory fresh), a booking three (that catch-up, the lease with the commit lock and the
+/// log since, and the commit), a refused booking three (catch-up, lease, rollback).
+#[tokio::test]
+async fn a_check_costs_one_round_trip_and_a_booking_three() {
+    let Some(url) = database("round_trips").await else {
+        return;
+    };
+    let settings = entente_server::Settings {
+        // Nothing in the background: every round trip counted is the operation's.
+        follow_others: None,
+        expiry_sweep: None,
+        ..Default::default()
+    };
+    let scheduler = entente_server::Scheduler::open_postgres(&url, settings)
+        .await
+        .expect("open");
+    let server = TestServer::serving(scheduler.clone()).await;
+    article_directory(&mut server.directory()).await;
+    let check = |day: u32| pb::CheckConflictsRequest {
+        event: Some(Box::new(confirmed(event(
+            BilateralMeeting,
+            "probe",
+            "kremlin",
+            &["putin"],
+            timed(
+                &format!("2025-08-{day:02}T10:00"),
+                &format!("2025-08-{day:02}T11:00"),
+            ),
+        )))),
+        ..Default::default()
+    };
+    let book = |day: u32| pb::CreateEventRequest {
+        event: Some(Box::new(confirmed(event(
+            BilateralMeeting,
+            "talks",
+            "kremlin",
+            &["putin"],
+            timed(
+                &format!("2025-08-{day:02}T10:00"),
+                &format!("2025-08-{day:02}T11:00"),
+            ),
+        )))),
+        ..Default::default()
+    };
+    let mut conflicts = server.conflicts();
+    let mut events = server.events();
+    let operations = || scheduler.database_round_trips().expect("shared").0;
+    for day in 1..=20 {
+        let before = operations();
+        conflicts.check_conflicts(check(day)).await.expect("check");
+        assert_eq!(operations() - before, 1, "a conflict check");
+        let before = operations();
+        events.create_event(book(day)).await.expect("book");
+        assert_eq!(operations() - before, 3, "a booking");
+        let before = operations();
+        let refused = events.create_event(book(day)).await.expect_err("taken");
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(operations() - before, 3, "a refused booking");
+    }
+}
+
+/// Three servers starting at once on an empty database: the schema is applied once and
+/// all three serve. `entente-server migrate` on a current database changes nothing; a
+/// database migrated by a newer entente is refused with a message that says so.
+#[tokio::test]
+async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+    let Some(url) = database("migrations").await else {
+        return;
+    };
+    let start = |url: String| async move {
+        TestServer::start_config(entente_server::Config {
+            store: Some(url),
+            ..Default::default()
+        })
+        .await
+    };
+    let (a, b, c) = tokio::join!(start(url.clone()), start(url.clone()), start(url.clone()));
+    article_directory(&mut a.directory()).await;
+    for s in [&b, &c] {
+        assert_eq!(listed(s, "", "kremlin").await.len(), 0, "serving");
+    }
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let versions: Vec<i32> = db
+        .query(
+            "SELECT version FROM entente_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let known: Vec<i32> = entente_server::storage::postgres::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(versions, known, "each step once");
+
+    let migrate = tokio::process::Command::new(entente_tests::server_binary())
+        .args(["migrate", "--store", &url])
+        .output()
+        .await
+        .expect("run entente-server migrate");
+    assert!(migrate.status.success(), "{migrate:?}");
+    let said = String::from_utf8_lossy(&migrate.stdout);
+    assert!(said.contains("already at version"), "{said}");
+
+    db.batch_execute(
+        "INSERT INTO entente_migrations (version, description) VALUES (9999, 'from the future')",
+    )
+    .await
+    .expect("pretend a newer entente migrated");
+    let refused = entente_server::Scheduler::open_postgres(&url, Default::default())
+        .await
+        .expect_err("a newer schema");
+    assert!(
+        refused
+            .to_string()
+            .contains("schema version 9999, newer than this server knows"),
+        "{refused}"
+    );
+    let migrate = tokio::process::Command::new(entente_tests::server_binary())
+        .args(["migrate", "--store", &url])
+        .output()
+        .await
+        .expect("run entente-server migrate");
+    assert!(!migrate.status.success());
+    assert!(
+        String::from_utf8_lossy(&migrate.stderr).contains("newer than this server knows"),
+        "{migrate:?}"
+    );
+}

@@ -126,6 +126,19 @@ pub struct BusyChanges {
 pub struct Postgres {
     pool: Pool,
     config: Arc<tokio_postgres::Config>,
+    round_trips: Arc<RoundTrips>,
+}
+
+/// Round trips to the database by reads and writes (catch-ups, leases, commits,
+/// releases), and those that prepared statements on a connection first (once per
+/// connection and statement), counted apart so the steady cost of an operation can be
+/// stated (and tested) exactly.
+#[derive(Debug, Default)]
+pub struct RoundTrips {
+    /// Round trips of operations.
+    pub operations: std::sync::atomic::AtomicU64,
+    /// Round trips that prepared statements.
+    pub prepares: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -165,11 +178,17 @@ impl Postgres {
         Ok(Postgres {
             pool,
             config: Arc::new(config),
+            round_trips: Arc::default(),
         })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Round trips to the database so far (see [`RoundTrips`]).
+    pub fn round_trips(&self) -> &RoundTrips {
+        &self.round_trips
     }
 
     /// Brings the schema up to this binary's version, in one transaction under an advisory
@@ -210,6 +229,8 @@ impl Postgres {
             .collect();
         let known = MIGRATIONS.last().map_or(0, |m| m.0);
         if let Some(newer) = done.iter().find(|v| **v > known) {
+            // Let the lock go now, not when the connection is closed.
+            let _ = tx.rollback().await;
             return Err(Error::Database(format!(
                 "the database is at schema version {newer}, newer than this server knows \
                  ({known}): run the entente-server that migrated it, or a later one"
@@ -266,10 +287,12 @@ impl Postgres {
     /// The batches committed after `after`, in order: one round trip.
     pub async fn since(&self, after: u64) -> Result<Vec<(u64, Ops)>> {
         let client = self.client().await?;
+        let cached = client.statement_cache.size();
         let stmt = client
             .prepare_cached(SINCE)
             .await
             .map_err(|e| db("cannot prepare", e))?;
+        count(&self.round_trips, cached, &client);
         let rows = client
             .query(&stmt, &[&signed(after)])
             .await
@@ -282,6 +305,7 @@ impl Postgres {
     /// dropped (which rolls back).
     pub async fn lease(&self, after: u64) -> Result<Lease> {
         let client = self.client().await?;
+        let cached = client.statement_cache.size();
         let (lock, since) = {
             let lock = client.prepare_cached(LOCK);
             let since = client.prepare_cached(SINCE);
@@ -291,6 +315,7 @@ impl Postgres {
                 since.map_err(|e| db("cannot prepare", e))?,
             )
         };
+        count(&self.round_trips, cached, &client);
         let after_param = signed(after);
         // Pipelined: sent together, run in order; the log is read once the lock is held,
         // so it holds every commit before ours.
@@ -304,6 +329,7 @@ impl Postgres {
             client: Some(client),
             head: 0,
             foreign: Vec::new(),
+            round_trips: self.round_trips.clone(),
         };
         begin.map_err(|e| db("cannot begin", e))?;
         lease.head = seq(head
@@ -356,6 +382,7 @@ pub struct Lease {
     pub head: u64,
     /// The batches committed after the `after` the lease was asked with.
     pub foreign: Vec<(u64, Ops)>,
+    round_trips: Arc<RoundTrips>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -378,6 +405,9 @@ impl Drop for Lease {
 impl Lease {
     /// Ends the write without committing anything, and gives the connection back.
     pub async fn release(mut self) {
+        self.round_trips
+            .operations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(client) = self.client.take()
             && client.batch_execute("ROLLBACK").await.is_err()
         {
@@ -415,6 +445,7 @@ impl Lease {
         }
         let seqs: Vec<i64> = (first..=last_seq).map(signed).collect();
         let encoded: Vec<Vec<u8>> = batches.iter().map(|ops| wal::encode_ops(ops)).collect();
+        let cached = client.statement_cache.size();
         let prepared = tokio::try_join!(
             client.prepare_cached(LOG),
             client.prepare_cached(PUT),
@@ -431,6 +462,7 @@ impl Lease {
                 return Err(e);
             }
         };
+        count(&self.round_trips, cached, &client);
         let last_param = signed(last_seq);
         let holders: Vec<i64> = busy
             .ranges
@@ -518,6 +550,15 @@ pub fn key64(axis: &[u8], id: &str) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)
+}
+
+/// One round trip, and one that prepared statements if `client`'s cache just grew.
+fn count(round_trips: &RoundTrips, cached_before: usize, client: &deadpool_postgres::Object) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if client.statement_cache.size() > cached_before {
+        round_trips.prepares.fetch_add(1, Relaxed);
+    }
+    round_trips.operations.fetch_add(1, Relaxed);
 }
 
 fn decode_log(rows: Vec<tokio_postgres::Row>) -> Result<Vec<(u64, Ops)>> {
