@@ -17,7 +17,14 @@
 //! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
 //!   constraints, ranking and diagnostics.
 //! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
-//! - [`storage`]: sled behind a narrow `Backend` trait; record codec; group commit.
+//! - [`storage`]: the record codec and key schema, and the stores behind the narrow
+//!   `Backend` trait: sled with its write-ahead log and group commit (the default), the
+//!   in-memory mirror, and PostgreSQL (`storage::postgres`: schema migrations, the commit
+//!   log, the commit lock, the exclusion constraint).
+//! - `cluster`: a scheduler's side of a PostgreSQL store shared with other servers: group
+//!   commit under the database's commit lock, catching up on other servers' commits
+//!   before each request, following them for the change feed.
+//! - `replica`: other servers' committed batches, applied to this server's memory.
 //! - [`validate`]: shared field rules and pagination.
 //! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
 //! - [`policy`]: who may see and change what, decided inside the write it guards.

@@ -1,8 +1,15 @@
-//! Durable storage: the only module that knows sled.
+//! Durable storage: the codec, the key schema, and the stores (sled, memory, PostgreSQL).
 //!
 //! The scheduler keeps its working state in memory and treats storage as an append of
-//! atomic batches plus a full load at start-up. That is the whole [`Backend`] trait, narrow
-//! enough that a PostgreSQL backend can sit behind it later.
+//! atomic batches plus a full load at start-up. That is the whole [`Backend`] trait.
+//!
+//! Over PostgreSQL ([`postgres`]) the database is where a batch commits, under a commit
+//! lock shared by every server, and each server keeps a [`memory`] backend as its local
+//! mirror for the read paths (histories, the audit log, the change log); the keys and
+//! encodings are these same ones. (A deviation from ARCHITECTURE.md's "one store
+//! abstraction" worth stating: the domain still talks to one `Backend` for what it reads,
+//! and the commit point in `cluster` decides where a batch commits. A trait over both
+//! commit paths would have had to be async for one and blocking for the other.)
 //!
 //! Layout: one sled tree, keys prefixed by record kind (`c/RU`, `p/putin`, `e/<id>`,
 //! `h/<event>/<rev>`, ...). A batch is atomic across record kinds through the write-ahead
