@@ -775,3 +775,136 @@ async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() 
         "{migrate:?}"
     );
 }
+
+/// A server killed (SIGKILL, the real binary) while 8 clients write through it loses
+/// nothing it acknowledged, and each client that got no answer retries on another server
+/// with the same request_id: every request creates its event exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_once() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncBufReadExt;
+    const WRITERS: usize = 8;
+    let Some(url) = database("killed").await else {
+        return;
+    };
+    let survivor = TestServer::start_config(entente_server::Config {
+        store: Some(url.clone()),
+        ..Default::default()
+    })
+    .await;
+    article_directory(&mut survivor.directory()).await;
+    let mut victim = tokio::process::Command::new(entente_tests::server_binary())
+        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--store", &url])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn entente-server");
+    let mut lines = tokio::io::BufReader::new(victim.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read log")
+            .expect("the server exited before serving");
+        if let Some(rest) = line.split("entente is serving addr=").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+
+    // Each request books its own half hour, so none conflicts with another.
+    let request = |w: usize, n: usize| {
+        let slot = (w * 1000 + n) as i64;
+        let at = |s: i64| {
+            chrono::DateTime::from_timestamp(1_798_761_600 + s * 1800, 0)
+                .expect("time")
+                .with_timezone(&chrono_tz::Europe::Moscow)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        };
+        pb::CreateEventRequest {
+            event: Some(Box::new(confirmed(event(
+                BilateralMeeting,
+                &format!("w{w} n{n}"),
+                "kremlin",
+                &["putin"],
+                timed(&at(slot), &at(slot + 1)),
+            )))),
+            request_id: format!("req-{w}-{n}"),
+            ..Default::default()
+        }
+    };
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let mut client = EventServiceClient::new(channel.clone());
+        let (acked, enough) = (acked.clone(), enough.clone());
+        writers.push(tokio::spawn(async move {
+            let mut sent = 0;
+            loop {
+                let reply = client.create_event(request(w, sent)).await;
+                sent += 1;
+                match reply {
+                    Ok(r) => {
+                        let id = r.into_inner().event.expect("event").id;
+                        let mut a = acked.lock().expect("acked");
+                        a.push((format!("req-{w}-{}", sent - 1), id));
+                        if a.len() >= 100 {
+                            enough.notify_one();
+                        }
+                    }
+                    // The server is gone: this request may or may not have committed.
+                    Err(_) => return sent,
+                }
+            }
+        }));
+    }
+    // Killed once 100 writes were acknowledged, with all 8 writers mid-flight.
+    enough.notified().await;
+    victim.start_kill().expect("SIGKILL");
+    let _ = victim.wait().await;
+    let mut sent = Vec::new();
+    for t in writers {
+        sent.push(t.await.expect("writer"));
+    }
+    let acked = acked.lock().expect("acked").clone();
+    assert!(acked.len() >= 100);
+
+    // Every request again, on the survivor: the acknowledged ones answer as they did,
+    // the one each writer had in flight answers once whether or not it had committed.
+    let mut events = survivor.events();
+    let mut ids = BTreeSet::new();
+    for (w, &count) in sent.iter().enumerate() {
+        for n in 0..count {
+            let again = events
+                .create_event(request(w, n))
+                .await
+                .unwrap_or_else(|e| panic!("retry req-{w}-{n}: {e:?}"))
+                .into_inner()
+                .event
+                .expect("event");
+            if let Some((_, id)) = acked.iter().find(|(r, _)| *r == format!("req-{w}-{n}")) {
+                assert_eq!(&again.id, id, "req-{w}-{n} answers as it did");
+            }
+            ids.insert(again.id);
+        }
+    }
+    let total: usize = sent.iter().sum();
+    assert_eq!(ids.len(), total, "one event per request");
+    let stored = listed(&survivor, "putin", "").await;
+    assert_eq!(stored.len(), total, "and no more on the survivor");
+    for (_, id) in &acked {
+        assert!(
+            stored.iter().any(|e| &e.id == id),
+            "acknowledged {id} is kept"
+        );
+    }
+}

@@ -160,7 +160,18 @@ impl Postgres {
     /// Connects to the database at `url` (a `postgres://` URL or a `key=value` string).
     /// Nothing is read or written yet: see [`Postgres::migrate`].
     pub fn new(url: &str, max_connections: usize) -> Result<Postgres> {
-        let config = parse(url)?;
+        let mut config = parse(url)?;
+        // A server that stops mid-write (frozen, cut off) holds the commit lock every
+        // other server waits for: PostgreSQL ends such a session after 10 s idle in its
+        // transaction (a write holds it for milliseconds), rolling it back.
+        let options = format!(
+            "{} -c idle_in_transaction_session_timeout=10s",
+            config.get_options().unwrap_or_default()
+        );
+        config.options(options.trim_start());
+        if config.get_application_name().is_none() {
+            config.application_name("entente-server");
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
