@@ -322,6 +322,22 @@ impl Scheduler {
                 )));
             }
             let commit = crate::replica::apply(&mut self.write_state(), &ops)?;
+            // Another server compacted the change log: this one's watchers must not be
+            // told the compacted revisions are still there.
+            let since = crate::storage::key(
+                crate::storage::prefix::META,
+                crate::scheduler::CHANGES_SINCE,
+            );
+            for (k, v) in &ops {
+                if *k == since
+                    && let Some(v) = v
+                {
+                    let oldest: u64 = crate::storage::decode(k, v)?;
+                    if oldest > self.feed().oldest_revision() {
+                        self.feed().set_oldest(oldest);
+                    }
+                }
+            }
             let batch = Batch::from_ops(ops);
             match commit {
                 Some(commit) => self.feed().stage(self.store(), batch, commit)?,

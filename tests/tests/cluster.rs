@@ -17,6 +17,7 @@ use pb::EventKind::BilateralMeeting;
 use pb::EventStatus::Confirmed;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
+use tonic_types::StatusExt;
 
 async fn three() -> Option<Vec<TestServer>> {
     entente_tests::servers_sharing_a_database(3, Default::default())
@@ -906,5 +907,72 @@ async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_onc
             stored.iter().any(|e| &e.id == id),
             "acknowledged {id} is kept"
         );
+    }
+}
+
+/// One server's sweep compacts the change log in the database: a watcher or a list on
+/// another server is told REVISION_COMPACTED as on the server that swept, and the
+/// retained changes are there on both.
+#[tokio::test]
+async fn a_change_log_compacted_by_one_server_is_compacted_on_the_others() {
+    let Some(url) = database("compacted").await else {
+        return;
+    };
+    let clock = entente_server::ManualClock::new(1_760_000_000_000_000);
+    let settings = entente_server::Settings {
+        clock: clock.clock(),
+        expiry_sweep: None,
+        change_retention: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let sweeper = entente_server::Scheduler::open_postgres(&url, settings.clone())
+        .await
+        .expect("open");
+    let other = entente_server::Scheduler::open_postgres(&url, settings)
+        .await
+        .expect("open");
+    let a = TestServer::serving(sweeper.clone()).await;
+    let b = TestServer::serving(other).await;
+    article_directory(&mut a.directory()).await;
+    let first = sweeper.revision() as i64;
+    clock.advance(2 * 3600 * 1_000_000);
+    create(
+        &mut a.events(),
+        "late",
+        event(
+            BilateralMeeting,
+            "late",
+            "kremlin",
+            &["putin"],
+            timed("2025-09-01T10:00", "2025-09-01T11:00"),
+        ),
+    )
+    .await;
+    let swept = sweeper
+        .sweep(&entente_server::Principal::system())
+        .await
+        .expect("sweep");
+    assert_eq!(swept.compacted as i64, first);
+    for server in [&a, &b] {
+        let err = server
+            .changes()
+            .list_changes(pb::ListChangesRequest::default())
+            .await
+            .expect_err("compacted");
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        let info = err.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "REVISION_COMPACTED");
+        assert_eq!(info.metadata["oldest_revision"], (first + 1).to_string());
+        let page = server
+            .changes()
+            .list_changes(pb::ListChangesRequest {
+                after_revision: first,
+                ..Default::default()
+            })
+            .await
+            .expect("retained")
+            .into_inner();
+        assert_eq!(page.batches.len(), 1);
+        assert_eq!(page.batches[0].changes[0].id, "late");
     }
 }
