@@ -22,6 +22,10 @@
 //!
 //! [storage]
 //! wal_rotate_bytes = 50331648        # the write-ahead log is rotated at this size
+//! # postgres = "postgres://entente@db.example/entente"  # a shared PostgreSQL store instead
+//! #                                  # of the sled folder (--store / ENTENTE_STORE win)
+//! follow_interval_ms = 1000          # on PostgreSQL: how often other servers' commits are
+//!                                    # read when no notification comes
 //!
 //! [feed]
 //! progress_interval_ms = 2000        # progress messages to every watcher
@@ -124,6 +128,8 @@ struct SchedulerSection {
 #[serde(deny_unknown_fields)]
 struct StorageSection {
     wal_rotate_bytes: Option<u64>,
+    postgres: Option<String>,
+    follow_interval_ms: Option<u64>,
 }
 
 /// Everything a configuration file sets.
@@ -135,6 +141,8 @@ pub struct Loaded {
     pub settings: Settings,
     /// Transport limits, the defaults overridden by the file.
     pub limits: Limits,
+    /// `[storage] postgres`: a shared PostgreSQL store instead of the sled folder.
+    pub store: Option<String>,
 }
 
 /// Reads a configuration file.
@@ -227,6 +235,19 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         }
         settings.wal_rotate_bytes = v;
     }
+    if let Some(v) = f.storage.follow_interval_ms {
+        settings.follow_others = Some(Duration::from_millis(positive(
+            "storage.follow_interval_ms",
+            v,
+        )?));
+    }
+    if let Some(url) = &f.storage.postgres
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Err(invalid(
+            "storage.postgres must be a postgres:// URL (the sled folder is --data-dir)".into(),
+        ));
+    }
     let feed = f.feed;
     if let Some(v) = feed.progress_interval_ms {
         settings.feed_progress = Duration::from_millis(positive("feed.progress_interval_ms", v)?);
@@ -255,6 +276,7 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         access,
         settings,
         limits,
+        store: f.storage.postgres,
     })
 }
 
@@ -268,7 +290,8 @@ mod tests {
             "[limits]\nmax_message_bytes = 1024\nrequest_timeout_secs = 5\n\
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
-             [storage]\nwal_rotate_bytes = 65536\n\
+             [storage]\nwal_rotate_bytes = 65536\nfollow_interval_ms = 250\n\
+             postgres = \"postgres://entente@db.example/entente\"\n\
              [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n\
              [ics]\nuid_domain = \"Protocol.Example.org\"\n",
         )
@@ -284,6 +307,11 @@ mod tests {
         assert_eq!(c.settings.expiry_sweep, None);
         assert_eq!(c.settings.request_retention, Duration::from_secs(7200));
         assert_eq!(c.settings.wal_rotate_bytes, 65536);
+        assert_eq!(c.settings.follow_others, Some(Duration::from_millis(250)));
+        assert_eq!(
+            c.store.as_deref(),
+            Some("postgres://entente@db.example/entente")
+        );
         assert_eq!(c.settings.feed_progress, Duration::from_millis(500));
         assert_eq!(c.settings.feed_buffer, 64);
         assert_eq!(c.settings.change_retention, Duration::from_secs(3600));
@@ -292,6 +320,8 @@ mod tests {
             "[limits]\nmax_mesage_bytes = 1\n",
             "[travel]\nspeed_kmh = -1.0\n",
             "[storage]\nwal_rotate_bytes = 10\n",
+            "[storage]\npostgres = \"./entente-data\"\n",
+            "[storage]\nfollow_interval_ms = 0\n",
             "[scheduler]\nrequest_retention_hours = 0\n",
             "[unknown]\n",
         ] {

@@ -33,7 +33,7 @@ struct Args {
     /// Configuration file (TOML): offices and hashed bearer tokens, limits, travel, the
     /// sweep and the store (see the README). Without tokens, access control is off and the
     /// server only listens on loopback.
-    #[arg(long, env = "ENTENTE_CONFIG")]
+    #[arg(long, env = "ENTENTE_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Threads serving requests (default: one per core). Fewer leave cores to other
     /// programs on the same machine, as the benchmark's load generator does; with 1 the
@@ -114,12 +114,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // Escape codes only for a person at a terminal, never in a log file or a pipe.
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
+    let loaded = match &args.config {
+        Some(path) => Some(entente_server::config::load(path)?),
+        None => None,
+    };
+    let (access, settings, limits, file_store) = match loaded {
+        Some(c) => (c.access, c.settings, c.limits, c.store),
+        None => Default::default(),
+    };
     if let Some(Command::Migrate) = args.command {
-        let url = args
-            .store
-            .as_deref()
-            .context("migrate needs --store postgres://… (or ENTENTE_STORE)")?;
-        let db = entente_server::storage::postgres::Postgres::new(url, 1)?;
+        let url = args.store.clone().or(file_store.clone()).context(
+            "migrate needs --store postgres://… (or ENTENTE_STORE, or [storage] postgres)",
+        )?;
+        let db = entente_server::storage::postgres::Postgres::new(&url, 1)?;
         let applied = db.migrate().await?;
         let latest = entente_server::storage::postgres::MIGRATIONS
             .last()
@@ -131,14 +138,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let loaded = match &args.config {
-        Some(path) => Some(entente_server::config::load(path)?),
-        None => None,
-    };
-    let (access, settings, limits) = match loaded {
-        Some(c) => (c.access, c.settings, c.limits),
-        None => Default::default(),
-    };
     // Why access control is off, in the words that would make its owner notice.
     let off = match &args.config {
         Some(path) => format!("{} configures no tokens", path.display()),
@@ -175,7 +174,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = entente_server::Config {
         data_dir: args.data_dir,
-        store: args.store,
+        // The flag (or ENTENTE_STORE) over the file's [storage] postgres.
+        store: args.store.or(file_store),
         settings,
         limits,
         reload_from: args.config.clone().filter(|_| access.enabled()),

@@ -742,8 +742,15 @@ async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() 
         .collect();
     assert_eq!(versions, known, "each step once");
 
+    // The database named in the configuration file this time.
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(config.path(), format!("[storage]\npostgres = \"{url}\"\n"))
+        .expect("write config");
     let migrate = tokio::process::Command::new(entente_tests::server_binary())
-        .args(["migrate", "--store", &url])
+        .arg("migrate")
+        .arg("--config")
+        .arg(config.path())
+        .env_remove("ENTENTE_STORE")
         .output()
         .await
         .expect("run entente-server migrate");
