@@ -175,9 +175,15 @@ impl Scheduler {
                 let db = shared.db.clone();
                 // A task, so that a cancelled call cannot drop the lease half-taken: the
                 // task ends, and a lease it does not hand over is rolled back.
+                let asked = std::time::Instant::now();
                 let mut lease = tokio::spawn(async move { db.lease(after).await })
                     .await
                     .map_err(|_| Error::ShuttingDown)??;
+                tracing::debug!(
+                    micros = asked.elapsed().as_micros() as u64,
+                    foreign = lease.foreign.len(),
+                    "lease"
+                );
                 let foreign = std::mem::take(&mut lease.foreign);
                 if let Err(e) = self.apply_foreign(shared, &mut group, foreign) {
                     release(lease);

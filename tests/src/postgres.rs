@@ -106,14 +106,20 @@ pub fn cluster() -> Option<&'static Cluster> {
 }
 
 fn start(bin: &Path) -> Result<Cluster, String> {
-    let root = tempfile::Builder::new()
-        .prefix("entente-pg-")
-        .tempdir()
-        .map_err(|e| e.to_string())?
-        .keep();
+    // As root the cluster runs as nobody, who must be able to reach the folder: /tmp, not
+    // a TMPDIR that may sit under root's home.
+    let root_user = is_root();
+    let builder = tempfile::Builder::new().prefix("entente-pg-").clone();
+    let root = if root_user {
+        builder.tempdir_in("/tmp")
+    } else {
+        builder.tempdir()
+    }
+    .map_err(|e| e.to_string())?
+    .keep();
     let data = root.join("data");
     // As root, the cluster runs as nobody, which must be able to write here.
-    let drop_root: Vec<String> = if is_root() {
+    let drop_root: Vec<String> = if root_user {
         Command::new("chmod")
             .arg("0777")
             .arg(&root)
