@@ -205,11 +205,8 @@ impl Scheduler {
                     (result, pending, busy)
                 })
             };
-            let staged = match outcome {
-                Ok((result, Some((batch, commit)), busy)) => {
-                    let (done, wait) = oneshot::channel();
-                    Some((result, batch, commit, busy, done, wait))
-                }
+            let (result, batch, commit, busy) = match outcome {
+                Ok((result, Some((batch, commit)), busy)) => (result, batch, commit, busy),
                 Ok((result, None, _)) => {
                     close_if_empty(&mut group);
                     return Ok(result);
@@ -219,9 +216,7 @@ impl Scheduler {
                     return Err(e);
                 }
             };
-            let Some((result, batch, commit, busy, done, wait)) = staged else {
-                unreachable!("handled above")
-            };
+            let (done, wait) = oneshot::channel();
             if let Some(open) = group.open.as_mut() {
                 open.staged.push(Staged {
                     batch,
