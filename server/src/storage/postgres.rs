@@ -87,7 +87,17 @@ fn db(context: &str, e: tokio_postgres::Error) -> Error {
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> Error {
-    Error::Database(format!("no database connection: {e}"))
+    // The pool's own message hides why ("error connecting to server"): add the causes.
+    let mut why = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !why.contains(&text) {
+            why = format!("{why}: {text}");
+        }
+        cause = c.source();
+    }
+    Error::Database(format!("no database connection: {why}"))
 }
 
 /// One range of `entente_busy`: a participant (`p`) or venue (`v`) held by a confirmed
