@@ -45,6 +45,7 @@ use tokio::sync::{Mutex, oneshot, watch};
 
 use crate::commit::Commit;
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::scheduler::{Scheduler, Settings, State};
 use crate::storage::postgres::{Busy, BusyChanges, Lease, Postgres};
 use crate::storage::wal::Ops;
@@ -65,8 +66,8 @@ pub(crate) struct Shared {
     applied_hint: AtomicU64,
     /// Coalesced catch-ups: how many were started and finished.
     probes: std::sync::Mutex<Probes>,
-    /// The number of the last catch-up finished, for the requests waiting on one.
-    probed: watch::Sender<u64>,
+    /// Told when a catch-up finishes, for the requests waiting on one.
+    probed: watch::Sender<()>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -96,10 +97,9 @@ const MAX_PROBES: usize = 4;
 /// What the group lock guards.
 #[derive(Debug)]
 struct Group {
-    /// The last log entry applied to memory (and, once its group committed, to the mirror).
+    /// The last log entry applied to memory and to the mirror: everything committed up to
+    /// it. (A group's entries reach both only once it committed.)
     applied: u64,
-    /// The last log entry in the mirror: everything committed up to it.
-    mirrored: u64,
     /// The group being formed, if any.
     open: Option<Open>,
 }
@@ -137,12 +137,11 @@ impl Scheduler {
             db,
             group: Mutex::new(Group {
                 applied: seq,
-                mirrored: seq,
                 open: None,
             }),
             applied_hint: AtomicU64::new(seq),
             probes: Default::default(),
-            probed: watch::channel(0).0,
+            probed: watch::channel(()).0,
         };
         let scheduler = Scheduler::build(mirror, settings, Some(shared))?;
         scheduler.upgrade_tzdb_shared().await?;
@@ -264,7 +263,6 @@ impl Scheduler {
         match committed {
             Ok(last) => {
                 group.applied = last;
-                group.mirrored = last;
                 shared.applied_hint.store(last, Ordering::Release);
                 let mut answers = Vec::with_capacity(staged.len());
                 let mut failed = None;
@@ -290,11 +288,8 @@ impl Scheduler {
                 tracing::warn!(error = %e, writes = staged.len(), "group commit failed; memory rebuilt from the committed state");
                 let rebuilt = crate::scheduler::load(self.store());
                 match rebuilt {
-                    Ok(state) => {
-                        *self.write_state() = state;
-                        group.applied = group.mirrored;
-                        shared.applied_hint.store(group.mirrored, Ordering::Release);
-                    }
+                    // The mirror is at `group.applied`, which the group never moved.
+                    Ok(state) => *self.write_state() = state,
                     Err(r) => tracing::error!(error = %r, "cannot rebuild memory from the mirror"),
                 }
                 for s in staged {
@@ -322,23 +317,15 @@ impl Scheduler {
                     group.applied
                 )));
             }
-            let commit = crate::replica::apply(&mut self.write_state(), &ops)?;
+            let applied = crate::replica::apply(&mut self.write_state(), &ops)?;
             // Another server compacted the change log: this one's watchers must not be
             // told the compacted revisions are still there.
-            let since = crate::storage::key(
-                crate::storage::prefix::META,
-                crate::scheduler::CHANGES_SINCE,
-            );
-            for (k, v) in &ops {
-                if *k == since
-                    && let Some(v) = v
-                {
-                    let oldest: u64 = crate::storage::decode(k, v)?;
-                    if oldest > self.feed().oldest_revision() {
-                        self.feed().set_oldest(oldest);
-                    }
-                }
+            if let Some(oldest) = applied.oldest
+                && oldest > self.feed().oldest_revision()
+            {
+                self.feed().set_oldest(oldest);
             }
+            let commit = applied.commit;
             let batch = Batch::from_ops(ops);
             match commit {
                 Some(commit) => self.feed().stage(self.store(), batch, commit)?,
@@ -347,7 +334,6 @@ impl Scheduler {
                 }
             }
             group.applied = seq;
-            group.mirrored = seq;
             shared.applied_hint.store(seq, Ordering::Release);
         }
         Ok(())
@@ -426,7 +412,7 @@ impl Scheduler {
             p.failure = outcome.err().map(|e| e.to_string());
         }
         drop(p);
-        shared.probed.send_modify(|_| {});
+        shared.probed.send_replace(());
     }
 
     /// Follows the other servers' commits as they happen (their notifications, and a
@@ -492,11 +478,6 @@ fn shareable(e: &Error) -> Error {
     }
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing panics while holding it; a poisoned one is still consistent.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Ends a lease without committing, off the caller's path (a task, so a cancelled call
 /// cannot leave it half done).
 fn release(lease: Lease) {
@@ -553,16 +534,8 @@ fn busy_of(st: &State, e: &crate::events::Event) -> Vec<Busy> {
     if !e.is_live() || !e.overrides.is_empty() {
         return Vec::new();
     }
-    let mut family = e.id.clone();
-    let mut parent = e.parent_id.clone();
-    // Bounded: a programme is never deeper than the events there are.
-    for _ in 0..st.events.len() {
-        let Some(p) = parent.and_then(|p| st.events.get(&p)) else {
-            break;
-        };
-        family = p.id.clone();
-        parent = p.parent_id.clone();
-    }
+    // The outermost ancestor: `ancestors` lists them nearest first.
+    let family = st.events.ancestors(e).pop().unwrap_or_else(|| e.id.clone());
     let range = |axis: u8, holder: &str| Busy {
         event_id: e.id.to_string(),
         axis,

@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 use crate::auth::Principal;
 use crate::commit::{Change, Commit, Kind, Op, Record, StoredCommit};
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::policy;
 use crate::proposals::Party;
 use crate::redact::View;
@@ -67,10 +68,6 @@ struct Subscriber {
     /// CONSUMER_LAGGED. The watcher holds only this flag, so that dropping the subscriber
     /// closes the queue.
     lagged: Arc<AtomicBool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Feed {

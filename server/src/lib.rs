@@ -283,6 +283,12 @@ fn reload_on_hangup(path: PathBuf, tokens: grpc::access::Tokens) {
     });
 }
 
+/// Locks `m`, also when a panic poisoned it: nothing in this crate panics while holding
+/// one of its mutexes with a change half made, so what it guards is still consistent.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs blocking work (store open, compaction, flushes, reads that go to disk) on tokio's
 /// blocking pool, so that it never holds an async worker (with `--workers 1`, the whole
 /// server). A panic in it is the caller's; a runtime shutting down is [`Error::ShuttingDown`].

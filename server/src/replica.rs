@@ -17,10 +17,20 @@ use crate::error::Result;
 use crate::scheduler::{Resource, State};
 use crate::storage::{self, prefix, wal::Ops};
 
-/// Applies one batch to `state`; returns the commit it records when it is a new revision
-/// (a batch of upkeep, or one rewriting old change log entries, records none).
-pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Option<Commit>> {
-    let mut commit = None;
+/// What a batch told besides the records it filed.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    /// The commit it records when it is a new revision (a batch of upkeep, or one
+    /// rewriting old change log entries, records none).
+    pub commit: Option<Commit>,
+    /// The change log's new oldest revision, when the batch compacted it.
+    pub oldest: Option<u64>,
+}
+
+/// Applies one batch to `state`.
+pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
+    let mut applied = Applied::default();
+    let changes_since = storage::key(prefix::META, crate::scheduler::CHANGES_SINCE);
     for (key, value) in ops {
         let value = value.as_deref();
         let p = |pre: &[u8]| key.starts_with(pre);
@@ -47,13 +57,10 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Option<Commit>> {
                 state.proposals.file(Arc::new(proposal));
             }
         } else if p(prefix::REQUEST) {
-            let id = String::from_utf8_lossy(&key[prefix::REQUEST.len()..]).into_owned();
+            let id = crate::scheduler::stored_request_key(key);
             match value {
                 Some(v) => {
-                    let r: crate::scheduler::RequestRecord = storage::decode(key, v)?;
-                    // `q/<office>\0<id>`: shared stores were created after request ids
-                    // were scoped by office, so there are no unscoped ones to translate.
-                    state.requests.insert(id, r);
+                    state.requests.insert(id, storage::decode(key, v)?);
                 }
                 None => {
                     state.requests.remove(&id);
@@ -66,11 +73,15 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Option<Commit>> {
             // Rewrites of old entries (the change log's compaction) are not revisions.
             if stored.audit.sequence > state.revision {
                 state.revision = stored.audit.sequence;
-                commit = stored.into_commit(key)?;
+                applied.commit = stored.into_commit(key)?;
             }
+        } else if *key == changes_since
+            && let Some(v) = value
+        {
+            applied.oldest = Some(storage::decode(key, v)?);
         }
     }
-    Ok(commit)
+    Ok(applied)
 }
 
 /// Files or removes one directory record.

@@ -288,6 +288,18 @@ pub fn request_key(office: &str, request_id: &str) -> String {
     format!("{office}\0{request_id}")
 }
 
+/// The [`request_key`] of an idempotency record stored under `key`: `q/<office>\0<id>`;
+/// records written before ids were scoped by office are `q/<id>` and belong to the
+/// office-less caller of a server without access control.
+pub(crate) fn stored_request_key(key: &[u8]) -> String {
+    let rest = String::from_utf8_lossy(&key[storage::prefix::REQUEST.len()..]).into_owned();
+    if rest.contains('\0') {
+        rest
+    } else {
+        request_key("", &rest)
+    }
+}
+
 impl State {
     /// Looks up a resource by id; NOT_FOUND names `field`.
     pub fn get<R: Resource>(&self, id: &str, field: &str) -> Result<&R> {
@@ -733,16 +745,9 @@ pub(crate) fn load(store: &Store) -> Result<State> {
     state.events = crate::events::EventStore::load(store)?;
     state.proposals = crate::proposals::ProposalStore::load(store)?;
     store.visit(storage::prefix::REQUEST, &mut |k, v| {
-        let r: RequestRecord = storage::decode(k, v)?;
-        // `q/<office>\0<id>`; records written before ids were scoped by office are
-        // `q/<id>` and belong to the office-less caller of a server without access control.
-        let scoped = k[storage::prefix::REQUEST.len()..].contains(&0);
-        let key = if scoped {
-            String::from_utf8_lossy(&k[storage::prefix::REQUEST.len()..]).into_owned()
-        } else {
-            request_key("", &r.request_id)
-        };
-        state.requests.insert(key, r);
+        state
+            .requests
+            .insert(stored_request_key(k), storage::decode(k, v)?);
         Ok(())
     })?;
     // The sequence continues from the last record: keys sort by sequence.

@@ -42,6 +42,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::lock;
 
 /// The format of stored values. Bump it when a record's shape changes and teach
 /// [`decode`] to read the old one.
@@ -247,11 +248,6 @@ const LSN_KEY: &[u8] = b"m/lsn";
 /// at start-up and for histories and the audit log, so sled's default (1 GiB) would mostly
 /// keep a second copy of the events: after opening a 1M-event store it held ~450 MiB.
 const SLED_CACHE_BYTES: u64 = 64 << 20;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing here panics while holding these locks; a poisoned one is still consistent.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// The embedded default: sled, behind a write-ahead log when it has a folder.
 #[derive(Debug)]
