@@ -36,18 +36,7 @@ pub fn on_postgres() -> bool {
         if !named {
             return false;
         }
-        if postgres::cluster().is_some() {
-            return true;
-        }
-        let message = "\n*** SKIPPED: the PostgreSQL variant of these tests runs on sled: \
-                       no PostgreSQL binaries (install Debian's postgresql package, or set \
-                       ENTENTE_PG_BIN) ***\n";
-        if std::env::var_os("ENTENTE_REQUIRE_POSTGRES").is_some() {
-            panic!("{message}");
-        }
-        // Straight to the process's stderr: the test harness captures eprintln!.
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
-        false
+        postgres::cluster_or_say("the PostgreSQL variant of these tests runs on sled").is_some()
     })
 }
 
@@ -73,15 +62,7 @@ pub async fn servers_sharing_a_database(
     n: usize,
     config: Config,
 ) -> Option<(Vec<TestServer>, String)> {
-    let Some(cluster) = postgres::cluster() else {
-        let message = "\n*** SKIPPED: cross-server tests need PostgreSQL binaries (install \
-                       Debian's postgresql package, or set ENTENTE_PG_BIN) ***\n";
-        if std::env::var_os("ENTENTE_REQUIRE_POSTGRES").is_some() {
-            panic!("{message}");
-        }
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
-        return None;
-    };
+    let cluster = postgres::cluster_or_say("this cross-server test is skipped")?;
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name = format!(
         "shared_{}_{}",

@@ -105,6 +105,24 @@ pub fn cluster() -> Option<&'static Cluster> {
         .as_ref()
 }
 
+/// The test cluster; without PostgreSQL binaries, says `what` happens instead, loudly (on
+/// the process's stderr, which the test harness does not capture), or fails under
+/// `ENTENTE_REQUIRE_POSTGRES` (CI).
+pub fn cluster_or_say(what: &str) -> Option<&'static Cluster> {
+    let found = cluster();
+    if found.is_none() {
+        let message = format!(
+            "\n*** SKIPPED: {what}: no PostgreSQL binaries (install Debian's postgresql \
+             package, or set ENTENTE_PG_BIN) ***\n"
+        );
+        if std::env::var_os("ENTENTE_REQUIRE_POSTGRES").is_some() {
+            panic!("{message}");
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+    }
+    found
+}
+
 fn start(bin: &Path) -> Result<Cluster, String> {
     // As root the cluster runs as nobody, who must be able to reach the folder: /tmp, not
     // a TMPDIR that may sit under root's home.

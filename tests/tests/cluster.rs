@@ -352,42 +352,42 @@ async fn etags_and_proposal_transitions_hold_across_servers() {
             .proposal
             .expect("proposal");
         let etag = created.etag.clone();
-        let (mut a, mut b, mut c) = (
-            servers[0].proposals(),
-            servers[1].proposals(),
-            servers[2].proposals(),
-        );
-        let (ida, idb, idc) = (id.clone(), id.clone(), id.clone());
-        let (ea, eb, ec) = (etag.clone(), etag.clone(), etag);
-        let accept = tokio::spawn(async move {
-            a.accept_proposal(pb::AcceptProposalRequest {
-                id: ida,
-                etag: ea,
-                ..Default::default()
+        // Accept, decline and withdraw at once, each from another server.
+        let answers = [0, 1, 2].map(|i| {
+            let mut client = servers[i].proposals();
+            let (id, etag) = (id.clone(), etag.clone());
+            tokio::spawn(async move {
+                let reply = match i {
+                    0 => client
+                        .accept_proposal(pb::AcceptProposalRequest {
+                            id,
+                            etag,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().proposal),
+                    1 => client
+                        .decline_proposal(pb::DeclineProposalRequest {
+                            id,
+                            etag,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().proposal),
+                    _ => client
+                        .withdraw_proposal(pb::WithdrawProposalRequest {
+                            id,
+                            etag,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().proposal),
+                };
+                reply.map(|p| p.expect("proposal").status)
             })
-            .await
-            .map(|r| r.into_inner().proposal.expect("proposal").status)
-        });
-        let decline = tokio::spawn(async move {
-            b.decline_proposal(pb::DeclineProposalRequest {
-                id: idb,
-                etag: eb,
-                ..Default::default()
-            })
-            .await
-            .map(|r| r.into_inner().proposal.expect("proposal").status)
-        });
-        let withdraw = tokio::spawn(async move {
-            c.withdraw_proposal(pb::WithdrawProposalRequest {
-                id: idc,
-                etag: ec,
-                ..Default::default()
-            })
-            .await
-            .map(|r| r.into_inner().proposal.expect("proposal").status)
         });
         let mut winners = Vec::new();
-        for t in [accept, decline, withdraw] {
+        for t in answers {
             match t.await.expect("task") {
                 Ok(status) => winners.push(status),
                 Err(e) => assert!(
@@ -625,13 +625,10 @@ async fn the_database_refuses_a_double_booking_the_check_missed() {
     assert_eq!(listed(&servers[0], "putin", "").await.len(), 2);
 }
 
-/// A fresh database of its own on the test cluster, or `None` without PostgreSQL (said
-/// by `servers_sharing_a_database`'s rule).
+/// A fresh database of its own on the test cluster, or `None` without PostgreSQL (and
+/// said so).
 async fn database(name: &str) -> Option<String> {
-    let Some(cluster) = entente_tests::postgres::cluster() else {
-        let _ = entente_tests::servers_sharing_a_database(0, Default::default()).await;
-        return None;
-    };
+    let cluster = entente_tests::postgres::cluster_or_say("this cross-server test is skipped")?;
     Some(
         cluster
             .database(&format!("{name}_{}", std::process::id()))
