@@ -37,6 +37,12 @@
 //! another (up to a few at once) or waits for the next. Each request still sees every
 //! write acknowledged before it arrived, by any server, and the database sees one query
 //! per burst of requests instead of one per request.
+//!
+//! # The only writer
+//!
+//! A server holding the sole-writer lease (`crate::solo`) knows no other server commits:
+//! it skips the catch-up, and its groups take no lease; their commit's first statement
+//! proves the lease still held and the log unmoved (`Postgres::commit_solo`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +53,7 @@ use crate::commit::Commit;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::scheduler::{Scheduler, Settings, State};
+use crate::solo::{Solo, writable_lease};
 use crate::storage::postgres::{Busy, BusyChanges, Lease, Postgres};
 use crate::storage::wal::Ops;
 use crate::storage::{Batch, memory::MemoryBackend};
@@ -59,15 +66,24 @@ pub(crate) type Pending = Option<(Batch, Option<Commit>)>;
 
 /// The shared store and this server's place in its log.
 pub(crate) struct Shared {
-    db: Postgres,
+    pub(crate) db: Postgres,
     /// The group lock (see the module docs).
-    group: Mutex<Group>,
+    pub(crate) group: Mutex<Group>,
+    /// The sole-writer lease (`crate::solo`).
+    pub(crate) solo: Solo,
     /// The last log entry applied to memory, readable without the group lock.
     applied_hint: AtomicU64,
     /// Coalesced catch-ups: how many were started and finished.
     probes: std::sync::Mutex<Probes>,
     /// Told when a catch-up finishes, for the requests waiting on one.
     probed: watch::Sender<()>,
+}
+
+impl Shared {
+    /// The last log entry applied, without the group lock.
+    pub(crate) fn applied(&self) -> u64 {
+        self.applied_hint.load(Ordering::Acquire)
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -96,18 +112,19 @@ const MAX_PROBES: usize = 4;
 
 /// What the group lock guards.
 #[derive(Debug)]
-struct Group {
+pub(crate) struct Group {
     /// The last log entry applied to memory and to the mirror: everything committed up to
     /// it. (A group's entries reach both only once it committed.)
-    applied: u64,
+    pub(crate) applied: u64,
     /// The group being formed, if any.
-    open: Option<Open>,
+    pub(crate) open: Option<Open>,
 }
 
-/// A group being formed: the database's commit lock, and the batches staged under it.
+/// A group being formed: the database's commit lock (none while this server holds the
+/// sole-writer lease: the commit takes it), and the batches staged under it.
 #[derive(Debug)]
-struct Open {
-    lease: Lease,
+pub(crate) struct Open {
+    lease: Option<Lease>,
     staged: Vec<Staged>,
 }
 
@@ -140,13 +157,21 @@ impl Scheduler {
                 open: None,
             }),
             applied_hint: AtomicU64::new(seq),
+            solo: Solo::new(settings.solo_lease)?,
             probes: Default::default(),
             probed: watch::channel(()).0,
         };
         let scheduler = Scheduler::build(mirror, settings, Some(shared))?;
         scheduler.upgrade_tzdb_shared().await?;
         scheduler.follow_others();
+        scheduler.keep_solo();
         Ok(scheduler)
+    }
+
+    /// Whether this server holds the sole-writer lease and may answer reads without
+    /// asking the database (see `solo`); false over sled.
+    pub fn answers_from_memory(&self) -> bool {
+        self.shared().is_some_and(|s| s.solo.fresh())
     }
 
     /// Round trips this server made to its shared store, if it has one (see
@@ -169,13 +194,22 @@ impl Scheduler {
     ) -> Result<R> {
         let (result, done) = {
             let mut group = shared.group.lock().await;
+            if group.open.is_none() && shared.solo.fresh() {
+                // The only writer: memory holds every commit, and the commit itself
+                // proves that still true (`Postgres::commit_solo`).
+                group.open = Some(Open {
+                    lease: None,
+                    staged: Vec::new(),
+                });
+            }
             if group.open.is_none() {
                 let after = group.applied;
                 let db = shared.db.clone();
+                let me = shared.solo.me.clone();
                 // A task, so that a cancelled call cannot drop the lease half-taken: the
                 // task ends, and a lease it does not hand over is rolled back.
                 let asked = std::time::Instant::now();
-                let mut lease = tokio::spawn(async move { db.lease(after).await })
+                let mut lease = tokio::spawn(async move { writable_lease(&db, &me, after).await })
                     .await
                     .map_err(|_| Error::ShuttingDown)??;
                 tracing::debug!(
@@ -189,7 +223,7 @@ impl Scheduler {
                     return Err(e);
                 }
                 group.open = Some(Open {
-                    lease,
+                    lease: Some(lease),
                     staged: Vec::new(),
                 });
             }
@@ -254,7 +288,19 @@ impl Scheduler {
         }
         let batches: Vec<&Ops> = staged.iter().map(|s| s.batch.ops()).collect();
         let started = std::time::Instant::now();
-        let committed = lease.commit(&batches, &busy).await;
+        let committed = match lease {
+            Some(lease) => lease.commit(&batches, &busy).await,
+            None => {
+                let committed = shared
+                    .db
+                    .commit_solo(&shared.solo.me, group.applied, &batches, &busy)
+                    .await;
+                if committed.is_err() {
+                    shared.solo.distrust();
+                }
+                committed
+            }
+        };
         tracing::debug!(
             writes = staged.len(),
             micros = started.elapsed().as_micros() as u64,
@@ -301,7 +347,7 @@ impl Scheduler {
 
     /// Applies batches committed by other servers, in order, to memory and the mirror;
     /// those already applied are skipped.
-    fn apply_foreign(
+    pub(crate) fn apply_foreign(
         &self,
         shared: &Shared,
         group: &mut Group,
@@ -335,6 +381,14 @@ impl Scheduler {
             }
             group.applied = seq;
             shared.applied_hint.store(seq, Ordering::Release);
+            shared.solo.others_active();
+            if shared.solo.holding() {
+                shared.solo.distrust();
+                tracing::warn!(
+                    "another server committed while this one held the sole-writer lease \
+                     (an entente older than this one?): reads ask the database again"
+                );
+            }
         }
         Ok(())
     }
@@ -349,6 +403,9 @@ impl Scheduler {
         let Some(shared) = self.shared() else {
             return Ok(());
         };
+        if shared.solo.fresh() {
+            return Ok(());
+        }
         // A catch-up that starts from now on covers this call: one numbered `needed` or
         // later.
         let needed = lock(&shared.probes).started + 1;
@@ -426,9 +483,10 @@ impl Scheduler {
         let wake = Arc::new(tokio::sync::Notify::new());
         let db = shared.db.clone();
         let woken = wake.clone();
+        let (me, asked) = (shared.solo.me.clone(), shared.solo.asked.clone());
         let listener = tokio::spawn(async move {
             loop {
-                if let Err(e) = db.listen(woken.clone()).await {
+                if let Err(e) = db.listen(woken.clone(), me.clone(), asked.clone()).await {
                     tracing::warn!(error = %e, "not listening for other servers' commits; polling");
                 }
                 tokio::time::sleep(every).await;
@@ -480,7 +538,7 @@ fn shareable(e: &Error) -> Error {
 
 /// Ends a lease without committing, off the caller's path (a task, so a cancelled call
 /// cannot leave it half done).
-fn release(lease: Lease) {
+pub(crate) fn release(lease: Lease) {
     tokio::spawn(lease.release());
 }
 
@@ -490,7 +548,9 @@ fn close_if_empty(group: &mut Group) {
     if group.open.as_ref().is_some_and(|o| o.staged.is_empty())
         && let Some(open) = group.open.take()
     {
-        release(open.lease);
+        if let Some(lease) = open.lease {
+            release(lease);
+        }
     }
 }
 

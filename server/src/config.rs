@@ -26,6 +26,9 @@
 //! #                                  # of the sled folder (--store / ENTENTE_STORE win)
 //! follow_interval_ms = 1000          # on PostgreSQL: how often other servers' commits are
 //!                                    # read when no notification comes
+//! solo_lease_ms = 1000               # on PostgreSQL: the sole-writer lease's period (a
+//!                                    # server no other writes beside answers reads from
+//!                                    # memory); 0: never take it
 //!
 //! [feed]
 //! progress_interval_ms = 2000        # progress messages to every watcher
@@ -130,6 +133,7 @@ struct StorageSection {
     wal_rotate_bytes: Option<u64>,
     postgres: Option<String>,
     follow_interval_ms: Option<u64>,
+    solo_lease_ms: Option<u64>,
 }
 
 /// Everything a configuration file sets.
@@ -241,6 +245,14 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
             v,
         )?));
     }
+    if let Some(v) = f.storage.solo_lease_ms {
+        if v > 3_600_000 {
+            return Err(invalid(format!(
+                "storage.solo_lease_ms must be at most an hour (3600000), not {v}"
+            )));
+        }
+        settings.solo_lease = (v > 0).then(|| Duration::from_millis(v));
+    }
     if let Some(url) = &f.storage.postgres
         && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
     {
@@ -290,7 +302,7 @@ mod tests {
             "[limits]\nmax_message_bytes = 1024\nrequest_timeout_secs = 5\n\
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
-             [storage]\nwal_rotate_bytes = 65536\nfollow_interval_ms = 250\n\
+             [storage]\nwal_rotate_bytes = 65536\nfollow_interval_ms = 250\nsolo_lease_ms = 0\n\
              postgres = \"postgres://entente@db.example/entente\"\n\
              [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n\
              [ics]\nuid_domain = \"Protocol.Example.org\"\n",
@@ -308,6 +320,14 @@ mod tests {
         assert_eq!(c.settings.request_retention, Duration::from_secs(7200));
         assert_eq!(c.settings.wal_rotate_bytes, 65536);
         assert_eq!(c.settings.follow_others, Some(Duration::from_millis(250)));
+        assert_eq!(c.settings.solo_lease, None);
+        assert_eq!(
+            parse("[storage]\nsolo_lease_ms = 400\n")
+                .expect("parse")
+                .settings
+                .solo_lease,
+            Some(Duration::from_millis(400))
+        );
         assert_eq!(
             c.store.as_deref(),
             Some("postgres://entente@db.example/entente")
@@ -322,6 +342,7 @@ mod tests {
             "[storage]\nwal_rotate_bytes = 10\n",
             "[storage]\npostgres = \"./entente-data\"\n",
             "[storage]\nfollow_interval_ms = 0\n",
+            "[storage]\nsolo_lease_ms = 3600001\n",
             "[scheduler]\nrequest_retention_hours = 0\n",
             "[unknown]\n",
         ] {

@@ -58,6 +58,7 @@ pub mod redact;
 mod replica;
 pub mod scheduler;
 pub mod slots;
+mod solo;
 pub mod storage;
 pub mod time;
 pub mod validate;

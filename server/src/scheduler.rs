@@ -395,6 +395,10 @@ pub struct Settings {
     /// (requests still see every write acknowledged before them: tests use it to show
     /// that without the notifications' help).
     pub follow_others: Option<std::time::Duration>,
+    /// Over PostgreSQL: the period of the sole-writer lease (see `solo`), which a server
+    /// that sees no other server write takes so that it answers reads without a round
+    /// trip. `None` never takes it.
+    pub solo_lease: Option<std::time::Duration>,
     /// How often a change feed watcher gets a progress message.
     pub feed_progress: std::time::Duration,
     /// How many commits the feed keeps for watchers that fall behind; one further behind is
@@ -416,6 +420,7 @@ impl Default for Settings {
             request_retention: std::time::Duration::from_secs(24 * 3600),
             wal_rotate_bytes: storage::wal::DEFAULT_ROTATE_BYTES,
             follow_others: Some(std::time::Duration::from_secs(1)),
+            solo_lease: Some(std::time::Duration::from_secs(1)),
             feed_progress: std::time::Duration::from_secs(2),
             feed_buffer: 4096,
             change_retention: std::time::Duration::from_secs(7 * 24 * 3600),

@@ -646,9 +646,12 @@ async fn a_check_costs_one_round_trip_and_a_booking_two() {
         return;
     };
     let settings = entente_server::Settings {
-        // Nothing in the background: every round trip counted is the operation's.
+        // Nothing in the background: every round trip counted is the operation's. Without
+        // the sole-writer lease, as with another server writing beside this one (a_server_
+        // writing_alone_answers_from_memory_until_another_writes counts the holder's).
         follow_others: None,
         expiry_sweep: None,
+        solo_lease: None,
         ..Default::default()
     };
     let scheduler = entente_server::Scheduler::open_postgres(&url, settings)
@@ -787,7 +790,6 @@ async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_once() {
     use std::sync::{Arc, Mutex};
-    use tokio::io::AsyncBufReadExt;
     const WRITERS: usize = 8;
     let Some(url) = database("killed").await else {
         return;
@@ -798,31 +800,7 @@ async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_onc
     })
     .await;
     article_directory(&mut survivor.directory()).await;
-    let mut victim = tokio::process::Command::new(entente_tests::server_binary())
-        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--store", &url])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn entente-server");
-    let mut lines = tokio::io::BufReader::new(victim.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read log")
-            .expect("the server exited before serving");
-        if let Some(rest) = line.split("entente is serving addr=").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
+    let (mut victim, channel) = spawn_server(&url, &[]).await;
 
     // Each request books its own half hour, so none conflicts with another.
     let request = |w: usize, n: usize| {
@@ -912,6 +890,290 @@ async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_onc
             "acknowledged {id} is kept"
         );
     }
+}
+
+/// The real server binary on the store at `url` (with `args` besides), and a channel to
+/// it once it serves. Killed when dropped.
+async fn spawn_server(url: &str, args: &[&str]) -> (tokio::process::Child, Channel) {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(entente_tests::server_binary())
+        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--store", url])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn entente-server");
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read log")
+            .expect("the server exited before serving");
+        if let Some(rest) = line.split("entente is serving addr=").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    (server, channel)
+}
+
+/// A server that sees no other server write takes the sole-writer lease and answers
+/// conflict checks from memory, without a round trip. A write on another server ends the
+/// lease before it commits, and the first server reads that write at once. Both ways the
+/// holder learns it is wanted: the notification it listens to, and (not listening) the
+/// flag it reads when it renews. Without the lease's rule, the holder would answer the
+/// read from a memory that lacks the write (the reads below would fail).
+#[tokio::test]
+async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
+    for listening in [true, false] {
+        let Some(url) = database(&format!("solo_{listening}")).await else {
+            return;
+        };
+        let settings = entente_server::Settings {
+            follow_others: listening.then(|| std::time::Duration::from_secs(1)),
+            expiry_sweep: None,
+            solo_lease: Some(std::time::Duration::from_millis(300)),
+            ..Default::default()
+        };
+        let a = entente_server::Scheduler::open_postgres(&url, settings.clone())
+            .await
+            .expect("open");
+        // B never takes the lease itself, so A is the one that does.
+        let b = entente_server::Scheduler::open_postgres(
+            &url,
+            entente_server::Settings {
+                solo_lease: None,
+                ..settings
+            },
+        )
+        .await
+        .expect("open");
+        let (on_a, on_b) = (
+            TestServer::serving(a.clone()).await,
+            TestServer::serving(b.clone()).await,
+        );
+        article_directory(&mut on_a.directory()).await;
+        let slot = |round: u32, who: &str| {
+            let hour = match who {
+                "a" => 10,
+                "b" => 14,
+                _ => 16,
+            };
+            timed(
+                &format!("2025-09-{:02}T{hour}:00", round + 1),
+                &format!("2025-09-{:02}T{hour}:30", round + 1),
+            )
+        };
+        // Whether a conflict check on A of `participant` at `when` names `id`.
+        let check_on_a = |participant: &'static str, when, id: &str| {
+            let mut conflicts = on_a.conflicts();
+            let id = id.to_string();
+            async move {
+                let check = conflicts
+                    .check_conflicts(pb::CheckConflictsRequest {
+                        event: Some(Box::new(event(
+                            BilateralMeeting,
+                            "probe",
+                            "kazan-expo",
+                            &[participant],
+                            when,
+                        ))),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("check")
+                    .into_inner();
+                check.conflicts.iter().any(|c| c.other_event_id == id)
+            }
+        };
+        for round in 0..4 {
+            // A writes, then is left alone.
+            let mine = format!("a-{listening}-{round}");
+            create(
+                &mut on_a.events(),
+                &mine,
+                event(
+                    BilateralMeeting,
+                    "talks",
+                    "kremlin",
+                    &["putin"],
+                    slot(round, "a"),
+                ),
+            )
+            .await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !a.answers_from_memory() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "server A never took the sole-writer lease"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let before = a.database_round_trips().expect("shared").0;
+            assert!(
+                check_on_a("putin", slot(round, "a"), &mine).await,
+                "the holder's check sees {mine}"
+            );
+            assert_eq!(
+                a.database_round_trips().expect("shared").0 - before,
+                0,
+                "a check on the lease's holder asks the database nothing"
+            );
+            let before = a.database_round_trips().expect("shared").0;
+            create(
+                &mut on_a.events(),
+                &format!("{mine}-signing"),
+                event(
+                    BilateralMeeting,
+                    "signing",
+                    "kremlin",
+                    &["putin"],
+                    slot(round, "c"),
+                ),
+            )
+            .await;
+            assert_eq!(
+                a.database_round_trips().expect("shared").0 - before,
+                1,
+                "a booking by the lease's holder is its commit alone"
+            );
+
+            // B writes: A lets the lease go first, and reads B's write at once.
+            let theirs = format!("b-{listening}-{round}");
+            create(
+                &mut on_b.events(),
+                &theirs,
+                event(
+                    BilateralMeeting,
+                    "talks",
+                    "kremlin",
+                    &["xi"],
+                    slot(round, "b"),
+                ),
+            )
+            .await;
+            let got = on_a
+                .events()
+                .get_event(pb::GetEventRequest {
+                    id: theirs.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{theirs} not on the lease's last holder: {e:?}"));
+            assert_eq!(got.into_inner().event.expect("event").id, theirs);
+            assert!(
+                check_on_a("xi", slot(round, "b"), &theirs).await,
+                "the check on the last holder sees {theirs}"
+            );
+        }
+    }
+}
+
+/// A holder of the sole-writer lease that stops answering (here the real binary, frozen
+/// with SIGSTOP) cannot be asked to let it go: a write on another server waits out the
+/// lease and commits. Thawed, the frozen server does not answer from its stale memory:
+/// the read sees the write made while it was frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_lease_holder_is_outlived_and_does_not_answer_from_stale_memory() {
+    let Some(url) = database("frozen").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("entente.toml");
+    std::fs::write(&config, "[storage]\nsolo_lease_ms = 400\n").expect("config");
+    let config = config.to_str().expect("utf-8 path");
+    let (holder, channel) = spawn_server(&url, &["--config", config]).await;
+    let mut on_holder = EventServiceClient::new(channel.clone());
+    article_directory(
+        &mut entente_proto::v1::directory_service_client::DirectoryServiceClient::new(
+            channel.clone(),
+        ),
+    )
+    .await;
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let solo_holder = || async {
+        db.query_one("SELECT solo_holder FROM entente_head", &[])
+            .await
+            .expect("head")
+            .get::<_, Option<String>>(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let taken = loop {
+        if let Some(h) = solo_holder().await {
+            break h;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never took the sole-writer lease"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // A read on the holder now, so its connection is warm when it thaws.
+    assert!(listed_on(&mut on_holder, "xi").await.is_empty());
+
+    let pid = holder.id().expect("pid").to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    let other = TestServer::start_config(entente_server::Config {
+        store: Some(url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let written = create(
+        &mut other.events(),
+        "while-frozen",
+        event(
+            BilateralMeeting,
+            "talks",
+            "kremlin",
+            &["xi"],
+            timed("2025-10-01T10:00", "2025-10-01T11:00"),
+        ),
+    )
+    .await;
+    assert_ne!(
+        solo_holder().await,
+        Some(taken),
+        "the frozen holder's lease was ended"
+    );
+    signal("-CONT");
+    let seen = listed_on(&mut on_holder, "xi").await;
+    assert_eq!(
+        seen.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [written.id.as_str()],
+        "the thawed server reads the write made while it was frozen"
+    );
+    drop(holder);
+}
+
+/// The events of `participant` on the server behind `client`.
+async fn listed_on(client: &mut EventServiceClient<Channel>, participant: &str) -> Vec<pb::Event> {
+    client
+        .list_events(pb::ListEventsRequest {
+            participant_id: participant.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .events
 }
 
 /// One server's sweep compacts the change log in the database: a watcher or a list on

@@ -20,6 +20,9 @@
 //! acknowledged by one server is seen by a read issued afterwards on any other, and a
 //! conflict check runs against every committed booking.
 //!
+//! The head row also holds the sole-writer lease (`crate::solo`): while a server holds
+//! it, the others commit nothing, so it may answer reads without the round trip.
+//!
 //! `entente_busy` holds the participant and venue time ranges of confirmed events under an
 //! exclusion constraint (`btree_gist`): a safety net under the Rust conflict check, which
 //! stays the rule. See [`Busy`] for which events it covers.
@@ -44,12 +47,16 @@ const MIGRATION_LOCK: i64 = 0x0065_6e74_656e_7465;
 /// The channel on which a commit tells the other servers there is more to read.
 pub const CHANNEL: &str = "entente_log";
 
+/// The channel on which a server asks the holder of the sole-writer lease to let it go.
+pub const RELEASE_CHANNEL: &str = "entente_release";
+
 /// The schema, one step per version, applied in order and recorded in
 /// `entente_migrations`. Never edit a step that has shipped: add one.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "records, commit log, head, busy ranges",
-    r#"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "records, commit log, head, busy ranges",
+        r#"
 CREATE TABLE entente_kv (
     key   bytea PRIMARY KEY,
     value bytea NOT NULL
@@ -75,7 +82,30 @@ CREATE TABLE entente_busy (
 );
 CREATE INDEX entente_busy_event ON entente_busy (event_id);
 "#,
-)];
+    ),
+    (
+        2,
+        "the sole-writer lease",
+        r#"
+ALTER TABLE entente_head
+    ADD COLUMN solo_holder text,
+    ADD COLUMN solo_term   bigint NOT NULL DEFAULT 0,
+    ADD COLUMN solo_ms     bigint NOT NULL DEFAULT 0,
+    ADD COLUMN solo_wanted bool NOT NULL DEFAULT false;
+-- The first statement of a commit by the lease's holder, which takes no lease first: the
+-- head lock, and proof that no other server committed since the holder's last commit.
+CREATE FUNCTION entente_solo_guard(expected bigint, me text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM entente_head WHERE seq = expected AND solo_holder = me FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the sole-writer lease was lost before this commit'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+END $$;
+"#,
+    ),
+];
 
 /// A PostgreSQL error as ours: the server's message and its SQLSTATE.
 fn db(context: &str, e: tokio_postgres::Error) -> Error {
@@ -349,20 +379,67 @@ impl Postgres {
         let mut lease = Lease {
             client: Some(client),
             head: 0,
+            solo: None,
             foreign: Vec::new(),
             round_trips: self.round_trips.clone(),
         };
         begin.map_err(|e| db("cannot begin", e))?;
-        lease.head = seq(head
-            .map_err(|e| db("cannot take the commit lock", e))?
-            .get(0))?;
+        let head = head.map_err(|e| db("cannot take the commit lock", e))?;
+        lease.head = seq(head.get(0))?;
+        lease.solo = head.get::<_, Option<String>>(1).map(|holder| SoloLease {
+            holder,
+            term: head.get(2),
+            period: std::time::Duration::from_millis(head.get::<_, i64>(3).max(0) as u64),
+        });
         lease.foreign = decode_log(rows.map_err(|e| db("cannot read entente_log", e))?)?;
         Ok(lease)
     }
 
-    /// A connection that receives the commit notifications of every server; each one
-    /// wakes `wake`. Ends when the connection does.
-    pub async fn listen(&self, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+    /// Renews `me`'s sole-writer lease: `None` if `me` no longer holds it, else whether
+    /// another server asked for it and the head `seq`. One round trip, not counted (see
+    /// [`Lease::take_solo`]).
+    pub async fn renew_solo(&self, me: &str) -> Result<Option<(bool, u64)>> {
+        let client = self.client().await?;
+        let renew = client
+            .prepare_cached(
+                "UPDATE entente_head SET solo_term = solo_term + 1 WHERE solo_holder = $1 \
+                 RETURNING solo_wanted, seq",
+            )
+            .await
+            .map_err(|e| db("cannot prepare", e))?;
+        let row = client
+            .query_opt(&renew, &[&me])
+            .await
+            .map_err(|e| db("cannot renew the sole-writer lease", e))?;
+        row.map(|r| Ok((r.get(0), seq(r.get(1))?))).transpose()
+    }
+
+    /// Lets `me`'s sole-writer lease go, if it holds it.
+    pub async fn release_solo(&self, me: &str) -> Result<()> {
+        let client = self.client().await?;
+        let release = client
+            .prepare_cached(
+                "UPDATE entente_head SET solo_holder = NULL, solo_wanted = false \
+                 WHERE solo_holder = $1",
+            )
+            .await
+            .map_err(|e| db("cannot prepare", e))?;
+        client
+            .execute(&release, &[&me])
+            .await
+            .map_err(|e| db("cannot release the sole-writer lease", e))?;
+        Ok(())
+    }
+
+    /// A connection that receives the commit notifications of every server, each of
+    /// which wakes `wake`, and the requests for `me`'s sole-writer lease, each of which
+    /// wakes `asked`. Ends when the connection does.
+    pub async fn listen(
+        &self,
+        wake: Arc<tokio::sync::Notify>,
+        me: Arc<str>,
+        asked: Arc<tokio::sync::Notify>,
+    ) -> Result<()> {
         use futures_util::StreamExt;
         let (client, mut connection) = self
             .config
@@ -374,7 +451,15 @@ impl Postgres {
             let mut messages = std::pin::pin!(messages);
             while let Some(m) = messages.next().await {
                 match m {
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                    Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                        if n.channel() == RELEASE_CHANNEL {
+                            if n.payload() == &*me {
+                                asked.notify_one()
+                            }
+                        } else {
+                            wake.notify_one()
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => return Err(db("the listening connection failed", e)),
                 }
@@ -382,7 +467,7 @@ impl Postgres {
             Ok(())
         });
         client
-            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {RELEASE_CHANNEL}"))
             .await
             .map_err(|e| db("cannot listen", e))?;
         let ended = pump
@@ -393,14 +478,27 @@ impl Postgres {
     }
 }
 
-const LOCK: &str = "SELECT seq FROM entente_head FOR UPDATE";
+const LOCK: &str = "SELECT seq, solo_holder, solo_term, solo_ms FROM entente_head FOR UPDATE";
 const SINCE: &str = "SELECT seq, ops FROM entente_log WHERE seq > $1 ORDER BY seq";
+
+/// The sole-writer lease as recorded in `entente_head` (see `crate::solo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoloLease {
+    /// The server holding it.
+    pub holder: String,
+    /// Bumped by every renewal: a term that stays the same for `hold` was not renewed.
+    pub term: i64,
+    /// The holder's lease period: it trusts one renewal for less.
+    pub period: std::time::Duration,
+}
 
 /// A write in progress: the commit lock, held on one connection.
 pub struct Lease {
     client: Option<deadpool_postgres::Object>,
     /// The last `seq` committed, as read under the lock.
     pub head: u64,
+    /// The sole-writer lease, if a server holds it (see `crate::solo`).
+    pub solo: Option<SoloLease>,
     /// The batches committed after the `after` the lease was asked with.
     pub foreign: Vec<(u64, Ops)>,
     round_trips: Arc<RoundTrips>,
@@ -436,6 +534,76 @@ impl Lease {
         }
     }
 
+    /// Runs `sql` and commits, in one round trip (not counted: the lease's own upkeep is
+    /// not part of any request's cost). The statements see the lock held.
+    async fn finish(
+        mut self,
+        context: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        commit: &str,
+    ) -> Result<()> {
+        let Some(client) = self.client.take() else {
+            return Err(Error::Database("the write's connection is gone".into()));
+        };
+        // Prepared first: a statement given as text is prepared when first polled, and
+        // the COMMIT pipelined after it would reach the database before it.
+        let run = match client.prepare_cached(sql).await {
+            Ok(statement) => {
+                let (run, commit) = tokio::join!(
+                    client.execute(&statement, params),
+                    client.batch_execute(commit)
+                );
+                run.and(commit)
+            }
+            Err(e) => Err(e),
+        };
+        match run {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                drop(deadpool_postgres::Object::take(client));
+                Err(db(context, e))
+            }
+        }
+    }
+
+    /// Takes the sole-writer lease for `me`, with lease period `period`, and commits.
+    pub async fn take_solo(self, me: &str, period: std::time::Duration) -> Result<()> {
+        let ms = period.as_millis().min(i64::MAX as u128) as i64;
+        self.finish(
+            "cannot take the sole-writer lease",
+            "UPDATE entente_head SET solo_holder = $1, solo_term = solo_term + 1, \
+             solo_ms = $2, solo_wanted = false",
+            &[&me, &ms],
+            "COMMIT",
+        )
+        .await
+    }
+
+    /// Asks `holder`, the holder of the sole-writer lease, to let it go (the flag it reads
+    /// at its next renewal, and a notification it hears at once), and commits.
+    pub async fn ask_for_solo(self, holder: &str) -> Result<()> {
+        self.finish(
+            "cannot ask for the sole-writer lease",
+            "SELECT pg_notify($1, $2)",
+            &[&RELEASE_CHANNEL, &holder],
+            "UPDATE entente_head SET solo_wanted = true; COMMIT",
+        )
+        .await
+    }
+
+    /// Ends a sole-writer lease its holder stopped renewing (the caller saw the same term
+    /// for longer than its `hold`), and commits.
+    pub async fn end_solo(self) -> Result<()> {
+        self.finish(
+            "cannot end the sole-writer lease",
+            "UPDATE entente_head SET solo_holder = NULL, solo_wanted = false",
+            &[],
+            "COMMIT",
+        )
+        .await
+    }
+
     /// Commits `batches` as log entries `head + 1`, `head + 2`, …, with the busy ranges
     /// they change, and tells the other servers: one round trip (the statements are
     /// pipelined, COMMIT included). Returns the last entry's number. An exclusion
@@ -444,8 +612,40 @@ impl Lease {
         let Some(client) = self.client.take() else {
             return Err(Error::Database("the write's connection is gone".into()));
         };
-        let first = self.head + 1;
-        let last_seq = self.head + batches.len() as u64;
+        commit_on(client, &self.round_trips, self.head, None, batches, busy).await
+    }
+}
+
+impl Postgres {
+    /// [`Lease::commit`] for the holder `me` of the sole-writer lease, without a lease:
+    /// the transaction's first statement takes the head lock and fails it (a
+    /// serialization failure; nothing is committed) unless `me` still holds the lease and
+    /// the log still ends at `head`. One round trip in all.
+    pub async fn commit_solo(
+        &self,
+        me: &str,
+        head: u64,
+        batches: &[&Ops],
+        busy: &BusyChanges,
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        commit_on(client, &self.round_trips, head, Some(me), batches, busy).await
+    }
+}
+
+/// See [`Lease::commit`] and [`Postgres::commit_solo`]: `guard` is the lease's holder
+/// when the transaction is yet to begin.
+async fn commit_on(
+    client: deadpool_postgres::Object,
+    round_trips: &RoundTrips,
+    head_before: u64,
+    guard: Option<&str>,
+    batches: &[&Ops],
+    busy: &BusyChanges,
+) -> Result<u64> {
+    {
+        let first = head_before + 1;
+        let last_seq = head_before + batches.len() as u64;
         // The last operation on a key wins, as it does in sled; one statement may touch a
         // row once.
         let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
@@ -468,6 +668,7 @@ impl Lease {
         let encoded: Vec<Vec<u8>> = batches.iter().map(|ops| wal::encode_ops(ops)).collect();
         let cached = client.statement_cache.size();
         let prepared = tokio::try_join!(
+            client.prepare_cached(GUARD),
             client.prepare_cached(LOG),
             client.prepare_cached(PUT),
             client.prepare_cached(DELETE),
@@ -476,15 +677,16 @@ impl Lease {
             client.prepare_cached(HEAD),
         )
         .map_err(|e| db("cannot prepare", e));
-        let (log, put, delete, unbusy, add_busy, head) = match prepared {
+        let (guard_stmt, log, put, delete, unbusy, add_busy, head) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 drop(deadpool_postgres::Object::take(client));
                 return Err(e);
             }
         };
-        count(&self.round_trips, cached, &client);
+        count(round_trips, cached, &client);
         let last_param = signed(last_seq);
+        let expected = signed(head_before);
         let holders: Vec<i64> = busy
             .ranges
             .iter()
@@ -502,7 +704,17 @@ impl Lease {
         let p_unbusy: [&(dyn ToSql + Sync); 1] = [&busy.events];
         let p_busy: [&(dyn ToSql + Sync); 5] = [&ids, &holders, &families, &starts, &ends];
         let p_head: [&(dyn ToSql + Sync); 1] = [&last_param];
-        let (r_log, r_put, r_delete, r_unbusy, r_busy, r_head, r_commit) = tokio::join!(
+        let begin_and_guard = async {
+            let Some(me) = guard else { return Ok(()) };
+            let params: [&(dyn ToSql + Sync); 2] = [&expected, &me];
+            let (begin, guarded) = tokio::join!(
+                client.batch_execute("BEGIN"),
+                client.execute(&guard_stmt, &params),
+            );
+            begin.and(guarded).map(|_| ())
+        };
+        let (r_guard, r_log, r_put, r_delete, r_unbusy, r_busy, r_head, r_commit) = tokio::join!(
+            begin_and_guard,
             client.execute(&log, &p_log),
             client.execute(&put, &p_put),
             client.execute(&delete, &p_delete),
@@ -514,6 +726,9 @@ impl Lease {
         // COMMIT of a transaction in which a statement failed rolls back without an error:
         // the first failure is the outcome.
         let outcome = [
+            r_guard
+                .err()
+                .map(|e| ("cannot commit as the only writer", e)),
             r_log.err().map(|e| ("cannot append to entente_log", e)),
             r_put.err().map(|e| ("cannot store the records", e)),
             r_delete.err().map(|e| ("cannot delete the records", e)),
@@ -542,6 +757,7 @@ impl Lease {
     }
 }
 
+const GUARD: &str = "SELECT entente_solo_guard($1, $2)";
 const LOG: &str =
     "INSERT INTO entente_log (seq, ops) SELECT * FROM unnest($1::int8[], $2::bytea[])";
 const PUT: &str = "INSERT INTO entente_kv (key, value) \
