@@ -120,6 +120,13 @@ pub(crate) struct Group {
     pub(crate) open: Option<Open>,
 }
 
+impl Group {
+    /// Whether the open group is to commit without a lease, as the sole writer.
+    pub(crate) fn lease_less(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| o.lease.is_none())
+    }
+}
+
 /// A group being formed: the database's commit lock (none while this server holds the
 /// sole-writer lease: the commit takes it), and the batches staged under it.
 #[derive(Debug)]

@@ -233,6 +233,11 @@ impl crate::scheduler::Scheduler {
         let held = solo.holding();
         solo.distrust();
         solo.others_active();
+        // A group opened before the line above commits without a lease: let it commit
+        // first (its commit task is on its way), or its guard would refuse it.
+        while shared.group.lock().await.lease_less() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         match shared.db.release_solo(&solo.me).await {
             Ok(()) if held => {
                 tracing::info!("another server writes: the sole-writer lease is let go")
