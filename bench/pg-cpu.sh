@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CPU per operation on the PostgreSQL store: the server's and every PostgreSQL process's
-# CPU time (utime+stime from /proc) across one workload, divided by its transactions.
+# CPU time (utime+stime from /proc) across one workload, divided by its transactions, and
+# the database transactions (pg_stat_database) per operation.
 # Starts a throwaway cluster (.ci/with-postgres), a release entente-server on it, loads
 # the dataset, then runs each workload for -T seconds with 8 clients.
 #
@@ -24,13 +25,15 @@ export ROOT DATA DURATION
   bench load >/dev/null
   tick=$(getconf CLK_TCK)
   cpu() { awk "{print \$14+\$15}" /proc/$1/stat; }
+  psql=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
+  xacts() { "$psql" -qtA -h "$ENTENTE_PG_SOCKET" -U entente entente -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
   pgcpu() { t=0; for p in $(pgrep -x postgres); do t=$((t + $(awk "{print \$14+\$15}" /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
   for w in conflict_check book; do
-    s0=$(cpu $server); p0=$(pgcpu)
+    s0=$(cpu $server); p0=$(pgcpu); x0=$(xacts)
     line=$(bench $w)
-    s1=$(cpu $server); p1=$(pgcpu)
+    s1=$(cpu $server); p1=$(pgcpu); x1=$(xacts)
     tx=$(echo "$line" | grep -o "txns=[0-9]*" | cut -d= -f2)
     tps=$(echo "$line" | grep -o "tps=[0-9.]*" | cut -d= -f2)
-    python3 -c "print(f\"workload=$w tps=$tps server_us_per_op={($s1-$s0)/$tick/$tx*1e6:.1f} postgres_us_per_op={($p1-$p0)/$tick/$tx*1e6:.1f}\")"
+    python3 -c "print(f\"workload=$w tps=$tps server_us_per_op={($s1-$s0)/$tick/$tx*1e6:.1f} postgres_us_per_op={($p1-$p0)/$tick/$tx*1e6:.1f} pg_xacts_per_op={($x1-$x0)/$tx:.2f}\")"
   done
 '
