@@ -120,13 +120,6 @@ pub(crate) struct Group {
     pub(crate) open: Option<Open>,
 }
 
-impl Group {
-    /// Whether the open group is to commit without a lease, as the sole writer.
-    pub(crate) fn lease_less(&self) -> bool {
-        self.open.as_ref().is_some_and(|o| o.lease.is_none())
-    }
-}
-
 /// A group being formed: the database's commit lock (none while this server holds the
 /// sole-writer lease: the commit takes it), and the batches staged under it.
 #[derive(Debug)]
@@ -213,12 +206,9 @@ impl Scheduler {
                 let after = group.applied;
                 let db = shared.db.clone();
                 let me = shared.solo.me.clone();
-                // A task, so that a cancelled call cannot drop the lease half-taken: the
-                // task ends, and a lease it does not hand over is rolled back.
                 let asked = std::time::Instant::now();
-                let mut lease = tokio::spawn(async move { writable_lease(&db, &me, after).await })
-                    .await
-                    .map_err(|_| Error::ShuttingDown)??;
+                let mut lease =
+                    in_task(async move { writable_lease(&db, &me, after).await }).await?;
                 tracing::debug!(
                     micros = asked.elapsed().as_micros() as u64,
                     foreign = lease.foreign.len(),
@@ -274,7 +264,7 @@ impl Scheduler {
     }
 
     /// Commits the open group, if any (see the module docs).
-    async fn commit_group(self) {
+    pub(crate) async fn commit_group(self) {
         let Some(shared) = self.shared() else { return };
         let mut group = shared.group.lock().await;
         let Some(open) = group.open.take() else {
@@ -541,6 +531,14 @@ fn shareable(e: &Error) -> Error {
         Error::Database(why) => Error::Database(why.clone()),
         other => Error::Database(other.to_string()),
     }
+}
+
+/// Takes a lease in a task, so that a cancelled call cannot drop it half-taken: the task
+/// ends, and a lease it does not hand over is rolled back.
+pub(crate) async fn in_task(
+    lease: impl Future<Output = Result<Lease>> + Send + 'static,
+) -> Result<Lease> {
+    tokio::spawn(lease).await.map_err(|_| Error::ShuttingDown)?
 }
 
 /// Ends a lease without committing, off the caller's path (a task, so a cancelled call

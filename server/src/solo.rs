@@ -208,9 +208,7 @@ impl crate::scheduler::Scheduler {
         let sent = Instant::now();
         let db = shared.db.clone();
         let after = group.applied;
-        let mut lease = tokio::spawn(async move { db.lease(after).await })
-            .await
-            .map_err(|_| crate::error::Error::ShuttingDown)??;
+        let mut lease = crate::cluster::in_task(async move { db.lease(after).await }).await?;
         let foreign = std::mem::take(&mut lease.foreign);
         let busy =
             !foreign.is_empty() || lease.solo.as_ref().is_some_and(|s| *s.holder != *solo.me);
@@ -233,11 +231,9 @@ impl crate::scheduler::Scheduler {
         let held = solo.holding();
         solo.distrust();
         solo.others_active();
-        // A group opened before the line above commits without a lease: let it commit
-        // first (its commit task is on its way), or its guard would refuse it.
-        while shared.group.lock().await.lease_less() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        // A group opened before the line above commits without a lease: commit it now
+        // (its own commit task then finds nothing to do), or its guard would refuse it.
+        self.clone().commit_group().await;
         match shared.db.release_solo(&solo.me).await {
             Ok(()) if held => {
                 tracing::info!("another server writes: the sole-writer lease is let go")
@@ -247,10 +243,10 @@ impl crate::scheduler::Scheduler {
         }
     }
 
-    /// The log moved past memory while this server held the lease: reads the batches
-    /// (its own last group may have just committed; anything else was written by a
-    /// server that ignores the lease, and ends the trust). Returns whether there were
-    /// others' batches.
+    /// The log moved past memory while this server held the lease: reads the batches.
+    /// Its own last group may have just committed (`apply_foreign` skips it); anything
+    /// else was written by a server that ignores the lease, and `apply_foreign` ends the
+    /// trust. Returns whether there were others' batches.
     async fn read_behind(&self) -> bool {
         let Some(shared) = self.shared() else {
             return false;
@@ -264,17 +260,12 @@ impl crate::scheduler::Scheduler {
             }
         };
         let mut group = shared.group.lock().await;
-        let foreign = batches.iter().any(|(seq, _)| *seq > group.applied);
-        if foreign {
-            shared.solo.distrust();
-            tracing::warn!(
-                "another server committed while this one held the sole-writer lease \
-                 (an entente older than this one?): reads ask the database again"
-            );
-        }
+        let before = group.applied;
         if let Err(e) = self.apply_foreign(shared, &mut group, batches) {
+            shared.solo.distrust();
             tracing::warn!(error = %e, "cannot apply the commit log");
+            return true;
         }
-        foreign
+        group.applied > before
     }
 }

@@ -42,11 +42,19 @@ fn confirmed(mut e: pb::Event) -> pb::Event {
 
 /// Every event of `participant` (or at `venue`), as `server` lists them.
 async fn listed(server: &TestServer, participant: &str, venue: &str) -> Vec<pb::Event> {
+    listed_by(&mut server.events(), participant, venue).await
+}
+
+/// [`listed`], through `client`.
+async fn listed_by(
+    client: &mut EventServiceClient<Channel>,
+    participant: &str,
+    venue: &str,
+) -> Vec<pb::Event> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let page = server
-            .events()
+        let page = client
             .list_events(pb::ListEventsRequest {
                 participant_id: participant.into(),
                 venue_id: venue.into(),
@@ -63,6 +71,23 @@ async fn listed(server: &TestServer, participant: &str, venue: &str) -> Vec<pb::
         }
         token = page.next_page_token;
     }
+}
+
+/// Exactly one of the raced calls `tasks` succeeded (`what` names it); the others were
+/// refused with `losers`.
+async fn one_winner<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, tonic::Status>>>,
+    losers: Code,
+    what: &str,
+) {
+    let mut won = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(e) => assert_eq!(e.code(), losers, "{what}: {e:?}"),
+        }
+    }
+    assert_eq!(won, 1, "{what}: exactly one wins");
 }
 
 fn no_two_overlap(events: &[pb::Event]) {
@@ -121,14 +146,12 @@ async fn thirty_two_clients_on_three_servers_book_one_slot_each_round() {
                     .await
             }));
         }
-        let mut won = 0;
-        for t in tasks {
-            match t.await.expect("task") {
-                Ok(_) => won += 1,
-                Err(e) => assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}"),
-            }
-        }
-        assert_eq!(won, 1, "round {round}: exactly one booking wins");
+        one_winner(
+            tasks,
+            Code::FailedPrecondition,
+            &format!("round {round}: a booking"),
+        )
+        .await;
     }
     for server in &servers {
         let putin = listed(server, "putin", "").await;
@@ -317,14 +340,12 @@ async fn etags_and_proposal_transitions_hold_across_servers() {
                     .await
             }));
         }
-        let mut won = 0;
-        for t in tasks {
-            match t.await.expect("task") {
-                Ok(_) => won += 1,
-                Err(e) => assert_eq!(e.code(), Code::Aborted, "{e:?}"),
-            }
-        }
-        assert_eq!(won, 1, "round {round}: one update with the etag wins");
+        one_winner(
+            tasks,
+            Code::Aborted,
+            &format!("round {round}: an update with the etag"),
+        )
+        .await;
     }
 
     for round in 0..10 {
@@ -1120,7 +1141,7 @@ async fn a_frozen_lease_holder_is_outlived_and_does_not_answer_from_stale_memory
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     // A read on the holder now, so its connection is warm when it thaws.
-    assert!(listed_on(&mut on_holder, "xi").await.is_empty());
+    assert!(listed_by(&mut on_holder, "xi", "").await.is_empty());
 
     let pid = holder.id().expect("pid").to_string();
     let signal = |sig: &str| {
@@ -1154,26 +1175,13 @@ async fn a_frozen_lease_holder_is_outlived_and_does_not_answer_from_stale_memory
         "the frozen holder's lease was ended"
     );
     signal("-CONT");
-    let seen = listed_on(&mut on_holder, "xi").await;
+    let seen = listed_by(&mut on_holder, "xi", "").await;
     assert_eq!(
         seen.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
         [written.id.as_str()],
         "the thawed server reads the write made while it was frozen"
     );
     drop(holder);
-}
-
-/// The events of `participant` on the server behind `client`.
-async fn listed_on(client: &mut EventServiceClient<Channel>, participant: &str) -> Vec<pb::Event> {
-    client
-        .list_events(pb::ListEventsRequest {
-            participant_id: participant.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .events
 }
 
 /// One server's sweep compacts the change log in the database: a watcher or a list on
