@@ -246,6 +246,7 @@ pub async fn serve_with(
     router
         .serve_with_incoming_shutdown(connections, shutdown)
         .await?;
+    scheduler.step_down().await;
     blocking(move || scheduler.flush())
         .await
         .map_err(ServeError::Flush)?;

@@ -53,6 +53,8 @@ pub(crate) struct Solo {
     others: Mutex<Instant>,
     /// Woken when another server asks for the lease.
     pub asked: std::sync::Arc<tokio::sync::Notify>,
+    /// Set when the server stops serving: it never takes the lease again.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl Solo {
@@ -67,6 +69,7 @@ impl Solo {
             trusted: Mutex::new(None),
             others: Mutex::new(Instant::now()),
             asked: Default::default(),
+            retired: Default::default(),
         })
     }
 
@@ -158,10 +161,25 @@ impl crate::scheduler::Scheduler {
         });
     }
 
+    /// Over PostgreSQL, lets the sole-writer lease go for good, so that the next write on
+    /// another server need not wait out its period. A server calls it when it stops
+    /// serving; nothing over sled.
+    pub async fn step_down(&self) {
+        let Some(shared) = self.shared() else { return };
+        shared
+            .solo
+            .retired
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.let_solo_go().await;
+    }
+
     /// One step of `keep_solo`.
     async fn solo_step(&self, period: Duration, asked: bool) {
         let Some(shared) = self.shared() else { return };
         let solo = &shared.solo;
+        if solo.retired.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         if asked {
             return self.let_solo_go().await;
         }
@@ -202,7 +220,9 @@ impl crate::scheduler::Scheduler {
         };
         let solo = &shared.solo;
         let mut group = shared.group.lock().await;
-        if group.open.is_some() {
+        // Checked under the group lock, which `step_down` takes before it lets go: a lease
+        // taken here is let go there.
+        if group.open.is_some() || solo.retired.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(());
         }
         let sent = Instant::now();

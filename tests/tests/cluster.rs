@@ -1098,6 +1098,44 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
     }
 }
 
+/// A lease holder that stops serving lets the lease go, so the next write on another
+/// server does not wait out its period.
+#[tokio::test]
+async fn a_server_that_stops_lets_the_sole_writer_lease_go() {
+    let Some(url) = database("step_down").await else {
+        return;
+    };
+    let settings = entente_server::Settings {
+        solo_lease: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let scheduler = entente_server::Scheduler::open_postgres(&url, settings)
+        .await
+        .expect("open");
+    let server = TestServer::serving(scheduler.clone()).await;
+    article_directory(&mut server.directory()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !scheduler.answers_from_memory() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never took the sole-writer lease"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+    assert!(!scheduler.answers_from_memory());
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let holder: Option<String> = db
+        .query_one("SELECT solo_holder FROM entente_head", &[])
+        .await
+        .expect("head")
+        .get(0);
+    assert_eq!(holder, None, "the lease is free once the server stopped");
+}
+
 /// A holder of the sole-writer lease that stops answering (here the real binary, frozen
 /// with SIGSTOP) cannot be asked to let it go: a write on another server waits out the
 /// lease and commits. Thawed, the frozen server does not answer from its stale memory:
