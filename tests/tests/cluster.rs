@@ -1030,14 +1030,7 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
                 ),
             )
             .await;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while !a.answers_from_memory() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "server A never took the sole-writer lease"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
+            until_holding(&a).await;
             let before = a.database_round_trips().expect("shared").0;
             assert!(
                 check_on_a("putin", slot(round, "a"), &mine).await,
@@ -1098,6 +1091,31 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
     }
 }
 
+/// Waits (up to 20 s) until `scheduler` holds the sole-writer lease.
+async fn until_holding(scheduler: &entente_server::Scheduler) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !scheduler.answers_from_memory() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never took the sole-writer lease"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The server holding the sole-writer lease of the database at `url`, as the head row
+/// records it.
+async fn solo_holder(url: &str) -> Option<String> {
+    let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    db.query_one("SELECT solo_holder FROM entente_head", &[])
+        .await
+        .expect("head")
+        .get(0)
+}
+
 /// A lease holder that stops serving lets the lease go, so the next write on another
 /// server does not wait out its period.
 #[tokio::test]
@@ -1114,26 +1132,14 @@ async fn a_server_that_stops_lets_the_sole_writer_lease_go() {
         .expect("open");
     let server = TestServer::serving(scheduler.clone()).await;
     article_directory(&mut server.directory()).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !scheduler.answers_from_memory() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never took the sole-writer lease"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    until_holding(&scheduler).await;
     server.stop().await;
     assert!(!scheduler.answers_from_memory());
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    let holder: Option<String> = db
-        .query_one("SELECT solo_holder FROM entente_head", &[])
-        .await
-        .expect("head")
-        .get(0);
-    assert_eq!(holder, None, "the lease is free once the server stopped");
+    assert_eq!(
+        solo_holder(&url).await,
+        None,
+        "the lease is free once the server stopped"
+    );
 }
 
 /// A holder of the sole-writer lease that stops answering (here the real binary, frozen
@@ -1157,19 +1163,9 @@ async fn a_frozen_lease_holder_is_outlived_and_does_not_answer_from_stale_memory
         ),
     )
     .await;
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    let solo_holder = || async {
-        db.query_one("SELECT solo_holder FROM entente_head", &[])
-            .await
-            .expect("head")
-            .get::<_, Option<String>>(0)
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let taken = loop {
-        if let Some(h) = solo_holder().await {
+        if let Some(h) = solo_holder(&url).await {
             break h;
         }
         assert!(
@@ -1208,7 +1204,7 @@ async fn a_frozen_lease_holder_is_outlived_and_does_not_answer_from_stale_memory
     )
     .await;
     assert_ne!(
-        solo_holder().await,
+        solo_holder(&url).await,
         Some(taken),
         "the frozen holder's lease was ended"
     );
