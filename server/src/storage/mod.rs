@@ -703,10 +703,13 @@ fn flusher(
         let mut durable_at = None;
         let outcome = b.flush_then(&mut |through| {
             durable_at = Some(started.elapsed());
-            answer(Ok(()));
+            // The feed publishes the durable revision before the writers hear back: a
+            // client that lists changes right after its write's acknowledgement must
+            // find that write in the list.
             if let Some(tell) = listener.get() {
                 tell(through);
             }
+            answer(Ok(()));
         });
         drop(b);
         if let Err(e) = outcome {
