@@ -121,11 +121,24 @@ pub(crate) struct Group {
 }
 
 /// A group being formed: the database's commit lock (none while this server holds the
-/// sole-writer lease: the commit takes it), and the batches staged under it.
+/// sole-writer lease: the commit takes it), the batches staged under it, and the writers
+/// that wrote nothing but may have read what it holds (an idempotent retry finds its
+/// first attempt's result there), who hear back with it.
 #[derive(Debug)]
 pub(crate) struct Open {
     lease: Option<Lease>,
     staged: Vec<Staged>,
+    followers: Vec<oneshot::Sender<Result<()>>>,
+}
+
+impl Open {
+    fn new(lease: Option<Lease>) -> Open {
+        Open {
+            lease,
+            staged: Vec::new(),
+            followers: Vec::new(),
+        }
+    }
 }
 
 /// One write waiting in a group.
@@ -197,10 +210,7 @@ impl Scheduler {
             if group.open.is_none() && shared.solo.fresh() {
                 // The only writer: memory holds every commit, and the commit itself
                 // proves that still true (`Postgres::commit_solo`).
-                group.open = Some(Open {
-                    lease: None,
-                    staged: Vec::new(),
-                });
+                group.open = Some(Open::new(None));
             }
             if group.open.is_none() {
                 let after = group.applied;
@@ -219,10 +229,7 @@ impl Scheduler {
                     release(lease);
                     return Err(e);
                 }
-                group.open = Some(Open {
-                    lease: Some(lease),
-                    staged: Vec::new(),
-                });
+                group.open = Some(Open::new(Some(lease)));
             }
             let outcome = {
                 let mut state = self.write_state();
@@ -239,6 +246,17 @@ impl Scheduler {
                 Ok((result, Some((batch, commit)), busy)) => (result, batch, commit, busy),
                 Ok((result, None, _)) => {
                     close_if_empty(&mut group);
+                    // Nothing to write, but what was read may be a write not committed
+                    // yet: answer with the group that holds it.
+                    let Some(open) = group.open.as_mut() else {
+                        return Ok(result);
+                    };
+                    let (done, wait) = oneshot::channel();
+                    open.followers.push(done);
+                    drop(group);
+                    let scheduler = self.clone();
+                    tokio::spawn(async move { scheduler.commit_group().await });
+                    wait.await.map_err(|_| Error::ShuttingDown)??;
                     return Ok(result);
                 }
                 Err(e) => {
@@ -270,7 +288,11 @@ impl Scheduler {
         let Some(open) = group.open.take() else {
             return;
         };
-        let Open { lease, staged } = open;
+        let Open {
+            lease,
+            staged,
+            followers,
+        } = open;
         // Each event's ranges as its last write in the group left them.
         let mut busy = BusyChanges::default();
         let mut seen = std::collections::HashSet::new();
@@ -323,7 +345,7 @@ impl Scheduler {
                     Some(e) => Err(e),
                     None => self.store().sync().await,
                 };
-                for done in answers {
+                for done in answers.into_iter().chain(followers) {
                     let _ = done.send(outcome.as_ref().map_err(shareable).copied());
                 }
             }
@@ -335,8 +357,8 @@ impl Scheduler {
                     Ok(state) => *self.write_state() = state,
                     Err(r) => tracing::error!(error = %r, "cannot rebuild memory from the mirror"),
                 }
-                for s in staged {
-                    let _ = s.done.send(Err(shareable(&e)));
+                for done in staged.into_iter().map(|s| s.done).chain(followers) {
+                    let _ = done.send(Err(shareable(&e)));
                 }
             }
         }
@@ -550,7 +572,10 @@ pub(crate) fn release(lease: Lease) {
 /// A group whose only writer wrote nothing (or was refused) holds the database's commit
 /// lock for nothing: let it go.
 fn close_if_empty(group: &mut Group) {
-    if group.open.as_ref().is_some_and(|o| o.staged.is_empty())
+    if group
+        .open
+        .as_ref()
+        .is_some_and(|o| o.staged.is_empty() && o.followers.is_empty())
         && let Some(open) = group.open.take()
     {
         if let Some(lease) = open.lease {

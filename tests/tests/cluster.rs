@@ -235,21 +235,35 @@ async fn a_write_on_one_server_is_read_on_the_others_at_once() {
 
 /// A retry with the same request_id on another server returns the first result and
 /// creates nothing twice.
+/// Putin and Pezeshkian's talks at Kazan Expo from `start` to `end`, created with
+/// `request_id`.
+fn talks_in_kazan(
+    title: &str,
+    (start, end): (&str, &str),
+    request_id: &str,
+) -> pb::CreateEventRequest {
+    pb::CreateEventRequest {
+        event: Some(Box::new(event(
+            BilateralMeeting,
+            title,
+            "kazan-expo",
+            &["putin", "pezeshkian"],
+            timed(start, end),
+        ))),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn a_retry_on_another_server_returns_the_first_result() {
     let Some(servers) = three().await else { return };
     article_directory(&mut servers[0].directory()).await;
-    let request = pb::CreateEventRequest {
-        event: Some(Box::new(event(
-            BilateralMeeting,
-            "Putin and Pezeshkian",
-            "kazan-expo",
-            &["putin", "pezeshkian"],
-            timed("2024-10-23T15:00", "2024-10-23T16:00"),
-        ))),
-        request_id: "9f2c7e1a-retry".into(),
-        ..Default::default()
-    };
+    let request = talks_in_kazan(
+        "Putin and Pezeshkian",
+        ("2024-10-23T15:00", "2024-10-23T16:00"),
+        "9f2c7e1a-retry",
+    );
     let first = servers[0]
         .events()
         .create_event(request.clone())
@@ -271,17 +285,11 @@ async fn a_retry_on_another_server_returns_the_first_result() {
         assert_eq!(again.etag, first.etag);
     }
     // Concurrent retries of a new request on all three: one event.
-    let request = pb::CreateEventRequest {
-        event: Some(Box::new(event(
-            BilateralMeeting,
-            "Putin and Pezeshkian, again",
-            "kazan-expo",
-            &["putin", "pezeshkian"],
-            timed("2024-10-24T15:00", "2024-10-24T16:00"),
-        ))),
-        request_id: "9f2c7e1a-race".into(),
-        ..request
-    };
+    let request = talks_in_kazan(
+        "Putin and Pezeshkian, again",
+        ("2024-10-24T15:00", "2024-10-24T16:00"),
+        "9f2c7e1a-race",
+    );
     let mut tasks = Vec::new();
     for server in &servers {
         let mut client = connect(server).await;
@@ -297,6 +305,67 @@ async fn a_retry_on_another_server_returns_the_first_result() {
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(listed(&servers[2], "pezeshkian", "").await.len(), 2);
+}
+
+/// A retry that arrives while its first attempt is still being committed on the same
+/// server is answered once that commit is: a read on another server right after the
+/// answer finds the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_is_answered_only_once_its_first_attempt_committed() {
+    let Some((servers, _)) = entente_tests::servers_sharing_a_database(2, Default::default()).await
+    else {
+        return;
+    };
+    article_directory(&mut servers[0].directory()).await;
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push((connect(&servers[0]).await, connect(&servers[1]).await));
+    }
+    for round in 0..40u32 {
+        let (day, hour) = (1 + round % 28, 8 + round / 28);
+        let request = talks_in_kazan(
+            "Putin and Pezeshkian",
+            (
+                &format!("2025-05-{day:02}T{hour:02}:00"),
+                &format!("2025-05-{day:02}T{hour:02}:30"),
+            ),
+            &format!("retried-{round}"),
+        );
+        // The first attempt and five retries at once on one server; each answer is
+        // followed at once by a read on the other.
+        let tasks: Vec<_> = clients
+            .iter()
+            .map(|(writer, reader)| {
+                let (mut writer, mut reader) = (writer.clone(), reader.clone());
+                let request = request.clone();
+                tokio::spawn(async move {
+                    let id = writer
+                        .create_event(request)
+                        .await
+                        .expect("each attempt answers")
+                        .into_inner()
+                        .event
+                        .expect("event")
+                        .id;
+                    let read = reader
+                        .get_event(pb::GetEventRequest {
+                            id: id.clone(),
+                            ..Default::default()
+                        })
+                        .await;
+                    (id, read.map(|_| ()).map_err(|e| e.code()))
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (id, read) = t.await.expect("task");
+            assert_eq!(
+                read,
+                Ok(()),
+                "round {round}: {id} answered but not readable"
+            );
+        }
+    }
 }
 
 /// Three servers update one event with the same etag at once: one wins, the others are
