@@ -219,7 +219,7 @@ impl crate::scheduler::Scheduler {
             return Ok(());
         };
         let solo = &shared.solo;
-        let mut group = shared.group.lock().await;
+        let mut group = self.drained(shared).await;
         // Checked under the group lock, which `step_down` takes before it lets go: a lease
         // taken here is let go there.
         if group.open.is_some() || solo.retired.load(std::sync::atomic::Ordering::Acquire) {
@@ -251,9 +251,16 @@ impl crate::scheduler::Scheduler {
         let held = solo.holding();
         solo.distrust();
         solo.others_active();
-        // A group opened before the line above commits without a lease: commit it now
-        // (its own commit task then finds nothing to do), or its guard would refuse it.
-        self.clone().commit_group().await;
+        // Groups opened before the line above commit without a lease: commit them now
+        // (their own commit tasks then find nothing to do), or their guard would refuse
+        // them. Writers may still join an open one until it is taken.
+        loop {
+            self.clone().commit_group().await;
+            let group = self.drained(shared).await;
+            if !group.open.as_ref().is_some_and(|o| o.lease_less()) {
+                break;
+            }
+        }
         match shared.db.release_solo(&solo.me).await {
             Ok(()) if held => {
                 tracing::info!("another server writes: the sole-writer lease is let go")
@@ -264,9 +271,9 @@ impl crate::scheduler::Scheduler {
     }
 
     /// The log moved past memory while this server held the lease: reads the batches.
-    /// Its own last group may have just committed (`apply_foreign` skips it); anything
-    /// else was written by a server that ignores the lease, and `apply_foreign` ends the
-    /// trust. Returns whether there were others' batches.
+    /// Its own last group may have just committed (settled by then, `apply_foreign` skips
+    /// it); anything else was written by a server that ignores the lease, and
+    /// `apply_foreign` ends the trust. Returns whether there were others' batches.
     async fn read_behind(&self) -> bool {
         let Some(shared) = self.shared() else {
             return false;
@@ -279,7 +286,8 @@ impl crate::scheduler::Scheduler {
                 return true;
             }
         };
-        let mut group = shared.group.lock().await;
+        // Drained: this server's own group in flight may be among the batches.
+        let mut group = self.drained(shared).await;
         let before = group.applied;
         if let Err(e) = self.apply_foreign(shared, &mut group, batches) {
             shared.solo.distrust();

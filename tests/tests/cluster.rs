@@ -1027,30 +1027,8 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
         let Some(url) = database(&format!("solo_{listening}")).await else {
             return;
         };
-        let settings = entente_server::Settings {
-            follow_others: listening.then(|| std::time::Duration::from_secs(1)),
-            expiry_sweep: None,
-            solo_lease: Some(std::time::Duration::from_millis(300)),
-            ..Default::default()
-        };
-        let a = entente_server::Scheduler::open_postgres(&url, settings.clone())
-            .await
-            .expect("open");
-        // B never takes the lease itself, so A is the one that does.
-        let b = entente_server::Scheduler::open_postgres(
-            &url,
-            entente_server::Settings {
-                solo_lease: None,
-                ..settings
-            },
-        )
-        .await
-        .expect("open");
-        let (on_a, on_b) = (
-            TestServer::serving(a.clone()).await,
-            TestServer::serving(b.clone()).await,
-        );
-        article_directory(&mut on_a.directory()).await;
+        let follow_others = listening.then(|| std::time::Duration::from_secs(1));
+        let ((a, on_a), (_, on_b)) = holder_and_other(&url, follow_others).await;
         let slot = |round: u32, who: &str| {
             let hour = match who {
                 "a" => 10,
@@ -1158,6 +1136,122 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
             );
         }
     }
+}
+
+/// The lease's holder commits a group while the next forms. Another server writing in
+/// the middle of a booking load on the holder makes it let the lease go: the groups it
+/// had in flight or forming still commit (none is refused for a lease it gave up), and
+/// both servers end up listing every acknowledged write, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
+    let Some(url) = database("solo_in_flight").await else {
+        return;
+    };
+    let default_follow = entente_server::Settings::default().follow_others;
+    let ((a, on_a), (_, on_b)) = holder_and_other(&url, default_follow).await;
+    until_holding(&a).await;
+    let mut tasks = Vec::new();
+    for w in 0..8u32 {
+        let mut client = connect(&on_a).await;
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..25u32 {
+                let id = format!("a-{w}-{n}");
+                let when = timed(
+                    &format!("2025-10-{:02}T{:02}:00", 1 + n, 8 + w),
+                    &format!("2025-10-{:02}T{:02}:30", 1 + n, 8 + w),
+                );
+                create(
+                    &mut client,
+                    &id,
+                    event(BilateralMeeting, "talks", "kremlin", &["putin"], when),
+                )
+                .await;
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let mut client = connect(&on_b).await;
+    tasks.push(tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for n in 0..10u32 {
+            let id = format!("b-{n}");
+            let when = timed(
+                &format!("2025-10-{:02}T10:00", 1 + n),
+                &format!("2025-10-{:02}T10:30", 1 + n),
+            );
+            create(
+                &mut client,
+                &id,
+                event(BilateralMeeting, "talks", "kazan-expo", &["xi"], when),
+            )
+            .await;
+            ids.push(id);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        ids
+    }));
+    let mut written = BTreeSet::new();
+    for t in tasks {
+        written.extend(t.await.expect("every write is acknowledged"));
+    }
+    assert_eq!(written.len(), 210);
+    for (name, server) in [("A", &on_a), ("B", &on_b)] {
+        let mut listed: Vec<String> = listed(server, "putin", "")
+            .await
+            .into_iter()
+            .chain(listed(server, "xi", "").await)
+            .map(|e| e.id)
+            .filter(|id| id.starts_with("a-") || id.starts_with("b-"))
+            .collect();
+        let count = listed.len();
+        listed.sort();
+        listed.dedup();
+        assert_eq!(count, listed.len(), "{name} lists an event twice");
+        assert_eq!(
+            listed.into_iter().collect::<BTreeSet<_>>(),
+            written,
+            "{name} lists every acknowledged write"
+        );
+    }
+}
+
+/// Two servers on the database at `url`, each with its scheduler, following the other's
+/// commits every `follow_others` (or only when asked): A takes the sole-writer lease
+/// once quiet for 300 ms; B never takes it, so A is the one that does. The article's
+/// directory is in place.
+async fn holder_and_other(
+    url: &str,
+    follow_others: Option<std::time::Duration>,
+) -> (
+    (entente_server::Scheduler, TestServer),
+    (entente_server::Scheduler, TestServer),
+) {
+    let settings = entente_server::Settings {
+        follow_others,
+        expiry_sweep: None,
+        solo_lease: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let a = entente_server::Scheduler::open_postgres(url, settings.clone())
+        .await
+        .expect("open");
+    let b = entente_server::Scheduler::open_postgres(
+        url,
+        entente_server::Settings {
+            solo_lease: None,
+            ..settings
+        },
+    )
+    .await
+    .expect("open");
+    let (on_a, on_b) = (
+        TestServer::serving(a.clone()).await,
+        TestServer::serving(b.clone()).await,
+    );
+    article_directory(&mut on_a.directory()).await;
+    ((a, on_a), (b, on_b))
 }
 
 /// Waits (up to 20 s) until `scheduler` holds the sole-writer lease.
