@@ -1217,6 +1217,81 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
     }
 }
 
+/// A server that gave the lease up (another server wrote) takes it again once the other
+/// has been quiet for a period, even while its own writers keep it busy (a group is
+/// being formed nearly all the time, and the lease is taken between groups).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_server_takes_the_lease_again_once_the_other_is_quiet() {
+    let Some(url) = database("solo_retaken").await else {
+        return;
+    };
+    let default_follow = entente_server::Settings::default().follow_others;
+    let ((a, on_a), (_, on_b)) = holder_and_other(&url, default_follow).await;
+    until_holding(&a).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for w in 0..6u32 {
+        let (mut client, stop) = (connect(&on_a).await, stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (day, minute) = (1 + n / 48, n % 48);
+                let when = timed(
+                    &format!(
+                        "2026-{:02}-{:02}T{:02}:{:02}",
+                        1 + w,
+                        day,
+                        8 + minute / 4,
+                        (minute % 4) * 15
+                    ),
+                    &format!(
+                        "2026-{:02}-{:02}T{:02}:{:02}",
+                        1 + w,
+                        day,
+                        8 + minute / 4,
+                        (minute % 4) * 15 + 10
+                    ),
+                );
+                let id = format!("load-{w}-{n}");
+                create(
+                    &mut client,
+                    &id,
+                    event(BilateralMeeting, "talks", "kremlin", &["putin"], when),
+                )
+                .await;
+                n += 1;
+            }
+        }));
+    }
+    // B writes once: A lets the lease go.
+    create(
+        &mut on_b.events(),
+        "b-once",
+        event(
+            BilateralMeeting,
+            "talks",
+            "kazan-expo",
+            &["xi"],
+            timed("2025-11-03T10:00", "2025-11-03T10:30"),
+        ),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut retaken = false;
+    while std::time::Instant::now() < deadline {
+        if a.answers_from_memory() {
+            retaken = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in load {
+        t.await.expect("every write under load is acknowledged");
+    }
+    assert!(retaken, "A took the lease again within 10 s while busy");
+}
+
 /// Two servers on the database at `url`, each with its scheduler, following the other's
 /// commits every `follow_others` (or only when asked): A takes the sole-writer lease
 /// once quiet for 300 ms; B never takes it, so A is the one that does. The article's
