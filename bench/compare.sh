@@ -44,8 +44,18 @@ if [ -n "$SHARED_STORE" ]; then
     RUST_LOG=info "$0/target/release/entente-server" --workers 1 --listen "127.0.0.1:$1" --store "$ENTENTE_STORE" >"$2/server-pg.log" 2>&1 &
     server=$!
     trap "kill $server 2>/dev/null; wait $server 2>/dev/null" EXIT
-    "$0/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$3" \
-      --clients "$4" --connections "$4" --duration "$5" --workloads load,conflict_check,book,mixed
+    psql() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente "$@" >/dev/null; }
+    bench() { "$0/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$3" \
+      --clients "$4" --connections "$4" --duration "$5" --workloads "$6"; }
+    # The database upkeep the peer harness gives pgbench (run_pg.sh, load.sql): VACUUM
+    # ANALYZE after the load, a CHECKPOINT before each workload. Without it autovacuum of
+    # the freshly loaded tables and a checkpoint ran during some runs and not others.
+    bench "$@" load
+    psql -c "VACUUM ANALYZE"
+    for w in conflict_check book mixed; do
+      psql -c CHECKPOINT
+      bench "$@" "$w"
+    done
   ' "$ROOT" "$PORT" "$OUT" "$DATA" "$CLIENTS" "$DURATION" | sed 's/^peer=entente /peer=entente-pg /' | tee "$OUT/entente-pg.txt"
   # When the server held the sole-writer lease, and anything that went wrong: a run whose
   # figures fall short says why here.

@@ -24,11 +24,14 @@ export ROOT DATA DURATION
   bench() { "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$port" --data "$DATA" --clients 8 --connections 8 --duration "$DURATION" --workloads "$1"; }
   bench load >/dev/null
   tick=$(getconf CLK_TCK)
-  cpu() { awk "{print \$14+\$15}" /proc/$1/stat; }
   psql=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
+  # The upkeep the peer harness gives pgbench (see compare.sh).
+  "$psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c "VACUUM ANALYZE" >/dev/null
+  cpu() { awk "{print \$14+\$15}" /proc/$1/stat; }
   xacts() { "$psql" -qtA -h "$ENTENTE_PG_SOCKET" -U entente entente -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
   pgcpu() { t=0; for p in $(pgrep -x postgres); do t=$((t + $(awk "{print \$14+\$15}" /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
   for w in conflict_check book; do
+    "$psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT >/dev/null
     s0=$(cpu $server); p0=$(pgcpu); x0=$(xacts)
     line=$(bench $w)
     s1=$(cpu $server); p1=$(pgcpu); x1=$(xacts)
