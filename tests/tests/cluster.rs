@@ -1144,12 +1144,9 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
 /// both servers end up listing every acknowledged write, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
-    let Some(url) = database("solo_in_flight").await else {
+    let Some((_, on_a, on_b)) = holding("solo_in_flight").await else {
         return;
     };
-    let default_follow = entente_server::Settings::default().follow_others;
-    let ((a, on_a), (_, on_b)) = holder_and_other(&url, default_follow).await;
-    until_holding(&a).await;
     let mut tasks = Vec::new();
     for w in 0..8u32 {
         let mut client = connect(&on_a).await;
@@ -1222,12 +1219,9 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
 /// being formed nearly all the time, and the lease is taken between groups).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_busy_server_takes_the_lease_again_once_the_other_is_quiet() {
-    let Some(url) = database("solo_retaken").await else {
+    let Some((a, on_a, on_b)) = holding("solo_retaken").await else {
         return;
     };
-    let default_follow = entente_server::Settings::default().follow_others;
-    let ((a, on_a), (_, on_b)) = holder_and_other(&url, default_follow).await;
-    until_holding(&a).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut load = Vec::new();
     for w in 0..6u32 {
@@ -1327,6 +1321,16 @@ async fn holder_and_other(
     );
     article_directory(&mut on_a.directory()).await;
     ((a, on_a), (b, on_b))
+}
+
+/// [`holder_and_other`] on a database of its own named `name`, with the default follow
+/// interval, once A holds the lease: A's scheduler, A and B.
+async fn holding(name: &str) -> Option<(entente_server::Scheduler, TestServer, TestServer)> {
+    let url = database(name).await?;
+    let default_follow = entente_server::Settings::default().follow_others;
+    let ((a, on_a), (_, on_b)) = holder_and_other(&url, default_follow).await;
+    until_holding(&a).await;
+    Some((a, on_a, on_b))
 }
 
 /// Waits (up to 20 s) until `scheduler` holds the sole-writer lease.
