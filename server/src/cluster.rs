@@ -368,7 +368,6 @@ impl Scheduler {
             let committed = match lease {
                 // Under the group lock: the lease already holds the database's.
                 Some(lease) => lease.commit(&batches, &busy).await,
-                None if staged.is_empty() => Ok(group.applied),
                 None => {
                     // Without the group lock, so the next group forms meanwhile; it
                     // commits after this one has settled (this loop), and its guard

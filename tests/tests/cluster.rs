@@ -35,6 +35,20 @@ async fn connect(server: &TestServer) -> EventServiceClient<Channel> {
     EventServiceClient::new(channel)
 }
 
+/// The event `id`, as GetEvent through `client` returns it.
+async fn get_event(
+    client: &mut EventServiceClient<Channel>,
+    id: &str,
+) -> Result<pb::Event, tonic::Status> {
+    let reply = client
+        .get_event(pb::GetEventRequest {
+            id: id.into(),
+            ..Default::default()
+        })
+        .await?;
+    Ok(*reply.into_inner().event.expect("a found event is returned"))
+}
+
 fn confirmed(mut e: pb::Event) -> pb::Event {
     e.status = Confirmed as i32;
     e
@@ -197,16 +211,10 @@ async fn a_write_on_one_server_is_read_on_the_others_at_once() {
         )
         .await;
         for reader in servers.iter().filter(|s| s.addr != writer.addr) {
-            let got = reader
-                .events()
-                .get_event(pb::GetEventRequest {
-                    id: id.clone(),
-                    ..Default::default()
-                })
+            let got = get_event(&mut reader.events(), &id)
                 .await
-                .unwrap_or_else(|e| panic!("{id} not on the other server: {e:?}"))
-                .into_inner();
-            assert_eq!(got.event.expect("event").etag, stored.etag);
+                .unwrap_or_else(|e| panic!("{id} not on the other server: {e:?}"));
+            assert_eq!(got.etag, stored.etag);
             let check = reader
                 .conflicts()
                 .check_conflicts(pb::CheckConflictsRequest {
@@ -235,6 +243,19 @@ async fn a_write_on_one_server_is_read_on_the_others_at_once() {
 
 /// A retry with the same request_id on another server returns the first result and
 /// creates nothing twice.
+/// A server with `settings` on the database at `url`: its scheduler, and the server
+/// serving it over gRPC.
+async fn serve_on(
+    url: &str,
+    settings: entente_server::Settings,
+) -> (entente_server::Scheduler, TestServer) {
+    let scheduler = entente_server::Scheduler::open_postgres(url, settings)
+        .await
+        .expect("open");
+    let server = TestServer::serving(scheduler.clone()).await;
+    (scheduler, server)
+}
+
 /// Putin and Pezeshkian's talks at Kazan Expo from `start` to `end`, created with
 /// `request_id`.
 fn talks_in_kazan(
@@ -347,12 +368,7 @@ async fn a_retry_is_answered_only_once_its_first_attempt_committed() {
                         .event
                         .expect("event")
                         .id;
-                    let read = reader
-                        .get_event(pb::GetEventRequest {
-                            id: id.clone(),
-                            ..Default::default()
-                        })
-                        .await;
+                    let read = get_event(&mut reader, &id).await;
                     (id, read.map(|_| ()).map_err(|e| e.code()))
                 })
             })
@@ -689,12 +705,7 @@ async fn the_database_refuses_a_double_booking_the_check_missed() {
         refused.message()
     );
     for server in &servers {
-        let gone = server
-            .events()
-            .get_event(pb::GetEventRequest {
-                id: "talks".into(),
-                ..Default::default()
-            })
+        let gone = get_event(&mut server.events(), "talks")
             .await
             .expect_err("nothing of it is kept");
         assert_eq!(gone.code(), Code::NotFound);
@@ -744,10 +755,7 @@ async fn a_check_costs_one_round_trip_and_a_booking_two() {
         solo_lease: None,
         ..Default::default()
     };
-    let scheduler = entente_server::Scheduler::open_postgres(&url, settings)
-        .await
-        .expect("open");
-    let server = TestServer::serving(scheduler.clone()).await;
+    let (scheduler, server) = serve_on(&url, settings).await;
     article_directory(&mut server.directory()).await;
     let check = |day: u32| pb::CheckConflictsRequest {
         event: Some(Box::new(confirmed(event(
@@ -1121,15 +1129,10 @@ async fn a_server_writing_alone_answers_from_memory_until_another_writes() {
                 ),
             )
             .await;
-            let got = on_a
-                .events()
-                .get_event(pb::GetEventRequest {
-                    id: theirs.clone(),
-                    ..Default::default()
-                })
+            let got = get_event(&mut on_a.events(), &theirs)
                 .await
                 .unwrap_or_else(|e| panic!("{theirs} not on the lease's last holder: {e:?}"));
-            assert_eq!(got.into_inner().event.expect("event").id, theirs);
+            assert_eq!(got.id, theirs);
             assert!(
                 check_on_a("xi", slot(round, "b"), &theirs).await,
                 "the check on the last holder sees {theirs}"
@@ -1158,12 +1161,7 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
                     &format!("2025-10-{:02}T{:02}:00", 1 + n, 8 + w),
                     &format!("2025-10-{:02}T{:02}:30", 1 + n, 8 + w),
                 );
-                create(
-                    &mut client,
-                    &id,
-                    event(BilateralMeeting, "talks", "kremlin", &["putin"], when),
-                )
-                .await;
+                talks(&mut client, &id, ("kremlin", "putin"), when).await;
                 ids.push(id);
             }
             ids
@@ -1178,12 +1176,7 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
                 &format!("2025-10-{:02}T10:00", 1 + n),
                 &format!("2025-10-{:02}T10:30", 1 + n),
             );
-            create(
-                &mut client,
-                &id,
-                event(BilateralMeeting, "talks", "kazan-expo", &["xi"], when),
-            )
-            .await;
+            talks(&mut client, &id, ("kazan-expo", "xi"), when).await;
             ids.push(id);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
@@ -1212,6 +1205,21 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
             "{name} lists every acknowledged write"
         );
     }
+}
+
+/// Creates `id`: talks at `venue` with `who` alone, at `when`.
+async fn talks(
+    client: &mut EventServiceClient<Channel>,
+    id: &str,
+    (venue, who): (&str, &str),
+    when: Option<pb::EventTiming>,
+) {
+    create(
+        client,
+        id,
+        event(BilateralMeeting, "talks", venue, &[who], when),
+    )
+    .await;
 }
 
 /// A server that gave the lease up (another server wrote) takes it again once the other
@@ -1247,27 +1255,17 @@ async fn a_busy_server_takes_the_lease_again_once_the_other_is_quiet() {
                     ),
                 );
                 let id = format!("load-{w}-{n}");
-                create(
-                    &mut client,
-                    &id,
-                    event(BilateralMeeting, "talks", "kremlin", &["putin"], when),
-                )
-                .await;
+                talks(&mut client, &id, ("kremlin", "putin"), when).await;
                 n += 1;
             }
         }));
     }
     // B writes once: A lets the lease go.
-    create(
+    talks(
         &mut on_b.events(),
         "b-once",
-        event(
-            BilateralMeeting,
-            "talks",
-            "kazan-expo",
-            &["xi"],
-            timed("2025-11-03T10:00", "2025-11-03T10:30"),
-        ),
+        ("kazan-expo", "xi"),
+        timed("2025-11-03T10:00", "2025-11-03T10:30"),
     )
     .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -1303,22 +1301,12 @@ async fn holder_and_other(
         solo_lease: Some(std::time::Duration::from_millis(300)),
         ..Default::default()
     };
-    let a = entente_server::Scheduler::open_postgres(url, settings.clone())
-        .await
-        .expect("open");
-    let b = entente_server::Scheduler::open_postgres(
-        url,
-        entente_server::Settings {
-            solo_lease: None,
-            ..settings
-        },
-    )
-    .await
-    .expect("open");
-    let (on_a, on_b) = (
-        TestServer::serving(a.clone()).await,
-        TestServer::serving(b.clone()).await,
-    );
+    let (a, on_a) = serve_on(url, settings.clone()).await;
+    let other = entente_server::Settings {
+        solo_lease: None,
+        ..settings
+    };
+    let (b, on_b) = serve_on(url, other).await;
     article_directory(&mut on_a.directory()).await;
     ((a, on_a), (b, on_b))
 }
@@ -1369,10 +1357,7 @@ async fn a_server_that_stops_lets_the_sole_writer_lease_go() {
         solo_lease: Some(std::time::Duration::from_millis(300)),
         ..Default::default()
     };
-    let scheduler = entente_server::Scheduler::open_postgres(&url, settings)
-        .await
-        .expect("open");
-    let server = TestServer::serving(scheduler.clone()).await;
+    let (scheduler, server) = serve_on(&url, settings).await;
     article_directory(&mut server.directory()).await;
     until_holding(&scheduler).await;
     server.stop().await;
