@@ -46,15 +46,21 @@ if [ -n "$SHARED_STORE" ]; then
     trap "kill $server 2>/dev/null; wait $server 2>/dev/null" EXIT
     psql() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente "$@" >/dev/null; }
     bench() { "$0/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$3" \
-      --clients "$4" --connections "$4" --duration "$5" --workloads "$6"; }
+      --clients "$4" --connections "$4" --duration "$5" --workloads "$6" --bookings-from "$next"; }
     # The database upkeep the peer harness gives pgbench (run_pg.sh, load.sql): VACUUM
     # ANALYZE after the load, a CHECKPOINT before each workload. Without it autovacuum of
     # the freshly loaded tables and a checkpoint ran during some runs and not others.
+    # Each workload is its own run of the generator, so the bookings mixed offers go on
+    # from where book left off (bookings_next), as the peer'"'"'s booking_cursor does;
+    # offered again, every one was refused as ALREADY_EXISTS.
+    next=0
     bench "$@" load
     psql -c "VACUUM ANALYZE"
     for w in conflict_check book mixed; do
       psql -c CHECKPOINT
-      bench "$@" "$w"
+      line=$(bench "$@" "$w")
+      echo "$line"
+      next=$(echo "$line" | grep -o "bookings_next=[0-9]*" | cut -d= -f2 || echo "$next")
     done
   ' "$ROOT" "$PORT" "$OUT" "$DATA" "$CLIENTS" "$DURATION" | sed 's/^peer=entente /peer=entente-pg /' | tee "$OUT/entente-pg.txt"
   # When the server held the sole-writer lease, and anything that went wrong: a run whose

@@ -88,6 +88,11 @@ struct Args {
     /// What the watchers receive.
     #[arg(long, value_enum, default_value_t = WatchMode::All)]
     watch: WatchMode,
+    /// Booking candidates already replayed against this store (by an earlier run's
+    /// `book`, say): `book` and `mixed` go on from there, as the peer's shared
+    /// `booking_cursor` does, instead of offering the same events again.
+    #[arg(long, default_value_t = 0)]
+    bookings_from: u64,
 }
 
 /// What the watchers of `--watchers` receive.
@@ -577,7 +582,7 @@ async fn run(args: &Args, name: &str, ctx: &Ctx, conns: &[Conn]) -> anyhow::Resu
     if name == "book" || name == "mixed" {
         let tries = total.booked + total.conflicts;
         line += &format!(
-            " booked={} conflicts={} conflict_rate={:.3} false_accepts={} false_rejects={} wrapped={}",
+            " booked={} conflicts={} conflict_rate={:.3} false_accepts={} false_rejects={} wrapped={} bookings_next={}",
             total.booked,
             total.conflicts,
             if tries > 0 {
@@ -587,7 +592,8 @@ async fn run(args: &Args, name: &str, ctx: &Ctx, conns: &[Conn]) -> anyhow::Resu
             },
             total.false_accepts,
             total.false_rejects,
-            u8::from(total.wrapped)
+            u8::from(total.wrapped),
+            ctx.cursor.load(Ordering::Relaxed)
         );
     }
     println!("{line}");
@@ -732,7 +738,7 @@ async fn drive(args: Args) -> anyhow::Result<()> {
         }),
         methods: Methods::of(&conns[0])?,
         data: data.clone(),
-        cursor: Arc::new(AtomicU64::new(0)),
+        cursor: Arc::new(AtomicU64::new(args.bookings_from)),
         check_hits: true,
         span: {
             let instant = |s: &str| {

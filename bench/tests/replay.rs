@@ -63,3 +63,48 @@ async fn every_workload_replays_with_the_expected_outcomes() {
         "{stdout}"
     );
 }
+
+/// Runs the generator against `server` with `args` after the common ones; its stdout.
+async fn replay(server: &TestServer, args: &[&str]) -> String {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_entente-bench"))
+        .arg("--server")
+        .arg(format!("http://{}", server.addr))
+        .arg("--data")
+        .arg(&data)
+        .args(["--duration", "1", "--clients", "4", "--connections", "2"])
+        .args(args)
+        .output()
+        .await
+        .expect("entente-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `bench/compare.sh` runs each workload in a generator of its own (a CHECKPOINT comes
+/// between them): mixed, told where book's left off, offers candidates not offered yet.
+/// Offered the same ones again, it is refused ALREADY_EXISTS for each booked one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_run_goes_on_from_the_bookings_already_offered() {
+    let server = TestServer::start().await;
+    let first = replay(&server, &["--workloads", "load,book"]).await;
+    let next = summary(&first, "book")["bookings_next"].clone();
+    assert!(next.parse::<u64>().expect("bookings_next") > 0, "{first}");
+
+    let mixed = replay(&server, &["--workloads", "mixed", "--bookings-from", &next]).await;
+    let s = summary(&mixed, "mixed");
+    assert_eq!(s["failed"], "0", "{mixed}");
+    assert!(
+        s["bookings_next"].parse::<u64>().expect("bookings_next")
+            > next.parse::<u64>().expect("next"),
+        "{mixed}"
+    );
+
+    let again = replay(&server, &["--workloads", "mixed"]).await;
+    assert_ne!(summary(&again, "mixed")["failed"], "0", "{again}");
+}
