@@ -22,23 +22,8 @@ fn summary(out: &str, workload: &str) -> std::collections::HashMap<String, Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_workload_replays_with_the_expected_outcomes() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let server = TestServer::start().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_entente-bench"))
-        .arg("--server")
-        .arg(format!("http://{}", server.addr))
-        .arg("--data")
-        .arg(&data)
-        .args(["--duration", "1", "--clients", "4", "--connections", "2"])
-        .output()
-        .await
-        .expect("entente-bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = replay(&server, &[]).await;
 
     let load = summary(&stdout, "load");
     assert_eq!(load["events"], "300");

@@ -263,7 +263,11 @@ impl crate::scheduler::Scheduler {
         }
         match shared.db.release_solo(&solo.me).await {
             Ok(()) if held => {
-                tracing::info!("another server writes: the sole-writer lease is let go")
+                if solo.retired.load(std::sync::atomic::Ordering::Acquire) {
+                    tracing::info!("stopping: the sole-writer lease is let go")
+                } else {
+                    tracing::info!("another server writes: the sole-writer lease is let go")
+                }
             }
             Ok(()) => {}
             Err(e) => tracing::warn!(error = %e, "cannot let the sole-writer lease go"),
