@@ -364,6 +364,8 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
         .flush_every_ms(None);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
+        // Each time: a handle still closing holds the lock until it is gone.
+        remove_unfinished_snapshots(dir)?;
         match config.open() {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
@@ -375,6 +377,45 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// sled 0.34.7 writes a snapshot of its page table to `snap.<lsn>.generating`, syncs it,
+/// and renames it `snap.<lsn>`; but when it opens a folder it reads whichever `snap.` file
+/// sorts last, an unfinished `.generating` one included, and refuses a torn one as
+/// corrupt ("Read corrupted data at file offset None"; sled issue #1527). A server killed
+/// while writing one (SIGKILL during the snapshot a graceful stop writes, `compact`) left
+/// a store that would not open again. An unfinished snapshot is never needed: the one
+/// before it stays until it is renamed, and sled replays its own log from there. So they
+/// are removed before sled opens the folder, unless another process holds it (sled's lock
+/// on its `db` file, which is then refused as in use).
+fn remove_unfinished_snapshots(dir: &Path) -> Result<()> {
+    use fs2::FileExt;
+    let Ok(db) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("db"))
+    else {
+        // A new store, or one sled will say why it cannot open.
+        return Ok(());
+    };
+    if db.try_lock_exclusive().is_err() {
+        return Ok(());
+    }
+    let io = |context: String| move |source| Error::Io { context, source };
+    let entries = std::fs::read_dir(dir).map_err(io(format!("list {}", dir.display())))?;
+    for entry in entries {
+        let path = entry.map_err(io(format!("list {}", dir.display())))?.path();
+        let unfinished = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("snap.") && n.ends_with(".generating"));
+        if unfinished {
+            tracing::warn!(file = %path.display(), "removing an unfinished sled snapshot left by a crash");
+            std::fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+        }
+    }
+    // The lock goes with `db`, before sled takes it.
+    Ok(())
 }
 
 fn sled_batch(ops: wal::Ops) -> sled::Batch {
@@ -744,6 +785,31 @@ mod tests {
         assert!(err.to_string().contains("empty"), "{err}");
         let ok: String = decode(b"k", &encode(&"Kazan".to_string())).expect("round trip");
         assert_eq!(ok, "Kazan");
+    }
+
+    #[test]
+    fn a_snapshot_left_unfinished_by_a_crash_does_not_stop_the_store_opening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = SledBackend::open(dir.path()).expect("open");
+        let mut batch = Batch::default();
+        batch.put(b"e/ashgabat".to_vec(), &"talks".to_string());
+        b.apply(batch).expect("apply");
+        b.checkpoint().expect("checkpoint");
+        drop(b);
+        SledBackend::compact(dir.path()).expect("a snapshot");
+        // What a kill during sled's snapshot leaves: a torn file it would read first.
+        let torn = dir.path().join("snap.FFFFFFFFFFFFFFFF.generating");
+        std::fs::write(&torn, [0xab; 100]).expect("plant");
+        let raw = sled::Config::new().path(dir.path()).open();
+        assert!(
+            matches!(raw, Err(sled::Error::Corruption { .. })),
+            "sled alone refuses it: {raw:?}"
+        );
+        drop(raw);
+        let b = SledBackend::open(dir.path()).expect("opens");
+        assert!(!torn.exists());
+        let found = b.scan(b"e/").expect("scan");
+        assert_eq!(found.len(), 1, "the record is kept");
     }
 
     #[test]
