@@ -1152,36 +1152,15 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
     };
     let mut tasks = Vec::new();
     for w in 0..8u32 {
-        let mut client = connect(&on_a).await;
-        tasks.push(tokio::spawn(async move {
-            let mut ids = Vec::new();
-            for n in 0..25u32 {
-                let id = format!("a-{w}-{n}");
-                let when = timed(
-                    &format!("2025-10-{:02}T{:02}:00", 1 + n, 8 + w),
-                    &format!("2025-10-{:02}T{:02}:30", 1 + n, 8 + w),
-                );
-                talks(&mut client, &id, ("kremlin", "putin"), when).await;
-                ids.push(id);
-            }
-            ids
-        }));
+        let client = connect(&on_a).await;
+        let place = ("kremlin", "putin");
+        let daily = daily_talks(client, format!("a-{w}"), 25, 8 + w, place, None);
+        tasks.push(tokio::spawn(daily));
     }
-    let mut client = connect(&on_b).await;
-    tasks.push(tokio::spawn(async move {
-        let mut ids = Vec::new();
-        for n in 0..10u32 {
-            let id = format!("b-{n}");
-            let when = timed(
-                &format!("2025-10-{:02}T10:00", 1 + n),
-                &format!("2025-10-{:02}T10:30", 1 + n),
-            );
-            talks(&mut client, &id, ("kazan-expo", "xi"), when).await;
-            ids.push(id);
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        ids
-    }));
+    let client = connect(&on_b).await;
+    let pause = Some(std::time::Duration::from_millis(5));
+    let daily = daily_talks(client, "b".into(), 10, 10, ("kazan-expo", "xi"), pause);
+    tasks.push(tokio::spawn(daily));
     let mut written = BTreeSet::new();
     for t in tasks {
         written.extend(t.await.expect("every write is acknowledged"));
@@ -1205,6 +1184,32 @@ async fn the_holders_groups_in_flight_commit_when_another_server_writes() {
             "{name} lists every acknowledged write"
         );
     }
+}
+
+/// Books `days` talks at `place` through `client`, one a day from 1 October 2025 at
+/// `hour`:00–`hour`:30 (UTC), named `{prefix}-{n}`, pausing `pause` after each; their ids.
+async fn daily_talks(
+    mut client: EventServiceClient<Channel>,
+    prefix: String,
+    days: u32,
+    hour: u32,
+    place: (&'static str, &'static str),
+    pause: Option<std::time::Duration>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..days {
+        let id = format!("{prefix}-{n}");
+        let when = timed(
+            &format!("2025-10-{:02}T{hour:02}:00", 1 + n),
+            &format!("2025-10-{:02}T{hour:02}:30", 1 + n),
+        );
+        talks(&mut client, &id, place, when).await;
+        ids.push(id);
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    ids
 }
 
 /// Creates `id`: talks at `venue` with `who` alone, at `when`.

@@ -787,13 +787,19 @@ mod tests {
         assert_eq!(ok, "Kazan");
     }
 
-    #[test]
-    fn a_snapshot_left_unfinished_by_a_crash_does_not_stop_the_store_opening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let b = SledBackend::open(dir.path()).expect("open");
+    /// A store in `dir` with one record applied (`e/ashgabat`), not yet flushed.
+    fn with_talks(dir: &Path) -> SledBackend {
+        let b = SledBackend::open(dir).expect("open");
         let mut batch = Batch::default();
         batch.put(b"e/ashgabat".to_vec(), &"talks".to_string());
         b.apply(batch).expect("apply");
+        b
+    }
+
+    #[test]
+    fn a_snapshot_left_unfinished_by_a_crash_does_not_stop_the_store_opening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = with_talks(dir.path());
         b.checkpoint().expect("checkpoint");
         drop(b);
         SledBackend::compact(dir.path()).expect("a snapshot");
@@ -815,10 +821,7 @@ mod tests {
     #[test]
     fn sled_receives_a_batch_only_once_the_log_holds_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let b = SledBackend::open(dir.path()).expect("open");
-        let mut batch = Batch::default();
-        batch.put(b"e/ashgabat".to_vec(), &"talks".to_string());
-        b.apply(batch).expect("apply");
+        let b = with_talks(dir.path());
         assert!(b.scan(b"e/").expect("scan").is_empty(), "not logged yet");
         b.flush().expect("log it");
         assert_eq!(b.scan(b"e/").expect("scan").len(), 1);
