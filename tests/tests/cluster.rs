@@ -1516,3 +1516,163 @@ async fn a_change_log_compacted_by_one_server_is_compacted_on_the_others() {
         assert_eq!(page.batches[0].changes[0].id, "late");
     }
 }
+
+/// A group's commit in the database (`entente_commit`, one call): it lands whole (log
+/// entry, records, busy ranges, head, notification) only when the head is where the
+/// committer read it and, for a commit without a lease, the committer still holds the
+/// sole-writer lease; otherwise, and when a range overlaps a confirmed one, nothing of it
+/// is kept. The lease's holder commits in one statement; a lease commits inside its
+/// transaction.
+#[tokio::test]
+async fn a_commit_lands_whole_only_where_its_writer_read_the_head() {
+    use entente_server::error::Error;
+    use entente_server::storage::postgres::{Busy, BusyChanges, Postgres};
+    let Some(url) = database("commit_call").await else {
+        return;
+    };
+    let store = Postgres::new(&url, 4).expect("pool");
+    store.migrate().await.expect("migrate");
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let woken = std::sync::Arc::new(tokio::sync::Notify::new());
+    tokio::spawn({
+        let (store, woken) = (store.clone(), woken.clone());
+        async move {
+            let _ = store
+                .listen(woken, "listener".into(), Default::default())
+                .await;
+        }
+    });
+    // What the tables hold: head, log entries, records, busy ranges.
+    let state = || async {
+        let row = db
+            .query_one(
+                "SELECT (SELECT seq FROM entente_head), (SELECT count(*) FROM entente_log), \
+                 (SELECT count(*) FROM entente_kv), (SELECT count(*) FROM entente_busy)",
+                &[],
+            )
+            .await
+            .expect("state");
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2),
+            row.get::<_, i64>(3),
+        )
+    };
+    let ops = |key: &str| vec![(key.as_bytes().to_vec(), Some(b"value".to_vec()))];
+    let busy = |event: &str, holder: &str, hours: (i64, i64)| BusyChanges {
+        events: vec![event.into()],
+        ranges: vec![Busy {
+            event_id: event.into(),
+            axis: b'p',
+            holder: holder.into(),
+            family: event.into(),
+            start: 1_760_000_000 + hours.0 * 3600,
+            end: 1_760_000_000 + hours.1 * 3600,
+        }],
+    };
+    let refused_as_lost = |r: Result<u64, Error>| match r {
+        Err(Error::Database(why)) => assert!(
+            why.contains("cannot commit as the only writer")
+                && why.contains("the sole-writer lease was lost"),
+            "{why}"
+        ),
+        other => panic!("expected the guard's refusal, got {other:?}"),
+    };
+
+    // No server holds the lease: a commit without one is refused.
+    refused_as_lost(
+        store
+            .commit_solo("a", 0, &[&ops("k1")], &busy("e1", "putin", (0, 1)))
+            .await,
+    );
+    assert_eq!(state().await, (0, 0, 0, 0), "nothing kept");
+
+    let lease = store.lease(0).await.expect("lease");
+    lease
+        .take_solo("a", std::time::Duration::from_secs(60))
+        .await
+        .expect("take the lease");
+    let notified = woken.notified();
+    assert_eq!(
+        store
+            .commit_solo(
+                "a",
+                0,
+                &[&ops("k1"), &ops("k2")],
+                &busy("e1", "putin", (0, 1))
+            )
+            .await
+            .expect("the holder commits"),
+        2,
+        "two batches: entries 1 and 2"
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(10), notified)
+        .await
+        .expect("the other servers are told");
+    assert_eq!(state().await, (2, 2, 2, 1));
+
+    // The head moved since 0: refused. Another server's name: refused.
+    refused_as_lost(
+        store
+            .commit_solo("a", 0, &[&ops("k3")], &busy("e3", "xi", (0, 1)))
+            .await,
+    );
+    refused_as_lost(
+        store
+            .commit_solo("b", 2, &[&ops("k3")], &busy("e3", "xi", (0, 1)))
+            .await,
+    );
+    // Putin's hour again, another event: the exclusion constraint refuses it whole.
+    assert!(matches!(
+        store
+            .commit_solo("a", 2, &[&ops("k3")], &busy("e3", "putin", (0, 2)))
+            .await,
+        Err(Error::DoubleBooking)
+    ));
+    assert_eq!(state().await, (2, 2, 2, 1), "nothing of the three kept");
+
+    // Moving e1 replaces its range; a delete in the same commit removes a record.
+    let moved = vec![
+        (b"k1".to_vec(), None),
+        (b"k4".to_vec(), Some(b"value".to_vec())),
+    ];
+    assert_eq!(
+        store
+            .commit_solo("a", 2, &[&moved], &busy("e1", "putin", (5, 6)))
+            .await
+            .expect("commit"),
+        3
+    );
+    assert_eq!(state().await, (3, 3, 2, 1));
+    let start: i64 = db
+        .query_one(
+            "SELECT extract(epoch FROM lower(during))::int8 FROM entente_busy \
+             WHERE event_id = 'e1'",
+            &[],
+        )
+        .await
+        .expect("range")
+        .get(0);
+    assert_eq!(start, 1_760_000_000 + 5 * 3600, "the range moved");
+
+    // Under a lease (a server without the sole-writer one), inside its transaction.
+    let lease = store.lease(3).await.expect("lease");
+    assert_eq!(lease.head, 3);
+    assert_eq!(
+        lease
+            .commit(&[&ops("k5")], &busy("e5", "xi", (0, 1)))
+            .await
+            .expect("commit under the lease"),
+        4
+    );
+    let lease = store.lease(4).await.expect("lease");
+    assert!(matches!(
+        lease.commit(&[&ops("k6")], &busy("e6", "xi", (0, 1))).await,
+        Err(Error::DoubleBooking)
+    ));
+    assert_eq!(state().await, (4, 4, 3, 2));
+}

@@ -44,7 +44,8 @@ use crate::error::{Error, Result};
 /// A lock key for migrations (`pg_advisory_xact_lock`): "entente" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0065_6e74_656e_7465;
 
-/// The channel on which a commit tells the other servers there is more to read.
+/// The channel on which a commit tells the other servers there is more to read (named
+/// again in migration 3's `entente_commit`, which sends it).
 pub const CHANNEL: &str = "entente_log";
 
 /// The channel on which a server asks the holder of the sole-writer lease to let it go.
@@ -102,6 +103,61 @@ BEGIN
         RAISE EXCEPTION 'the sole-writer lease was lost before this commit'
             USING ERRCODE = 'serialization_failure';
     END IF;
+END $$;
+"#,
+    ),
+    (
+        3,
+        "a commit in one statement",
+        r#"
+-- A group's whole commit as one call: the guard, the log, the records, the busy ranges,
+-- the head and the notification. Sent as separate statements, each paid its own
+-- protocol messages, snapshot and executor start-up, and a message each way, all while
+-- the head row was locked and every other commit waited; as one call they run as the
+-- function's cached plans. `me` is the sole-writer lease's holder when the call is its
+-- own transaction (it then takes the head lock itself), NULL inside a transaction that
+-- already holds it.
+--
+-- The head row is locked first and compared after: a commit in flight that holds it is
+-- waited for, and the row read as that commit left it (comparing in the WHERE clause, as
+-- version 2's guard does, tests the row as the statement's snapshot saw it).
+CREATE FUNCTION entente_commit(
+    expected bigint, me text, seqs int8[], ops bytea[], put_keys bytea[],
+    put_values bytea[], deletes bytea[], unbusy text[], busy_ids text[],
+    busy_holders int8[], busy_families int8[], busy_starts int8[], busy_ends int8[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    head_seq bigint;
+    holder text;
+    last bigint := expected + cardinality(seqs);
+BEGIN
+    SELECT seq, solo_holder INTO head_seq, holder FROM entente_head FOR UPDATE;
+    IF head_seq IS DISTINCT FROM expected
+       OR (me IS NOT NULL AND holder IS DISTINCT FROM me) THEN
+        RAISE EXCEPTION 'the sole-writer lease was lost before this commit'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    INSERT INTO entente_log (seq, ops) SELECT * FROM unnest(seqs, ops);
+    IF cardinality(put_keys) > 0 THEN
+        INSERT INTO entente_kv (key, value) SELECT * FROM unnest(put_keys, put_values)
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    END IF;
+    IF cardinality(deletes) > 0 THEN
+        DELETE FROM entente_kv WHERE key = ANY(deletes);
+    END IF;
+    IF cardinality(unbusy) > 0 THEN
+        DELETE FROM entente_busy WHERE event_id = ANY(unbusy);
+    END IF;
+    IF cardinality(busy_ids) > 0 THEN
+        INSERT INTO entente_busy (event_id, holder, family, during)
+            SELECT i, h, f, tstzrange(to_timestamp(s), to_timestamp(e), '[)')
+            FROM unnest(busy_ids, busy_holders, busy_families, busy_starts, busy_ends)
+                AS t(i, h, f, s, e);
+    END IF;
+    UPDATE entente_head SET seq = last;
+    -- Delivered when (and only if) the transaction commits.
+    PERFORM pg_notify('entente_log', '');
+    RETURN last;
 END $$;
 "#,
     ),
@@ -605,9 +661,10 @@ impl Lease {
     }
 
     /// Commits `batches` as log entries `head + 1`, `head + 2`, …, with the busy ranges
-    /// they change, and tells the other servers: one round trip (the statements are
-    /// pipelined, COMMIT included). Returns the last entry's number. An exclusion
-    /// violation is a double booking the Rust check missed: refused whole.
+    /// they change, and tells the other servers: one round trip (one call of
+    /// `entente_commit`, with COMMIT pipelined after it). Returns the last entry's
+    /// number. An exclusion violation is a double booking the Rust check missed: refused
+    /// whole.
     pub async fn commit(mut self, batches: &[&Ops], busy: &BusyChanges) -> Result<u64> {
         let Some(client) = self.client.take() else {
             return Err(Error::Database("the write's connection is gone".into()));
@@ -618,9 +675,9 @@ impl Lease {
 
 impl Postgres {
     /// [`Lease::commit`] for the holder `me` of the sole-writer lease, without a lease:
-    /// the transaction's first statement takes the head lock and fails it (a
-    /// serialization failure; nothing is committed) unless `me` still holds the lease and
-    /// the log still ends at `head`. One round trip in all.
+    /// one call of `entente_commit`, its own transaction, which takes the head lock first
+    /// and fails (a serialization failure; nothing is committed) unless `me` still holds
+    /// the lease and the log still ends at `head`. One round trip in all.
     pub async fn commit_solo(
         &self,
         me: &str,
@@ -667,25 +724,14 @@ async fn commit_on(
         let seqs: Vec<i64> = (first..=last_seq).map(signed).collect();
         let encoded: Vec<Vec<u8>> = batches.iter().map(|ops| wal::encode_ops(ops)).collect();
         let cached = client.statement_cache.size();
-        let prepared = tokio::try_join!(
-            client.prepare_cached(GUARD),
-            client.prepare_cached(LOG),
-            client.prepare_cached(PUT),
-            client.prepare_cached(DELETE),
-            client.prepare_cached(UNBUSY),
-            client.prepare_cached(BUSY),
-            client.prepare_cached(HEAD),
-        )
-        .map_err(|e| db("cannot prepare", e));
-        let (guard_stmt, log, put, delete, unbusy, add_busy, head) = match prepared {
-            Ok(p) => p,
+        let statement = match client.prepare_cached(COMMIT).await {
+            Ok(statement) => statement,
             Err(e) => {
                 drop(deadpool_postgres::Object::take(client));
-                return Err(e);
+                return Err(db("cannot prepare", e));
             }
         };
         count(round_trips, cached, &client);
-        let last_param = signed(last_seq);
         let expected = signed(head_before);
         let holders: Vec<i64> = busy
             .ranges
@@ -696,80 +742,60 @@ async fn commit_on(
         let families: Vec<i64> = busy.ranges.iter().map(|b| key64(b"e", &b.family)).collect();
         let starts: Vec<i64> = busy.ranges.iter().map(|b| b.start).collect();
         let ends: Vec<i64> = busy.ranges.iter().map(|b| b.end).collect();
-        // The notification is delivered when (and only if) the transaction commits.
-        let notify_and_commit = format!("NOTIFY {CHANNEL}; COMMIT");
-        let p_log: [&(dyn ToSql + Sync); 2] = [&seqs, &encoded];
-        let p_put: [&(dyn ToSql + Sync); 2] = [&put_keys, &put_values];
-        let p_delete: [&(dyn ToSql + Sync); 1] = [&deletes];
-        let p_unbusy: [&(dyn ToSql + Sync); 1] = [&busy.events];
-        let p_busy: [&(dyn ToSql + Sync); 5] = [&ids, &holders, &families, &starts, &ends];
-        let p_head: [&(dyn ToSql + Sync); 1] = [&last_param];
-        let begin_and_guard = async {
-            let Some(me) = guard else { return Ok(()) };
-            let params: [&(dyn ToSql + Sync); 2] = [&expected, &me];
-            let (begin, guarded) = tokio::join!(
-                client.batch_execute("BEGIN"),
-                client.execute(&guard_stmt, &params),
-            );
-            begin.and(guarded).map(|_| ())
+        let params: [&(dyn ToSql + Sync); 13] = [
+            &expected,
+            &guard,
+            &seqs,
+            &encoded,
+            &put_keys,
+            &put_values,
+            &deletes,
+            &busy.events,
+            &ids,
+            &holders,
+            &families,
+            &starts,
+            &ends,
+        ];
+        // The lease's holder sends the call alone: it is its own transaction, committed
+        // (durably) before the answer comes. Under a lease the transaction is open, and
+        // COMMIT follows in the same round trip; if the call fails, COMMIT rolls back
+        // without an error, so the call's error is the outcome.
+        let outcome = match guard {
+            Some(_) => client.execute(&statement, &params).await.map(drop),
+            None => {
+                let (call, commit) = tokio::join!(
+                    client.execute(&statement, &params),
+                    client.batch_execute("COMMIT"),
+                );
+                call.and(commit)
+            }
         };
-        let (r_guard, r_log, r_put, r_delete, r_unbusy, r_busy, r_head, r_commit) = tokio::join!(
-            begin_and_guard,
-            client.execute(&log, &p_log),
-            client.execute(&put, &p_put),
-            client.execute(&delete, &p_delete),
-            client.execute(&unbusy, &p_unbusy),
-            client.execute(&add_busy, &p_busy),
-            client.execute(&head, &p_head),
-            client.batch_execute(&notify_and_commit),
-        );
-        // COMMIT of a transaction in which a statement failed rolls back without an error:
-        // the first failure is the outcome.
-        let outcome = [
-            r_guard
-                .err()
-                .map(|e| ("cannot commit as the only writer", e)),
-            r_log.err().map(|e| ("cannot append to entente_log", e)),
-            r_put.err().map(|e| ("cannot store the records", e)),
-            r_delete.err().map(|e| ("cannot delete the records", e)),
-            r_unbusy.err().map(|e| ("cannot clear busy ranges", e)),
-            r_busy.err().map(|e| ("cannot store busy ranges", e)),
-            r_head.err().map(|e| ("cannot advance entente_head", e)),
-            r_commit.err().map(|e| ("cannot commit", e)),
-        ]
-        .into_iter()
-        .flatten()
-        .next();
         match outcome {
-            None => Ok(last_seq),
-            Some((context, e)) => {
-                let exclusion = e.as_db_error().is_some_and(|d| {
-                    d.code() == &tokio_postgres::error::SqlState::EXCLUSION_VIOLATION
-                });
+            Ok(()) => Ok(last_seq),
+            Err(e) => {
+                let code = e.as_db_error().map(|d| d.code().clone());
                 // The connection may be left inside the failed transaction: close it.
                 drop(deadpool_postgres::Object::take(client));
-                if exclusion {
-                    return Err(Error::DoubleBooking);
+                match code {
+                    Some(tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) => {
+                        Err(Error::DoubleBooking)
+                    }
+                    Some(tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
+                        if guard.is_some() =>
+                    {
+                        Err(db("cannot commit as the only writer", e))
+                    }
+                    _ => Err(db("cannot commit", e)),
                 }
-                Err(db(context, e))
             }
         }
     }
 }
 
-const GUARD: &str = "SELECT entente_solo_guard($1, $2)";
-const LOG: &str =
-    "INSERT INTO entente_log (seq, ops) SELECT * FROM unnest($1::int8[], $2::bytea[])";
-const PUT: &str = "INSERT INTO entente_kv (key, value) \
-    SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
-const DELETE: &str = "DELETE FROM entente_kv WHERE key = ANY($1::bytea[])";
-const UNBUSY: &str = "DELETE FROM entente_busy WHERE event_id = ANY($1::text[])";
-const BUSY: &str = "INSERT INTO entente_busy (event_id, holder, family, during) \
-    SELECT i, h, f, tstzrange(to_timestamp(s), to_timestamp(e), '[)') \
-    FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
-    AS t(i, h, f, s, e)";
-const HEAD: &str = "UPDATE entente_head SET seq = $1";
+/// One group's commit (migration 3's `entente_commit`).
+const COMMIT: &str =
+    "SELECT entente_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// The 64-bit key of a holder or family in `entente_busy`: the first 8 bytes of the
 /// SHA-256 of its axis and id. GiST compares these about 2.5 times faster than the ids as
