@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Bookings on PostgreSQL of two server builds, side by side in time: each serves its own
+# database of one throwaway cluster (.ci/with-postgres) and loads the dataset; then they
+# take turns booking for -s seconds (8 clients), -r times each, each run going on from its
+# own last booking. Prints each turn's bookings/s and the ratio B/A. On a shared machine
+# whose speed drifts (here one build's bookings moved between 1.3k and 4.4k/s within an
+# hour) only turns taken close together compare; run it twice with A and B swapped, so
+# that going first favours neither.
+#
+#   bench/pg-ab.sh -a SERVER_BINARY -b SERVER_BINARY [-d dataset_dir] [-s seconds] [-r rounds]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=$ROOT/target/bench-data SLICE=4 ROUNDS=8 A= B=
+while getopts a:b:d:s:r: opt; do
+  case $opt in
+    a) A=$(realpath "$OPTARG") ;; b) B=$(realpath "$OPTARG") ;; d) DATA=$OPTARG ;;
+    s) SLICE=$OPTARG ;; r) ROUNDS=$OPTARG ;; *) sed -n 10p "$0" >&2; exit 2 ;;
+  esac
+done
+[ -x "$A" ] && [ -x "$B" ] || { sed -n 10p "$0" >&2; exit 2; }
+[ -f "$DATA/bookings.jsonl" ] || { mkdir -p "$DATA"; python3 "$ROOT/../shared/bench/gen_dataset.py" --out "$DATA" >/dev/null; }
+cargo build -q --release -p entente-bench --manifest-path "$ROOT/Cargo.toml"
+export ROOT DATA SLICE ROUNDS A B
+"$ROOT/.ci/with-postgres" bash -c '
+  set -euo pipefail
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  "$bin/createdb" -h "$ENTENTE_PG_SOCKET" -U entente second
+  port() { python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])"; }
+  pa=$(port); pb=$(port)
+  RUST_LOG=warn "$A" --workers 1 --listen "127.0.0.1:$pa" --store "$ENTENTE_STORE" >/dev/null 2>&1 &
+  sa=$!
+  RUST_LOG=warn "$B" --workers 1 --listen "127.0.0.1:$pb" --store "${ENTENTE_STORE%/entente}/second" >/dev/null 2>&1 &
+  sb=$!
+  trap "kill $sa $sb; wait $sa $sb 2>/dev/null" EXIT
+  bench() {
+    "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$DATA" \
+      --clients 8 --connections 8 --duration "$2" --workloads "$3" ${4:+--bookings-from "$4"}
+  }
+  field() { echo "$1" | grep -o "$2=[0-9.]*" | cut -d= -f2; }
+  bench "$pa" 10 load >/dev/null
+  bench "$pb" 10 load >/dev/null
+  # The upkeep the peer harness gives pgbench (see compare.sh).
+  for db in entente second; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
+  "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
+  na=0 nb=0
+  for r in $(seq "$ROUNDS"); do
+    la=$(bench "$pa" "$SLICE" book "$na")
+    lb=$(bench "$pb" "$SLICE" book "$nb")
+    na=$(field "$la" bookings_next) nb=$(field "$lb" bookings_next)
+    ta=$(field "$la" tps) tb=$(field "$lb" tps)
+    echo "round=$r a_tps=$ta b_tps=$tb ratio=$(python3 -c "print(round($tb / $ta, 3))") a_failed=$(field "$la" failed) b_failed=$(field "$lb" failed)"
+  done
+'
