@@ -41,8 +41,9 @@
 //! # The only writer
 //!
 //! A server holding the sole-writer lease (`crate::solo`) knows no other server commits:
-//! it skips the catch-up, and its groups take no lease; their commit's first statement
-//! proves the lease still held and the log unmoved (`Postgres::commit_solo`).
+//! it skips the catch-up, and its groups take no lease; their commit (one call, its own
+//! transaction) first proves the lease still held and the log unmoved
+//! (`Postgres::commit_solo`).
 //!
 //! Such a group also commits without the group lock: while its round trip is in flight,
 //! writers run their closures and form the next group, which commits once the first has
