@@ -1545,6 +1545,24 @@ async fn a_commit_lands_whole_only_where_its_writer_read_the_head() {
                 .await;
         }
     });
+    // The listener is heard from once its LISTEN has run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN entente_log%'",
+            &[],
+        )
+        .await
+        .expect("activity")
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // What the tables hold: head, log entries, records, busy ranges.
     let state = || async {
         let row = db
