@@ -2,7 +2,7 @@
 # Bookings of entente on PostgreSQL against the peer's pgbench bookings, on one cluster
 # and in turns of a few seconds: compare.sh measures the two minutes apart, and on this
 # shared machine the host's speed drifts that much between them (pgbench's bookings alone
-# ran at 4.6k and 5.7k/s in two runs an hour apart), so its ratio moves with the host.
+# ran at 4.6k and 5.7k/s in two runs half an hour apart), so its ratio moves with the host.
 # Here each turn of one is next to a turn of the other, and who goes first alternates.
 #
 # One throwaway cluster (.ci/with-postgres): database `peer` holds the peer's schema and
