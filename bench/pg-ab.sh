@@ -25,27 +25,22 @@ export ROOT DATA SLICE ROUNDS A B
   set -euo pipefail
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   "$bin/createdb" -h "$ENTENTE_PG_SOCKET" -U entente second
-  port() { python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])"; }
-  pa=$(port); pb=$(port)
-  RUST_LOG=warn "$A" --workers 1 --listen "127.0.0.1:$pa" --store "$ENTENTE_STORE" >/dev/null 2>&1 &
+  . "$ROOT/bench/pg-serve.sh"
+  pa=$(free_port) pb=$(free_port)
+  serve "$A" "$pa" "$ENTENTE_STORE"
   sa=$!
-  RUST_LOG=warn "$B" --workers 1 --listen "127.0.0.1:$pb" --store "${ENTENTE_STORE%/entente}/second" >/dev/null 2>&1 &
+  serve "$B" "$pb" "${ENTENTE_STORE%/entente}/second"
   sb=$!
   trap "kill $sa $sb; wait $sa $sb 2>/dev/null" EXIT
-  bench() {
-    "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$1" --data "$DATA" \
-      --clients 8 --connections 8 --duration "$2" --workloads "$3" ${4:+--bookings-from "$4"}
-  }
-  field() { echo "$1" | grep -o "$2=[0-9.]*" | cut -d= -f2; }
-  bench "$pa" 10 load >/dev/null
-  bench "$pb" 10 load >/dev/null
+  replay "$pa" 10 load >/dev/null
+  replay "$pb" 10 load >/dev/null
   # The upkeep the peer harness gives pgbench (see compare.sh).
   for db in entente second; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
   "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
   na=0 nb=0
   for r in $(seq "$ROUNDS"); do
-    la=$(bench "$pa" "$SLICE" book "$na")
-    lb=$(bench "$pb" "$SLICE" book "$nb")
+    la=$(replay "$pa" "$SLICE" book "$na")
+    lb=$(replay "$pb" "$SLICE" book "$nb")
     na=$(field "$la" bookings_next) nb=$(field "$lb" bookings_next)
     ta=$(field "$la" tps) tb=$(field "$lb" tps)
     echo "round=$r a_tps=$ta b_tps=$tb ratio=$(python3 -c "print(round($tb / $ta, 3))") a_failed=$(field "$la" failed) b_failed=$(field "$lb" failed)"

@@ -39,29 +39,25 @@ export ROOT PEER DATA SLICE ROUNDS COPY
   "${peer[@]}" -f "$COPY"
   "${peer[@]}" -f "$PEER/load.sql"
   read -r nq nb < <("${peer[@]}" -F " " -c "SELECT (SELECT count(*) FROM queries), (SELECT count(*) FROM bookings)")
-  port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])")
-  RUST_LOG=warn "$ROOT/target/release/entente-server" --workers 1 --listen "127.0.0.1:$port" --store "$ENTENTE_STORE" >/dev/null 2>&1 &
+  . "$ROOT/bench/pg-serve.sh"
+  port=$(free_port)
+  serve "$ROOT/target/release/entente-server" "$port" "$ENTENTE_STORE"
   server=$!
   trap "kill $server; wait $server 2>/dev/null" EXIT
-  entente() {
-    "$ROOT/target/release/entente-bench" --server "http://127.0.0.1:$port" --data "$DATA" \
-      --clients 8 --connections 8 --duration "$1" --workloads "$2" ${3:+--bookings-from "$3"}
-  }
   pgbench() {
     "$bin/pgbench" -n -M prepared -c 8 -j 2 -T "$SLICE" -D nqueries="$nq" -D nbookings="$nb" \
       -f "$PEER/book.sql" -h "$ENTENTE_PG_SOCKET" -U entente peer 2>&1 |
       sed -n "s/^tps = \([0-9.]*\) (without.*/\1/p"
   }
-  field() { echo "$1" | grep -o "$2=[0-9.]*" | cut -d= -f2; }
-  entente 10 load >/dev/null
+  replay "$port" 10 load >/dev/null
   for db in entente peer; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
   "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
   next=0
   for r in $(seq "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then
-      pg=$(pgbench); line=$(entente "$SLICE" book "$next")
+      pg=$(pgbench); line=$(replay "$port" "$SLICE" book "$next")
     else
-      line=$(entente "$SLICE" book "$next"); pg=$(pgbench)
+      line=$(replay "$port" "$SLICE" book "$next"); pg=$(pgbench)
     fi
     next=$(field "$line" bookings_next)
     tps=$(field "$line" tps)

@@ -700,94 +700,92 @@ async fn commit_on(
     batches: &[&Ops],
     busy: &BusyChanges,
 ) -> Result<u64> {
-    {
-        let first = head_before + 1;
-        let last_seq = head_before + batches.len() as u64;
-        // The last operation on a key wins, as it does in sled; one statement may touch a
-        // row once.
-        let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
-        for ops in batches {
-            for (k, v) in ops.iter() {
-                last.insert(k, v.as_deref());
-            }
+    let first = head_before + 1;
+    let last_seq = head_before + batches.len() as u64;
+    // The last operation on a key wins, as it does in sled; one statement may touch a
+    // row once.
+    let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+    for ops in batches {
+        for (k, v) in ops.iter() {
+            last.insert(k, v.as_deref());
         }
-        let (mut put_keys, mut put_values, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, v) in last {
-            match v {
-                Some(v) => {
-                    put_keys.push(k);
-                    put_values.push(v);
-                }
-                None => deletes.push(k),
+    }
+    let (mut put_keys, mut put_values, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, v) in last {
+        match v {
+            Some(v) => {
+                put_keys.push(k);
+                put_values.push(v);
             }
+            None => deletes.push(k),
         }
-        let seqs: Vec<i64> = (first..=last_seq).map(signed).collect();
-        let encoded: Vec<Vec<u8>> = batches.iter().map(|ops| wal::encode_ops(ops)).collect();
-        let cached = client.statement_cache.size();
-        let statement = match client.prepare_cached(COMMIT).await {
-            Ok(statement) => statement,
-            Err(e) => {
-                drop(deadpool_postgres::Object::take(client));
-                return Err(db("cannot prepare", e));
-            }
-        };
-        count(round_trips, cached, &client);
-        let expected = signed(head_before);
-        let holders: Vec<i64> = busy
-            .ranges
-            .iter()
-            .map(|b| key64(&[b.axis], &b.holder))
-            .collect();
-        let ids: Vec<&str> = busy.ranges.iter().map(|b| b.event_id.as_str()).collect();
-        let families: Vec<i64> = busy.ranges.iter().map(|b| key64(b"e", &b.family)).collect();
-        let starts: Vec<i64> = busy.ranges.iter().map(|b| b.start).collect();
-        let ends: Vec<i64> = busy.ranges.iter().map(|b| b.end).collect();
-        let params: [&(dyn ToSql + Sync); 13] = [
-            &expected,
-            &guard,
-            &seqs,
-            &encoded,
-            &put_keys,
-            &put_values,
-            &deletes,
-            &busy.events,
-            &ids,
-            &holders,
-            &families,
-            &starts,
-            &ends,
-        ];
-        // The lease's holder sends the call alone: it is its own transaction, committed
-        // (durably) before the answer comes. Under a lease the transaction is open, and
-        // COMMIT follows in the same round trip; if the call fails, COMMIT rolls back
-        // without an error, so the call's error is the outcome.
-        let outcome = match guard {
-            Some(_) => client.execute(&statement, &params).await.map(drop),
-            None => {
-                let (call, commit) = tokio::join!(
-                    client.execute(&statement, &params),
-                    client.batch_execute("COMMIT"),
-                );
-                call.and(commit)
-            }
-        };
-        match outcome {
-            Ok(()) => Ok(last_seq),
-            Err(e) => {
-                let code = e.as_db_error().map(|d| d.code().clone());
-                // The connection may be left inside the failed transaction: close it.
-                drop(deadpool_postgres::Object::take(client));
-                match code {
-                    Some(tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) => {
-                        Err(Error::DoubleBooking)
-                    }
-                    Some(tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
-                        if guard.is_some() =>
-                    {
-                        Err(db("cannot commit as the only writer", e))
-                    }
-                    _ => Err(db("cannot commit", e)),
+    }
+    let seqs: Vec<i64> = (first..=last_seq).map(signed).collect();
+    let encoded: Vec<Vec<u8>> = batches.iter().map(|ops| wal::encode_ops(ops)).collect();
+    let cached = client.statement_cache.size();
+    let statement = match client.prepare_cached(COMMIT).await {
+        Ok(statement) => statement,
+        Err(e) => {
+            drop(deadpool_postgres::Object::take(client));
+            return Err(db("cannot prepare", e));
+        }
+    };
+    count(round_trips, cached, &client);
+    let expected = signed(head_before);
+    let holders: Vec<i64> = busy
+        .ranges
+        .iter()
+        .map(|b| key64(&[b.axis], &b.holder))
+        .collect();
+    let ids: Vec<&str> = busy.ranges.iter().map(|b| b.event_id.as_str()).collect();
+    let families: Vec<i64> = busy.ranges.iter().map(|b| key64(b"e", &b.family)).collect();
+    let starts: Vec<i64> = busy.ranges.iter().map(|b| b.start).collect();
+    let ends: Vec<i64> = busy.ranges.iter().map(|b| b.end).collect();
+    let params: [&(dyn ToSql + Sync); 13] = [
+        &expected,
+        &guard,
+        &seqs,
+        &encoded,
+        &put_keys,
+        &put_values,
+        &deletes,
+        &busy.events,
+        &ids,
+        &holders,
+        &families,
+        &starts,
+        &ends,
+    ];
+    // The lease's holder sends the call alone: it is its own transaction, committed
+    // (durably) before the answer comes. Under a lease the transaction is open, and
+    // COMMIT follows in the same round trip; if the call fails, COMMIT rolls back
+    // without an error, so the call's error is the outcome.
+    let outcome = match guard {
+        Some(_) => client.execute(&statement, &params).await.map(drop),
+        None => {
+            let (call, commit) = tokio::join!(
+                client.execute(&statement, &params),
+                client.batch_execute("COMMIT"),
+            );
+            call.and(commit)
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(last_seq),
+        Err(e) => {
+            let code = e.as_db_error().map(|d| d.code().clone());
+            // The connection may be left inside the failed transaction: close it.
+            drop(deadpool_postgres::Object::take(client));
+            match code {
+                Some(tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) => {
+                    Err(Error::DoubleBooking)
                 }
+                Some(tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
+                    if guard.is_some() =>
+                {
+                    Err(db("cannot commit as the only writer", e))
+                }
+                _ => Err(db("cannot commit", e)),
             }
         }
     }
