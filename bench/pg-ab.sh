@@ -5,22 +5,25 @@
 # own last booking. Prints each turn's bookings/s and the ratio B/A. On a shared machine
 # whose speed drifts (here one build's bookings moved between 1.3k and 4.4k/s within an
 # hour) only turns taken close together compare; run it twice with A and B swapped, so
-# that going first favours neither.
+# that going first favours neither. With -x, B's database runs that SQL after the load: the
+# same build twice with B's database changed measures what the change is worth (with
+# -x "ALTER TABLE entente_busy DROP CONSTRAINT entente_no_double_booking", what the
+# exclusion constraint costs).
 #
-#   bench/pg-ab.sh -a SERVER_BINARY -b SERVER_BINARY [-d dataset_dir] [-s seconds] [-r rounds]
+#   bench/pg-ab.sh -a SERVER_BINARY -b SERVER_BINARY [-d dataset_dir] [-s seconds] [-r rounds] [-x SQL]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA=$ROOT/target/bench-data SLICE=4 ROUNDS=8 A= B=
-while getopts a:b:d:s:r: opt; do
+DATA=$ROOT/target/bench-data SLICE=4 ROUNDS=8 A= B= EXTRA=
+while getopts a:b:d:s:r:x: opt; do
   case $opt in
     a) A=$(realpath "$OPTARG") ;; b) B=$(realpath "$OPTARG") ;; d) DATA=$OPTARG ;;
-    s) SLICE=$OPTARG ;; r) ROUNDS=$OPTARG ;; *) sed -n 10p "$0" >&2; exit 2 ;;
+    s) SLICE=$OPTARG ;; r) ROUNDS=$OPTARG ;; x) EXTRA=$OPTARG ;; *) sed -n 13p "$0" >&2; exit 2 ;;
   esac
 done
-[ -x "$A" ] && [ -x "$B" ] || { sed -n 10p "$0" >&2; exit 2; }
+[ -x "$A" ] && [ -x "$B" ] || { sed -n 13p "$0" >&2; exit 2; }
 [ -f "$DATA/bookings.jsonl" ] || { mkdir -p "$DATA"; python3 "$ROOT/../shared/bench/gen_dataset.py" --out "$DATA" >/dev/null; }
 cargo build -q --release -p entente-bench --manifest-path "$ROOT/Cargo.toml"
-export ROOT DATA SLICE ROUNDS A B
+export ROOT DATA SLICE ROUNDS A B EXTRA
 "$ROOT/.ci/with-postgres" bash -c '
   set -euo pipefail
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -36,6 +39,7 @@ export ROOT DATA SLICE ROUNDS A B
   replay "$pb" 10 load >/dev/null
   # The upkeep the peer harness gives pgbench (see compare.sh).
   for db in entente second; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
+  [ -z "$EXTRA" ] || "$bin/psql" -qX -v ON_ERROR_STOP=1 -h "$ENTENTE_PG_SOCKET" -U entente second -c "$EXTRA"
   "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
   na=0 nb=0
   for r in $(seq "$ROUNDS"); do
