@@ -37,10 +37,8 @@ export ROOT DATA SLICE ROUNDS A B EXTRA
   trap "kill $sa $sb; wait $sa $sb 2>/dev/null" EXIT
   replay "$pa" 10 load >/dev/null
   replay "$pb" 10 load >/dev/null
-  # The upkeep the peer harness gives pgbench (see compare.sh).
-  for db in entente second; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
   [ -z "$EXTRA" ] || "$bin/psql" -qX -v ON_ERROR_STOP=1 -h "$ENTENTE_PG_SOCKET" -U entente second -c "$EXTRA"
-  "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
+  upkeep entente second
   na=0 nb=0
   for r in $(seq "$ROUNDS"); do
     la=$(replay "$pa" "$SLICE" book "$na")

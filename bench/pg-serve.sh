@@ -1,6 +1,16 @@
 # Sourced by bench/pg-ab.sh and bench/pg-turns.sh inside their .ci/with-postgres body:
-# release entente-servers on loopback ports and the load generator against them.
+# release entente-servers on loopback ports, the load generator against them, and the
+# database upkeep before a measurement.
 # Needs ROOT (the checkout) and DATA (the dataset folder).
+
+# upkeep DB...: the upkeep the peer harness gives pgbench after its load (see compare.sh):
+# VACUUM ANALYZE of each database, then a CHECKPOINT (it flushes the whole cluster).
+upkeep() {
+  local psql
+  psql=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
+  for db in "$@"; do "$psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
+  "$psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$1" -c CHECKPOINT
+}
 
 # A free loopback port.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

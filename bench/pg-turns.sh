@@ -50,8 +50,7 @@ export ROOT PEER DATA SLICE ROUNDS COPY
       sed -n "s/^tps = \([0-9.]*\) (without.*/\1/p"
   }
   replay "$port" 10 load >/dev/null
-  for db in entente peer; do "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente "$db" -c "VACUUM ANALYZE"; done
-  "$bin/psql" -qX -h "$ENTENTE_PG_SOCKET" -U entente entente -c CHECKPOINT
+  upkeep entente peer
   next=0
   for r in $(seq "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then
