@@ -110,6 +110,8 @@ struct LimitsSection {
     max_connections: Option<usize>,
     keepalive_interval_secs: Option<u64>,
     keepalive_timeout_secs: Option<u64>,
+    first_request_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,6 +201,13 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
     if let Some(v) = l.keepalive_timeout_secs {
         limits.keepalive_timeout =
             Duration::from_secs(positive("limits.keepalive_timeout_secs", v)?);
+    }
+    if let Some(v) = l.first_request_timeout_secs {
+        limits.first_request_timeout =
+            Duration::from_secs(positive("limits.first_request_timeout_secs", v)?);
+    }
+    if let Some(v) = l.idle_timeout_secs {
+        limits.idle_timeout = Duration::from_secs(positive("limits.idle_timeout_secs", v)?);
     }
 
     let mut settings = Settings::default();

@@ -84,6 +84,9 @@ pub enum Error {
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// Heavy work stopped because its caller went away or its time ran out.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// A configured limit was exceeded.
     #[error("{0}")]
     ResourceExhausted(String),

@@ -26,6 +26,8 @@
 //!   before each request, following them for the change feed.
 //! - `replica`: other servers' committed batches, applied to this server's memory.
 //! - [`validate`]: shared field rules and pagination.
+//! - [`work`]: heavy requests off the async workers: a bounded pool, one at a time per
+//!   office, and cooperative cancellation.
 //! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
 //! - [`policy`]: who may see and change what, decided inside the write it guards.
 //! - [`redact`]: the one redaction point for everything that mentions another record.
@@ -62,6 +64,7 @@ mod solo;
 pub mod storage;
 pub mod time;
 pub mod validate;
+pub mod work;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -229,13 +232,15 @@ pub async fn serve_with(
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        // Outermost: a call is in flight on its connection until its reply is sent.
+        .layer(grpc::connections::TrackLayer)
         .layer(tower::util::MapResponseLayer::new(
             grpc::limits::rewrite_status,
         ))
         .layer(grpc::access::AuthLayer::new(tokens))
         .layer(grpc::fresh::FreshLayer::new(&scheduler))
         .add_routes(routes);
-    let connections = grpc::limits::incoming(listener, limits.max_connections);
+    let connections = grpc::limits::incoming(listener, limits);
     // One stream type either way: the server's connection code is then compiled once.
     let connections: std::pin::Pin<
         Box<dyn tokio_stream::Stream<Item = std::io::Result<grpc::limits::Limited>> + Send>,

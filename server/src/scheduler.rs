@@ -436,6 +436,8 @@ struct Inner {
     settings: Settings,
     /// The PostgreSQL store this server shares with others; `None` over sled.
     shared: Option<crate::cluster::Shared>,
+    /// Where heavy requests run (see `work`).
+    pool: crate::work::Pool,
 }
 
 /// A scheduler that may be gone (see [`Scheduler::downgrade`]).
@@ -515,6 +517,7 @@ impl Scheduler {
                 feed,
                 settings,
                 shared,
+                pool: crate::work::Pool::default(),
             }),
         };
         if let (Some(every), Ok(runtime)) = (sweep, runtime) {
@@ -531,6 +534,12 @@ impl Scheduler {
     /// Now, in microseconds.
     pub fn now(&self) -> i64 {
         self.inner.settings.clock.now_micros()
+    }
+
+    /// Where heavy requests run: off the async workers, a bounded number at once, one at a
+    /// time per office.
+    pub fn pool(&self) -> &crate::work::Pool {
+        &self.inner.pool
     }
 
     /// The change feed.

@@ -49,7 +49,11 @@ use crate::policy;
 use crate::redact::View;
 use crate::scheduler::{Scheduler, State};
 use crate::time::Zoned;
+use crate::work::Stop;
 
+/// At most this many checks (candidates × (participants + 1)) in one search: about a
+/// quarter of a CPU-second on this project's reference machine (`bench/attack.sh`).
+pub const MAX_CHECKS: usize = 2_000_000;
 /// At most this many participants.
 pub const MAX_PARTICIPANTS: usize = 50;
 /// At most this many venues.
@@ -926,8 +930,20 @@ impl Scheduler {
     /// The slots for `q`, through `who`'s eyes: every event blocks, but only those `who`
     /// may see are described.
     pub fn find_slots(&self, who: &Principal, q: &Query) -> Result<Found> {
+        self.find_slots_until(who, q, &Stop::never())
+    }
+
+    /// [`Scheduler::find_slots`], giving up with DEADLINE_EXCEEDED once `stop` is set.
+    ///
+    /// The state lock is held only to copy what the search reads ([`reads`]); the search
+    /// itself runs on that copy, so a long search never holds up a writer, nor (with the
+    /// lock's writer preference) every reader queued behind that writer.
+    pub fn find_slots_until(&self, who: &Principal, q: &Query, stop: &Stop) -> Result<Found> {
+        check_query(q)?;
         let travel = self.settings().travel;
-        self.read(who, |view| search(view.state(), who, q, &travel))
+        let copy = self.read(who, |view| reads(view.state(), q, &travel));
+        stop.check()?;
+        find(View::new(&copy, who), q, travel, stop)
     }
 }
 
@@ -935,7 +951,100 @@ impl Scheduler {
 /// [`Scheduler::find_slots`] (benchmarks call it on a state they build).
 pub fn search(st: &State, who: &Principal, q: &Query, travel: &TravelSettings) -> Result<Found> {
     check_query(q)?;
-    find(View::new(st, who), q, *travel)
+    find(View::new(st, who), q, *travel, &Stop::never())
+}
+
+/// Everything a search for `q` can read of `st`, copied into a state of its own: the
+/// parent and its parents; the named participants and their countries' work calendars;
+/// each participant's events within the farthest reach of the window (see `find`) plus
+/// their nearest live engagement beyond it on either side (which the travel check of a
+/// slot's conflict report can look as far as); each candidate venue's events in the
+/// window; and every venue and participant those events name (names, zones, cities,
+/// countries for visibility). Each query `find` makes of the copy thus has the answer it
+/// would have in `st`. Costs O(events copied), each a reference count.
+pub fn reads(st: &State, q: &Query, travel: &TravelSettings) -> State {
+    let mut copy = State::default();
+    copy.revision = st.revision;
+    let mut events: Vec<&std::sync::Arc<Event>> = Vec::new();
+    let parent = st.events.get(q.parent_event_id.trim());
+    let mut chain: Vec<Str> = Vec::new();
+    if let Some(p) = parent {
+        chain.push(p.id.clone());
+        chain.extend(st.events.ancestors(p));
+        events.extend(chain.iter().filter_map(|id| st.events.get(id)));
+    }
+    let (mut from, mut to) = match (q.window, parent) {
+        (Some(w), _) => w,
+        (None, Some(p)) => (p.start.utc, p.end.utc),
+        (None, None) => (0, 0),
+    };
+    if let Some(p) = parent {
+        from = from.max(p.start.utc);
+        to = to.min(p.end.utc);
+    }
+    let copy_window = to > from && to - from <= MAX_WINDOW_SECS;
+    // At least `find`'s reach, whatever the buffers asked for.
+    let reach = travel.required_secs(20_100.0).max(NEARBY_SECS) + MAX_BUFFER_SECS + 60;
+    let counts = |e: &Event| e.is_live() && !chain.contains(&e.id);
+    for need in &q.participants {
+        let id = need.participant_id.trim();
+        let Some(p) = st.participants.get(id) else {
+            continue;
+        };
+        copy.participants.insert(p.id.as_str().into(), p.clone());
+        if let Some(c) = st.work_calendars.get(&p.country_code) {
+            copy.work_calendars
+                .insert(p.country_code.as_str().into(), c.clone());
+        }
+        if !copy_window {
+            continue;
+        }
+        let axis = Axis::Participant(id);
+        events.extend(st.events.window(axis, from - reach, to + reach, None));
+        let on_itinerary = |e: &Event| counts(e) && e.status_for_named(id).is_some();
+        events.extend(st.events.latest_ending_by(axis, from - reach, on_itinerary));
+        events.extend(
+            st.events
+                .earliest_starting_from(axis, to + reach, on_itinerary),
+        );
+    }
+    let parent_venue = parent.and_then(|p| st.venues.get(p.venue_id.as_str()));
+    let city = q.city.trim();
+    let venues: Vec<&Venue> = if q.venue_ids.is_empty() {
+        st.venues
+            .values()
+            .filter(|v| {
+                parent_venue.is_some_and(|pv| same_city(v, pv))
+                    || (!city.is_empty() && v.city.trim().eq_ignore_ascii_case(city))
+            })
+            .collect()
+    } else {
+        q.venue_ids
+            .iter()
+            .filter_map(|id| st.venues.get(id.trim()))
+            .collect()
+    };
+    for v in venues {
+        copy.venues.insert(v.id.as_str().into(), v.clone());
+        if copy_window {
+            events.extend(st.events.window(Axis::Venue(&v.id), from, to, None));
+        }
+    }
+    for e in events {
+        if copy.events.get(&e.id).is_some() {
+            continue;
+        }
+        if let Some(v) = st.venues.get(e.venue_id.as_str()) {
+            copy.venues.insert(v.id.as_str().into(), v.clone());
+        }
+        for p in &e.participants {
+            if let Some(p) = st.participants.get(p.as_str()) {
+                copy.participants.insert(p.id.as_str().into(), p.clone());
+            }
+        }
+        copy.events.insert_shared(e.clone());
+    }
+    copy
 }
 
 /// An event as the search holds it, counting as `status`.
@@ -949,7 +1058,7 @@ fn near<'a>(st: &'a State, e: &'a Event, status: EventStatus) -> Near<'a> {
     }
 }
 
-fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> {
+fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> Result<Found> {
     let st = view.state();
     let who = view.who();
     // The parent: it bounds the window and the city, and never blocks.
@@ -1085,6 +1194,19 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
             ),
         ));
     }
+    // Each candidate is judged for its venue and for every participant.
+    let checks = candidates.saturating_mul(q.participants.len() + 1);
+    if checks > MAX_CHECKS {
+        return Err(Error::invalid(
+            "window",
+            format!(
+                "{candidates} candidates for {} participants and the venue is {checks} checks, \
+                 more than the {MAX_CHECKS} one search may make: narrow the window, coarsen \
+                 the granularity, or name fewer venues or participants",
+                q.participants.len()
+            ),
+        ));
+    }
 
     // Everyone's events near the window: far enough out that an event beyond cannot
     // matter (no overlap, no buffer, any journey done, too far to say where they are).
@@ -1164,6 +1286,9 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings) -> Result<Found> 
     let mut fitting: Vec<(u32, u32, u32, u16)> = Vec::new();
     let mut scratch = Scratch::default();
     for k in 0..starts {
+        if k % 256 == 0 {
+            stop.check()?;
+        }
         let s = from + k as i64 * granularity;
         for vi in 0..search.venues.len() {
             let mut ok = true;

@@ -289,7 +289,11 @@ impl EventStore {
 
     /// Stores or replaces an event and updates every index.
     pub fn insert(&mut self, event: Event) {
-        let event = Arc::new(event);
+        self.insert_shared(Arc::new(event));
+    }
+
+    /// [`EventStore::insert`] of an event already shared (a copy of another store's).
+    pub fn insert_shared(&mut self, event: Arc<Event>) {
         let slot = match self.slot_of(&event.id) {
             Some(slot) => {
                 self.unindex(slot);
@@ -339,9 +343,12 @@ impl EventStore {
     /// Every event on the sidelines of `id`, at any depth.
     pub fn descendants(&self, id: &str) -> Vec<Str> {
         let mut out = Vec::new();
+        // A set, not `out.contains`: a programme of n sidelines events was n² compares on
+        // every conflict check of its root.
+        let mut seen = hashbrown::HashSet::new();
         let mut queue = self.children(id);
         while let Some(next) = queue.pop() {
-            if out.contains(&next) {
+            if !seen.insert(next.clone()) {
                 continue; // a corrupt cycle must not loop forever
             }
             queue.extend(self.children(&next));

@@ -1039,6 +1039,7 @@ impl Scheduler {
         window: (i64, i64),
         include_tentative: bool,
     ) -> Result<Vec<Calendar>> {
+        free_busy_bounds(participants, venues, window)?;
         self.read(who, |view| {
             let st = view.state();
             let busy = |axis| {
@@ -1070,6 +1071,46 @@ impl Scheduler {
             Ok(out)
         })
     }
+}
+
+/// Most participants and venues one free/busy query names, together.
+pub const MAX_FREE_BUSY_IDS: usize = 100;
+/// Longest free/busy window: a year and a month, like an export's.
+pub const MAX_FREE_BUSY_WINDOW_SECS: i64 = 400 * 86_400;
+
+/// A free/busy query's cost is its ids times the events in its window: both are bounded,
+/// and an id named twice (which would only repeat work) is refused rather than merged, so
+/// the answer has one calendar per id asked for.
+fn free_busy_bounds(participants: &[String], venues: &[String], window: (i64, i64)) -> Result<()> {
+    let total = participants.len() + venues.len();
+    if total > MAX_FREE_BUSY_IDS {
+        return Err(Error::invalid(
+            if participants.len() > MAX_FREE_BUSY_IDS {
+                "participant_ids"
+            } else {
+                "venue_ids"
+            },
+            format!(
+                "names {total} participants and venues; one query takes at most \
+                 {MAX_FREE_BUSY_IDS}"
+            ),
+        ));
+    }
+    if window.1 - window.0 > MAX_FREE_BUSY_WINDOW_SECS {
+        return Err(Error::invalid("window", "is longer than 400 days"));
+    }
+    for (field, ids) in [("participant_ids", participants), ("venue_ids", venues)] {
+        let mut seen = std::collections::HashMap::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(first) = seen.insert(id.as_str(), i) {
+                return Err(Error::invalid(
+                    format!("{field}[{i}]"),
+                    format!("repeats {field}[{first}]: name each one once"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Re-derives every event's instants; stores those that moved (and the new tzdb version on

@@ -396,7 +396,13 @@ impl CalendarService for Calendars {
     async fn find_slots(&self, req: Request<pb::FindSlotsRequest>) -> Reply<pb::FindSlotsResponse> {
         let who = access::principal(&req)?;
         let (q, zone) = query_in(req.into_inner())?;
-        let found = self.scheduler.find_slots(&who, &q)?;
+        let s = self.scheduler.clone();
+        let office = who.office.to_string();
+        let found = self
+            .scheduler
+            .pool()
+            .run(&office, move |stop| s.find_slots_until(&who, &q, stop))
+            .await?;
         Ok(Response::new(found_out(&self.scheduler, &found, zone)))
     }
 }

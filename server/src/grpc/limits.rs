@@ -8,15 +8,15 @@
 //! message. INTERNAL then only ever means a fault of the server.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::codegen::http;
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::transport::server::Connected;
+
+use super::connections::{ConnInfo, Registry, Slot};
 
 /// Every limit the server enforces, each documented in the README.
 #[derive(Debug, Clone)]
@@ -29,8 +29,15 @@ pub struct Limits {
     pub max_concurrent_streams: u32,
     /// Calls handled at once per connection; further ones wait.
     pub concurrency_per_connection: usize,
-    /// Open connections; further ones wait in the accept queue.
+    /// Open connections. A new client beyond them closes the connection idle the longest;
+    /// it waits in the accept queue only while every connection has a call in flight.
     pub max_connections: usize,
+    /// How long a new connection may take to start its first call (TLS handshake, HTTP/2
+    /// preface, HTTP/1.1 headers included) before it is closed.
+    pub first_request_timeout: Duration,
+    /// How long a connection may go without a call in flight before it is closed (a
+    /// stream in progress is a call in flight).
+    pub idle_timeout: Duration,
     /// HTTP/2 keepalive ping interval.
     pub keepalive_interval: Duration,
     /// How long a keepalive ping may go unanswered before the connection is closed.
@@ -45,6 +52,8 @@ impl Default for Limits {
             max_concurrent_streams: 256,
             concurrency_per_connection: 256,
             max_connections: 1024,
+            first_request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
         }
@@ -85,13 +94,14 @@ pub fn rewrite_status<B>(mut resp: http::Response<B>) -> http::Response<B> {
     resp
 }
 
-/// A connection that holds one of the `max_connections` permits while it is open:
+/// A connection that holds one of the `max_connections` slots while it is open, and fails
+/// its reads and writes once the registry closes it (see `grpc::connections`):
 /// plaintext, or TLS (`grpc::tls`). One type for both, so that the server's connection
 /// code is compiled once (two stream types cost plaintext calls ~1.5% more instructions).
 #[derive(Debug)]
 pub struct Limited {
     io: Io,
-    _permit: OwnedSemaphorePermit,
+    slot: Slot,
 }
 
 #[derive(Debug)]
@@ -109,7 +119,7 @@ impl Limited {
         match self.io {
             Io::Plain(tcp) => Ok(Limited {
                 io: Io::Tls(Box::new(acceptor.accept(tcp).await?)),
-                _permit: self._permit,
+                slot: self.slot,
             }),
             Io::Tls(_) => Ok(self),
         }
@@ -117,12 +127,23 @@ impl Limited {
 }
 
 impl Connected for Limited {
-    type ConnectInfo = TcpConnectInfo;
-    fn connect_info(&self) -> TcpConnectInfo {
-        match &self.io {
-            Io::Plain(tcp) => tcp.connect_info(),
-            Io::Tls(tls) => tls.get_ref().0.connect_info(),
+    type ConnectInfo = ConnInfo;
+    fn connect_info(&self) -> ConnInfo {
+        ConnInfo {
+            conn: self.slot.0.clone(),
         }
+    }
+}
+
+impl Limited {
+    /// A closed connection's reads and writes fail (the caller then drops it).
+    fn closed(&self) -> Option<std::io::Error> {
+        self.slot.0.is_closed().then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connection closed by the server: idle, or its slot was needed",
+            )
+        })
     }
 }
 
@@ -132,6 +153,10 @@ impl AsyncRead for Limited {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        // Registers the reader to be woken when the registry closes the connection.
+        if let Poll::Ready(e) = self.slot.0.poll_open(cx) {
+            return Poll::Ready(e);
+        }
         match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
@@ -145,6 +170,9 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if let Some(e) = self.closed() {
+            return Poll::Ready(Err(e));
+        }
         match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
@@ -167,6 +195,9 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        if let Some(e) = self.closed() {
+            return Poll::Ready(Err(e));
+        }
         match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
@@ -183,22 +214,31 @@ impl AsyncWrite for Limited {
     }
 }
 
-/// Accepted connections, at most `max` open at once, with TCP_NODELAY set: small
-/// request/response exchanges otherwise wait ~40 ms on Nagle and delayed ACKs.
+/// Accepted connections, at most `limits.max_connections` open at once (see
+/// `grpc::connections` for how a slot is made for a new client), each closed when past its
+/// time limits, with TCP_NODELAY set: small request/response exchanges otherwise wait
+/// ~40 ms on Nagle and delayed ACKs.
 pub fn incoming(
     listener: TcpListener,
-    max: usize,
-) -> impl tokio_stream::Stream<Item = std::io::Result<Limited>> {
-    let permits = Arc::new(Semaphore::new(max.max(1)));
-    futures_util::stream::unfold((listener, permits), |(listener, permits)| async move {
-        let permit = permits.clone().acquire_owned().await.ok()?;
-        let next = listener.accept().await.map(|(io, _)| {
-            let _ = io.set_nodelay(true);
-            Limited {
-                io: Io::Plain(io),
-                _permit: permit,
+    limits: &Limits,
+) -> impl tokio_stream::Stream<Item = std::io::Result<Limited>> + use<> {
+    let registry = Registry::new(
+        limits.max_connections,
+        limits.first_request_timeout,
+        limits.idle_timeout,
+    );
+    futures_util::stream::unfold((listener, registry), |(listener, registry)| async move {
+        let next = match listener.accept().await {
+            Ok((io, peer)) => {
+                let _ = io.set_nodelay(true);
+                let conn = registry.admit(Some(peer)).await;
+                Ok(Limited {
+                    io: Io::Plain(io),
+                    slot: Slot(conn),
+                })
             }
-        });
-        Some((next, (listener, permits)))
+            Err(e) => Err(e),
+        };
+        Some((next, (listener, registry)))
     })
 }

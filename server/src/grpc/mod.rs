@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendar;
 pub mod changes;
 pub mod conflicts;
+pub mod connections;
 pub mod convert;
 pub mod directory;
 pub mod events;

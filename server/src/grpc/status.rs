@@ -179,6 +179,7 @@ impl From<Error> for Status {
             Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message(&text)),
             Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message(&text)),
             Error::ResourceExhausted(_) => Status::new(Code::ResourceExhausted, message(&text)),
+            Error::DeadlineExceeded(_) => Status::new(Code::DeadlineExceeded, message(&text)),
             Error::Storage(_) | Error::StoreInUse(_) | Error::Corrupt { .. } | Error::Io { .. } => {
                 tracing::error!(error = %text, "storage error");
                 Status::new(Code::Internal, message(&text))

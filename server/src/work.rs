@@ -1,0 +1,163 @@
+//! Heavy work: requests whose cost grows with their input or the store (FindSlots, an
+//! iCalendar import, a feed render, a holiday import's parse) run here rather than on the
+//! async workers, so that one client's big request never stalls everyone else's small
+//! ones.
+//!
+//! - [`Stop`]: cooperative cancellation. Heavy loops call [`Stop::check`] every so often;
+//!   it fails once the caller has gone (its call cancelled, or the server's request
+//!   timeout dropped it), so abandoned work stops within milliseconds instead of running
+//!   to the end on a core nobody is waiting for.
+//! - [`Pool`]: runs such work on tokio's blocking threads, at most `workers` at once for the
+//!   whole server and one at a time per office: an office's second heavy request queues
+//!   behind its first, and its waiting costs nothing but a place in the queue.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::lock;
+
+/// Tells heavy work to stop: set when its caller goes away.
+#[derive(Debug, Default, Clone)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// A stop nobody sets (an embedder's own call, a test).
+    pub fn never() -> Stop {
+        Stop::default()
+    }
+
+    /// Tells the work to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the work should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// `Err` once the work should stop.
+    pub fn check(&self) -> Result<()> {
+        if self.is_set() {
+            Err(Error::DeadlineExceeded(
+                "the request was cancelled or ran out of time; its work stopped".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Sets its stop when dropped: held by the future that awaits the work, so a caller who
+/// goes away (which drops that future) stops the work.
+#[derive(Debug)]
+struct StopOnDrop(Stop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// Where heavy work runs: see the module docs.
+#[derive(Debug)]
+pub struct Pool {
+    workers: Arc<Semaphore>,
+    offices: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Default for Pool {
+    /// One worker fewer than the machine has cores (at least one), so that at least one
+    /// core is left for everything else.
+    fn default() -> Pool {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Pool::new(cores.saturating_sub(1).max(1))
+    }
+}
+
+impl Pool {
+    /// A pool that runs at most `workers` pieces of heavy work at once.
+    pub fn new(workers: usize) -> Pool {
+        Pool {
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            offices: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` on a blocking thread once `office` has no other heavy work running and a
+    /// worker is free; `f` gets the [`Stop`] that is set if this future is dropped.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        office: &str,
+        f: impl FnOnce(&Stop) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let turn = {
+            let mut offices = lock(&self.offices);
+            offices
+                .entry(office.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(1)))
+                .clone()
+        };
+        let turn = turn
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        let worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        let stop = Stop::default();
+        let guard = StopOnDrop(stop.clone());
+        // The permits go with the work: a caller that gives up frees its turn and worker
+        // only once the work has seen the stop, so cancelling and asking again never runs
+        // more than the limits allow.
+        let result = crate::blocking(move || {
+            let _held = (turn, worker);
+            f(&stop)
+        })
+        .await;
+        drop(guard);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dropping_the_caller_stops_the_work() {
+        let pool = Arc::new(Pool::new(1));
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let p = pool.clone();
+        let call = tokio::spawn(async move {
+            p.run("office", move |stop| {
+                let _ = started_tx.send(());
+                while stop.check().is_ok() {
+                    std::thread::yield_now();
+                }
+                let _ = seen_tx.send(());
+                Ok(())
+            })
+            .await
+        });
+        started_rx.await.expect("started");
+        call.abort();
+        tokio::task::spawn_blocking(move || {
+            seen_rx
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .expect("the work saw its stop")
+        })
+        .await
+        .expect("joined");
+        // The worker is free again for the same office.
+        pool.run("office", |_| Ok(())).await.expect("runs");
+    }
+}

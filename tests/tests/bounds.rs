@@ -1,0 +1,397 @@
+//! Issue 31: no client can starve the others. Each bound a request or a connection is held
+//! to, proved through the real interface: sockets that say nothing are closed, idle
+//! sockets never lock a new client out, and heavy requests are refused cheaply or stopped.
+
+use std::time::{Duration, Instant};
+
+use entente_proto::v1 as pb;
+use entente_server::{Config, Limits};
+use entente_tests::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// A server with these transport limits on a fresh store.
+async fn with_limits(limits: Limits) -> (TestServer, tempfile::TempDir) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_config(Config {
+        data_dir: temp.path().to_path_buf(),
+        limits,
+        ..Config::default()
+    })
+    .await;
+    (server, temp)
+}
+
+/// Reads until the server closes `sock` (EOF or reset), at most `within`; returns how long
+/// that took, or `None` if the socket was still open.
+async fn closed_within(sock: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at((started + within).into(), sock.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// A fresh channel (its own connection) that must connect within two seconds.
+async fn new_client(server: &TestServer) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{}", server.addr)).expect("endpoint");
+    tokio::time::timeout(Duration::from_secs(2), endpoint.connect())
+        .await
+        .expect("a new client connects within 2 s")
+        .expect("connects")
+}
+
+/// One cheap call that must be answered within two seconds.
+async fn answered(ch: Channel) {
+    let mut dir = pb::directory_service_client::DirectoryServiceClient::new(ch);
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        dir.list_countries(pb::ListCountriesRequest::default()),
+    )
+    .await
+    .expect("answered within 2 s")
+    .expect("a list of countries");
+}
+
+#[tokio::test]
+async fn a_socket_that_never_starts_a_call_is_closed() {
+    let (server, _dir) = with_limits(Limits {
+        first_request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let opened = Instant::now();
+    // Silent from the start.
+    let mut silent = TcpStream::connect(server.addr).await.expect("connect");
+    // Silent after the HTTP/2 preface.
+    let mut preface = TcpStream::connect(server.addr).await.expect("connect");
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("preface");
+    for sock in [&mut silent, &mut preface] {
+        closed_within(sock, Duration::from_secs(5))
+            .await
+            .expect("closed within 5 s");
+        let took = opened.elapsed();
+        assert!(
+            took >= Duration::from_millis(900),
+            "closed too early: {took:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http1_headers_sent_a_byte_at_a_time_are_cut_off() {
+    let (server, _dir) = with_limits(Limits {
+        first_request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut sock = TcpStream::connect(server.addr).await.expect("connect");
+    let started = Instant::now();
+    let request = b"GET /ics/feed/0123456789abcdef HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let mut cut = false;
+    for b in request.iter().cycle().take(200) {
+        if sock.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        if closed_within(&mut sock, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a slowloris client was still connected");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_connection_without_calls_for_the_idle_timeout_is_closed() {
+    let (server, _dir) = with_limits(Limits {
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut sock = TcpStream::connect(server.addr).await.expect("connect");
+    sock.write_all(b"GET /ics/feed/nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let mut buf = [0u8; 1024];
+    let n = sock.read(&mut buf).await.expect("an answer");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 404"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Keep-alive: the connection stays open after the answer, until the idle timeout.
+    let took = closed_within(&mut sock, Duration::from_secs(5))
+        .await
+        .expect("closed within 5 s of its last call");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_sockets_never_lock_a_new_client_out_and_streams_stay() {
+    let (server, _dir) = with_limits(Limits {
+        max_connections: 8,
+        ..Limits::default()
+    })
+    .await;
+    // A change feed stream: a call in flight for as long as it lasts.
+    let watcher = new_client(&server).await;
+    let mut stream = pb::change_service_client::ChangeServiceClient::new(watcher)
+        .watch_changes(pb::WatchChangesRequest {
+            from_now: true,
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    // Every other slot, and more, taken by sockets that say nothing.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    for _ in 0..3 {
+        answered(new_client(&server).await).await;
+    }
+    // The stream was not the one closed: it hears of a write made now.
+    let mut dir =
+        pb::directory_service_client::DirectoryServiceClient::new(new_client(&server).await);
+    dir.create_country(pb::CreateCountryRequest {
+        country: Some(pb::Country {
+            code: "TM".into(),
+            display_name: "Turkmenistan".into(),
+            ..Default::default()
+        }),
+    })
+    .await
+    .expect("country");
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(pb::WatchChangesResponse {
+                    message: Some(pb::watch_changes_response::Message::Batch(_)),
+                })) => return true,
+                Ok(Some(_)) => continue,
+                _ => return false,
+            }
+        }
+    })
+    .await
+    .expect("the stream keeps talking");
+    assert!(heard, "the watch stream was closed to make room");
+}
+
+/// The invalid fields of a refusal.
+fn invalid_fields(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    entente_tests::fixtures::bad_fields(status)
+}
+
+#[tokio::test]
+async fn free_busy_refuses_repeated_and_too_many_ids_and_endless_windows() {
+    let server = TestServer::start().await;
+    let mut dir = server.directory();
+    entente_tests::fixtures::participant(&mut dir, "putin", "Putin", "RU", "Europe/Moscow").await;
+    let mut conflicts =
+        pb::conflict_service_client::ConflictServiceClient::new(server.channel.clone());
+    let window = |start: &str, end: &str| {
+        Some(pb::TimeWindow {
+            start: start.into(),
+            end: end.into(),
+            time_zone: String::new(),
+        })
+    };
+    // The attack: one id many times over centuries.
+    let repeated = conflicts
+        .query_free_busy(pb::QueryFreeBusyRequest {
+            participant_ids: vec!["putin".into(); 50],
+            window: window("2024-10-01", "2024-11-01"),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a repeated id");
+    assert_eq!(invalid_fields(&repeated), ["participant_ids[1]"]);
+    assert!(
+        repeated.message().contains("repeats participant_ids[0]"),
+        "{}",
+        repeated.message()
+    );
+    let many = conflicts
+        .query_free_busy(pb::QueryFreeBusyRequest {
+            participant_ids: (0..60).map(|i| format!("p{i}")).collect(),
+            venue_ids: (0..41).map(|i| format!("v{i}")).collect(),
+            window: window("2024-10-01", "2024-11-01"),
+            ..Default::default()
+        })
+        .await
+        .expect_err("101 ids");
+    assert!(many.message().contains("at most 100"), "{}", many.message());
+    let long = conflicts
+        .query_free_busy(pb::QueryFreeBusyRequest {
+            participant_ids: vec!["putin".into()],
+            window: window("1900-01-01", "2200-01-01"),
+            ..Default::default()
+        })
+        .await
+        .expect_err("three centuries");
+    assert_eq!(invalid_fields(&long), ["window"]);
+    // The largest query accepted is answered.
+    conflicts
+        .query_free_busy(pb::QueryFreeBusyRequest {
+            participant_ids: vec!["putin".into()],
+            window: window("2024-01-01", "2025-02-04"),
+            ..Default::default()
+        })
+        .await
+        .expect("400 days, one id");
+}
+
+/// Fifty participants, for searches as large as FindSlots accepts.
+async fn fifty(server: &TestServer) -> Vec<pb::SlotParticipant> {
+    let mut dir = server.directory();
+    let mut out = Vec::new();
+    for i in 0..50 {
+        let id = format!("leader-{i}");
+        entente_tests::fixtures::participant(&mut dir, &id, &id, "RU", "Europe/Moscow").await;
+        out.push(pb::SlotParticipant {
+            participant_id: id,
+            ..Default::default()
+        });
+    }
+    out
+}
+
+fn search(people: Vec<pb::SlotParticipant>, end: &str) -> pb::FindSlotsRequest {
+    pb::FindSlotsRequest {
+        participants: people,
+        duration: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        window: Some(pb::TimeWindow {
+            start: "2024-10-01".into(),
+            end: end.into(),
+            time_zone: "Europe/Moscow".into(),
+        }),
+        granularity: Some(prost_types::Duration {
+            seconds: 60,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn find_slots_refuses_a_search_past_its_total_work_cheaply() {
+    let server = TestServer::start().await;
+    let people = fifty(&server).await;
+    let mut cal = server.calendars();
+    // 62 days by the minute for 50 participants: 89k candidates (under the 200k cap) but
+    // 4.5M checks.
+    let started = Instant::now();
+    let refused = cal
+        .find_slots(search(people, "2024-12-02"))
+        .await
+        .expect_err("too much work");
+    assert_eq!(invalid_fields(&refused), ["window"]);
+    assert!(
+        refused.message().contains("checks"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// CPU seconds this process (the test and its in-process server) has used.
+#[cfg(target_os = "linux")]
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    // Fields after the command name (which may hold spaces) closed by ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+    ticks / 100.0
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_find_slots_stops_using_cpu() {
+    let server = TestServer::start().await;
+    let people = fifty(&server).await;
+    // Everyone meets once a day, alternately in Ashgabat and Kazan, so each candidate in
+    // Moscow has events, journeys and zones to weigh.
+    let mut dir = server.directory();
+    use entente_tests::fixtures::{article_directory, create, event, timed};
+    article_directory(&mut dir).await;
+    let ids: Vec<&str> = people.iter().map(|p| p.participant_id.as_str()).collect();
+    let mut events = server.events();
+    for day in 1..=27 {
+        let place = if day % 2 == 0 {
+            "kazan-expo"
+        } else {
+            "ashgabat-congress"
+        };
+        let start = format!("2024-10-{day:02}T12:00");
+        let end = format!("2024-10-{day:02}T13:00");
+        let e = event(
+            pb::EventKind::Summit,
+            "Talks",
+            place,
+            &ids,
+            timed(&start, &end),
+        );
+        create(&mut events, &format!("talks-{day}"), e).await;
+    }
+    let mut cal = server.calendars();
+    // Just under the cap (about 2 s of CPU in a debug build): 27 days by the minute for
+    // 50 participants, at one venue.
+    let mut q = search(people.clone(), "2024-10-28");
+    q.venue_ids = vec!["kremlin".into()];
+    let mut big = tonic::Request::new(q);
+    big.set_timeout(Duration::from_millis(300));
+    let err = cal.find_slots(big).await.expect_err("longer than 300 ms");
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ),
+        "{err:?}"
+    );
+    // Soon after the deadline the work has stopped: the next second costs this process
+    // (client and server) a small fraction of a core, where the search left running would
+    // take most of one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = cpu_seconds();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_seconds() - before;
+    assert!(
+        used < 0.3,
+        "{used} CPU-seconds used after the call was cancelled"
+    );
+    // And the office's turn is free again.
+    let mut small = search(people[..2].to_vec(), "2024-10-02");
+    small.granularity = None;
+    tokio::time::timeout(Duration::from_secs(5), cal.find_slots(small))
+        .await
+        .expect("answered after the cancelled one")
+        .expect("slots");
+}
