@@ -334,20 +334,29 @@ impl Scheduler {
     ) -> Result<(WorkCalendar, usize, Vec<String>)> {
         let code = validate::country_code("country_code", code)?;
         keeper(who, &code)?;
-        let (found, skipped) = parse_ics(ics, default)?;
+        // Parsed and deduplicated on the pool, before the write lock (which on PostgreSQL
+        // is also the database's commit lock): under it, the merge is linear.
+        let ics = ics.to_string();
+        let (found, skipped) = self
+            .pool()
+            .run(&who.office, move |_| {
+                let (found, skipped) = parse_ics(&ics, default)?;
+                Ok((dedup_holidays(found)?, skipped))
+            })
+            .await?;
         self.write(who, method::IMPORT_HOLIDAYS, move |st, tx, now| {
             keeper(who, &code)?;
             let mut cal = current(st, &code, &etag, now)?;
             let years: BTreeSet<i32> = found.iter().map(|h| h.date.year()).collect();
+            let named: std::collections::HashSet<(NaiveDate, &str)> =
+                found.iter().map(|h| (h.date, h.name.as_str())).collect();
+            // The same date and name once: a re-import updates the status.
             let mut all: BTreeSet<Holiday> = cal
                 .holidays
                 .drain(..)
                 .filter(|h| !(replace && years.contains(&h.date.year())))
+                .filter(|h| !named.contains(&(h.date, h.name.as_str())))
                 .collect();
-            // The same date and name once: a re-import updates the status.
-            for h in &found {
-                all.retain(|x| !(x.date == h.date && x.name == h.name));
-            }
             let kept = all.len();
             all.extend(found.iter().cloned());
             if all.len() > MAX_HOLIDAYS {
@@ -366,6 +375,29 @@ impl Scheduler {
         })
         .await
     }
+}
+
+/// `found` with each date and name once (the last one the file gives wins, as a re-import
+/// would), refused if that alone is more than a calendar holds.
+fn dedup_holidays(found: Vec<Holiday>) -> Result<Vec<Holiday>> {
+    let mut by_day: std::collections::BTreeMap<(NaiveDate, String), HolidayStatus> =
+        std::collections::BTreeMap::new();
+    for h in found {
+        by_day.insert((h.date, h.name), h.status);
+    }
+    if by_day.len() > MAX_HOLIDAYS {
+        return Err(Error::invalid(
+            "icalendar",
+            format!(
+                "the file holds {} holidays, more than the {MAX_HOLIDAYS} a calendar holds",
+                by_day.len()
+            ),
+        ));
+    }
+    Ok(by_day
+        .into_iter()
+        .map(|((date, name), status)| Holiday { date, name, status })
+        .collect())
 }
 
 /// The calendar to change: the stored one (its etag checked, its meta bumped) or a new one.

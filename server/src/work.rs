@@ -95,6 +95,14 @@ impl Pool {
         office: &str,
         f: impl FnOnce(&Stop) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let turn = self.turn(office).await?;
+        self.work_holding(turn, f).await
+    }
+
+    /// Waits until `office` has no other heavy request running; its next one waits until
+    /// the returned turn is dropped. For a request that runs pieces of work ([`Pool::work`])
+    /// between awaits of its own.
+    pub async fn turn(&self, office: &str) -> Result<Turn> {
         let turn = {
             let mut offices = lock(&self.offices);
             offices
@@ -102,10 +110,27 @@ impl Pool {
                 .or_insert_with(|| Arc::new(Semaphore::new(1)))
                 .clone()
         };
-        let turn = turn
+        let permit = turn
             .acquire_owned()
             .await
             .map_err(|_| Error::ShuttingDown)?;
+        Ok(Turn(Some(permit)))
+    }
+
+    /// Runs `f` on a blocking thread once a worker is free (the caller holds its office's
+    /// [`Pool::turn`]).
+    pub async fn work<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Stop) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.work_holding(Turn(None), f).await
+    }
+
+    async fn work_holding<T: Send + 'static>(
+        &self,
+        turn: Turn,
+        f: impl FnOnce(&Stop) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let worker = self
             .workers
             .clone()
@@ -126,6 +151,10 @@ impl Pool {
         result
     }
 }
+
+/// An office's turn at heavy work (see [`Pool::turn`]): held, never read.
+#[derive(Debug)]
+pub struct Turn(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
 
 #[cfg(test)]
 mod tests {

@@ -395,3 +395,57 @@ async fn a_cancelled_find_slots_stops_using_cpu() {
         .expect("answered after the cancelled one")
         .expect("slots");
 }
+
+/// An iCalendar file of `n` VEVENTs, each on the sidelines of the next (RELATED-TO a UID
+/// further down the file, so a writer must read to the end before it can place the
+/// first), a day apart.
+fn chain(n: usize) -> String {
+    let mut ics = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bounds//EN\r\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).expect("date");
+    for i in 0..n {
+        let day = start + chrono::Days::new(i as u64);
+        let d = day.format("%Y%m%d");
+        ics.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:l{i}\r\nDTSTART:{d}T090000Z\r\nDTEND:{d}T100000Z\r\nSUMMARY:{i}\r\n"
+        ));
+        if i + 1 < n {
+            ics.push_str(&format!("RELATED-TO:l{}\r\n", i + 1));
+        }
+        ics.push_str("END:VEVENT\r\n");
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    ics
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_8000_vevents_is_read_in_linear_time() {
+    let server = TestServer::start().await;
+    let mut dir = server.directory();
+    entente_tests::fixtures::article_directory(&mut dir).await;
+    let ics = chain(8000);
+    assert!(ics.len() < 1 << 20, "within ImportCalendar's 1 MiB");
+    let started = Instant::now();
+    let r = server
+        .ics()
+        .import_calendar(pb::ImportCalendarRequest {
+            ics,
+            dry_run: true,
+            default_venue_id: "kremlin".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a dry run")
+        .into_inner();
+    let took = started.elapsed();
+    assert_eq!(r.results.len(), 8000);
+    assert!(
+        r.results
+            .iter()
+            .all(|x| x.outcome == pb::ImportOutcome::Created as i32),
+        "{:?}",
+        r.results
+            .iter()
+            .find(|x| x.outcome != pb::ImportOutcome::Created as i32)
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}

@@ -360,13 +360,24 @@ impl EventStore {
     /// The chain of parents above `event`, nearest first.
     pub fn ancestors(&self, event: &Event) -> Vec<Str> {
         let mut out: Vec<Str> = Vec::new();
+        // Programmes are a few levels deep, where a scan of `out` beats hashing; a chain
+        // of thousands (an imported file can make one) switches to a set, so the walk
+        // stays linear.
+        let mut seen: Option<hashbrown::HashSet<Str>> = None;
         let mut next = event.parent_id.clone();
         while let Some(id) = next {
-            if out.contains(&id) || id == event.id {
+            let repeated = match &mut seen {
+                Some(set) => !set.insert(id.clone()),
+                None => out.contains(&id),
+            };
+            if repeated || id == event.id {
                 break;
             }
             next = self.get(&id).and_then(|p| p.parent_id.clone());
             out.push(id);
+            if seen.is_none() && out.len() == 16 {
+                seen = Some(out.iter().cloned().collect());
+            }
         }
         out
     }
