@@ -438,6 +438,8 @@ struct Inner {
     shared: Option<crate::cluster::Shared>,
     /// Where heavy requests run (see `work`).
     pool: crate::work::Pool,
+    /// Rendered calendar feeds.
+    feed_cache: crate::ics::feeds::Cache,
 }
 
 /// A scheduler that may be gone (see [`Scheduler::downgrade`]).
@@ -518,6 +520,7 @@ impl Scheduler {
                 settings,
                 shared,
                 pool: crate::work::Pool::default(),
+                feed_cache: crate::ics::feeds::Cache::default(),
             }),
         };
         if let (Some(every), Ok(runtime)) = (sweep, runtime) {
@@ -540,6 +543,11 @@ impl Scheduler {
     /// time per office.
     pub fn pool(&self) -> &crate::work::Pool {
         &self.inner.pool
+    }
+
+    /// Rendered calendar feeds, by feed, revision and day.
+    pub fn feed_cache(&self) -> &crate::ics::feeds::Cache {
+        &self.inner.feed_cache
     }
 
     /// The change feed.

@@ -7,9 +7,13 @@
 //!   it fails once the caller has gone (its call cancelled, or the server's request
 //!   timeout dropped it), so abandoned work stops within milliseconds instead of running
 //!   to the end on a core nobody is waiting for.
-//! - [`Pool`]: runs such work on tokio's blocking threads, at most `workers` at once for the
+//! - [`Pool`]: runs such work on threads of its own, at most `workers` at once for the
 //!   whole server and one at a time per office: an office's second heavy request queues
-//!   behind its first, and its waiting costs nothing but a place in the queue.
+//!   behind its first, and its waiting costs nothing but a place in the queue. On Linux the
+//!   pool's threads run at nice 10, so the scheduler gives a core to the async workers the
+//!   moment they have a call to answer: on two cores shared with everything else, a
+//!   bystander's p99 under two maximal FindSlots fell from ~2.4x its baseline to ~1.x
+//!   (`bench/attack.sh`, bench/README.md).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +72,7 @@ impl Drop for StopOnDrop {
 pub struct Pool {
     workers: Arc<Semaphore>,
     offices: Mutex<HashMap<String, Arc<Semaphore>>>,
+    threads: Threads,
 }
 
 impl Default for Pool {
@@ -82,14 +87,16 @@ impl Default for Pool {
 impl Pool {
     /// A pool that runs at most `workers` pieces of heavy work at once.
     pub fn new(workers: usize) -> Pool {
+        let workers = workers.max(1);
         Pool {
-            workers: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(workers)),
             offices: Mutex::new(HashMap::new()),
+            threads: Threads::new(workers),
         }
     }
 
-    /// Runs `f` on a blocking thread once `office` has no other heavy work running and a
-    /// worker is free; `f` gets the [`Stop`] that is set if this future is dropped.
+    /// Runs `f` on one of the pool's threads once `office` has no other heavy work running
+    /// and a worker is free; `f` gets the [`Stop`] that is set if this future is dropped.
     pub async fn run<T: Send + 'static>(
         &self,
         office: &str,
@@ -117,8 +124,8 @@ impl Pool {
         Ok(Turn(Some(permit)))
     }
 
-    /// Runs `f` on a blocking thread once a worker is free (the caller holds its office's
-    /// [`Pool::turn`]).
+    /// Runs `f` on one of the pool's threads once a worker is free (the caller holds its
+    /// office's [`Pool::turn`]).
     pub async fn work<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Stop) -> Result<T> + Send + 'static,
@@ -139,16 +146,79 @@ impl Pool {
             .map_err(|_| Error::ShuttingDown)?;
         let stop = Stop::default();
         let guard = StopOnDrop(stop.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
         // The permits go with the work: a caller that gives up frees its turn and worker
         // only once the work has seen the stop, so cancelling and asking again never runs
         // more than the limits allow.
-        let result = crate::blocking(move || {
+        self.threads.send(Box::new(move || {
             let _held = (turn, worker);
-            f(&stop)
-        })
-        .await;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&stop)));
+            let _ = tx.send(result);
+        }))?;
+        let result = rx.await.map_err(|_| Error::ShuttingDown)?;
         drop(guard);
-        result
+        match result {
+            Ok(r) => r,
+            // The caller's panic, as if the work had run in its task.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The pool's threads, started on first use and ended when the pool is dropped.
+#[derive(Debug)]
+struct Threads {
+    count: usize,
+    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+impl Threads {
+    fn new(count: usize) -> Threads {
+        Threads {
+            count,
+            queue: Mutex::new(None),
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        let mut queue = lock(&self.queue);
+        if queue.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..self.count {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("entente-heavy-{i}"))
+                    .spawn(move || {
+                        lower_priority();
+                        // Ends when the pool (the only sender) is dropped.
+                        while let Ok(job) = { lock(&rx).recv() } {
+                            job();
+                        }
+                    })
+                    .map_err(|e| Error::Io {
+                        context: "starting a heavy-work thread".into(),
+                        source: e,
+                    })?;
+            }
+            *queue = Some(tx);
+        }
+        queue
+            .as_ref()
+            .and_then(|tx| tx.send(job).ok())
+            .ok_or(Error::ShuttingDown)
+    }
+}
+
+/// Lowers the calling thread's priority (nice 10). On Linux the nice value is the thread's
+/// own, so the async workers keep theirs. Elsewhere, or if refused, the work runs at the
+/// usual priority, still bounded by the pool's size.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!(error = %e, "heavy-work thread keeps its priority");
     }
 }
 

@@ -449,3 +449,66 @@ async fn a_chain_of_8000_vevents_is_read_in_linear_time() {
     );
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_asked_for_at_once_is_rendered_once_per_revision() {
+    let scheduler =
+        entente_server::Scheduler::temporary(entente_server::Settings::default()).expect("store");
+    let server = TestServer::serving(scheduler.clone()).await;
+    let mut dir = server.directory();
+    entente_tests::fixtures::article_directory(&mut dir).await;
+    let mut events = server.events();
+    use entente_tests::fixtures::{create, event, timed};
+    let talks = |title: &str, day: u32| {
+        event(
+            pb::EventKind::BilateralMeeting,
+            title,
+            "kazan-expo",
+            &["putin", "pezeshkian"],
+            timed(
+                &format!("2024-10-{day}T10:00"),
+                &format!("2024-10-{day}T11:00"),
+            ),
+        )
+    };
+    create(&mut events, "talks-22", talks("Talks on the 22nd", 22)).await;
+    let feed = server
+        .ics()
+        .create_calendar_feed(pb::CreateCalendarFeedRequest {
+            feed: Some(pb::CalendarFeed {
+                scope: Some(pb::CalendarScope {
+                    participant_id: "putin".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("feed")
+        .into_inner()
+        .feed
+        .expect("feed");
+    let before = scheduler.feed_cache().renders();
+    let gets = (0..20).map(|_| {
+        let server = &server;
+        let path = feed.path.clone();
+        async move { server.http_get(&path, &[]).await }
+    });
+    let answers = futures_util::future::join_all(gets).await;
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body, &answers[0].2);
+        assert!(body.contains("SUMMARY:Talks on the 22nd"), "{body}");
+    }
+    assert_eq!(
+        scheduler.feed_cache().renders() - before,
+        1,
+        "20 GETs, one render"
+    );
+    // A write is a new revision: the next GET renders it.
+    create(&mut events, "talks-23", talks("Talks on the 23rd", 23)).await;
+    let (status, _, body) = server.http_get(&feed.path, &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("SUMMARY:Talks on the 23rd"), "{body}");
+    assert_eq!(scheduler.feed_cache().renders() - before, 2);
+}

@@ -153,7 +153,15 @@ impl ICalendarService for Interop {
             utc_times: r.utc_times,
             ..Default::default()
         };
-        let out = self.scheduler.export_calendar(&who, &scope, window, &how)?;
+        let s = self.scheduler.clone();
+        let office = who.office.to_string();
+        let out = self
+            .scheduler
+            .pool()
+            .run(&office, move |_| {
+                s.export_calendar(&who, &scope, window, &how)
+            })
+            .await?;
         Ok(Response::new(pb::ExportCalendarResponse {
             ics: out.ics,
             event_count: out.events as i32,
@@ -325,6 +333,15 @@ impl<B: Send + 'static> tower::Service<http::Request<B>> for FeedRoute {
     }
 }
 
+/// A rendered feed's text as the bytes of a response body, without copying it.
+struct ArcText(std::sync::Arc<ics::Exported>);
+
+impl AsRef<[u8]> for ArcText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.ics.as_bytes()
+    }
+}
+
 async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::Response<Body> {
     use http::StatusCode;
     if req.method != http::Method::GET && req.method != http::Method::HEAD {
@@ -339,15 +356,13 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
     let Some(secret) = secret.map(str::to_string) else {
         return plain(StatusCode::NOT_FOUND, "no such calendar\n");
     };
-    let s = scheduler.clone();
-    // Rendering a large calendar is CPU work; keep it off the async workers.
-    let exported = super::off_worker(move || Ok(s.read_calendar_feed(&secret))).await;
-    let exported = match exported {
-        Ok(Some(Ok(e))) => e,
-        Ok(None) | Ok(Some(Err(Error::NotFound { .. }))) => {
+    // Rendered on the heavy-work pool, once per revision (see `Scheduler::calendar_feed`).
+    let exported = match scheduler.calendar_feed(&secret).await {
+        Some(Ok(e)) => e,
+        None | Some(Err(Error::NotFound { .. })) => {
             return plain(StatusCode::NOT_FOUND, "no such calendar\n");
         }
-        Ok(Some(Err(e))) | Err(e) => {
+        Some(Err(e)) => {
             tracing::warn!(error = %e, "a calendar feed could not be rendered");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
         }
@@ -370,9 +385,9 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
     } else if req.method == http::Method::HEAD {
         http::Response::new(Body::empty())
     } else {
-        http::Response::new(Body::new(http_body_util::Full::new(bytes::Bytes::from(
-            exported.ics,
-        ))))
+        // The bytes are shared with the cache: no copy per request.
+        let shared = bytes::Bytes::from_owner(ArcText(exported.clone()));
+        http::Response::new(Body::new(http_body_util::Full::new(shared)))
     };
     let h = r.headers_mut();
     if let Ok(v) = http::HeaderValue::from_str(&etag) {

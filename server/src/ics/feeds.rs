@@ -7,6 +7,9 @@
 //! creating office may see in that scope, as `ListEvents` would show it to that office;
 //! deleting the feed revokes the URL at once (404).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Exported, Scope};
@@ -205,17 +208,46 @@ impl Scheduler {
     }
 
     /// The calendar behind a feed's secret, or `None` for an unknown or revoked secret.
-    pub fn read_calendar_feed(&self, secret: &str) -> Option<Result<Exported>> {
+    ///
+    /// A feed is rendered once per revision and day ([`Cache`]): calendar apps poll, and
+    /// twenty of them asking at once for a large feed got twenty renders. A render runs on
+    /// the heavy-work pool in the feed's office's turn, so parallel requests for it wait
+    /// for the first and then find it rendered.
+    pub async fn calendar_feed(&self, secret: &str) -> Option<Result<Arc<Exported>>> {
         let hash = digest(secret);
-        let feed = self.read(&Principal::system(), |view| {
-            view.state()
+        let (feed, revision) = self.read(&Principal::system(), |view| {
+            let st = view.state();
+            let feed = st
                 .calendar_feeds
                 .values()
                 .find(|f| f.secret_sha256 == hash)
-                .cloned()
+                .cloned();
+            feed.map(|f| (f, st.revision))
         })?;
-        let now = self.now().div_euclid(1_000_000);
-        let today = now.div_euclid(86_400) * 86_400;
+        let today = self.now().div_euclid(1_000_000).div_euclid(86_400) * 86_400;
+        if let Some(hit) = self.feed_cache().get(&feed.id, revision, today) {
+            return Some(Ok(hit));
+        }
+        let s = self.clone();
+        let office = feed.office.clone();
+        let rendered = self
+            .pool()
+            .run(&office, move |stop| {
+                // Another request may have rendered it while this one waited its turn.
+                if let Some(hit) = s.feed_cache().get(&feed.id, s.revision(), today) {
+                    return Ok(hit);
+                }
+                stop.check()?;
+                let out = Arc::new(s.render_feed(&feed, today)?);
+                s.feed_cache().put(&feed.id, today, out.clone());
+                Ok(out)
+            })
+            .await;
+        Some(rendered)
+    }
+
+    /// The calendar of `feed` as of now, its window counted from `today` (midnight UTC).
+    fn render_feed(&self, feed: &CalendarFeed, today: i64) -> Result<Exported> {
         let window = (
             match feed.past_days {
                 0 => i64::MIN,
@@ -235,8 +267,70 @@ impl Scheduler {
             include_cancelled: true,
             utc_times: feed.utc_times,
             name,
-            nearest_to: Some(now),
+            // Past MAX_EVENTS, the events nearest the day's start: the same all day, so
+            // the render can be kept for the day.
+            nearest_to: Some(today),
         };
-        Some(self.export_calendar(&feed.principal(), &feed.scope, Some(window), &how))
+        self.export_calendar(&feed.principal(), &feed.scope, Some(window), &how)
+    }
+}
+
+/// Rendered feeds: the latest render of each feed, with the revision and day it is of.
+/// At most [`Cache::FEEDS`] feeds are kept; past that, the one rendered longest ago goes.
+#[derive(Debug, Default)]
+pub struct Cache {
+    feeds: std::sync::Mutex<HashMap<String, Rendered>>,
+    renders: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    revision: u64,
+    today: i64,
+    order: u64,
+    exported: Arc<Exported>,
+}
+
+impl Cache {
+    /// How many feeds' renders are kept (each at most `MAX_EVENTS` events).
+    pub const FEEDS: usize = 64;
+
+    fn get(&self, id: &str, revision: u64, today: i64) -> Option<Arc<Exported>> {
+        let feeds = crate::lock(&self.feeds);
+        feeds
+            .get(id)
+            .filter(|r| r.revision == revision && r.today == today)
+            .map(|r| r.exported.clone())
+    }
+
+    fn put(&self, id: &str, today: i64, exported: Arc<Exported>) {
+        let order = self
+            .renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut feeds = crate::lock(&self.feeds);
+        if feeds.len() >= Self::FEEDS && !feeds.contains_key(id) {
+            let oldest = feeds
+                .iter()
+                .min_by_key(|(_, r)| r.order)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                feeds.remove(&k);
+            }
+        }
+        let revision = exported.revision;
+        feeds.insert(
+            id.to_string(),
+            Rendered {
+                revision,
+                today,
+                order,
+                exported,
+            },
+        );
+    }
+
+    /// How many renders have been made (for tests and metrics).
+    pub fn renders(&self) -> u64 {
+        self.renders.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

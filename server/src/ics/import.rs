@@ -116,8 +116,9 @@ impl Scheduler {
     /// sidelines of a later one in the file waits for it).
     ///
     /// The caller's office has one heavy request at a time ([`crate::work::Pool`]); the
-    /// parse runs on the pool, and the writes yield between events, so an import dropped
-    /// by its caller (or the request timeout) stops at the next event.
+    /// parse runs on the pool, and so does a dry run whole; a real import's writes yield
+    /// every few events. Either way an import dropped by its caller (or the request
+    /// timeout) stops within a few events.
     pub async fn import_calendar(
         &self,
         who: &Principal,
@@ -131,12 +132,40 @@ impl Scheduler {
             .pool()
             .work(move |stop| s.read_calendar(&w, &ics, &o, stop))
             .await?;
+        if opts.dry_run {
+            // A dry run writes nothing, so nothing in it waits: it runs whole on the pool
+            // (off the async workers), checking its stop every few events.
+            let handle = tokio::runtime::Handle::current();
+            let (s, w) = (self.clone(), who.clone());
+            let results = self
+                .pool()
+                .work(move |stop| {
+                    handle.block_on(s.import_in_order(&w, reads, order, &opts, Some(stop)))
+                })
+                .await?;
+            return Ok((results, self.revision()));
+        }
+        let results = self.import_in_order(who, reads, order, &opts, None).await?;
+        Ok((results, self.revision()))
+    }
+
+    /// Imports `reads` in `order`; every 32 events, gives up if `stop` is set or (without
+    /// one) yields, so that an import whose caller went away ends at the next event.
+    async fn import_in_order(
+        &self,
+        who: &Principal,
+        reads: Vec<Read>,
+        order: Vec<usize>,
+        opts: &Options,
+        stop: Option<&crate::work::Stop>,
+    ) -> Result<Vec<ImportResult>> {
         let mut results: Vec<Option<ImportResult>> = vec![None; reads.len()];
         for (n, i) in order.into_iter().enumerate() {
-            // A dry run never waits on a write: without this it would hold its worker
-            // until the last event, and nobody could stop it.
             if n % 32 == 31 {
-                tokio::task::yield_now().await;
+                match stop {
+                    Some(stop) => stop.check()?,
+                    None => tokio::task::yield_now().await,
+                }
             }
             let mut r = reads[i].clone();
             // A dry run writes no parent, so its sidelines are checked without it (and
@@ -148,9 +177,9 @@ impl Scheduler {
             {
                 input.parent_event_id.clear();
             }
-            results[i] = Some(self.import_one(who, r, &opts).await?);
+            results[i] = Some(self.import_one(who, r, opts).await?);
         }
-        Ok((results.into_iter().flatten().collect(), self.revision()))
+        Ok(results.into_iter().flatten().collect())
     }
 
     /// Parses `ics` and reads each VEVENT against the state: what to write, and in which

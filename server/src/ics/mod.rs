@@ -135,13 +135,30 @@ impl Scheduler {
             utc_times: how.utc_times,
             name: how.name.clone(),
         };
-        self.read(who, |view| {
+        // Under the read lock only the choice of events and a copy of the names they
+        // mention (their venues and participants); the rendering, which for thousands of
+        // events takes far longer, runs on the copy, without holding up writers.
+        let (events, names) = self.read(who, |view| {
             let events = select(view, scope, window, how)?;
-            Ok(Exported {
-                ics: export::calendar(view.state(), &events, &opts),
-                events: events.len(),
-                revision: view.state().revision,
-            })
+            let st = view.state();
+            let mut names = crate::scheduler::State::default();
+            names.revision = st.revision;
+            for e in &events {
+                if let Some(v) = st.venues.get(&e.venue_id) {
+                    names.venues.insert(v.id.as_str().into(), v.clone());
+                }
+                for p in &e.participants {
+                    if let Some(p) = st.participants.get(p) {
+                        names.participants.insert(p.id.as_str().into(), p.clone());
+                    }
+                }
+            }
+            Ok::<_, crate::error::Error>((events, names))
+        })?;
+        Ok(Exported {
+            ics: export::calendar(&names, &events, &opts),
+            events: events.len(),
+            revision: names.revision,
         })
     }
 }
