@@ -11,9 +11,9 @@
 //!   whole server and one at a time per office: an office's second heavy request queues
 //!   behind its first, and its waiting costs nothing but a place in the queue. On Linux the
 //!   pool's threads run at nice 10, so the scheduler gives a core to the async workers the
-//!   moment they have a call to answer: on two cores shared with everything else, a
-//!   bystander's p99 under two maximal FindSlots fell from ~2.4x its baseline to ~1.x
-//!   (`bench/attack.sh`, bench/README.md).
+//!   moment they have a call to answer: on two cores shared with the load generator, a
+//!   bystander's p99 beside two maximal FindSlots at a time went from 2.39x its baseline
+//!   on the blocking pool to 1.35x here (`bench/attack.sh`, bench/README.md).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
