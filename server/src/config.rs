@@ -112,6 +112,7 @@ struct LimitsSection {
     keepalive_timeout_secs: Option<u64>,
     first_request_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    stall_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +209,9 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
     }
     if let Some(v) = l.idle_timeout_secs {
         limits.idle_timeout = Duration::from_secs(positive("limits.idle_timeout_secs", v)?);
+    }
+    if let Some(v) = l.stall_timeout_secs {
+        limits.stall_timeout = Duration::from_secs(positive("limits.stall_timeout_secs", v)?);
     }
 
     let mut settings = Settings::default();

@@ -260,142 +260,6 @@ async fn free_busy_refuses_repeated_and_too_many_ids_and_endless_windows() {
         .expect("400 days, one id");
 }
 
-/// Fifty participants, for searches as large as FindSlots accepts.
-async fn fifty(server: &TestServer) -> Vec<pb::SlotParticipant> {
-    let mut dir = server.directory();
-    let mut out = Vec::new();
-    for i in 0..50 {
-        let id = format!("leader-{i}");
-        entente_tests::fixtures::participant(&mut dir, &id, &id, "RU", "Europe/Moscow").await;
-        out.push(pb::SlotParticipant {
-            participant_id: id,
-            ..Default::default()
-        });
-    }
-    out
-}
-
-fn search(people: Vec<pb::SlotParticipant>, end: &str) -> pb::FindSlotsRequest {
-    pb::FindSlotsRequest {
-        participants: people,
-        duration: Some(prost_types::Duration {
-            seconds: 3600,
-            nanos: 0,
-        }),
-        window: Some(pb::TimeWindow {
-            start: "2024-10-01".into(),
-            end: end.into(),
-            time_zone: "Europe/Moscow".into(),
-        }),
-        granularity: Some(prost_types::Duration {
-            seconds: 60,
-            nanos: 0,
-        }),
-        ..Default::default()
-    }
-}
-
-#[tokio::test]
-async fn find_slots_refuses_a_search_past_its_total_work_cheaply() {
-    let server = TestServer::start().await;
-    let people = fifty(&server).await;
-    let mut cal = server.calendars();
-    // 62 days by the minute for 50 participants: 89k candidates (under the 200k cap) but
-    // 4.5M checks.
-    let started = Instant::now();
-    let refused = cal
-        .find_slots(search(people, "2024-12-02"))
-        .await
-        .expect_err("too much work");
-    assert_eq!(invalid_fields(&refused), ["window"]);
-    assert!(
-        refused.message().contains("checks"),
-        "{}",
-        refused.message()
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-/// CPU seconds this process (the test and its in-process server) has used.
-#[cfg(target_os = "linux")]
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
-    // Fields after the command name (which may hold spaces) closed by ')'.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
-    ticks / 100.0
-}
-
-#[cfg(target_os = "linux")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_find_slots_stops_using_cpu() {
-    let server = TestServer::start().await;
-    let people = fifty(&server).await;
-    // Everyone meets once a day, alternately in Ashgabat and Kazan, so each candidate in
-    // Moscow has events, journeys and zones to weigh.
-    let mut dir = server.directory();
-    use entente_tests::fixtures::{article_directory, create, event, timed};
-    article_directory(&mut dir).await;
-    let ids: Vec<&str> = people.iter().map(|p| p.participant_id.as_str()).collect();
-    let mut events = server.events();
-    for day in 1..=27 {
-        let place = if day % 2 == 0 {
-            "kazan-expo"
-        } else {
-            "ashgabat-congress"
-        };
-        let start = format!("2024-10-{day:02}T12:00");
-        let end = format!("2024-10-{day:02}T13:00");
-        let e = event(
-            pb::EventKind::Summit,
-            "Talks",
-            place,
-            &ids,
-            timed(&start, &end),
-        );
-        create(&mut events, &format!("talks-{day}"), e).await;
-    }
-    let mut cal = server.calendars();
-    // Just under the cap (about 2 s of CPU in a debug build): 27 days by the minute for
-    // 50 participants, at one venue.
-    let mut q = search(people.clone(), "2024-10-28");
-    q.venue_ids = vec!["kremlin".into()];
-    let mut big = tonic::Request::new(q);
-    big.set_timeout(Duration::from_millis(300));
-    let err = cal.find_slots(big).await.expect_err("longer than 300 ms");
-    assert!(
-        matches!(
-            err.code(),
-            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
-        ),
-        "{err:?}"
-    );
-    // Soon after the deadline the work has stopped: the next second costs this process
-    // (client and server) a small fraction of a core, where the search left running would
-    // take most of one.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = cpu_seconds();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let used = cpu_seconds() - before;
-    assert!(
-        used < 0.3,
-        "{used} CPU-seconds used after the call was cancelled"
-    );
-    // And the office's turn is free again.
-    let mut small = search(people[..2].to_vec(), "2024-10-02");
-    small.granularity = None;
-    tokio::time::timeout(Duration::from_secs(5), cal.find_slots(small))
-        .await
-        .expect("answered after the cancelled one")
-        .expect("slots");
-}
-
 /// An iCalendar file of `n` VEVENTs, each on the sidelines of the next (RELATED-TO a UID
 /// further down the file, so a writer must read to the end before it can place the
 /// first), a day apart.
@@ -450,6 +314,26 @@ async fn a_chain_of_8000_vevents_is_read_in_linear_time() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
+/// An unbounded feed of Putin's events.
+async fn putins_feed(server: &TestServer) -> pb::CalendarFeed {
+    server
+        .ics()
+        .create_calendar_feed(pb::CreateCalendarFeedRequest {
+            feed: Some(pb::CalendarFeed {
+                scope: Some(pb::CalendarScope {
+                    participant_id: "putin".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("feed")
+        .into_inner()
+        .feed
+        .expect("feed")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_asked_for_at_once_is_rendered_once_per_revision() {
     let scheduler =
@@ -472,22 +356,7 @@ async fn a_feed_asked_for_at_once_is_rendered_once_per_revision() {
         )
     };
     create(&mut events, "talks-22", talks("Talks on the 22nd", 22)).await;
-    let feed = server
-        .ics()
-        .create_calendar_feed(pb::CreateCalendarFeedRequest {
-            feed: Some(pb::CalendarFeed {
-                scope: Some(pb::CalendarScope {
-                    participant_id: "putin".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("feed")
-        .into_inner()
-        .feed
-        .expect("feed");
+    let feed = putins_feed(&server).await;
     let before = scheduler.feed_cache().renders();
     let gets = (0..20).map(|_| {
         let server = &server;
@@ -511,4 +380,64 @@ async fn a_feed_asked_for_at_once_is_rendered_once_per_revision() {
     assert_eq!(status, 200);
     assert!(body.contains("SUMMARY:Talks on the 23rd"), "{body}");
     assert_eq!(scheduler.feed_cache().renders() - before, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_of_a_large_feed_is_cut_off() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_config(Config {
+        data_dir: temp.path().to_path_buf(),
+        limits: Limits {
+            stall_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let mut dir = server.directory();
+    entente_tests::fixtures::article_directory(&mut dir).await;
+    use entente_tests::fixtures::{create, event, timed};
+    // 700 events of 10,000-character minutes: a feed of about 7 MB, more than the
+    // server's socket buffer (at most 4 MiB here) and the client's together.
+    let mut events = server.events();
+    for i in 0..700u32 {
+        let (day, hour) = (1 + i / 24, i % 24);
+        let mut e = event(
+            pb::EventKind::BilateralMeeting,
+            "Talks",
+            "kremlin",
+            &["putin"],
+            timed(
+                &format!("2025-{:02}-{:02}T{hour:02}:00", 1 + day / 28, 1 + day % 28),
+                &format!("2025-{:02}-{:02}T{hour:02}:30", 1 + day / 28, 1 + day % 28),
+            ),
+        );
+        e.description = "Minutes. ".repeat(1111);
+        create(&mut events, &format!("talks-{i}"), e).await;
+    }
+    let feed = putins_feed(&server).await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let mut sock = socket.connect(server.addr).await.expect("connect");
+    sock.write_all(format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", feed.path).as_bytes())
+        .await
+        .expect("request");
+    // Reads nothing for 5 s (the server's writes stall after about 4 MiB) ...
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // ... then everything there is: the server closed the connection part-way.
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the connection was still open");
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(4096)]).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // The whole feed, read by a client that reads.
+    let (status, _, body) = server.http_get(&feed.path, &[]).await;
+    assert_eq!(status, 200);
+    let length = body.len();
+    assert!(length > 6_000_000, "{length}");
+    assert!(
+        raw.len() < length,
+        "all {} bytes came: the stall was not cut",
+        raw.len()
+    );
 }

@@ -11,6 +11,10 @@
 //! - a connection with no call in flight for `idle_timeout` (streams such as WatchChanges
 //!   are calls in flight for as long as they last, and HTTP/2 keepalive pings find their
 //!   dead peers);
+//! - a connection whose peer has read nothing of what the server sends for
+//!   `stall_timeout` (its socket full the whole time: a client that asks for a large
+//!   calendar feed and never reads it would otherwise hold its call, and its slot, open
+//!   forever);
 //! - when every slot is taken and a new client connects, the connection idle the longest, at
 //!   once: a new client never waits behind sockets that are doing nothing.
 //!
@@ -46,6 +50,7 @@ pub struct Registry {
     max: usize,
     first_request: Duration,
     idle: Duration,
+    stall: Duration,
 }
 
 /// One connection's state, shared by its socket, its calls and the reaper.
@@ -56,6 +61,10 @@ pub struct Conn {
     /// Milliseconds since the registry's epoch.
     accepted_ms: u64,
     last_call_ms: AtomicU64,
+    /// Since when its writes have been refused by a full socket ([`NOT_BLOCKED`]: they
+    /// are not).
+    blocked_ms: AtomicU64,
+    epoch: Instant,
     calls: AtomicU64,
     in_flight: AtomicUsize,
     closed: AtomicBool,
@@ -69,12 +78,20 @@ enum Verdict {
     Keep,
     NoFirstCall,
     Idle,
+    Stalled,
 }
+
+const NOT_BLOCKED: u64 = u64::MAX;
 
 impl Registry {
     /// A registry for at most `max` connections with these time limits; a task reaps the
     /// connections past them for as long as the registry lives.
-    pub fn new(max: usize, first_request: Duration, idle: Duration) -> Arc<Registry> {
+    pub fn new(
+        max: usize,
+        first_request: Duration,
+        idle: Duration,
+        stall: Duration,
+    ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -83,11 +100,12 @@ impl Registry {
             max: max.max(1),
             first_request,
             idle,
+            stall,
         });
-        // A tenth of the shorter limit, between 10 ms and 1 s: a connection is closed at
+        // A tenth of the shortest limit, between 10 ms and 1 s: a connection is closed at
         // most that late.
-        let every =
-            (first_request.min(idle) / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let every = (first_request.min(idle).min(stall) / 10)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
         tokio::spawn(reap(Arc::downgrade(&registry), every));
         registry
     }
@@ -123,6 +141,8 @@ impl Registry {
                         peer,
                         accepted_ms: now,
                         last_call_ms: AtomicU64::new(now),
+                        blocked_ms: AtomicU64::new(NOT_BLOCKED),
+                        epoch: self.epoch,
                         calls: AtomicU64::new(0),
                         in_flight: AtomicUsize::new(0),
                         closed: AtomicBool::new(false),
@@ -138,6 +158,10 @@ impl Registry {
     }
 
     fn verdict(&self, c: &Conn, now: u64) -> Verdict {
+        let blocked = c.blocked_ms.load(Ordering::Acquire);
+        if blocked != NOT_BLOCKED && now.saturating_sub(blocked) >= self.stall.as_millis() as u64 {
+            return Verdict::Stalled;
+        }
         if c.in_flight.load(Ordering::Acquire) > 0 {
             return Verdict::Keep;
         }
@@ -221,6 +245,19 @@ impl Conn {
     /// Whether the connection has been closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Notes whether a write just went through (`ready`) or found the socket full.
+    pub(crate) fn wrote<T>(&self, poll: &Poll<T>) {
+        let blocked = self.blocked_ms.load(Ordering::Relaxed);
+        match (poll.is_ready(), blocked == NOT_BLOCKED) {
+            (true, false) => self.blocked_ms.store(NOT_BLOCKED, Ordering::Release),
+            (false, true) => {
+                let now = self.epoch.elapsed().as_millis() as u64;
+                self.blocked_ms.store(now, Ordering::Release);
+            }
+            _ => {}
+        }
     }
 
     fn start_call(self: &Arc<Conn>) -> Call {
@@ -335,7 +372,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_registry_closes_the_longest_idle_connection_not_a_busy_one() {
-        let r = Registry::new(2, Duration::from_secs(60), Duration::from_secs(60));
+        let r = Registry::new(
+            2,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
         let busy = r.admit(None).await;
         let _call = busy.start_call();
         let idle = r.admit(None).await;
@@ -347,7 +389,12 @@ mod tests {
 
     #[tokio::test]
     async fn connections_that_never_call_are_reaped_and_calls_keep_them() {
-        let r = Registry::new(8, Duration::from_secs(10), Duration::from_secs(100));
+        let r = Registry::new(
+            8,
+            Duration::from_secs(10),
+            Duration::from_secs(100),
+            Duration::from_secs(30),
+        );
         let silent = r.admit(None).await;
         let streaming = r.admit(None).await;
         let call = streaming.start_call();
@@ -367,5 +414,29 @@ mod tests {
         assert!(!streaming.is_closed());
         r.reap_at(ended + 100_000);
         assert!(streaming.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_peer_reads_nothing_is_closed_after_the_stall_timeout() {
+        let r = Registry::new(
+            8,
+            Duration::from_secs(10),
+            Duration::from_secs(100),
+            Duration::from_secs(30),
+        );
+        let c = r.admit(None).await;
+        let _call = c.start_call();
+        c.wrote(&Poll::<()>::Pending);
+        let since = c.blocked_ms.load(Ordering::Acquire);
+        r.reap_at(since + 29_999);
+        assert!(!c.is_closed());
+        // A write that goes through starts the count again.
+        c.wrote(&Poll::Ready(()));
+        r.reap_at(since + 30_000);
+        assert!(!c.is_closed());
+        c.wrote(&Poll::<()>::Pending);
+        let since = c.blocked_ms.load(Ordering::Acquire);
+        r.reap_at(since + 30_000);
+        assert!(c.is_closed());
     }
 }

@@ -38,6 +38,9 @@ pub struct Limits {
     /// How long a connection may go without a call in flight before it is closed (a
     /// stream in progress is a call in flight).
     pub idle_timeout: Duration,
+    /// How long a connection's peer may read nothing of what the server writes (its socket
+    /// full the whole time) before the connection is closed, calls in flight and all.
+    pub stall_timeout: Duration,
     /// HTTP/2 keepalive ping interval.
     pub keepalive_interval: Duration,
     /// How long a keepalive ping may go unanswered before the connection is closed.
@@ -54,6 +57,7 @@ impl Default for Limits {
             max_connections: 1024,
             first_request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
+            stall_timeout: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
         }
@@ -173,10 +177,12 @@ impl AsyncWrite for Limited {
         if let Some(e) = self.closed() {
             return Poll::Ready(Err(e));
         }
-        match &mut self.io {
+        let poll = match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
-        }
+        };
+        self.slot.0.wrote(&poll);
+        poll
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match &mut self.io {
@@ -198,10 +204,12 @@ impl AsyncWrite for Limited {
         if let Some(e) = self.closed() {
             return Poll::Ready(Err(e));
         }
-        match &mut self.io {
+        let poll = match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        };
+        self.slot.0.wrote(&poll);
+        poll
     }
     /// Says no, on purpose. h2 copies a DATA payload into its write buffer only up to 256
     /// bytes on a vectored writer but up to 1 KiB otherwise, and the trailers of a reply
@@ -226,6 +234,7 @@ pub fn incoming(
         limits.max_connections,
         limits.first_request_timeout,
         limits.idle_timeout,
+        limits.stall_timeout,
     );
     futures_util::stream::unfold((listener, registry), |(listener, registry)| async move {
         let next = match listener.accept().await {
