@@ -6,6 +6,9 @@
 # bench/src/bin/attack.rs for the columns and the attacks).
 #
 #   bench/attack.sh [-T seconds] [-a attack,attack,...]
+#
+# SERVER_BIN=path/to/entente-server runs another build of the server (an older commit's,
+# for a before/after) against the same attacks.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=8 ATTACKS=
@@ -15,15 +18,16 @@ done
 # 1,100 sockets on each side of the loopback.
 ulimit -n 8192
 cargo build -q --release -p entente-server -p entente-bench --manifest-path "$ROOT/Cargo.toml"
+SERVER_BIN=${SERVER_BIN:-$ROOT/target/release/entente-server}
 OUT=$(mktemp -d /tmp/entente-attack.XXXXXX)
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$OUT"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn "$ROOT/target/release/entente-server" --listen "127.0.0.1:$PORT" --data-dir "$OUT/store" \
+RUST_LOG=warn "$SERVER_BIN" --listen "127.0.0.1:$PORT" --data-dir "$OUT/store" \
   >"$OUT/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); commit $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); commit $(git -C "$ROOT" rev-parse --short HEAD); server $SERVER_BIN"
 "$ROOT/target/release/entente-attack" --addr "127.0.0.1:$PORT" --pid "$PID" --secs "$SECS" \
   ${ATTACKS:+--attacks "$ATTACKS"}
 echo "# server RSS at the end: $(awk '/VmRSS/ {print $2/1024 " MiB"}' "/proc/$PID/status")"

@@ -8,6 +8,9 @@
 //! max_concurrent_streams = 256       # per connection
 //! concurrency_per_connection = 256
 //! max_connections = 1024
+//! first_request_timeout_secs = 10
+//! idle_timeout_secs = 300
+//! stall_timeout_secs = 30
 //! keepalive_interval_secs = 30
 //! keepalive_timeout_secs = 10
 //!
@@ -313,6 +316,7 @@ mod tests {
     fn every_section_overrides_its_defaults_and_typos_are_refused() {
         let c = parse(
             "[limits]\nmax_message_bytes = 1024\nrequest_timeout_secs = 5\n\
+             first_request_timeout_secs = 3\nidle_timeout_secs = 60\nstall_timeout_secs = 7\n\
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
              [storage]\nwal_rotate_bytes = 65536\nfollow_interval_ms = 250\nsolo_lease_ms = 0\n\
@@ -325,6 +329,9 @@ mod tests {
         assert!(parse("[ics]\nuid_domain = \"a b@c\"\n").is_err());
         assert_eq!(c.limits.max_message_bytes, 1024);
         assert_eq!(c.limits.request_timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.first_request_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.limits.stall_timeout, Duration::from_secs(7));
         assert_eq!(c.limits.max_connections, Limits::default().max_connections);
         assert_eq!(c.settings.travel.speed_kmh, 900.0);
         assert_eq!(c.settings.travel.overhead_minutes, 60);
@@ -351,6 +358,7 @@ mod tests {
         assert!(!c.access.enabled());
         for bad in [
             "[limits]\nmax_mesage_bytes = 1\n",
+            "[limits]\nidle_timeout_secs = 0\n",
             "[travel]\nspeed_kmh = -1.0\n",
             "[storage]\nwal_rotate_bytes = 10\n",
             "[storage]\npostgres = \"./entente-data\"\n",
