@@ -338,7 +338,8 @@ fn talks(title: &str, who: &str, hour: u64) -> pb::Event {
 async fn setup(ch: &Channel) -> anyhow::Result<String> {
     let mut dir = pb::directory_service_client::DirectoryServiceClient::new(ch.clone());
     let mut events = pb::event_service_client::EventServiceClient::new(ch.clone());
-    let mut people: Vec<String> = vec!["bystander".into(), "busy".into()];
+    // "b": the free/busy attack's id, which exists (as in the attack).
+    let mut people: Vec<String> = vec!["bystander".into(), "busy".into(), "b".into()];
     people.extend((0..50).map(|i| format!("leader-{i}")));
     for id in &people {
         dir.create_participant(pb::CreateParticipantRequest {
