@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs scenario.py, then ics_check.py, against a fresh entente server: a virtualenv with
-# grpcio, grpcio-tools and icalendar (the independent iCalendar parser), the server on a
+# grpcio, grpcio-tools, grpcio-status (the standard reader of rich error details) and
+# icalendar (the independent iCalendar parser), the server on a
 # free loopback port with a temporary store, then the scripts.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 venv="${ENTENTE_PY_VENV:-$root/target/py-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check grpcio grpcio-tools icalendar
+"$venv/bin/pip" install -q --disable-pip-version-check grpcio grpcio-tools grpcio-status icalendar
 server="${ENTENTE_SERVER_BIN:-$root/target/debug/entente-server}"
 [ -x "$server" ] || cargo build -q -p entente-server --manifest-path "$root/Cargo.toml"
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

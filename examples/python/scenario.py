@@ -105,6 +105,28 @@ def main(target):
         kinds = sorted(c.kind for c in check.conflicts)
         assert 3 in kinds, check  # CONFLICT_KIND_TRAVEL
 
+        # A booking over the confirmed talks is refused; grpcio-status's standard helper
+        # reads the google.rpc.Status from the trailers (it refuses one whose message
+        # differs from grpc-message) and its PreconditionFailure names the clash.
+        from google.rpc import error_details_pb2
+        from grpc_status import rpc_status
+        try:
+            events.CreateEvent(e.CreateEventRequest(event_id="double", event=e.Event(
+                kind=e.EVENT_KIND_BILATERAL_MEETING, title="Double booking", venue_id="kazan-expo",
+                participant_ids=["putin"], status=e.EVENT_STATUS_CONFIRMED,
+                timing=e.EventTiming(timed=e.TimedSpan(start="2024-10-11T11:30",
+                                                       end="2024-10-11T12:00",
+                                                       time_zone="Asia/Ashgabat")))))
+            sys.exit("a double booking was accepted")
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
+            status = rpc_status.from_call(err)
+            assert status is not None and status.message == err.details(), status
+            failure = error_details_pb2.PreconditionFailure()
+            assert any(d.Unpack(failure) for d in status.details
+                       if d.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR)), status
+            assert "PARTICIPANT_CONFLICT" in [v.type for v in failure.violations], failure
+
         inv = proposals.CreateProposal(p.CreateProposalRequest(proposal_id="official-visit", proposal=p.Proposal(
             kind=p.PROPOSAL_KIND_INVITATION, title="Official visit to Russia",
             proposer=p.Party(participant_id="putin"), recipient=p.Party(participant_id="pezeshkian")),

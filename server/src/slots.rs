@@ -1426,8 +1426,9 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> R
     })
 }
 
+/// The city as a message quotes it (`validate::shown` quotes it already).
 fn validate_city(city: &str) -> String {
-    format!("{:?}", crate::validate::shown(city))
+    crate::validate::shown(city)
 }
 
 /// An event at the slot, as CheckConflicts would be asked about it.

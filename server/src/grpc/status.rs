@@ -10,9 +10,10 @@
 //! reaches the client as a transport failure instead of the error. So every status here
 //! keeps its headers under 1 KiB, whatever the request carried:
 //! - the message is cut (at a character, with "…") at [`MESSAGE_BYTES`] as encoded;
-//! - the details carry the violations, cut to [`DETAIL_BYTES`] in all, but not a second
-//!   copy of the message (the `google.rpc.Status` they travel in has an empty message;
-//!   clients read the message from `grpc-message`).
+//! - the `google.rpc.Status` in the details carries the same message, as grpcio-status's
+//!   `rpc_status.from_call` requires (it refuses a status whose two messages differ), and
+//!   the violations, cut to [`DETAIL_BYTES`] in all and less when a long message leaves
+//!   less room ([`HEADER_BYTES`] for the three headers together).
 //!
 //! Values from the request are quoted short at their source (`validate::shown`); this is
 //! the net under every message.
@@ -23,7 +24,9 @@ use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt
 use crate::error::Error;
 
 /// Most bytes of `grpc-message`, percent-encoded as tonic sends it.
-pub const MESSAGE_BYTES: usize = 400;
+pub const MESSAGE_BYTES: usize = 320;
+/// Most bytes of the three status headers, names and values together.
+pub const HEADER_BYTES: usize = 1000;
 /// Most bytes of all the strings in the details together.
 pub const DETAIL_BYTES: usize = 320;
 /// Most bytes of one field path or subject in the details.
@@ -77,48 +80,89 @@ fn message(s: &str) -> String {
     clip(s, MESSAGE_BYTES, encoded_len)
 }
 
-/// Shares [`DETAIL_BYTES`] among detail entries, in order: each takes its name and as much
-/// of its description as is left; entries past the budget are dropped (the message,
-/// which comes first, names the problem anyway).
-struct Budget(usize);
+/// Shares a number of bytes among detail entries, in order: each takes its name and as
+/// much of its description as is left, up to `description` bytes; entries past the budget
+/// are dropped (the message, which comes first, names the problem anyway).
+struct Budget {
+    left: usize,
+    description: usize,
+}
 
 impl Budget {
+    fn new(total: usize, description: usize) -> Budget {
+        Budget {
+            left: total,
+            description,
+        }
+    }
+
     fn take(&mut self, name: &str, description: &str) -> Option<(String, String)> {
-        if self.0 < 24 {
+        if self.left < 24 {
             return None;
         }
-        let name = clip(name, NAME_BYTES.min(self.0 / 2), char::len_utf8);
-        let left = self.0 - name.len();
-        let description = clip(description, left.min(160), char::len_utf8);
-        self.0 -= name.len() + description.len();
+        let name = clip(name, NAME_BYTES.min(self.left / 2), char::len_utf8);
+        let left = self.left - name.len();
+        let description = clip(description, left.min(self.description), char::len_utf8);
+        self.left -= name.len() + description.len();
         Some((name, description))
     }
 }
 
-/// A status whose details carry `details` without a second copy of the message.
-fn status(code: Code, text: &str, details: ErrorDetails) -> Status {
-    let carried = Status::with_error_details(code, "", details);
-    Status::with_details(code, message(text), carried.details().to_vec().into())
+/// The budgets [`status`] tries, most generous first: at each total, descriptions are
+/// shortened before the total is cut, so that the fields named keep their names whole for
+/// as long as they can.
+const TOTALS: [usize; 7] = [
+    DETAIL_BYTES,
+    DETAIL_BYTES * 3 / 4,
+    DETAIL_BYTES / 2,
+    DETAIL_BYTES * 3 / 8,
+    DETAIL_BYTES / 4,
+    DETAIL_BYTES / 8,
+    0,
+];
+/// The description lengths tried at each of [`TOTALS`].
+const DESCRIPTIONS: [usize; 5] = [160, 60, 30, 15, 0];
+
+/// A status with `text` as its message, in `grpc-message` and in the details alike, and
+/// the details `build` makes within the first budget ([`TOTALS`] × [`DESCRIPTIONS`]) that
+/// keeps the headers within [`HEADER_BYTES`]. Most statuses fit the first.
+fn status(code: Code, text: &str, build: impl Fn(&mut Budget) -> ErrorDetails) -> Status {
+    let text = message(text);
+    let encoded: usize = text.chars().map(encoded_len).sum();
+    // "grpc-status" and its code, "grpc-message", "grpc-status-details-bin".
+    let names = 11 + 2 + 12 + 23;
+    let mut last = None;
+    let budgets = TOTALS
+        .iter()
+        .flat_map(|&t| DESCRIPTIONS.iter().map(move |&d| (t, d)));
+    for (total, description) in budgets {
+        let details = build(&mut Budget::new(total, description));
+        let s = Status::with_error_details(code, text.clone(), details);
+        // Unpadded base64, as tonic sends binary metadata.
+        let details = (s.details().len() * 4).div_ceil(3);
+        if names + encoded + details <= HEADER_BYTES {
+            return s;
+        }
+        last = Some(s);
+    }
+    // Only fixed parts are left (a kind, an error reason): a message at MESSAGE_BYTES
+    // with them still fits, so this is not reached; if it were, the status still goes out.
+    last.unwrap_or_else(|| Status::new(code, text))
 }
 
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
         let text = e.to_string();
-        let mut budget = Budget(DETAIL_BYTES);
         match e {
-            Error::Invalid(violations) => {
+            Error::Invalid(violations) => status(Code::InvalidArgument, &text, |budget| {
                 let v: Vec<FieldViolation> = violations
                     .iter()
                     .map_while(|f| budget.take(&f.field, &f.description))
                     .map(|(field, description)| FieldViolation::new(field, description))
                     .collect();
-                status(
-                    Code::InvalidArgument,
-                    &text,
-                    ErrorDetails::with_bad_request(v),
-                )
-            }
-            Error::NotFound { kind, id, field } => {
+                ErrorDetails::with_bad_request(v)
+            }),
+            Error::NotFound { kind, id, field } => status(Code::NotFound, &text, |budget| {
                 let (id, _) = budget.take(&id, "").unwrap_or_default();
                 let mut d = ErrorDetails::with_resource_info(kind, id, "", "not found");
                 if let Some((field, description)) = budget.take(&field, "not found")
@@ -126,37 +170,29 @@ impl From<Error> for Status {
                 {
                     d.add_bad_request_violation(field, description);
                 }
-                status(Code::NotFound, &text, d)
-            }
-            Error::AlreadyExists { kind, id } => {
+                d
+            }),
+            Error::AlreadyExists { kind, id } => status(Code::AlreadyExists, &text, |budget| {
                 let (id, _) = budget.take(&id, "").unwrap_or_default();
-                status(
-                    Code::AlreadyExists,
-                    &text,
-                    ErrorDetails::with_resource_info(kind, id, "", "already exists"),
-                )
-            }
+                ErrorDetails::with_resource_info(kind, id, "", "already exists")
+            }),
             Error::FailedPrecondition { violations, .. } => {
-                let v: Vec<PreconditionViolation> = violations
-                    .iter()
-                    .map_while(|p| {
-                        let (subject, description) = budget.take(&p.subject, &p.description)?;
-                        Some(PreconditionViolation::new(
-                            p.kind.clone(),
-                            subject,
-                            description,
-                        ))
-                    })
-                    .collect();
-                status(
-                    Code::FailedPrecondition,
-                    &text,
-                    ErrorDetails::with_precondition_failure(v),
-                )
+                status(Code::FailedPrecondition, &text, |budget| {
+                    let v: Vec<PreconditionViolation> = violations
+                        .iter()
+                        .map_while(|p| {
+                            let (subject, description) = budget.take(&p.subject, &p.description)?;
+                            Some(PreconditionViolation::new(
+                                p.kind.clone(),
+                                subject,
+                                description,
+                            ))
+                        })
+                        .collect();
+                    ErrorDetails::with_precondition_failure(v)
+                })
             }
-            Error::Compacted { oldest, current } => status(
-                Code::FailedPrecondition,
-                &text,
+            Error::Compacted { oldest, current } => status(Code::FailedPrecondition, &text, |_| {
                 ErrorDetails::with_error_info(
                     "REVISION_COMPACTED",
                     "entente.v1",
@@ -164,17 +200,15 @@ impl From<Error> for Status {
                         ("oldest_revision".to_string(), oldest.to_string()),
                         ("current_revision".to_string(), current.to_string()),
                     ],
-                ),
-            ),
-            Error::Lagged { last } => status(
-                Code::ResourceExhausted,
-                &text,
+                )
+            }),
+            Error::Lagged { last } => status(Code::ResourceExhausted, &text, |_| {
                 ErrorDetails::with_error_info(
                     "CONSUMER_LAGGED",
                     "entente.v1",
                     [("last_revision".to_string(), last.to_string())],
-                ),
-            ),
+                )
+            }),
             Error::Aborted(_) => Status::new(Code::Aborted, message(&text)),
             Error::Unauthenticated(_) => Status::new(Code::Unauthenticated, message(&text)),
             Error::PermissionDenied(_) => Status::new(Code::PermissionDenied, message(&text)),
@@ -210,11 +244,51 @@ mod tests {
         assert!(m.chars().map(encoded_len).sum::<usize>() <= MESSAGE_BYTES);
         assert!(m.ends_with('…'));
         assert_eq!(message("short message"), "short message");
-        let mut b = Budget(DETAIL_BYTES);
+        let mut b = Budget::new(DETAIL_BYTES, 160);
         let mut taken = 0;
         while let Some((n, d)) = b.take(&"f".repeat(300), &"d".repeat(300)) {
             taken += n.len() + d.len();
         }
         assert!(taken <= DETAIL_BYTES, "{taken}");
+    }
+
+    /// grpcio-status's `from_call` refuses a status whose details' message differs from
+    /// `grpc-message`; and however long the message and the violations, the headers stay
+    /// within budget.
+    #[test]
+    fn the_details_carry_the_message_and_fit_the_budget() {
+        for (text, n) in [
+            ("short", 1),
+            (&*"x".repeat(2000), 40),
+            (&*"é".repeat(900), 40),
+        ] {
+            let e = Error::Invalid(
+                (0..n)
+                    .map(|i| crate::error::FieldViolation {
+                        field: format!("participants[{i}].{}", "f".repeat(80)),
+                        description: "d".repeat(300),
+                    })
+                    .collect(),
+            );
+            let status = Status::from(Error::FailedPrecondition {
+                message: text.to_string(),
+                violations: Vec::new(),
+            });
+            for s in [Status::from(e), status] {
+                let carried = <tonic_types::pb::Status as prost::Message>::decode(s.details())
+                    .expect("details");
+                assert_eq!(carried.message, s.message());
+                let mut headers = http::HeaderMap::new();
+                let headers = s
+                    .add_header(&mut headers)
+                    .map(|_| headers)
+                    .expect("headers");
+                let bytes: usize = headers
+                    .iter()
+                    .map(|(k, v)| k.as_str().len() + v.len())
+                    .sum();
+                assert!(bytes <= HEADER_BYTES, "{bytes}");
+            }
+        }
     }
 }

@@ -138,7 +138,13 @@ impl Scheduler {
         let display_name = if input.display_name.is_empty() {
             String::new()
         } else {
-            validate::text("feed.display_name", &input.display_name)?
+            // A name like every other: 200 characters (it is the calendar's title in the
+            // subscriber's app).
+            validate::bounded(
+                "feed.display_name",
+                &input.display_name,
+                validate::MAX_NAME_CHARS,
+            )?
         };
         let past_days = days("feed.past_days", input.past_days)?;
         let future_days = days("feed.future_days", input.future_days)?;

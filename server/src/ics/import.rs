@@ -314,6 +314,8 @@ impl Scheduler {
             .any(|c| c.severity == Severity::Hard);
         if opts.dry_run {
             if hard && !opts.allow_conflicts {
+                // Refused, as the import itself would refuse it: no event id.
+                out.event_id.clear();
                 out.reason = "it has hard conflicts (allow_conflicts writes over them)".into();
                 return Ok(out);
             }
