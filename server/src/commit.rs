@@ -435,7 +435,14 @@ impl Tx {
             office: who.office.clone(),
             token: who.token.clone(),
             method: method.to_string(),
-            resource: crate::audit::resource_name(self.batch.first_key().unwrap_or_default()),
+            // The record the write is about: a create with a request_id stores its
+            // idempotency record first, and was audited as `requests/<office>`.
+            resource: crate::audit::resource_name(
+                self.batch
+                    .first_record_key()
+                    .or(self.batch.first_key())
+                    .unwrap_or_default(),
+            ),
         };
         let changes = self
             .changes

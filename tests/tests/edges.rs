@@ -109,3 +109,41 @@ async fn a_refused_import_result_names_no_event() {
         assert!(!r[0].conflicts.is_empty(), "{r:?}");
     }
 }
+
+/// Item 17: the audit record of a create with a request_id named the idempotency record
+/// (`requests/<office>`) instead of the event.
+#[tokio::test]
+async fn a_create_with_a_request_id_is_audited_as_the_event() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    server
+        .events()
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(event(
+                pb::EventKind::BilateralMeeting,
+                "Talks",
+                "kazan-expo",
+                &["putin"],
+                timed("2024-10-23T16:00", "2024-10-23T17:00"),
+            ))),
+            event_id: "talks".into(),
+            request_id: "4f6c1a52-3b9e-4e5d-9a1f-0c2b7d8e9f10".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("created");
+    let records = pb::audit_service_client::AuditServiceClient::new(server.channel.clone())
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_inner()
+        .records;
+    let created = records
+        .iter()
+        .find(|r| r.method == "/entente.v1.EventService/CreateEvent")
+        .expect("the creation is audited");
+    assert_eq!(created.resource, "events/talks", "{records:?}");
+}

@@ -170,6 +170,15 @@ impl Batch {
     pub fn first_key(&self) -> Option<&[u8]> {
         self.ops.first().map(|(k, _)| k.as_slice())
     }
+
+    /// The first key of a record a client can name: not an idempotency record nor server
+    /// metadata (which a write may store before the record it changes).
+    pub fn first_record_key(&self) -> Option<&[u8]> {
+        self.ops
+            .iter()
+            .map(|(k, _)| k.as_slice())
+            .find(|k| !k.starts_with(prefix::REQUEST) && !k.starts_with(prefix::META))
+    }
 }
 
 /// A callback over `(key, value)` pairs.
