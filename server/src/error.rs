@@ -67,6 +67,19 @@ pub enum Error {
         /// The current durable revision.
         current: u64,
     },
+    /// A resume point past the newest revision: a client that read another store (a
+    /// restored backup, another deployment) and would otherwise silently skip writes.
+    #[error(
+        "revision {asked} is newer than this store's newest, {current}: it was read from \
+         another store (a restored backup or another deployment); read the current state \
+         again, then watch from its revision"
+    )]
+    Ahead {
+        /// The revision asked for.
+        asked: u64,
+        /// The current durable revision.
+        current: u64,
+    },
     /// A watcher fell too far behind the writes; it resumes from `last`.
     #[error(
         "this watch fell too far behind the writes and was ended; resume after revision {last}"

@@ -159,6 +159,25 @@ impl Feed {
         }
         Ok(())
     }
+
+    /// Where a reader asking for the changes after `after` starts: 0 means the oldest
+    /// retained (so after the one before it); REVISION_COMPACTED when the changes after
+    /// `after` are no longer all in the log, REVISION_AHEAD when `after` is past `newest`,
+    /// the newest revision this server knows of (a resume point from another store would
+    /// otherwise skip the writes up to it).
+    fn resume_after(&self, after: u64, newest: u64) -> Result<u64> {
+        if after == 0 {
+            return Ok(self.oldest_revision().saturating_sub(1));
+        }
+        self.check_retained(after)?;
+        if after > newest {
+            return Err(Error::Ahead {
+                asked: after,
+                current: newest,
+            });
+        }
+        Ok(after)
+    }
 }
 
 /// Which changes a watcher wants; empty fields match everything.
@@ -487,6 +506,12 @@ impl Scheduler {
         Ok((out, last))
     }
 
+    /// The newest revision this server knows of: durable, or applied to memory and on its
+    /// way (a retry answered from its idempotency record names such a revision).
+    fn newest_revision(&self) -> u64 {
+        self.feed().durable_revision().max(self.revision())
+    }
+
     /// The changes after `after` that `who` may see and `filter` wants, a page at a time:
     /// the batches, the token of the next page (empty when all that is durable has been
     /// read), and the revision everything matching has been returned up to.
@@ -500,7 +525,7 @@ impl Scheduler {
     ) -> Result<(Vec<ChangeBatch>, String, u64)> {
         let after = match &page.after {
             Some(_) => page.after_sequence()?,
-            None => after,
+            None => self.feed().resume_after(after, self.newest_revision())?,
         };
         let until = self.feed().durable_revision();
         // A filter that matches little must not make one page scan the whole log.
@@ -536,10 +561,7 @@ impl Scheduler {
         let durable = self.feed().durable_revision();
         let after = match start {
             Start::Now => durable,
-            Start::After(a) => {
-                self.feed().check_retained(a)?;
-                a
-            }
+            Start::After(a) => self.feed().resume_after(a, self.newest_revision())?,
         };
         let (tx, rx) = mpsc::channel(16);
         let scheduler = self.clone();

@@ -403,15 +403,22 @@ async fn changes_older_than_the_retention_are_compacted_and_say_so() {
         .await
         .expect("sweep");
     assert_eq!(swept.compacted as i64, first);
+    // A resume point inside what was compacted (revision 1 and on are gone).
     for err in [
         server
             .changes()
-            .list_changes(pb::ListChangesRequest::default())
+            .list_changes(pb::ListChangesRequest {
+                after_revision: 1,
+                ..Default::default()
+            })
             .await
             .expect_err("compacted"),
         match server
             .changes()
-            .watch_changes(pb::WatchChangesRequest::default())
+            .watch_changes(pb::WatchChangesRequest {
+                after_revision: 1,
+                ..Default::default()
+            })
             .await
         {
             Err(e) => e,
@@ -436,6 +443,31 @@ async fn changes_older_than_the_retention_are_compacted_and_say_so() {
         .into_inner();
     assert_eq!(page.batches.len(), 1);
     assert_eq!(page.batches[0].changes[0].id, "late");
+    // 0 means "from the oldest retained", compaction or not (issue 32, item 8): the list
+    // and the watch start there instead of answering REVISION_COMPACTED.
+    let page = server
+        .changes()
+        .list_changes(pb::ListChangesRequest::default())
+        .await
+        .expect("from the oldest retained")
+        .into_inner();
+    assert_eq!(page.batches.len(), 1);
+    assert_eq!(page.batches[0].changes[0].id, "late");
+    let mut watch = server
+        .changes()
+        .watch_changes(pb::WatchChangesRequest::default())
+        .await
+        .expect("from the oldest retained")
+        .into_inner();
+    let first_batch = loop {
+        match next(&mut watch).await.expect("a message").expect("open") {
+            pb::WatchChangesResponse {
+                message: Some(pb::watch_changes_response::Message::Batch(b)),
+            } => break b,
+            _ => continue,
+        }
+    };
+    assert_eq!(first_batch.changes[0].id, "late");
 }
 
 #[tokio::test]

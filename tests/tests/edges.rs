@@ -147,3 +147,56 @@ async fn a_create_with_a_request_id_is_audited_as_the_event() {
         .expect("the creation is audited");
     assert_eq!(created.resource, "events/talks", "{records:?}");
 }
+
+/// Item 9: a resume point past the store's newest revision was accepted and echoed, and a
+/// watcher from there silently skipped the writes up to it.
+#[tokio::test]
+async fn a_resume_point_past_the_newest_revision_is_refused() {
+    use tonic_types::StatusExt;
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let head = server
+        .changes()
+        .list_changes(pb::ListChangesRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .revision;
+    assert!(head > 0);
+    let ahead = head + 1000;
+    let listed = server
+        .changes()
+        .list_changes(pb::ListChangesRequest {
+            after_revision: ahead,
+            ..Default::default()
+        })
+        .await
+        .expect_err("ahead");
+    let watched = match server
+        .changes()
+        .watch_changes(pb::WatchChangesRequest {
+            after_revision: ahead,
+            ..Default::default()
+        })
+        .await
+    {
+        Err(e) => e,
+        Ok(mut s) => s.get_mut().message().await.expect_err("ahead"),
+    };
+    for err in [listed, watched] {
+        assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
+        let info = err.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "REVISION_AHEAD");
+        assert_eq!(info.metadata["asked_revision"], ahead.to_string());
+        assert_eq!(info.metadata["current_revision"], head.to_string());
+    }
+    // The head itself is a fine resume point.
+    server
+        .changes()
+        .list_changes(pb::ListChangesRequest {
+            after_revision: head,
+            ..Default::default()
+        })
+        .await
+        .expect("at the head");
+}

@@ -202,6 +202,16 @@ impl From<Error> for Status {
                     ],
                 )
             }),
+            Error::Ahead { asked, current } => status(Code::OutOfRange, &text, |_| {
+                ErrorDetails::with_error_info(
+                    "REVISION_AHEAD",
+                    "entente.v1",
+                    [
+                        ("asked_revision".to_string(), asked.to_string()),
+                        ("current_revision".to_string(), current.to_string()),
+                    ],
+                )
+            }),
             Error::Lagged { last } => status(Code::ResourceExhausted, &text, |_| {
                 ErrorDetails::with_error_info(
                     "CONSUMER_LAGGED",
