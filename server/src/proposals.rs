@@ -953,6 +953,20 @@ impl Scheduler {
     /// [`Principal::system`].
     pub async fn expire_due(&self, who: &Principal) -> Result<usize> {
         policy::require_admin(who)?;
+        // Nothing due is no write: over PostgreSQL a write (even one that changes nothing)
+        // takes the commit lock and would end another server's sole-writer lease every
+        // sweep. What falls due between this look and the next sweep waits for that one.
+        let now = self.now();
+        let due = self.read(who, |view| {
+            view.state()
+                .proposals
+                .by_id
+                .values()
+                .any(|p| p.expired_by(now) && p.effective(now).1.is_some())
+        });
+        if !due {
+            return Ok(0);
+        }
         self.write(who, method::EXPIRE_PROPOSALS, |st, tx, now| {
             let due: Vec<(Proposal, Transition)> = st
                 .proposals

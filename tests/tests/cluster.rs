@@ -1338,6 +1338,27 @@ async fn until_holding(scheduler: &entente_server::Scheduler) {
     }
 }
 
+/// A sweep with nothing to do writes nothing, so it leaves another server's sole-writer
+/// lease alone (issue 32, item 16: every 30 s sweep took the commit lock and ended it).
+#[tokio::test]
+async fn a_sweep_with_nothing_to_do_leaves_the_lease_alone() {
+    let Some(url) = database("idle_sweep").await else {
+        return;
+    };
+    let default_follow = entente_server::Settings::default().follow_others;
+    let ((a, _on_a), (b, _on_b)) = holder_and_other(&url, default_follow).await;
+    until_holding(&a).await;
+    let swept = b
+        .sweep(&entente_server::Principal::system())
+        .await
+        .expect("sweep");
+    assert_eq!((swept.expired, swept.forgotten, swept.compacted), (0, 0, 0));
+    assert!(
+        a.answers_from_memory(),
+        "the holder was asked to let the lease go by a sweep that had nothing to do"
+    );
+}
+
 /// The server holding the sole-writer lease of the database at `url`, as the head row
 /// records it.
 async fn solo_holder(url: &str) -> Option<String> {
