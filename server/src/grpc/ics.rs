@@ -334,11 +334,11 @@ impl<B: Send + 'static> tower::Service<http::Request<B>> for FeedRoute {
 }
 
 /// A rendered feed's text as the bytes of a response body, without copying it.
-struct ArcText(std::sync::Arc<ics::Exported>);
+struct ArcText(std::sync::Arc<ics::feeds::RenderedFeed>);
 
 impl AsRef<[u8]> for ArcText {
     fn as_ref(&self) -> &[u8] {
-        self.0.ics.as_bytes()
+        self.0.exported.ics.as_bytes()
     }
 }
 
@@ -367,7 +367,7 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
             return plain(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
         }
     };
-    let etag = format!("\"{}\"", &crate::auth::digest(&exported.ics)[..32]);
+    let etag = exported.etag.clone();
     let matches = req
         .headers
         .get_all(http::header::IF_NONE_MATCH)

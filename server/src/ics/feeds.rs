@@ -219,7 +219,7 @@ impl Scheduler {
     /// twenty of them asking at once for a large feed got twenty renders. A render runs on
     /// the heavy-work pool in the feed's office's turn, so parallel requests for it wait
     /// for the first and then find it rendered.
-    pub async fn calendar_feed(&self, secret: &str) -> Option<Result<Arc<Exported>>> {
+    pub async fn calendar_feed(&self, secret: &str) -> Option<Result<Arc<RenderedFeed>>> {
         let hash = digest(secret);
         let (feed, revision) = self.read(&Principal::system(), |view| {
             let st = view.state();
@@ -244,7 +244,10 @@ impl Scheduler {
                     return Ok(hit);
                 }
                 stop.check()?;
-                let out = Arc::new(s.render_feed(&feed, today)?);
+                let exported = s.render_feed(&feed, today)?;
+                // Hashed once per render, not per request: a feed is megabytes.
+                let etag = format!("\"{}\"", &digest(&exported.ics)[..32]);
+                let out = Arc::new(RenderedFeed { exported, etag });
                 s.feed_cache().put(&feed.id, today, out.clone());
                 Ok(out)
             })
@@ -281,6 +284,15 @@ impl Scheduler {
     }
 }
 
+/// A feed as rendered, with its ETag.
+#[derive(Debug)]
+pub struct RenderedFeed {
+    /// The calendar.
+    pub exported: Exported,
+    /// Its ETag (quoted), from the text's digest.
+    pub etag: String,
+}
+
 /// Rendered feeds: the latest render of each feed, with the revision and day it is of.
 /// At most [`Cache::FEEDS`] feeds are kept; past that, the one rendered longest ago goes.
 #[derive(Debug, Default)]
@@ -294,14 +306,14 @@ struct Rendered {
     revision: u64,
     today: i64,
     order: u64,
-    exported: Arc<Exported>,
+    exported: Arc<RenderedFeed>,
 }
 
 impl Cache {
     /// How many feeds' renders are kept (each at most `MAX_EVENTS` events).
     pub const FEEDS: usize = 64;
 
-    fn get(&self, id: &str, revision: u64, today: i64) -> Option<Arc<Exported>> {
+    fn get(&self, id: &str, revision: u64, today: i64) -> Option<Arc<RenderedFeed>> {
         let feeds = crate::lock(&self.feeds);
         feeds
             .get(id)
@@ -309,7 +321,7 @@ impl Cache {
             .map(|r| r.exported.clone())
     }
 
-    fn put(&self, id: &str, today: i64, exported: Arc<Exported>) {
+    fn put(&self, id: &str, today: i64, exported: Arc<RenderedFeed>) {
         let order = self
             .renders
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -323,7 +335,7 @@ impl Cache {
                 feeds.remove(&k);
             }
         }
-        let revision = exported.revision;
+        let revision = exported.exported.revision;
         feeds.insert(
             id.to_string(),
             Rendered {
