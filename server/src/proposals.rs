@@ -957,27 +957,11 @@ impl Scheduler {
         // takes the commit lock and would end another server's sole-writer lease every
         // sweep. What falls due between this look and the next sweep waits for that one.
         let now = self.now();
-        let due = self.read(who, |view| {
-            view.state()
-                .proposals
-                .by_id
-                .values()
-                .any(|p| p.expired_by(now) && p.effective(now).1.is_some())
-        });
-        if !due {
+        if self.read(who, |view| due(view.state(), now).next().is_none()) {
             return Ok(0);
         }
         self.write(who, method::EXPIRE_PROPOSALS, |st, tx, now| {
-            let due: Vec<(Proposal, Transition)> = st
-                .proposals
-                .by_id
-                .values()
-                .filter(|p| p.expired_by(now))
-                .filter_map(|p| match p.effective(now) {
-                    (next, Some(t)) => Some((next, t)),
-                    _ => None,
-                })
-                .collect();
+            let due: Vec<(Proposal, Transition)> = due(st, now).collect();
             let n = due.len();
             for (p, t) in due {
                 store_transition(st, tx, p, &t);
@@ -986,6 +970,18 @@ impl Scheduler {
         })
         .await
     }
+}
+
+/// The proposals whose deadline has passed by `now`, each with what it becomes.
+fn due(st: &State, now: i64) -> impl Iterator<Item = (Proposal, Transition)> + '_ {
+    st.proposals
+        .by_id
+        .values()
+        .filter(move |p| p.expired_by(now))
+        .filter_map(move |p| match p.effective(now) {
+            (next, Some(t)) => Some((next, t)),
+            _ => None,
+        })
 }
 
 /// Which event a finalisation records, and the event to confirm with it, if any. The

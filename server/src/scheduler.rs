@@ -585,17 +585,14 @@ impl Scheduler {
     /// not a revision: no record a client sees changes.
     async fn forget_old_requests(&self, who: &Principal) -> Result<usize> {
         crate::policy::require_admin(who)?;
-        let retention = self.request_retention_micros();
-        let now = self.now();
         // As for expiries: nothing to forget is no write (see `Scheduler::expire_due`).
-        let cutoff = now.saturating_sub(retention);
+        let cutoff = self.now().saturating_sub(self.request_retention_micros());
         if !self.read(who, |view| {
             view.state().requests.values().any(|r| r.time < cutoff)
         }) {
             return Ok(0);
         }
         self.maintain(move |st, batch| {
-            let cutoff = now.saturating_sub(retention);
             let old: Vec<String> = st
                 .requests
                 .iter()

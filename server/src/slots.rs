@@ -1169,7 +1169,7 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> R
             if all.is_empty() {
                 return Err(Error::invalid(
                     "city",
-                    format!("no venue is registered in {}", validate_city(city)),
+                    format!("no venue is registered in {}", crate::validate::shown(city)),
                 ));
             }
             venues.extend(all.into_iter().map(Some));
@@ -1424,11 +1424,6 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> R
         fitting: n_fitting,
         diagnostics,
     })
-}
-
-/// The city as a message quotes it (`validate::shown` quotes it already).
-fn validate_city(city: &str) -> String {
-    crate::validate::shown(city)
 }
 
 /// An event at the slot, as CheckConflicts would be asked about it.

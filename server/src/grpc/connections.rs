@@ -111,7 +111,7 @@ impl Registry {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        since(self.epoch)
     }
 
     /// Registers a connection just accepted from `peer`, first making room for it: when
@@ -203,6 +203,11 @@ impl Registry {
     }
 }
 
+/// Milliseconds since `epoch`: the clock of a registry and its connections.
+fn since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_millis() as u64
+}
+
 async fn reap(registry: Weak<Registry>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -216,11 +221,6 @@ async fn reap(registry: Weak<Registry>, every: Duration) {
 }
 
 impl Conn {
-    /// Where the connection comes from.
-    pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
     /// Fails the connection's next read and write, and wakes a read waiting for bytes.
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -229,17 +229,26 @@ impl Conn {
 
     /// `Err` once the connection is closed; otherwise registers `cx` to be woken when it is.
     pub(crate) fn poll_open(&self, cx: &Context<'_>) -> Poll<std::io::Result<()>> {
-        if !self.closed.load(Ordering::Acquire) {
+        if !self.is_closed() {
             self.waker.register(cx.waker());
             // Closed between the look and the registration: the wake may have been missed.
-            if !self.closed.load(Ordering::Acquire) {
+            if !self.is_closed() {
                 return Poll::Pending;
             }
         }
-        Poll::Ready(Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "connection closed by the server: idle, or every slot taken",
-        )))
+        Poll::Ready(self.check_open())
+    }
+
+    /// `Err` once the connection is closed: its reads and writes then fail, and the server
+    /// drops it.
+    pub(crate) fn check_open(&self) -> std::io::Result<()> {
+        if self.is_closed() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connection closed by the server: idle, stalled, or its slot was needed",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the connection has been closed.
@@ -252,10 +261,7 @@ impl Conn {
         let blocked = self.blocked_ms.load(Ordering::Relaxed);
         match (poll.is_ready(), blocked == NOT_BLOCKED) {
             (true, false) => self.blocked_ms.store(NOT_BLOCKED, Ordering::Release),
-            (false, true) => {
-                let now = self.epoch.elapsed().as_millis() as u64;
-                self.blocked_ms.store(now, Ordering::Release);
-            }
+            (false, true) => self.blocked_ms.store(since(self.epoch), Ordering::Release),
             _ => {}
         }
     }
@@ -287,13 +293,12 @@ struct Call(Arc<Conn>);
 impl Drop for Call {
     fn drop(&mut self) {
         let c = &self.0;
-        if let Some(r) = c.registry.upgrade() {
-            c.last_call_ms.store(r.now_ms(), Ordering::Release);
-            if c.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-                r.changed.notify_waiters();
-            }
-        } else {
-            c.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // The time first: the reaper must never see no call in flight with an old one.
+        c.last_call_ms.store(since(c.epoch), Ordering::Release);
+        if c.in_flight.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(r) = c.registry.upgrade()
+        {
+            r.changed.notify_waiters();
         }
     }
 }

@@ -139,18 +139,6 @@ impl Connected for Limited {
     }
 }
 
-impl Limited {
-    /// A closed connection's reads and writes fail (the caller then drops it).
-    fn closed(&self) -> Option<std::io::Error> {
-        self.slot.0.is_closed().then(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connection closed by the server: idle, or its slot was needed",
-            )
-        })
-    }
-}
-
 impl AsyncRead for Limited {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -174,7 +162,7 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if let Some(e) = self.closed() {
+        if let Err(e) = self.slot.0.check_open() {
             return Poll::Ready(Err(e));
         }
         let poll = match &mut self.io {
@@ -201,7 +189,7 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        if let Some(e) = self.closed() {
+        if let Err(e) = self.slot.0.check_open() {
             return Poll::Ready(Err(e));
         }
         let poll = match &mut self.io {

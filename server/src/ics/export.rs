@@ -62,36 +62,40 @@ pub fn calendar(st: &State, events: &[std::sync::Arc<Event>], opts: &Options) ->
         cal.components[0].component_ids.push(id);
     }
     if !opts.utc_times {
-        // One VTIMEZONE per TZID used, over the years that zone's own events span (plus
-        // calcard's margins: a day before, two years after). calcard's
-        // `add_missing_timezones` gives every zone the span of all the events together,
-        // so one event in 1900 and one in 2126 made each zone's VTIMEZONE scan 226 years.
-        // In the order the zones are first used, as calcard writes them.
-        let mut spans: Vec<(&str, i64, i64)> = Vec::new();
-        let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for e in events.iter().filter(|e| matches!(e.timing, Timing::Timed)) {
-            let tz = e.start.zone.name();
-            let i = *at.entry(tz).or_insert_with(|| {
-                spans.push((tz, e.start.utc, e.end.utc));
-                spans.len() - 1
-            });
-            let (_, lo, hi) = &mut spans[i];
-            *lo = (*lo).min(e.start.utc);
-            *hi = (*hi).max(e.end.utc);
-        }
-        for (tz, lo, hi) in spans {
-            let year_start = |y: i32| {
-                NaiveDate::from_ymd_opt(y, 1, 1)
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map_or(0, |t| t.and_utc().timestamp())
-            };
-            let year = |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or(1970, |d| d.year());
-            let from = year_start(year(lo)).saturating_sub(86_400);
-            let to = year_start(year(hi).saturating_add(2));
-            cal.add_timezone(tz, from, to);
-        }
+        add_timezones(&mut cal, events);
     }
     cal.to_string()
+}
+
+/// One VTIMEZONE per TZID used, over the years that zone's own events span (plus calcard's
+/// margins: a day before, two years after), in the order the zones are first used, as
+/// calcard writes them. calcard's `add_missing_timezones` gives every zone the span of all
+/// the events together, so one event in 1900 and one in 2126 made each zone's VTIMEZONE
+/// scan 226 years.
+fn add_timezones(cal: &mut ICalendar, events: &[std::sync::Arc<Event>]) {
+    let mut spans: Vec<(&str, i64, i64)> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in events.iter().filter(|e| matches!(e.timing, Timing::Timed)) {
+        let tz = e.start.zone.name();
+        let i = *at.entry(tz).or_insert_with(|| {
+            spans.push((tz, e.start.utc, e.end.utc));
+            spans.len() - 1
+        });
+        let (_, lo, hi) = &mut spans[i];
+        *lo = (*lo).min(e.start.utc);
+        *hi = (*hi).max(e.end.utc);
+    }
+    let year = |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or(1970, |d| d.year());
+    let year_start = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(0, |t| t.and_utc().timestamp())
+    };
+    for (tz, lo, hi) in spans {
+        let from = year_start(year(lo)).saturating_sub(86_400);
+        let to = year_start(year(hi).saturating_add(2));
+        cal.add_timezone(tz, from, to);
+    }
 }
 
 fn vevent(st: &State, e: &Event, opts: &Options) -> ICalendarComponent {
