@@ -17,7 +17,9 @@
 //! - **working hours, work week, holidays**, read in the zone where they will be: the
 //!   venue's; without one, that of the venue of their previous event if it ended within
 //!   the 24 hours before `s`, else of their next if it starts within the 24 hours after
-//!   `e`, else their home zone. Every minute of the slot (each minute start `s + 60k`)
+//!   `e`, else their home zone. Only events the caller may see count for this: a hidden
+//!   event blocks time, but its zone is never used, shown or named (its times are told in
+//!   the zone the participant is judged in). Every minute of the slot (each minute start `s + 60k`)
 //!   read on that zone's wall clock must fall on one local day, within the hours, on a
 //!   working day of their country, and not on one of its holidays (ESTIMATED ones are
 //!   soft). So a slot that crosses a DST change is judged by the wall times it really
@@ -321,12 +323,21 @@ struct Near<'a> {
     end: i64,
     confirmed: bool,
     venue: Option<&'a Venue>,
+    /// Whether the caller may see it: a hidden event blocks time, but neither its zone nor
+    /// its place may show in an answer.
+    shown: bool,
 }
 
 impl Near<'_> {
     /// The zone of the place it is held.
     fn zone(&self) -> Tz {
         self.venue.map_or(self.event.zone(), |v| v.zone)
+    }
+
+    /// The zone to tell the caller its times in: its own when they may see it, else
+    /// `instead` (one they already know).
+    fn shown_zone(&self, instead: Tz) -> Tz {
+        if self.shown { self.zone() } else { instead }
     }
 }
 
@@ -338,6 +349,10 @@ struct Timeline<'a> {
     /// Indexes into `by_start`, by (end, start, reverse id): the last one ending by `t`
     /// is the previous event.
     by_end: Vec<usize>,
+    /// The entries of `by_end` the caller may see, in the same order.
+    shown_by_end: Vec<usize>,
+    /// Indexes into `by_start` of the events the caller may see.
+    shown_by_start: Vec<usize>,
     /// The longest event, so an overlap scan knows where to stop.
     span: i64,
 }
@@ -353,9 +368,13 @@ impl<'a> Timeline<'a> {
                 .then_with(|| b.event.id.cmp(&a.event.id))
         });
         let span = evs.iter().map(|e| e.end - e.start).max().unwrap_or(0);
+        let shown_by_end = by_end.iter().copied().filter(|&i| evs[i].shown).collect();
+        let shown_by_start = (0..evs.len()).filter(|&i| evs[i].shown).collect();
         Timeline {
             by_start: evs,
             by_end,
+            shown_by_end,
+            shown_by_start,
             span,
         }
     }
@@ -381,6 +400,23 @@ impl<'a> Timeline<'a> {
     fn next(&self, t: i64) -> Option<&Near<'a>> {
         let k = self.by_start.partition_point(|e| e.start < t);
         self.by_start.get(k)
+    }
+
+    /// The latest event the caller may see ending at or before `t`.
+    fn previous_shown(&self, t: i64) -> Option<&Near<'a>> {
+        let n = self
+            .shown_by_end
+            .partition_point(|&i| self.by_start[i].end <= t);
+        n.checked_sub(1)
+            .map(|k| &self.by_start[self.shown_by_end[k]])
+    }
+
+    /// The earliest event the caller may see starting at or after `t`.
+    fn next_shown(&self, t: i64) -> Option<&Near<'a>> {
+        let k = self
+            .shown_by_start
+            .partition_point(|&i| self.by_start[i].start < t);
+        self.shown_by_start.get(k).map(|&i| &self.by_start[i])
     }
 }
 
@@ -518,15 +554,24 @@ struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
-    /// The zone where `p` will be for `[s, e)` at `venue`.
+    /// The zone where `p` will be for `[s, e)` at `venue`, as far as the caller may know:
+    /// only events they may see say where a participant is.
     fn zone_of(&self, p: &Person<'a>, venue: Option<&Venue>, s: i64, e: i64) -> Tz {
         if let Some(v) = venue {
             return v.zone;
         }
-        if let Some(prev) = p.timeline.previous(s).filter(|x| s - x.end <= NEARBY_SECS) {
+        if let Some(prev) = p
+            .timeline
+            .previous_shown(s)
+            .filter(|x| s - x.end <= NEARBY_SECS)
+        {
             return prev.zone();
         }
-        if let Some(next) = p.timeline.next(e).filter(|x| x.start - e <= NEARBY_SECS) {
+        if let Some(next) = p
+            .timeline
+            .next_shown(e)
+            .filter(|x| x.start - e <= NEARBY_SECS)
+        {
             return next.zone();
         }
         p.who.home_zone
@@ -564,8 +609,9 @@ impl<'a> Search<'a> {
                 Status::SoftConflict
             };
             say(&mut v, status, x.confirmed, &|| {
-                words.conflict(p, ConflictKind::Participant, x.event, || {
-                    words.busy(p, x, "overlaps the slot")
+                let here = self.zone_of(p, venue, s, e);
+                words.conflict(p, ConflictKind::Participant, x, here, || {
+                    words.busy(p, x, here, "overlaps the slot")
                 })
             });
         }
@@ -582,6 +628,7 @@ impl<'a> Search<'a> {
                         words.busy(
                             p,
                             x,
+                            self.zone_of(p, venue, s, e),
                             &format!("falls within the {} buffer {side} the slot", hm(secs)),
                         )
                     });
@@ -608,14 +655,20 @@ impl<'a> Search<'a> {
                 if gap < need {
                     let hard = c.travel == Strength::Hard && x.confirmed;
                     say(&mut v, Status::TravelTight, hard, &|| {
-                        words.conflict(p, ConflictKind::Travel, x.event, || {
-                            format!(
-                                "{} has {} to travel to or from {}, too little for the journey",
-                                p.who.display_name,
-                                hm(gap),
-                                words.view.mention(x.event)
-                            )
-                        })
+                        words.conflict(
+                            p,
+                            ConflictKind::Travel,
+                            x,
+                            self.zone_of(p, venue, s, e),
+                            || {
+                                format!(
+                                    "{} has {} to travel to or from {}, too little for the journey",
+                                    p.who.display_name,
+                                    hm(gap),
+                                    words.view.mention(x.event)
+                                )
+                            },
+                        )
                     });
                 }
             }
@@ -720,27 +773,29 @@ impl Words<'_> {
     }
 
     /// CheckConflicts' sentence for the conflict with `other`, else `fallback`.
+    /// `here` is the zone the participant is judged in (see [`Search::zone_of`]): the
+    /// times of an event the caller may not see are told in it, never in the event's own.
     fn conflict(
         &self,
         p: &Person<'_>,
         kind: ConflictKind,
-        other: &Event,
+        other: &Near<'_>,
+        here: Tz,
         fallback: impl FnOnce() -> String,
     ) -> String {
-        let shown = self.view.sees(other);
         self.conflicts
             .iter()
             .find(|c| {
                 c.kind == kind
                     && c.participant.as_deref() == Some(p.who.id.as_str())
-                    && (!shown || c.other_event == other.id)
+                    && (!other.shown || c.other_event == other.event.id)
             })
-            .map(|c| conflicts::describe(self.view.state(), c, other.zone()))
+            .map(|c| conflicts::describe(self.view.state(), c, other.shown_zone(here)))
             .unwrap_or_else(fallback)
     }
 
-    fn busy(&self, p: &Person<'_>, x: &Near<'_>, what: &str) -> String {
-        let zone = x.zone();
+    fn busy(&self, p: &Person<'_>, x: &Near<'_>, here: Tz, what: &str) -> String {
+        let zone = x.shown_zone(here);
         format!(
             "{} is in {} from {} to {}, which {what}",
             p.who.display_name,
@@ -1048,12 +1103,13 @@ pub fn reads(st: &State, q: &Query, travel: &TravelSettings) -> State {
 }
 
 /// An event as the search holds it, counting as `status`.
-fn near<'a>(st: &'a State, e: &'a Event, status: EventStatus) -> Near<'a> {
+fn near<'a>(view: View<'a>, e: &'a Event, status: EventStatus) -> Near<'a> {
     Near {
         start: e.start.utc,
         end: e.end.utc,
         confirmed: status == EventStatus::Confirmed,
-        venue: st.venues.get(e.venue_id.as_str()),
+        venue: view.state().venues.get(e.venue_id.as_str()),
+        shown: view.sees(e),
         event: e,
     }
 }
@@ -1221,7 +1277,7 @@ fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> R
         .unwrap_or(0);
     let reach = travel.required_secs(20_100.0).max(NEARBY_SECS) + max_buffer + 60;
     let counts = |e: &Event| e.is_live() && !related.contains(&e.id);
-    let near = |e: &'a Event, status: EventStatus| near(st, e, status);
+    let near = |e: &'a Event, status: EventStatus| near(view, e, status);
     let mut people = Vec::with_capacity(q.participants.len());
     for (i, need) in q.participants.iter().enumerate() {
         let id = need.participant_id.trim();

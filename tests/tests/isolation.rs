@@ -79,6 +79,69 @@ fn proposal_content(vis: &str) -> [String; 2] {
     ]
 }
 
+/// Where each zone canary is held and the zone its times were entered in: zones no other
+/// record of the world uses, so that a hidden event's place or zone named anywhere is
+/// found. (venue id, venue zone, its offset that day; entered zone, its offset that day)
+fn zone_canary(vis: &str) -> [&'static str; 5] {
+    match vis {
+        "public" => [
+            "hall-public",
+            "Asia/Kolkata",
+            "+05:30",
+            "Asia/Yangon",
+            "+06:30",
+        ],
+        "parties" => [
+            "hall-parties",
+            "Pacific/Chatham",
+            "+12:45",
+            "Australia/Eucla",
+            "+08:45",
+        ],
+        _ => [
+            "hall-private",
+            "Asia/Kathmandu",
+            "+05:45",
+            "Pacific/Marquesas",
+            "-09:30",
+        ],
+    }
+}
+fn zone_event_id(vis: &str) -> String {
+    format!("zone-canary-{vis}")
+}
+fn zone_content(vis: &str) -> [String; 2] {
+    [
+        format!("Zone canary {vis}"),
+        format!("Zone canary notes {vis}"),
+    ]
+}
+/// The zone canaries' hours (Moscow time) before the day's probe window opens at 08:00: the
+/// private one last, so that the slots of 08:00 have it as the leaders' previous event (with
+/// its buffer, and its journey from Kathmandu).
+fn zone_hours(vis: &str) -> (&'static str, &'static str) {
+    match vis {
+        "public" => ("05:00", "05:30"),
+        "parties" => ("05:45", "06:45"),
+        _ => ("07:00", "07:45"),
+    }
+}
+/// What would give a hidden zone canary away: its venue's zone (unless the reply shows the
+/// venue itself, a public directory record), and the zone its times were entered in.
+fn zone_leak(text: &str, vis: &str) -> Option<&'static str> {
+    let [venue, vz, vo, ez, eo] = zone_canary(vis);
+    let compact = |o: &'static str| o.replacen(':', "", 1);
+    let mut tells = vec![ez, eo];
+    if !text.contains(venue) {
+        tells.extend([vz, vo]);
+    }
+    tells.into_iter().find(|t| text.contains(t)).or_else(|| {
+        [eo, vo]
+            .into_iter()
+            .find(|o| text.contains(&compact(o)) && (*o == eo || !text.contains(venue)))
+    })
+}
+
 /// The day of the canary events, and the hour each starts.
 const DAY: &str = "2025-09-10";
 fn hour(vis: &str) -> u32 {
@@ -217,6 +280,62 @@ async fn world() -> TestServer {
             })
             .await
             .unwrap_or_else(|e| panic!("canary proposal {vis}: {e:?}"));
+    }
+    // The zone canaries: the same leaders and visibilities, earlier that day, far away.
+    for (vis, v) in VISIBILITIES {
+        let [venue_id, venue_zone, _, entered, _] = zone_canary(vis);
+        venue(
+            &mut admin,
+            venue_id,
+            venue_id,
+            "NP",
+            venue_zone,
+            Some((27.7, 85.3)),
+        )
+        .await;
+        let (from, to) = zone_hours(vis);
+        let [title, description] = zone_content(vis);
+        let mut e = event(
+            pb::EventKind::BilateralMeeting,
+            &title,
+            venue_id,
+            &["putin", "lula"],
+            None,
+        );
+        // The Moscow hours, entered as wall times of the canary's own zone.
+        let moscow: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        let zone: chrono_tz::Tz = entered.parse().unwrap();
+        let wall = |hm: &str| {
+            use chrono::TimeZone;
+            let local =
+                chrono::NaiveDateTime::parse_from_str(&format!("{DAY}T{hm}"), "%Y-%m-%dT%H:%M")
+                    .unwrap();
+            moscow
+                .from_local_datetime(&local)
+                .unwrap()
+                .with_timezone(&zone)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        };
+        e.timing = Some(pb::EventTiming {
+            span: Some(pb::event_timing::Span::Timed(pb::TimedSpan {
+                start: wall(from),
+                end: wall(to),
+                time_zone: entered.into(),
+            })),
+        });
+        e.description = description;
+        e.visibility = *v as i32;
+        e.status = pb::EventStatus::Confirmed as i32;
+        ru.events
+            .create_event(pb::CreateEventRequest {
+                event: Some(Box::new(e)),
+                event_id: zone_event_id(vis),
+                allow_conflicts: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("zone canary {vis}: {e:?}"));
     }
     // Brazil writes a public event over all three at the Kremlin's hall.
     let mut over = event(
@@ -1303,7 +1422,21 @@ async fn no_rpc_shows_an_office_what_it_may_not_see() {
                             proposal_id(vis),
                             proposal_content(vis),
                         ),
+                        (
+                            sees_event(&office, vis),
+                            zone_event_id(vis),
+                            zone_content(vis),
+                        ),
                     ];
+                    if !sees_event(&office, vis)
+                        && let Some(tell) = zone_leak(&s.text, vis)
+                    {
+                        leaks.push(format!(
+                            "{rpc} as {token} ({office} {role}) shows where the {vis} zone \
+                             canary is ({tell}): {}",
+                            s.text
+                        ));
+                    }
                     for (visible, id, content) in records {
                         let mut canaries: Vec<&String> = content.iter().collect();
                         if !s.named.contains(&id) {
