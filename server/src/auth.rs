@@ -60,6 +60,11 @@ pub struct Principal {
     /// Offices that let this one answer for their participants' attendance at events of
     /// the forums it runs (`attendance_delegates` in the access file).
     pub answers_for: BTreeSet<String>,
+    /// Which configured token this is, as [`credential`] of its digest; empty for a
+    /// principal no token stands behind (access control off, embedders, the system).
+    /// What a caller creates that outlives the call (a calendar feed) records it, and
+    /// stops working once no configured, unexpired token has it.
+    pub credential: String,
 }
 
 impl Principal {
@@ -82,6 +87,7 @@ impl Principal {
             role: Role::Admin,
             secretariat_of: BTreeSet::new(),
             answers_for: BTreeSet::new(),
+            credential: String::new(),
         }
     }
 
@@ -93,6 +99,7 @@ impl Principal {
             role,
             secretariat_of: BTreeSet::new(),
             answers_for: BTreeSet::new(),
+            credential: String::new(),
         }
     }
 
@@ -143,6 +150,15 @@ pub(crate) struct TokenEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     tokens: HashMap<String, (Arc<Principal>, Option<i64>)>,
+    /// The same expiries by [`credential`].
+    credentials: HashMap<String, Option<i64>>,
+}
+
+/// The credential of the token whose digest is `sha256_hex`: a second one-way step, so
+/// that what the store keeps of a token (in a calendar feed) is not the digest that
+/// authenticates it in the access file.
+pub fn credential(sha256_hex: &str) -> String {
+    digest(&format!("entente credential {sha256_hex}"))
 }
 
 /// SHA-256 of a token, as lowercase hex.
@@ -185,6 +201,7 @@ impl Access {
             }
         }
         let mut by_digest = HashMap::new();
+        let mut credentials = HashMap::new();
         for t in tokens {
             let hex = t.sha256.trim().to_ascii_lowercase();
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -213,7 +230,9 @@ impl Access {
                 office: t.office,
                 token: t.name,
                 role: t.role,
+                credential: credential(&hex),
             };
+            credentials.insert(principal.credential.clone(), expires);
             if by_digest
                 .insert(hex, (Arc::new(principal), expires))
                 .is_some()
@@ -221,7 +240,10 @@ impl Access {
                 return Err("two tokens share one digest".into());
             }
         }
-        Ok(Access { tokens: by_digest })
+        Ok(Access {
+            tokens: by_digest,
+            credentials,
+        })
     }
 
     /// Whether any token is configured (otherwise access control is off).
@@ -240,6 +262,18 @@ impl Access {
             (p, expires) if expires.is_none_or(|e| now < e) => Some(p.clone()),
             _ => None,
         }
+    }
+
+    /// Whether what a principal of `credential` created may still act for it at `now`:
+    /// always with access control off (no token can be revoked); otherwise only while a
+    /// configured token with that credential has not expired. An empty credential (made
+    /// with access control off, or by an embedder) has no token behind it.
+    pub fn vouches_for(&self, credential: &str, now: i64) -> bool {
+        !self.enabled()
+            || self
+                .credentials
+                .get(credential)
+                .is_some_and(|expires| expires.is_none_or(|e| now < e))
     }
 }
 
@@ -291,5 +325,29 @@ mod tests {
             Access::parse(&text.replace("2027-01-01T00:00:00Z", "2027-01-01")).is_err(),
             "a date without a time and offset is refused"
         );
+    }
+
+    #[test]
+    fn a_credential_is_vouched_for_while_its_token_stands() {
+        let text = format!(
+            "[[tokens]]\nname = \"t\"\nsha256 = \"{}\"\noffice = \"RU\"\nrole = \"EDITOR\"\n\
+             expires = 2027-01-01T00:00:00Z\n",
+            digest("s")
+        );
+        let a = Access::parse(&text).expect("parse");
+        let end = 1_798_761_600;
+        let who = a.authenticate_at("s", end - 1).expect("token");
+        assert_eq!(who.credential, credential(&digest("s")));
+        assert_ne!(
+            who.credential,
+            digest("s"),
+            "the store never holds the digest"
+        );
+        assert!(a.vouches_for(&who.credential, end - 1));
+        assert!(!a.vouches_for(&who.credential, end), "expired");
+        assert!(!a.vouches_for("", end - 1), "no token behind it");
+        assert!(!a.vouches_for(&credential(&digest("other")), end - 1));
+        // Access control off: nothing can be revoked.
+        assert!(Access::default().vouches_for("", end));
     }
 }

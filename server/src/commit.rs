@@ -122,7 +122,7 @@ impl Record {
             Record::Event(r) => crate::events::stored::encode(r),
             Record::Proposal(r) => storage::encode(&**r),
             Record::WorkCalendar(r) => storage::encode(&**r),
-            Record::CalendarFeed(r) => storage::encode(&**r),
+            Record::CalendarFeed(r) => crate::ics::feeds::encode(r),
         }
     }
 
@@ -136,7 +136,9 @@ impl Record {
             Kind::Event => Record::Event(Arc::new(crate::events::stored::decode(key, bytes)?)),
             Kind::Proposal => Record::Proposal(Arc::new(storage::decode(key, bytes)?)),
             Kind::WorkCalendar => Record::WorkCalendar(Arc::new(storage::decode(key, bytes)?)),
-            Kind::CalendarFeed => Record::CalendarFeed(Arc::new(storage::decode(key, bytes)?)),
+            Kind::CalendarFeed => {
+                Record::CalendarFeed(Arc::new(crate::ics::feeds::decode(key, bytes)?))
+            }
         })
     }
 }

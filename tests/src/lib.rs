@@ -100,6 +100,50 @@ pub fn server_binary() -> PathBuf {
     bin
 }
 
+/// The real `entente-server` binary on `127.0.0.1:0` with two workers and `args`, once
+/// it serves: the process (killed when dropped), its address, and the lines of its log
+/// that follow (stdout, `RUST_LOG=info`), for a test to wait on.
+pub async fn spawn_server<I, S>(
+    args: I,
+) -> (
+    tokio::process::Child,
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn entente-server");
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read log")
+            .expect("the server exited before serving");
+        if let Some(rest) = line.split("entente is serving addr=").nth(1) {
+            break rest.trim().parse().expect("address");
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (server, addr, rx)
+}
+
 /// A running server and a channel to it.
 #[derive(Debug)]
 pub struct TestServer {
@@ -317,13 +361,26 @@ impl TestServer {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, Vec<(String, String)>, String) {
+        http_get(self.addr, path, headers).await
+    }
+
+    /// Clients that send `token` as a bearer token.
+    pub fn as_token(&self, token: &str) -> Authed {
+        Authed::new(&self.channel, token)
+    }
+}
+
+/// [`TestServer::http_get`] of a server at `addr` (one the test spawned as a process).
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: test-calendar\r\nConnection: close\r\n",
-            self.addr
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: test-calendar\r\nConnection: close\r\n"
         );
         for (k, v) in headers {
             req += &format!("{k}: {v}\r\n");
@@ -353,33 +410,6 @@ impl TestServer {
             body.to_string()
         };
         (status, headers, body)
-    }
-
-    /// Clients that send `token` as a bearer token.
-    pub fn as_token(&self, token: &str) -> Authed {
-        let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
-        Authed {
-            directory: DirectoryServiceClient::with_interceptor(
-                self.channel.clone(),
-                bearer.clone(),
-            ),
-            events: EventServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
-            conflicts: ConflictServiceClient::with_interceptor(
-                self.channel.clone(),
-                bearer.clone(),
-            ),
-            proposals: ProposalServiceClient::with_interceptor(
-                self.channel.clone(),
-                bearer.clone(),
-            ),
-            audit: AuditServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
-            changes: ChangeServiceClient::with_interceptor(self.channel.clone(), bearer.clone()),
-            calendars: CalendarServiceClient::with_interceptor(
-                self.channel.clone(),
-                bearer.clone(),
-            ),
-            ics: ICalendarServiceClient::with_interceptor(self.channel.clone(), bearer),
-        }
     }
 }
 
@@ -415,6 +445,24 @@ pub struct Authed {
     pub calendars: CalendarServiceClient<Svc>,
     /// iCalendar export, import and feeds.
     pub ics: ICalendarServiceClient<Svc>,
+}
+
+impl Authed {
+    /// Clients on `channel` that send `token` as a bearer token.
+    pub fn new(channel: &Channel, token: &str) -> Authed {
+        let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii token"));
+        let channel = channel.clone();
+        Authed {
+            directory: DirectoryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            events: EventServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            conflicts: ConflictServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            proposals: ProposalServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            audit: AuditServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            changes: ChangeServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            calendars: CalendarServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            ics: ICalendarServiceClient::with_interceptor(channel, bearer),
+        }
+    }
 }
 
 /// A chunked HTTP/1.1 body, joined.

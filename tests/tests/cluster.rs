@@ -993,28 +993,7 @@ async fn a_server_killed_mid_write_loses_nothing_and_retries_elsewhere_apply_onc
 /// The real server binary on the store at `url` (with `args` besides), and a channel to
 /// it once it serves. Killed when dropped.
 async fn spawn_server(url: &str, args: &[&str]) -> (tokio::process::Child, Channel) {
-    use tokio::io::AsyncBufReadExt;
-    let mut server = tokio::process::Command::new(entente_tests::server_binary())
-        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--store", url])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn entente-server");
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read log")
-            .expect("the server exited before serving");
-        if let Some(rest) = line.split("entente is serving addr=").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (server, addr, _) = entente_tests::spawn_server(["--store", url].iter().chain(args)).await;
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()

@@ -3,8 +3,8 @@
 //! example that CI runs, `examples/python/scenario.py`).
 
 use entente_proto::v1 as pb;
-use entente_tests::TestServer;
 use entente_tests::fixtures::{article_directory, bad_fields, create, event, timed};
+use entente_tests::{TestServer, offices};
 
 /// Item 21: "no venue is registered in "\"Atlantis\""": the city was quoted twice.
 #[tokio::test]
@@ -199,4 +199,140 @@ async fn a_resume_point_past_the_newest_revision_is_refused() {
         })
         .await
         .expect("at the head");
+}
+
+/// An access file with one token per (name, office, role); the secret of `name` is
+/// `secret-<name>`.
+fn access_file(tokens: &[(&str, &str, &str)]) -> String {
+    let mut text = String::new();
+    for (name, office, role) in tokens {
+        text += &format!(
+            "[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\noffice = \"{office}\"\nrole = \"{role}\"\n\n",
+            entente_server::auth::digest(&format!("secret-{name}"))
+        );
+    }
+    text
+}
+
+/// Item 20: a calendar feed outlived the token that created it: after that token was
+/// revoked (SIGHUP), its unauthenticated URL still served the office's view, an
+/// administrator's included. A feed now serves only while its creator's token stands.
+#[tokio::test]
+async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("entente.toml");
+    let all = [
+        ("ru-old", "RU", "EDITOR"),
+        ("ru-new", "RU", "EDITOR"),
+        ("root", "protocol-it", "ADMIN"),
+    ];
+    std::fs::write(&config, access_file(&all)).expect("write config");
+    let data = dir.path().join("data");
+    let (server, addr, mut log) = entente_tests::spawn_server([
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
+    .await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut root = entente_tests::Authed::new(&channel, "secret-root");
+    offices::participant(&mut root, "putin", "RU", "Europe/Moscow").await;
+    offices::venue(
+        &mut root,
+        "kazan-expo",
+        "Kazan",
+        "RU",
+        "Europe/Moscow",
+        Some((55.8, 49.1)),
+    )
+    .await;
+    root.events
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(event(
+                pb::EventKind::BilateralMeeting,
+                "Talks",
+                "kazan-expo",
+                &["putin"],
+                timed("2024-10-23T10:00", "2024-10-23T11:00"),
+            ))),
+            event_id: "talks".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("talks");
+    let mut paths = Vec::new();
+    for token in ["ru-old", "ru-new", "root"] {
+        let feed = entente_tests::Authed::new(&channel, &format!("secret-{token}"))
+            .ics
+            .create_calendar_feed(pb::CreateCalendarFeedRequest {
+                feed: Some(pb::CalendarFeed {
+                    display_name: format!("by {token}"),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("feed by {token}: {e:?}"))
+            .into_inner();
+        paths.push(feed.feed.expect("feed").path);
+    }
+    let statuses = |paths: Vec<String>| async move {
+        let mut out = Vec::new();
+        for p in &paths {
+            let (status, _, body) = entente_tests::http_get(addr, p, &[]).await;
+            if status == 200 {
+                assert!(body.contains("SUMMARY:Talks"), "{body}");
+            }
+            out.push(status);
+        }
+        out
+    };
+    assert_eq!(statuses(paths.clone()).await, [200, 200, 200]);
+    // Rewrites the access file and has the server read it again (SIGHUP).
+    let reload = |text: String| {
+        std::fs::write(&config, text).expect("rewrite config");
+        let pid = server.id().expect("pid").to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
+        assert!(ok.success());
+    };
+    let reloaded = async |log: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        while let Some(line) = log.recv().await {
+            if line.contains("tokens reloaded") {
+                return;
+            }
+        }
+        panic!("the server stopped before reloading");
+    };
+    // The old RU token and the administrator's are revoked; another RU token stays.
+    reload(access_file(&[("ru-new", "RU", "EDITOR")]));
+    reloaded(&mut log).await;
+    assert_eq!(statuses(paths.clone()).await, [404, 200, 404]);
+    // The feed is still the office's (listed, deletable); only its URL stopped. A token
+    // put back brings its feeds back.
+    let listed = entente_tests::Authed::new(&channel, "secret-ru-new")
+        .ics
+        .list_calendar_feeds(pb::ListCalendarFeedsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .feeds;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    reload(access_file(&all));
+    reloaded(&mut log).await;
+    assert_eq!(statuses(paths.clone()).await, [200, 200, 200]);
+    // Rotated: the same name with a new secret is another token.
+    let rotated = access_file(&all).replace(
+        &entente_server::auth::digest("secret-ru-old"),
+        &entente_server::auth::digest("secret-ru-old-rotated"),
+    );
+    reload(rotated);
+    reloaded(&mut log).await;
+    assert_eq!(statuses(paths.clone()).await, [404, 200, 200]);
 }

@@ -284,15 +284,17 @@ impl ICalendarService for Interop {
 
 /// `GET /ics/<secret>.ics`: the feed's calendar, with an ETag (a digest of the body) and
 /// 304 for a matching `If-None-Match`; 404 for an unknown or revoked secret.
+/// A feed whose creating token is no longer configured, or has expired, is 404 too.
 #[derive(Debug, Clone)]
 pub struct FeedRoute {
     scheduler: Scheduler,
+    tokens: super::access::Tokens,
 }
 
 impl FeedRoute {
-    /// Serves `scheduler`'s feeds.
-    pub fn new(scheduler: Scheduler) -> FeedRoute {
-        FeedRoute { scheduler }
+    /// Serves `scheduler`'s feeds while `tokens` vouch for their creators.
+    pub fn new(scheduler: Scheduler, tokens: super::access::Tokens) -> FeedRoute {
+        FeedRoute { scheduler, tokens }
     }
 }
 
@@ -327,9 +329,10 @@ impl<B: Send + 'static> tower::Service<http::Request<B>> for FeedRoute {
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let scheduler = self.scheduler.clone();
+        let tokens = self.tokens.clone();
         // Only the head is read (a GET has no body), and it is Send where the body may not be.
         let (head, _) = req.into_parts();
-        Box::pin(async move { Ok(serve_feed(&scheduler, &head).await) })
+        Box::pin(async move { Ok(serve_feed(&scheduler, &tokens, &head).await) })
     }
 }
 
@@ -342,7 +345,11 @@ impl AsRef<[u8]> for ArcText {
     }
 }
 
-async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::Response<Body> {
+async fn serve_feed(
+    scheduler: &Scheduler,
+    tokens: &super::access::Tokens,
+    req: &http::request::Parts,
+) -> http::Response<Body> {
     use http::StatusCode;
     if req.method != http::Method::GET && req.method != http::Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
@@ -357,7 +364,12 @@ async fn serve_feed(scheduler: &Scheduler, req: &http::request::Parts) -> http::
         return plain(StatusCode::NOT_FOUND, "no such calendar\n");
     };
     // Rendered on the heavy-work pool, once per revision (see `Scheduler::calendar_feed`).
-    let exported = match scheduler.calendar_feed(&secret).await {
+    let vouched = |creator: &str| {
+        tokens
+            .current()
+            .vouches_for(creator, chrono::Utc::now().timestamp())
+    };
+    let exported = match scheduler.calendar_feed(&secret, vouched).await {
         Some(Ok(e)) => e,
         None | Some(Err(Error::NotFound { .. })) => {
             return plain(StatusCode::NOT_FOUND, "no such calendar\n");

@@ -54,7 +54,7 @@ pub async fn routes(
         .max_decoding_message_size(max);
     let interop = ICalendarServiceServer::new(ics::Interop::new(scheduler.clone()))
         .max_decoding_message_size(max);
-    let feeds = ics::FeedRoute::new(scheduler.clone());
+    let feeds = ics::FeedRoute::new(scheduler.clone(), tokens.clone());
     let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
     // probes ask, besides the server as a whole ("").

@@ -6,6 +6,15 @@
 //! change feed and `ListCalendarFeeds` never hold it. Whoever has the URL reads what the
 //! creating office may see in that scope, as `ListEvents` would show it to that office;
 //! deleting the feed revokes the URL at once (404).
+//!
+//! A feed also records which token created it ([`Principal::credential`]), and serves
+//! only while that token is configured and unexpired: revoking or rotating a token on
+//! SIGHUP, or its `expires`, ends its feeds too (404), and they come back if it is
+//! restored. With access control off, feeds have no token behind them and serve as long
+//! as they exist.
+//!
+//! Stored form: postcard is not self-describing, so a feed carries its own format
+//! version (1: before `creator`, read with an empty one; 2: with it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +54,55 @@ pub struct CalendarFeed {
     pub utc_times: bool,
     /// Version and timestamps.
     pub meta: Meta,
+    /// The credential of the token that created it (empty: none, see the module doc).
+    pub creator: String,
+}
+
+/// The format version feeds are written in.
+pub const FEED_FORMAT: u8 = 2;
+
+/// A feed as stored in format 1, before it named its creator.
+#[derive(Debug, Deserialize, Serialize)]
+struct CalendarFeedV1 {
+    id: String,
+    display_name: String,
+    scope: Scope,
+    office: String,
+    admin: bool,
+    secretariat_of: Vec<String>,
+    secret_sha256: String,
+    past_days: u32,
+    future_days: u32,
+    utc_times: bool,
+    meta: Meta,
+}
+
+/// A feed's stored bytes.
+pub fn encode(f: &CalendarFeed) -> Vec<u8> {
+    crate::storage::encode_version(FEED_FORMAT, f)
+}
+
+/// A feed from its stored bytes, in any format this server has written. A feed of format
+/// 1 has no creator, and so serves only while access control is off.
+pub fn decode(key: &[u8], bytes: &[u8]) -> Result<CalendarFeed> {
+    if bytes.first() == Some(&FEED_FORMAT) {
+        return crate::storage::decode_version(FEED_FORMAT, key, bytes);
+    }
+    let f: CalendarFeedV1 = crate::storage::decode(key, bytes)?;
+    Ok(CalendarFeed {
+        id: f.id,
+        display_name: f.display_name,
+        scope: f.scope,
+        office: f.office,
+        admin: f.admin,
+        secretariat_of: f.secretariat_of,
+        secret_sha256: f.secret_sha256,
+        past_days: f.past_days,
+        future_days: f.future_days,
+        utc_times: f.utc_times,
+        meta: f.meta,
+        creator: String::new(),
+    })
 }
 
 impl Resource for CalendarFeed {
@@ -176,6 +234,7 @@ impl Scheduler {
                     future_days,
                     utc_times: input.utc_times,
                     meta: Meta::new(now),
+                    creator: who.credential.clone(),
                 };
                 st.put(tx, feed.clone());
                 Ok(feed)
@@ -213,13 +272,18 @@ impl Scheduler {
         .await
     }
 
-    /// The calendar behind a feed's secret, or `None` for an unknown or revoked secret.
+    /// The calendar behind a feed's secret, or `None` for an unknown or revoked secret, or
+    /// when `vouched` says no token stands behind its creator any more.
     ///
     /// A feed is rendered once per revision and day ([`Cache`]): calendar apps poll, and
     /// twenty of them asking at once for a large feed got twenty renders. A render runs on
     /// the heavy-work pool in the feed's office's turn, so parallel requests for it wait
     /// for the first and then find it rendered.
-    pub async fn calendar_feed(&self, secret: &str) -> Option<Result<Arc<RenderedFeed>>> {
+    pub async fn calendar_feed(
+        &self,
+        secret: &str,
+        vouched: impl FnOnce(&str) -> bool,
+    ) -> Option<Result<Arc<RenderedFeed>>> {
         let hash = digest(secret);
         let (feed, revision) = self.read(&Principal::system(), |view| {
             let st = view.state();
@@ -230,6 +294,9 @@ impl Scheduler {
                 .cloned();
             feed.map(|f| (f, st.revision))
         })?;
+        if !vouched(&feed.creator) {
+            return None;
+        }
         let today = self.now().div_euclid(1_000_000).div_euclid(86_400) * 86_400;
         if let Some(hit) = self.feed_cache().get(&feed.id, revision, today) {
             return Some(Ok(hit));
@@ -350,5 +417,38 @@ impl Cache {
     /// How many renders have been made (for tests and metrics).
     pub fn renders(&self) -> u64 {
         self.renders.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_stored_before_it_named_its_creator_reads_with_none() {
+        let old = CalendarFeedV1 {
+            id: "feed-1".into(),
+            display_name: "Kazan".into(),
+            scope: Scope::All,
+            office: "RU".into(),
+            admin: false,
+            secretariat_of: vec![],
+            secret_sha256: digest("s"),
+            past_days: 7,
+            future_days: 0,
+            utc_times: true,
+            meta: Meta::new(1),
+        };
+        let bytes = crate::storage::encode(&old);
+        let f = decode(b"k", &bytes).expect("format 1");
+        assert_eq!(
+            (f.id.as_str(), f.past_days, f.utc_times, f.creator.as_str()),
+            ("feed-1", 7, true, "")
+        );
+        let again = CalendarFeed {
+            creator: "c".into(),
+            ..f
+        };
+        assert_eq!(decode(b"k", &encode(&again)).expect("format 2"), again);
     }
 }
