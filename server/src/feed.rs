@@ -289,7 +289,7 @@ pub enum Seen {
 }
 
 /// One change as a watcher receives it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     /// Its position among its commit's changes (with the revision, its identity: what
     /// renders it alike for every watcher of one office).
@@ -427,8 +427,9 @@ pub enum Start {
 pub struct WatchOptions {
     /// Also send records as they were before.
     pub include_before: bool,
-    /// Checked before each progress message: `false` ends the stream UNAUTHENTICATED (a
-    /// token revoked or expired since the watch began).
+    /// Checked before each chunk of the catch-up from the log and before each progress
+    /// message: `false` ends the stream UNAUTHENTICATED (a token revoked or expired since
+    /// the watch began), so a slow reader of a long history stops reading it too.
     pub still_valid: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
@@ -588,8 +589,13 @@ impl Scheduler {
         (lagged, mut live): (&AtomicBool, mpsc::Receiver<Arc<Commit>>),
         tx: &mpsc::Sender<Result<Message>>,
     ) -> Result<()> {
+        let revoked =
+            || Error::Unauthenticated("the token of this watch was revoked or has expired".into());
         let mut last = after;
         while last < durable {
+            if opts.still_valid.as_ref().is_some_and(|ok| !ok()) {
+                return Err(revoked());
+            }
             let s = self.clone();
             let (w, f, inc) = (who.clone(), filter.clone(), opts.include_before);
             let (batches, through) = crate::blocking(move || {
@@ -635,9 +641,7 @@ impl Scheduler {
                 },
                 _ = tick.tick() => {
                     if opts.still_valid.as_ref().is_some_and(|ok| !ok()) {
-                        return Err(Error::Unauthenticated(
-                            "the token of this watch was revoked or has expired".into(),
-                        ));
+                        return Err(revoked());
                     }
                     // Everything this watcher wants up to the durable revision is in its
                     // queue: deliver what is there, then say so.

@@ -214,33 +214,82 @@ fn access_file(tokens: &[(&str, &str, &str)]) -> String {
     text
 }
 
+/// The real server binary reading its tokens from an access file the test rewrites.
+struct Configured {
+    server: tokio::process::Child,
+    addr: std::net::SocketAddr,
+    log: tokio::sync::mpsc::UnboundedReceiver<String>,
+    channel: tonic::transport::Channel,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Configured {
+    /// A server on a fresh folder with these tokens ([`access_file`]).
+    async fn start(tokens: &[(&str, &str, &str)]) -> Configured {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("entente.toml");
+        std::fs::write(&config, access_file(tokens)).expect("write config");
+        let data = dir.path().join("data");
+        let (server, addr, log) = entente_tests::spawn_server([
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ])
+        .await;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        Configured {
+            server,
+            addr,
+            log,
+            channel,
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// The clients of token `name`.
+    fn as_(&self, name: &str) -> entente_tests::Authed {
+        entente_tests::Authed::new(&self.channel, &format!("secret-{name}"))
+    }
+
+    /// Rewrites the access file as `text`, sends SIGHUP, and waits until the server says
+    /// it has read it.
+    async fn reload(&mut self, text: String) {
+        std::fs::write(&self.config, text).expect("rewrite config");
+        let pid = self.server.id().expect("pid").to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
+        assert!(ok.success());
+        while let Some(line) = self.log.recv().await {
+            if line.contains("tokens reloaded") {
+                return;
+            }
+        }
+        panic!("the server stopped before reloading");
+    }
+}
+
 /// Item 20: a calendar feed outlived the token that created it: after that token was
 /// revoked (SIGHUP), its unauthenticated URL still served the office's view, an
 /// administrator's included. A feed now serves only while its creator's token stands.
 #[tokio::test]
 async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("entente.toml");
     let all = [
         ("ru-old", "RU", "EDITOR"),
         ("ru-new", "RU", "EDITOR"),
         ("root", "protocol-it", "ADMIN"),
     ];
-    std::fs::write(&config, access_file(&all)).expect("write config");
-    let data = dir.path().join("data");
-    let (server, addr, mut log) = entente_tests::spawn_server([
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--config".as_ref(),
-        config.as_os_str(),
-    ])
-    .await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    let mut root = entente_tests::Authed::new(&channel, "secret-root");
+    let mut server = Configured::start(&all).await;
+    let addr = server.addr;
+    let mut root = server.as_("root");
     offices::participant(&mut root, "putin", "RU", "Europe/Moscow").await;
     offices::venue(
         &mut root,
@@ -267,7 +316,8 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
         .expect("talks");
     let mut paths = Vec::new();
     for token in ["ru-old", "ru-new", "root"] {
-        let feed = entente_tests::Authed::new(&channel, &format!("secret-{token}"))
+        let feed = server
+            .as_(token)
             .ics
             .create_calendar_feed(pb::CreateCalendarFeedRequest {
                 feed: Some(pb::CalendarFeed {
@@ -292,31 +342,15 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
         out
     };
     assert_eq!(statuses(paths.clone()).await, [200, 200, 200]);
-    // Rewrites the access file and has the server read it again (SIGHUP).
-    let reload = |text: String| {
-        std::fs::write(&config, text).expect("rewrite config");
-        let pid = server.id().expect("pid").to_string();
-        let ok = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill -HUP");
-        assert!(ok.success());
-    };
-    let reloaded = async |log: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
-        while let Some(line) = log.recv().await {
-            if line.contains("tokens reloaded") {
-                return;
-            }
-        }
-        panic!("the server stopped before reloading");
-    };
     // The old RU token and the administrator's are revoked; another RU token stays.
-    reload(access_file(&[("ru-new", "RU", "EDITOR")]));
-    reloaded(&mut log).await;
+    server
+        .reload(access_file(&[("ru-new", "RU", "EDITOR")]))
+        .await;
     assert_eq!(statuses(paths.clone()).await, [404, 200, 404]);
     // The feed is still the office's (listed, deletable); only its URL stopped. A token
     // put back brings its feeds back.
-    let listed = entente_tests::Authed::new(&channel, "secret-ru-new")
+    let listed = server
+        .as_("ru-new")
         .ics
         .list_calendar_feeds(pb::ListCalendarFeedsRequest {})
         .await
@@ -324,15 +358,204 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
         .into_inner()
         .feeds;
     assert_eq!(listed.len(), 2, "{listed:?}");
-    reload(access_file(&all));
-    reloaded(&mut log).await;
+    server.reload(access_file(&all)).await;
     assert_eq!(statuses(paths.clone()).await, [200, 200, 200]);
     // Rotated: the same name with a new secret is another token.
     let rotated = access_file(&all).replace(
         &entente_server::auth::digest("secret-ru-old"),
         &entente_server::auth::digest("secret-ru-old-rotated"),
     );
-    reload(rotated);
-    reloaded(&mut log).await;
+    server.reload(rotated).await;
     assert_eq!(statuses(paths.clone()).await, [404, 200, 200]);
+}
+
+/// A watch's batches until a progress message reports `revision` or later.
+async fn watched_through(
+    s: &mut tonic::Streaming<pb::WatchChangesResponse>,
+    revision: i64,
+) -> Vec<pb::ChangeBatch> {
+    let mut out = Vec::new();
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), s.message())
+            .await
+            .expect("the watch keeps talking")
+            .expect("ok")
+            .expect("open");
+        match m.message {
+            Some(pb::watch_changes_response::Message::Batch(b)) => out.push(b),
+            Some(pb::watch_changes_response::Message::Progress(p)) if p.revision >= revision => {
+                return out;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Item 11: changes are encoded once for every watcher of an office, but redaction is
+/// decided when a change is delivered. A Brazilian watcher saw Russia's public reception
+/// named in the override of Brazil's own event; Russia then made the reception private,
+/// and a second Brazilian watcher catching up later got the first one's bytes, title
+/// and all.
+#[tokio::test]
+async fn a_later_watcher_of_an_office_gets_its_own_redaction() {
+    use offices::{as_, participant, venue};
+    let tokens = [
+        ("ru-editor", "RU", "EDITOR"),
+        ("br-editor", "BR", "EDITOR"),
+        ("br-reader", "BR", "READER"),
+    ];
+    let settings = entente_server::Settings {
+        feed_progress: std::time::Duration::from_millis(50),
+        ..entente_server::Settings::default()
+    };
+    let server = TestServer::start_with_access_and(offices::access(&tokens, ""), settings).await;
+    let mut ru = as_(&server, "ru-editor");
+    let mut br = as_(&server, "br-editor");
+    participant(&mut ru, "putin", "RU", "Europe/Moscow").await;
+    participant(&mut br, "lula", "BR", "America/Sao_Paulo").await;
+    venue(&mut ru, "kremlin", "Moscow", "RU", "Europe/Moscow", None).await;
+    let mut reception = event(
+        pb::EventKind::Other,
+        "Secret reception",
+        "kremlin",
+        &["putin"],
+        timed("2025-03-01T10:00", "2025-03-01T12:00"),
+    );
+    reception.visibility = pb::Visibility::Public as i32;
+    ru.events
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(reception)),
+            event_id: "reception".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("reception");
+    // Brazil books the hall over it, knowingly: the override names the reception.
+    br.events
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(event(
+                pb::EventKind::Other,
+                "Brazilian lunch",
+                "kremlin",
+                &["lula"],
+                timed("2025-03-01T11:00", "2025-03-01T13:00"),
+            ))),
+            event_id: "lunch".into(),
+            allow_conflicts: true,
+            ..Default::default()
+        })
+        .await
+        .expect("lunch over the reception");
+    let watch = |token: &str| {
+        let mut changes = as_(&server, token).changes;
+        async move {
+            changes
+                .watch_changes(pb::WatchChangesRequest::default())
+                .await
+                .expect("watch")
+                .into_inner()
+        }
+    };
+    let head = server_revision(&mut br).await;
+    let mut first = watch("br-reader").await;
+    let seen = format!("{:?}", watched_through(&mut first, head).await);
+    assert!(seen.contains("Secret reception"), "{seen}");
+    // Now private: Brazil may no longer read it, in old changes either.
+    ru.events
+        .update_event(pb::UpdateEventRequest {
+            event: Some(Box::new(pb::Event {
+                id: "reception".into(),
+                visibility: pb::Visibility::Private as i32,
+                ..Default::default()
+            })),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["visibility".into()],
+            }),
+            allow_conflicts: true,
+            ..Default::default()
+        })
+        .await
+        .expect("private");
+    let head = server_revision(&mut br).await;
+    // (The reception's own creation stays in the history as it was then, public; the
+    // override of Brazil's lunch is redacted by what Brazil may see now.)
+    for token in ["br-reader", "br-editor"] {
+        let mut later = watch(token).await;
+        let lunch = watched_through(&mut later, head)
+            .await
+            .into_iter()
+            .find(|b| b.changes.iter().any(|c| c.id == "lunch"))
+            .expect("the lunch's creation");
+        let seen = format!("{lunch:?}");
+        assert!(seen.contains("not visible to your office"), "{seen}");
+        assert!(!seen.contains("Secret reception"), "{token}: {seen}");
+    }
+}
+
+/// The store's newest revision, as ListChanges reports it.
+async fn server_revision(a: &mut entente_tests::Authed) -> i64 {
+    a.changes
+        .list_changes(pb::ListChangesRequest {
+            after_revision: i64::MAX / 2,
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner().revision)
+        .unwrap_or_else(|e| {
+            use tonic_types::StatusExt;
+            e.get_details_error_info().expect("ErrorInfo").metadata["current_revision"]
+                .parse()
+                .expect("revision")
+        })
+}
+
+/// Item 11: a watch's catch-up from the log did not check its token again, so a slow
+/// reader whose token was revoked kept reading the retained history to its end. It now
+/// stops within one chunk of the log (256 commits) and the buffers between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_a_watch_catching_up() {
+    const COMMITS: usize = 1500;
+    let mut server =
+        Configured::start(&[("root", "protocol-it", "ADMIN"), ("ru", "RU", "READER")]).await;
+    let root = server.as_("root");
+    let writers = (0..8).map(|w| {
+        let mut root = root.clone();
+        tokio::spawn(async move {
+            for i in (w..COMMITS).step_by(8) {
+                offices::participant(&mut root, &format!("p{i}"), "RU", "Europe/Moscow").await;
+            }
+        })
+    });
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let mut watch = server
+        .as_("ru")
+        .changes
+        .watch_changes(pb::WatchChangesRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("first").expect("open");
+    assert!(first.message.is_some());
+    // Revoked while the reader has read one batch of fifteen hundred.
+    server
+        .reload(access_file(&[("root", "protocol-it", "ADMIN")]))
+        .await;
+    let mut batches = 1;
+    let end = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
+            .await
+            .expect("the watch ends")
+        {
+            Ok(Some(_)) => batches += 1,
+            Ok(None) => panic!("the watch ended without an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(end.code(), tonic::Code::Unauthenticated, "{end:?}");
+    assert!(
+        batches < COMMITS,
+        "{batches} of {COMMITS} batches read after the token was revoked"
+    );
 }

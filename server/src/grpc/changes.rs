@@ -42,37 +42,53 @@ impl Changes {
     }
 }
 
-/// What renders a change alike: the commit and the change's place in it, what it is to
+/// Where a change is encoded for: the commit and the change's place in it, what it is to
 /// the watcher, the office whose view redacted it ("" for an administrator), the viewer
 /// zone, and whether the record before is included.
 type Key = (u64, usize, Seen, String, Option<Tz>, bool);
 
 /// Changes encoded once for all the watchers that see them alike: the last few thousand.
+///
+/// An entry keeps the change as it was delivered, and serves another watcher only if
+/// that watcher's delivery is equal: redaction is decided against the state when a change
+/// is delivered, so a watcher of the same office that catches up later (after a record
+/// it could see became hidden) must never get the bytes redacted for the first.
 #[derive(Debug, Default)]
 pub struct Encoded {
-    cache: std::sync::Mutex<(hashbrown::HashMap<Key, bytes::Bytes>, VecDeque<Key>)>,
+    cache: std::sync::Mutex<(EncodedMap, VecDeque<Key>)>,
 }
+
+type EncodedMap = hashbrown::HashMap<Key, (Delivered, bytes::Bytes)>;
 
 /// How many encoded changes are kept: a burst of commits for every office watching.
 const ENCODED: usize = 8192;
 
 impl Encoded {
-    fn get_or(&self, key: Key, render: impl FnOnce() -> pb::Change) -> bytes::Bytes {
+    fn get_or(
+        &self,
+        key: Key,
+        delivered: &Delivered,
+        render: impl FnOnce() -> pb::Change,
+    ) -> bytes::Bytes {
         let mut cache = self
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(b) = cache.0.get(&key) {
+        if let Some((d, b)) = cache.0.get(&key)
+            && d == delivered
+        {
             return b.clone();
         }
         let b = bytes::Bytes::from(prost::Message::encode_to_vec(&render()));
-        if cache.1.len() == ENCODED
-            && let Some(old) = cache.1.pop_front()
-        {
-            cache.0.remove(&old);
+        if !cache.0.contains_key(&key) {
+            if cache.1.len() == ENCODED
+                && let Some(old) = cache.1.pop_front()
+            {
+                cache.0.remove(&old);
+            }
+            cache.1.push_back(key.clone());
         }
-        cache.1.push_back(key.clone());
-        cache.0.insert(key, b.clone());
+        cache.0.insert(key, (delivered.clone(), b.clone()));
         b
     }
 }
@@ -215,7 +231,7 @@ fn batch_encoded(
             view,
             include_before,
         );
-        let bytes = encoded.get_or(key, || change_out(s, c, view));
+        let bytes = encoded.get_or(key, c, || change_out(s, c, view));
         // ChangeBatch.changes is field 6.
         encode_key(6, WireType::LengthDelimited, &mut inner);
         encode_varint(bytes.len() as u64, &mut inner);
