@@ -6,7 +6,15 @@ changes, plus whole-day events; exports them with ExportCalendar; then, for ever
 computes its instants from its TZID and the VTIMEZONE entente wrote (built into a tzinfo
 by icalendar itself, not looked up by name) and checks them against entente's own UTC
 instants from ListEvents. Whole-day events must come back as the same dates, the end
-exclusive. The UTC-times export is checked the same way. Exits non-zero on any mismatch.
+exclusive. The UTC-times export is checked the same way.
+
+Folds and gaps too: at every DST change of those zones in 2024 and 2025 (found with
+Python's own zoneinfo), events start in the skipped or repeated wall times (resolved
+EARLIER, LATER and COMPATIBLE) and end in the repeated ones. A time written with a TZID
+must name one instant in zoneinfo's tzdb (neither repeated nor skipped); a repeated one
+must be written as its UTC instant. Every instant must agree. Then each zoned export is
+imported back (dry run), and every event must come back UNCHANGED. Exits non-zero on any
+mismatch.
 
     python ics_check.py 127.0.0.1:50051
 """
@@ -14,6 +22,7 @@ exclusive. The UTC-times export is checked the same way. Exits non-zero on any m
 import datetime as dt
 import sys
 import tempfile
+import zoneinfo
 
 import icalendar
 
@@ -32,6 +41,37 @@ HOURS = ["00:15", "04:00", "09:30", "12:00", "18:45", "23:30"]
 
 def instant(ts):
     return dt.datetime.fromtimestamp(ts.seconds, dt.timezone.utc)
+
+
+def transitions(zone, first_year, last_year):
+    """(instant, offset before, offset after) of each change of `zone`'s UTC offset."""
+    tz = zoneinfo.ZoneInfo(zone)
+    t = dt.datetime(first_year, 1, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(last_year + 1, 1, 1, tzinfo=dt.timezone.utc)
+    step = dt.timedelta(minutes=15)
+    before = t.astimezone(tz).utcoffset()
+    out = []
+    while t < end:
+        t += step
+        after = t.astimezone(tz).utcoffset()
+        if after != before:
+            out.append((t, before, after))
+            before = after
+    return out
+
+
+def wall_kind(local, zone):
+    """'fold' if zoneinfo repeats the naive wall time `local` in `zone`, 'gap' if it skips
+    it, else 'once'."""
+    tz = zoneinfo.ZoneInfo(zone)
+    first = local.replace(tzinfo=tz, fold=0)
+    second = local.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # PEP 495: in a fold both readings exist; in a gap they do too, but neither
+        # round-trips through UTC.
+        back = first.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None)
+        return "fold" if back == local else "gap"
+    return "once"
 
 
 def main(target):
@@ -82,6 +122,39 @@ def main(target):
                 made += 1
             day += dt.timedelta(days=3)
 
+        # At every DST change: starts in the skipped or repeated wall times, and ends in
+        # the repeated ones.
+        edge_events = 0
+        for vid, _city, _cc, zone, *_ in ZONES:
+            for at, before, after in transitions(zone, 2024, 2025):
+                if after > before:  # a gap: [at + before, at + after) never shows
+                    wall = (at + before).replace(tzinfo=None) + (after - before) / 2
+                    starts = [(wall, "COMPATIBLE"), (wall, "EARLIER"), (wall, "LATER")]
+                    ends = []
+                else:  # a fold: [at + after, at + before) shows twice
+                    wall = (at + after).replace(tzinfo=None) + (before - after) / 2
+                    starts = [(wall, "EARLIER"), (wall, "LATER")]
+                    ends = [(wall, "EARLIER"), (wall, "LATER")]
+                cases = [(w, d, "start") for w, d in starts] + [(w, d, "end") for w, d in ends]
+                for wall_time, how, where in cases:
+                    if where == "start":
+                        start, end = wall_time, wall_time + dt.timedelta(hours=2)
+                    else:
+                        start, end = wall_time - dt.timedelta(hours=3), wall_time
+                    eid = f"ics-edge-{vid}-{at:%Y%m%d%H%M}-{where}-{how.lower()}"
+                    events.CreateEvent(e.CreateEventRequest(
+                        event_id=eid, allow_conflicts=True,
+                        disambiguation=getattr(t, f"DISAMBIGUATION_{how}"),
+                        event=e.Event(
+                            kind=e.EVENT_KIND_OTHER, title=eid, venue_id=vid,
+                            status=e.EVENT_STATUS_TENTATIVE,
+                            timing=e.EventTiming(timed=e.TimedSpan(
+                                start=start.isoformat(timespec="minutes"),
+                                end=end.isoformat(timespec="minutes"))))))
+                    made += 1
+                    edge_events += 1
+        assert edge_events >= 40, edge_events
+
         stored = {}
         token = ""
         while True:
@@ -95,6 +168,7 @@ def main(target):
         assert len(stored) == made, (len(stored), made)
 
         checked = 0
+        written_utc = 0
         seen = set()
         # An export covers at most 400 days: one per year, twice (zoned, then UTC).
         for utc_times, year in [(u, y) for u in (False, True) for y in (2024, 2025)]:
@@ -125,23 +199,49 @@ def main(target):
                         assert type(value) is dt.date, (uid, prop, value)
                         assert value == want, (uid, prop, value, want)
                         continue
-                    if utc_times:
+                    if utc_times or "TZID" not in p.params:
+                        # A UTC export; or, zoned, a wall time its zone repeats (it names two
+                        # instants, and RFC 5545 would read the first).
                         assert value.tzinfo is not None and value.utcoffset() == dt.timedelta(0), (uid, value)
+                        if not utc_times:
+                            local = dt.datetime.fromisoformat(zoned.local_time)
+                            kind = wall_kind(local, zoned.time_zone)
+                            assert kind == "fold", (uid, prop, zoned.local_time, kind)
+                            written_utc += 1
                         got = value
                     else:
                         tzid = p.params["TZID"]
                         assert tzid == zoned.time_zone, (uid, tzid, zoned.time_zone)
                         naive = value.replace(tzinfo=None)
                         assert naive.isoformat() == zoned.local_time, (uid, naive, zoned.local_time)
+                        # With a TZID, the wall time must name one instant.
+                        kind = wall_kind(naive, tzid)
+                        assert kind == "once", (uid, prop, zoned.local_time, kind)
                         got = naive.replace(tzinfo=zones[tzid])
                     want = instant(zoned.utc_time)
                     if got.astimezone(dt.timezone.utc) != want:
                         sys.exit(f"{uid} {prop}: the file says {got.astimezone(dt.timezone.utc)}, "
                                  f"entente stored {want} ({zoned.rfc9557})")
                     checked += 1
+            if not utc_times:
+                # Back in: entente's own file, every event unchanged.
+                back = export.ImportCalendar(ics.ImportCalendarRequest(ics=text, dry_run=True))
+                outcomes = {}
+                for r in back.results:
+                    if r.event_id.startswith("ics-"):
+                        outcomes[r.event_id] = r
+                mine = {eid for (u, eid) in seen if not u and eid in outcomes}
+                assert mine, "no event of this script came back"
+                for eid in mine:
+                    r = outcomes[eid]
+                    if r.outcome != ics.IMPORT_OUTCOME_UNCHANGED:
+                        sys.exit(f"re-import of {eid}: {ics.ImportOutcome.Name(r.outcome)} {r.reason}")
         assert len(seen) == 2 * made, (len(seen), made)
-        print(f"ics: {made} events exported twice (zoned with VTIMEZONEs, and UTC); {checked} "
-              f"instants read back by Python icalendar {icalendar.__version__} agree with entente's")
+        assert written_utc >= 20, written_utc
+        print(f"ics: {made} events ({edge_events} in DST gaps and folds) exported twice (zoned "
+              f"with VTIMEZONEs, and UTC); {checked} instants read back by Python icalendar "
+              f"{icalendar.__version__} agree with entente's ({written_utc} repeated wall times "
+              f"written as UTC); every zoned export imports back unchanged")
 
 
 if __name__ == "__main__":

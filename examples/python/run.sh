@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 venv="${ENTENTE_PY_VENV:-$root/target/py-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check grpcio grpcio-tools grpcio-status icalendar
+"$venv/bin/pip" install -q --disable-pip-version-check grpcio grpcio-tools grpcio-status icalendar tzdata
 server="${ENTENTE_SERVER_BIN:-$root/target/debug/entente-server}"
 [ -x "$server" ] || cargo build -q -p entente-server --manifest-path "$root/Cargo.toml"
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -559,3 +559,288 @@ async fn a_revoked_token_stops_a_watch_catching_up() {
         "{batches} of {COMMITS} batches read after the token was revoked"
     );
 }
+
+/// Creates an event at `venue` entered as `start`–`end` wall times in the venue's zone,
+/// gaps and folds read with `disambiguation`.
+async fn zoned_event(
+    server: &TestServer,
+    id: &str,
+    venue: &str,
+    (start, end): (&str, &str),
+    disambiguation: pb::Disambiguation,
+) -> pb::Event {
+    server
+        .events()
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(event(
+                pb::EventKind::Other,
+                id,
+                venue,
+                &[],
+                timed(start, end),
+            ))),
+            event_id: id.into(),
+            disambiguation: disambiguation as i32,
+            allow_conflicts: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e:?}"))
+        .into_inner()
+        .event
+        .map(|e| *e)
+        .expect("event")
+}
+
+fn utc_of(z: &Option<pb::ZonedTime>) -> i64 {
+    z.as_ref()
+        .and_then(|z| z.utc_time.as_ref())
+        .expect("instant")
+        .seconds
+}
+
+/// The VEVENT lines of `uid` in an exported calendar, unfolded.
+fn vevent_lines(ics: &str, id: &str) -> Vec<String> {
+    let unfolded = ics.replace("\r\n ", "");
+    let block = unfolded
+        .split("BEGIN:VEVENT")
+        .find(|b| b.contains(&format!("UID:{id}@")))
+        .unwrap_or_else(|| panic!("no VEVENT {id} in {unfolded}"));
+    block.lines().map(str::to_string).collect()
+}
+
+async fn import(
+    server: &TestServer,
+    ics: &str,
+    disambiguation: pb::Disambiguation,
+) -> Vec<pb::ImportResult> {
+    server
+        .ics()
+        .import_calendar(pb::ImportCalendarRequest {
+            ics: ics.into(),
+            disambiguation: disambiguation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("import")
+        .into_inner()
+        .results
+}
+
+/// Item 2: the second 01:30 of New York's fall-back night was exported as
+/// `TZID=America/New_York:20241103T013000`, which RFC 5545 reads as the first: an hour
+/// early in every calendar app. A repeated wall time is now written as its UTC instant,
+/// and the file comes back unchanged on import, however the importer reads folds.
+#[tokio::test]
+async fn a_second_occurrence_is_exported_as_its_instant_and_comes_back_unchanged() {
+    use pb::Disambiguation::{Compatible, Earlier, Later};
+    let server = TestServer::start().await;
+    let mut dir = server.directory();
+    entente_tests::fixtures::venue(&mut dir, "ny", "New York", "US", "America/New_York", None)
+        .await;
+    let first = zoned_event(
+        &server,
+        "first",
+        "ny",
+        ("2024-11-03T01:30", "2024-11-03T02:30"),
+        Earlier,
+    )
+    .await;
+    let second = zoned_event(
+        &server,
+        "second",
+        "ny",
+        ("2024-11-03T01:30", "2024-11-03T02:30"),
+        Later,
+    )
+    .await;
+    // Ends in the repeated hour, its second time round.
+    let ends = zoned_event(
+        &server,
+        "ends",
+        "ny",
+        ("2024-11-03T00:15", "2024-11-03T01:45"),
+        Later,
+    )
+    .await;
+    // Entered in the spring gap, moved forward: stored as 03:30 EDT.
+    let gap = zoned_event(
+        &server,
+        "gap",
+        "ny",
+        ("2024-03-10T02:30", "2024-03-10T04:00"),
+        Compatible,
+    )
+    .await;
+    assert_eq!(utc_of(&second.start) - utc_of(&first.start), 3600);
+    assert_eq!(
+        gap.start.as_ref().expect("start").local_time,
+        "2024-03-10T03:30:00"
+    );
+    let ics = server
+        .ics()
+        .export_calendar(pb::ExportCalendarRequest {
+            window: Some(pb::TimeWindow {
+                start: "2024-01-01".into(),
+                end: "2025-01-01".into(),
+                time_zone: "UTC".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("export")
+        .into_inner()
+        .ics;
+    let has = |id: &str, line: &str| {
+        let lines = vevent_lines(&ics, id);
+        assert!(
+            lines.iter().any(|l| l == line),
+            "{id}: no {line} in {lines:#?}"
+        );
+    };
+    // A repeated wall time names two instants: both are written as instants.
+    has("first", "DTSTART:20241103T053000Z");
+    has("second", "DTSTART:20241103T063000Z");
+    has("second", "DTEND;TZID=America/New_York:20241103T023000");
+    has("ends", "DTSTART;TZID=America/New_York:20241103T001500");
+    has("ends", "DTEND:20241103T064500Z");
+    has("gap", "DTSTART;TZID=America/New_York:20240310T033000");
+    // Back in, whatever the request's disambiguation: nothing moves.
+    for d in [
+        pb::Disambiguation::Unspecified,
+        Earlier,
+        Later,
+        pb::Disambiguation::Reject,
+    ] {
+        let results = import(&server, &ics, d).await;
+        assert_eq!(results.len(), 4, "{results:?}");
+        for r in &results {
+            assert_eq!(
+                r.outcome,
+                pb::ImportOutcome::Unchanged as i32,
+                "{d:?}: {r:?}"
+            );
+        }
+    }
+    for (id, before) in [
+        ("first", &first),
+        ("second", &second),
+        ("ends", &ends),
+        ("gap", &gap),
+    ] {
+        let now = server
+            .events()
+            .get_event(pb::GetEventRequest {
+                id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("get")
+            .into_inner()
+            .event
+            .expect("event");
+        assert_eq!(
+            (utc_of(&now.start), utc_of(&now.end)),
+            (utc_of(&before.start), utc_of(&before.end)),
+            "{id}"
+        );
+        assert_eq!(now.start.expect("start").time_zone, "America/New_York");
+    }
+}
+
+/// Item 3: a DTSTART in a repeated or skipped hour was refused ("choose with
+/// disambiguation") and the request had no way to choose. RFC 5545's rule now applies,
+/// and the request may override it.
+#[tokio::test]
+async fn import_reads_repeated_and_skipped_hours_as_rfc_5545_says() {
+    let server = TestServer::start().await;
+    let mut dir = server.directory();
+    let venues = [
+        ("la", "Los Angeles", "US", "America/Los_Angeles"),
+        ("sydney", "Sydney", "AU", "Australia/Sydney"),
+    ];
+    for (id, city, cc, zone) in venues {
+        entente_tests::fixtures::venue(&mut dir, id, city, cc, zone, None).await;
+    }
+    // Outlook's shape: Windows zone names, no VTIMEZONE naming IANA.
+    let file = |uid: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Microsoft Corporation//Outlook 16.0//EN\r\n\
+             BEGIN:VEVENT\r\nUID:{uid}-la\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Fall back\r\n\
+             LOCATION:la\r\nDTSTART;TZID=Pacific Standard Time:20241103T013000\r\n\
+             DTEND;TZID=Pacific Standard Time:20241103T023000\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:{uid}-syd\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Spring forward\r\n\
+             LOCATION:sydney\r\nDTSTART;TZID=AUS Eastern Standard Time:20241006T023000\r\n\
+             DTEND;TZID=AUS Eastern Standard Time:20241006T040000\r\nEND:VEVENT\r\n\
+             END:VCALENDAR\r\n"
+        )
+    };
+    let utc = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("instant")
+            .timestamp()
+    };
+    let cases = [
+        // RFC 5545: the first 01:30 (PDT); 02:30 is skipped, so 03:30 AEDT.
+        (
+            "rfc",
+            pb::Disambiguation::Unspecified,
+            Some(("2024-11-03T08:30:00Z", "2024-10-05T16:30:00Z")),
+        ),
+        (
+            "compatible",
+            pb::Disambiguation::Compatible,
+            Some(("2024-11-03T08:30:00Z", "2024-10-05T16:30:00Z")),
+        ),
+        // The second 01:30 (PST); LATER moves a skipped time forward too.
+        (
+            "later",
+            pb::Disambiguation::Later,
+            Some(("2024-11-03T09:30:00Z", "2024-10-05T16:30:00Z")),
+        ),
+        // Backward out of the gap: 01:30 AEST.
+        (
+            "earlier",
+            pb::Disambiguation::Earlier,
+            Some(("2024-11-03T08:30:00Z", "2024-10-05T15:30:00Z")),
+        ),
+        ("reject", pb::Disambiguation::Reject, None),
+    ];
+    for (uid, d, want) in cases {
+        let results = import(&server, &file(uid), d).await;
+        assert_eq!(results.len(), 2, "{results:?}");
+        match want {
+            None => {
+                for r in &results {
+                    assert_eq!(r.outcome, pb::ImportOutcome::Refused as i32, "{r:?}");
+                    assert!(r.event_id.is_empty(), "{r:?}");
+                }
+                assert!(
+                    results[0].reason.contains("2024-11-03T01:30"),
+                    "{results:?}"
+                );
+                assert!(
+                    results[1].reason.contains("2024-10-06T02:30"),
+                    "{results:?}"
+                );
+            }
+            Some((la, sydney)) => {
+                for (r, at) in results.iter().zip([la, sydney]) {
+                    assert_eq!(r.outcome, pb::ImportOutcome::Created as i32, "{d:?} {r:?}");
+                    let e = server
+                        .events()
+                        .get_event(pb::GetEventRequest {
+                            id: r.event_id.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("get")
+                        .into_inner()
+                        .event
+                        .expect("event");
+                    assert_eq!(utc_of(&e.start), utc(at), "{d:?} {}", r.summary);
+                }
+            }
+        }
+    }
+}

@@ -371,7 +371,7 @@ pub enum ConflictCmd {
     },
 }
 
-fn disamb(d: Option<Disambiguation>) -> i32 {
+pub(super) fn disamb(d: Option<Disambiguation>) -> i32 {
     d.map_or(pb::Disambiguation::Unspecified, Disambiguation::proto) as i32
 }
 

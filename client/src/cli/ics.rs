@@ -81,6 +81,10 @@ pub struct ImportArgs {
     /// Write over hard conflicts (recorded on each event).
     #[arg(long)]
     allow_conflicts: bool,
+    /// How to read a wall time its zone repeats or skips (default: RFC 5545's rule, a
+    /// repeated time is the first occurrence and a skipped one moves forward).
+    #[arg(long, value_enum)]
+    disambiguation: Option<super::events::Disambiguation>,
 }
 
 /// `entente feed`.
@@ -164,6 +168,7 @@ pub async fn import(client: &Client, out: &Out, a: ImportArgs) -> Res {
             default_venue_id: a.venue.unwrap_or_default(),
             participant_map: pairs("--map-participant", &a.map_participant)?,
             allow_conflicts: a.allow_conflicts,
+            disambiguation: super::events::disamb(a.disambiguation),
             ..Default::default()
         })
         .await?

@@ -208,6 +208,11 @@ impl ICalendarService for Interop {
             visibility: convert::visibility(r.visibility, "visibility")?,
             allow_conflicts: r.allow_conflicts,
             actor: who.token.clone(),
+            // RFC 5545's reading unless the request chooses.
+            disambiguation: match r.disambiguation {
+                0 => crate::time::Disambiguation::Compatible,
+                v => convert::disambiguation(v)?,
+            },
         };
         let (results, revision) = self.scheduler.import_calendar(&who, &r.ics, opts).await?;
         let s = &self.scheduler;

@@ -9,6 +9,13 @@
 //! margin; a rule still in force is written as a yearly RRULE pair, which is what Outlook
 //! reads (it ignores RDATEs and keeps one STANDARD/DAYLIGHT pair). With `utc_times` every
 //! time is the UTC instant and there are no VTIMEZONEs.
+//!
+//! One exception: a wall time that its zone repeats (01:30 on New York's fall-back night)
+//! names two instants. RFC 5545 (§3.3.5) reads it as the first, so the second cannot be
+//! written with its TZID at all, and readers that ignore the rule (or an importer told to
+//! read LATER) would misplace the first. Such a DTSTART or DTEND is written as its UTC
+//! instant (`DTSTART:20241103T063000Z`), which every reader places exactly; the TZID
+//! form is kept for every wall time that names one instant ([`unambiguous`]).
 
 use calcard::common::PartialDateTime;
 use calcard::icalendar::{
@@ -128,11 +135,16 @@ fn vevent(st: &State, e: &Event, opts: &Options) -> ICalendarComponent {
             );
         }
         Timing::Timed => {
-            let tz = e.start.zone.name();
-            c.entries
-                .push(zoned_entry(ICalendarProperty::Dtstart, e.start.local, tz));
-            c.entries
-                .push(zoned_entry(ICalendarProperty::Dtend, e.end.local, tz));
+            for (name, at) in [
+                (ICalendarProperty::Dtstart, &e.start),
+                (ICalendarProperty::Dtend, &e.end),
+            ] {
+                if unambiguous(at) {
+                    c.entries.push(zoned_entry(name, at.local, at.zone.name()));
+                } else {
+                    c.add_property(name, PartialDateTime::from_utc_timestamp(at.utc));
+                }
+            }
         }
     }
     c.add_property(ICalendarProperty::Summary, e.title.as_str());
@@ -256,6 +268,13 @@ fn date_entry(name: ICalendarProperty, d: NaiveDate) -> ICalendarEntry {
             ..Default::default()
         }))],
     }
+}
+
+/// Whether `TZID=<zone>:<wall time>` names `at`'s instant and no other: the wall time is
+/// neither repeated nor skipped in its zone.
+fn unambiguous(at: &crate::time::Zoned) -> bool {
+    crate::time::resolve(at.local, at.zone, crate::time::Disambiguation::Reject)
+        .is_ok_and(|z| z.utc == at.utc)
 }
 
 fn zoned_entry(name: ICalendarProperty, local: NaiveDateTime, tz: &str) -> ICalendarEntry {

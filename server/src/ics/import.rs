@@ -10,6 +10,12 @@
 //! request's `default_time_zone`. A zone that none of these resolves is refused by name
 //! rather than guessed. Recurring VEVENTs are refused until entente has recurrence.
 //!
+//! A wall time that its zone repeats or skips is read as RFC 5545 §3.3.5 says: a repeated
+//! time is its first occurrence, a skipped one moves forward by the length of the gap
+//! (Temporal's COMPATIBLE); the request's `disambiguation` may choose otherwise, REJECT
+//! included. A DTSTART or DTEND in UTC beside one with a TZID keeps that zone (entente
+//! writes a second occurrence in UTC this way), and its exact instant.
+//!
 //! Matching: a UID `<id>@<this server's uid domain>` (entente's own export) is the event
 //! `<id>`; any other UID becomes the id `ics-<first 16 hex digits of its SHA-256>`, so a
 //! second import of the same file finds the same events. Venues and attendees are
@@ -61,6 +67,8 @@ pub struct Options {
     pub allow_conflicts: bool,
     /// Who imports, for the history.
     pub actor: String,
+    /// How wall times in a gap or fold are read (RFC 5545: COMPATIBLE).
+    pub disambiguation: crate::time::Disambiguation,
 }
 
 /// What happened to a VEVENT.
@@ -287,6 +295,10 @@ impl Scheduler {
         let wopts = WriteOptions {
             allow_conflicts: opts.allow_conflicts,
             actor: opts.actor.clone(),
+            time: crate::events::TimeOptions {
+                disambiguation: opts.disambiguation,
+                ..Default::default()
+            },
             ..Default::default()
         };
         // An update changes what a VEVENT says and nothing else: the forum, the host
@@ -549,7 +561,7 @@ fn event_input(
         Some(e) => Some(when(e, resolver, opts.default_zone)?),
         None => duration_end(c, start)?,
     };
-    let timing = timing(start, end)?;
+    let timing = timing(start, end, opts.disambiguation)?;
     let location = text(c, &ICalendarProperty::Location).unwrap_or_default();
     let venue_id = venue(st, location, opts)?;
     let mut participants = Vec::new();
@@ -668,7 +680,19 @@ fn iso(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-fn timing(start: When, end: Option<When>) -> std::result::Result<TimingInput, String> {
+/// `t` as a wall time in `tz` with its offset ("2024-11-03T01:30:00-05:00"): the instant
+/// exactly, whichever occurrence of a repeated wall time it is.
+fn exact(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+fn timing(
+    start: When,
+    end: Option<When>,
+    disambiguation: crate::time::Disambiguation,
+) -> std::result::Result<TimingInput, String> {
     Ok(match (start, end) {
         (When::Date(first), end) => {
             // DTEND of a date is exclusive; without one, the event is that day.
@@ -688,32 +712,39 @@ fn timing(start: When, end: Option<When>) -> std::result::Result<TimingInput, St
         // The end in the start's zone (files may give them in two zones).
         (When::Local(s, tz), Some(end)) => TimingInput::Timed {
             start: iso(s),
-            end: iso(match end {
-                // The same zone: the wall time as given (the server resolves gaps and folds).
-                When::Local(e, etz) if etz == tz => e,
-                other => instant(other)?.with_timezone(&tz).naive_local(),
-            }),
+            end: match end {
+                // The same zone: the wall time as given (the write resolves gaps and folds
+                // with the request's disambiguation).
+                When::Local(e, etz) if etz == tz => iso(e),
+                other => exact(instant(other, disambiguation)?, tz),
+            },
+            time_zone: tz.name().to_string(),
+        },
+        // A UTC start beside a zoned end: the zone is the end's, the start exact in it.
+        (When::Utc(s), Some(When::Local(e, tz))) => TimingInput::Timed {
+            start: exact(s.and_utc(), tz),
+            end: iso(e),
             time_zone: tz.name().to_string(),
         },
         // UTC instants, stored in the venue's zone.
         (When::Utc(s), Some(end)) => TimingInput::Timed {
             start: format!("{}Z", iso(s)),
-            end: format!("{}Z", iso(instant(end)?.naive_utc())),
+            end: format!("{}Z", iso(instant(end, disambiguation)?.naive_utc())),
             time_zone: String::new(),
         },
     })
 }
 
 /// The instant a date-time names.
-fn instant(w: When) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
-    use chrono::TimeZone;
+fn instant(
+    w: When,
+    disambiguation: crate::time::Disambiguation,
+) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
     match w {
         When::Utc(t) => Ok(t.and_utc()),
-        When::Local(t, tz) => tz
-            .from_local_datetime(&t)
-            .earliest()
-            .map(|i| i.to_utc())
-            .ok_or_else(|| "DTEND falls in a gap of its time zone".into()),
+        When::Local(t, tz) => crate::time::resolve(t, tz, disambiguation)
+            .map(|z| z.instant())
+            .map_err(|e| format!("DTEND: {e}")),
         When::Date(_) => Err("DTSTART is a date-time but DTEND a date".into()),
     }
 }
