@@ -242,7 +242,7 @@ pub fn parse_ics(text: &str, default: HolidayStatus) -> Result<(Vec<Holiday>, Ve
             .unwrap_or("")
             .trim()
             .to_string();
-        let what = format!("{:?}", validate::shown(&name));
+        let what = validate::shown(&name);
         let Some(first) = event.property(&P::Dtstart).and_then(ics::date) else {
             skipped.push(format!(
                 "{what}: DTSTART is not a date (a holiday is a whole day)"

@@ -231,13 +231,17 @@ impl Configured {
         let config = dir.path().join("entente.toml");
         std::fs::write(&config, access_file(tokens)).expect("write config");
         let data = dir.path().join("data");
-        let (server, addr, log) = entente_tests::spawn_server([
-            "--data-dir".as_ref(),
-            data.as_os_str(),
-            "--config".as_ref(),
-            config.as_os_str(),
-        ])
-        .await;
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--data-dir".into(),
+            data.clone().into(),
+            "--config".into(),
+            config.clone().into(),
+        ];
+        // The PostgreSQL variant of this file runs the binary on PostgreSQL too.
+        if let Some(url) = entente_tests::shared_store_for(&data).await {
+            args.extend(["--store".into(), url.into()]);
+        }
+        let (server, addr, log) = entente_tests::spawn_server(args).await;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .expect("endpoint")
             .connect()
@@ -843,4 +847,265 @@ async fn import_reads_repeated_and_skipped_hours_as_rfc_5545_says() {
             }
         }
     }
+}
+
+/// Item 4: a dry run reported CREATED three times for three VEVENTs of one UID (the import
+/// then created one and updated it twice), and CREATED for the UID of another office's
+/// hidden event (the import refused it). A dry run now answers exactly what the import
+/// then does: each file below is imported dry, then for real, and the two answers must be
+/// the same VEVENT for VEVENT (outcome, event id, reason).
+#[tokio::test]
+async fn a_dry_run_answers_what_the_import_then_does() {
+    use offices::{as_, participant, venue};
+    let tokens = [("ru-editor", "RU", "EDITOR"), ("br-editor", "BR", "EDITOR")];
+    let server = TestServer::start_with_access(offices::access(&tokens, "")).await;
+    let mut ru = as_(&server, "ru-editor");
+    let mut br = as_(&server, "br-editor");
+    participant(&mut ru, "putin", "RU", "Europe/Moscow").await;
+    participant(&mut br, "lula", "BR", "America/Sao_Paulo").await;
+    venue(&mut ru, "kremlin", "Moscow", "RU", "Europe/Moscow", None).await;
+    venue(
+        &mut br,
+        "planalto",
+        "Brasilia",
+        "BR",
+        "America/Sao_Paulo",
+        None,
+    )
+    .await;
+    // Russia's private talks (hidden from Brazil), and a public one Brazil may read but
+    // not change.
+    for (id, vis, day) in [
+        ("secret", pb::Visibility::Private, 10),
+        ("open", pb::Visibility::Public, 11),
+    ] {
+        let mut e = event(
+            pb::EventKind::Other,
+            id,
+            "kremlin",
+            &["putin"],
+            timed(
+                &format!("2025-04-{day}T10:00"),
+                &format!("2025-04-{day}T11:00"),
+            ),
+        );
+        e.visibility = vis as i32;
+        ru.events
+            .create_event(pb::CreateEventRequest {
+                event: Some(Box::new(e)),
+                event_id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .expect(id);
+    }
+    let vevent = |uid: &str, summary: &str, location: &str, day: u32, hours: (u32, u32)| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\nSUMMARY:{summary}\r\n\
+             LOCATION:{location}\r\nDTSTART;TZID=America/Sao_Paulo:202505{day:02}T{:02}0000\r\n\
+             DTEND;TZID=America/Sao_Paulo:202505{day:02}T{:02}0000\r\n\
+             ATTENDEE;CN=lula:urn:entente:participant:lula\r\nEND:VEVENT\r\n",
+            hours.0, hours.1
+        )
+    };
+    let file = |vevents: &[String]| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{}END:VCALENDAR\r\n",
+            vevents.concat()
+        )
+    };
+    let files = [
+        (
+            "one UID three times",
+            file(&[
+                vevent("triple", "Lunch", "planalto", 1, (12, 13)),
+                vevent("triple", "Lunch, moved", "planalto", 1, (13, 14)),
+                vevent("triple", "Lunch, moved again", "planalto", 2, (13, 14)),
+            ]),
+            vec![
+                pb::ImportOutcome::Created,
+                pb::ImportOutcome::Updated,
+                pb::ImportOutcome::Updated,
+            ],
+        ),
+        (
+            "another office's hidden event, and one Brazil may read but not change",
+            file(&[
+                vevent("secret@entente", "Mine now", "planalto", 3, (9, 10)),
+                vevent("open@entente", "Mine too", "planalto", 4, (9, 10)),
+            ]),
+            vec![pb::ImportOutcome::Refused, pb::ImportOutcome::Refused],
+        ),
+        (
+            "two VEVENTs that clash, then the same again",
+            file(&[
+                vevent("a", "Breakfast", "planalto", 5, (8, 10)),
+                vevent("b", "Briefing", "planalto", 5, (9, 11)),
+                vevent("a", "Breakfast", "planalto", 5, (8, 10)),
+            ]),
+            vec![
+                pb::ImportOutcome::Created,
+                pb::ImportOutcome::Refused,
+                pb::ImportOutcome::Unchanged,
+            ],
+        ),
+    ];
+    for (what, ics, want) in files {
+        let mut answers = Vec::new();
+        for dry_run in [true, false] {
+            let results = br
+                .ics
+                .import_calendar(pb::ImportCalendarRequest {
+                    ics: ics.clone(),
+                    dry_run,
+                    // Confirmed: two confirmed events at one venue clash hard.
+                    status: pb::EventStatus::Confirmed as i32,
+                    ..Default::default()
+                })
+                .await
+                .expect("import")
+                .into_inner()
+                .results;
+            let got: Vec<(i32, String, String)> = results
+                .into_iter()
+                .map(|r| (r.outcome, r.event_id, r.reason))
+                .collect();
+            answers.push(got);
+        }
+        assert_eq!(answers[0], answers[1], "{what}: dry run, then real");
+        let outcomes: Vec<i32> = answers[1].iter().map(|a| a.0).collect();
+        let want: Vec<i32> = want.into_iter().map(|o| o as i32).collect();
+        assert_eq!(outcomes, want, "{what}: {:?}", answers[1]);
+    }
+}
+
+/// Item 6: a summit's forum was lost in export → import. It travels as
+/// `X-ENTENTE-FORUM`, and an unknown forum refuses the VEVENT by name.
+#[tokio::test]
+async fn a_summits_forum_survives_export_and_import() {
+    let server = TestServer::start().await;
+    let mut dir = server.directory();
+    article_directory(&mut dir).await;
+    dir.create_forum(pb::CreateForumRequest {
+        forum: Some(pb::Forum {
+            display_name: "SCO".into(),
+            member_country_codes: vec!["RU".into(), "IR".into()],
+            ..Default::default()
+        }),
+        forum_id: "sco".into(),
+    })
+    .await
+    .expect("forum");
+    let mut summit = event(
+        pb::EventKind::Summit,
+        "SCO summit",
+        "kazan-expo",
+        &["putin"],
+        timed("2024-10-22T09:00", "2024-10-24T18:00"),
+    );
+    summit.forum_id = "sco".into();
+    create(&mut server.events(), "kazan", summit).await;
+    let ics = server
+        .ics()
+        .export_calendar(pb::ExportCalendarRequest {
+            window: Some(pb::TimeWindow {
+                start: "2024-10-01".into(),
+                end: "2024-11-01".into(),
+                time_zone: "UTC".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("export")
+        .into_inner()
+        .ics;
+    assert!(
+        vevent_lines(&ics, "kazan").contains(&"X-ENTENTE-FORUM:sco".to_string()),
+        "{ics}"
+    );
+    // Into a second server with the same directory: the summit comes back in its forum.
+    let other = TestServer::start().await;
+    let mut dir = other.directory();
+    article_directory(&mut dir).await;
+    let refused = import(&other, &ics, pb::Disambiguation::Unspecified).await;
+    assert_eq!(refused[0].outcome, pb::ImportOutcome::Refused as i32);
+    assert!(
+        refused[0]
+            .reason
+            .contains("X-ENTENTE-FORUM \"sco\" is not a forum"),
+        "{refused:?}"
+    );
+    dir.create_forum(pb::CreateForumRequest {
+        forum: Some(pb::Forum {
+            display_name: "SCO".into(),
+            member_country_codes: vec!["RU".into()],
+            ..Default::default()
+        }),
+        forum_id: "sco".into(),
+    })
+    .await
+    .expect("forum");
+    let results = import(&other, &ics, pb::Disambiguation::Unspecified).await;
+    assert_eq!(
+        results[0].outcome,
+        pb::ImportOutcome::Created as i32,
+        "{results:?}"
+    );
+    let back = other
+        .events()
+        .get_event(pb::GetEventRequest {
+            id: "kazan".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .event
+        .expect("event");
+    assert_eq!(back.forum_id, "sco");
+    assert_eq!(back.kind, pb::EventKind::Summit as i32);
+    // And the original server finds it unchanged.
+    let again = import(&server, &ics, pb::Disambiguation::Unspecified).await;
+    assert_eq!(
+        again[0].outcome,
+        pb::ImportOutcome::Unchanged as i32,
+        "{again:?}"
+    );
+}
+
+/// Item 21's kin: the names an import refuses were quoted twice ("\"Atlantis\"").
+#[tokio::test]
+async fn names_an_import_refuses_are_quoted_once() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let vevent = |uid: &str, extra: &str| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\nSUMMARY:x\r\n\
+             DTSTART;TZID=Europe/Moscow:20250301T100000\r\nDTEND;TZID=Europe/Moscow:20250301T110000\r\n\
+             {extra}END:VEVENT\r\n"
+        )
+    };
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{}{}{}END:VCALENDAR\r\n",
+        vevent("a", "LOCATION:Atlantis\r\n"),
+        vevent(
+            "b",
+            "LOCATION:kazan-expo\r\nATTENDEE;CN=Nemo:mailto:nemo@atlantis.example\r\n"
+        ),
+        vevent("c", "LOCATION:kazan-expo\r\nX-ENTENTE-FORUM:atlantic\r\n"),
+    );
+    let results = import(&server, &ics, pb::Disambiguation::Unspecified).await;
+    let reasons: Vec<&str> = results.iter().map(|r| r.reason.as_str()).collect();
+    assert!(
+        reasons[0].starts_with("LOCATION \"Atlantis\" is not a venue"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("attendee \"Nemo\" is not a participant"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].starts_with("X-ENTENTE-FORUM \"atlantic\" is not a forum"),
+        "{reasons:?}"
+    );
 }

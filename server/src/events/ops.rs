@@ -990,6 +990,19 @@ impl Scheduler {
         mask: &FieldMask,
         opts: &WriteOptions,
     ) -> Result<(Event, Report)> {
+        self.check_conflicts_after(who, input, mask, opts, None)
+    }
+
+    /// [`Scheduler::check_conflicts`] of an edit of `prior`, an event as an earlier step of
+    /// a dry run left it (the state does not hold it), rather than of the stored one.
+    pub(crate) fn check_conflicts_after(
+        &self,
+        who: &Principal,
+        input: &EventInput,
+        mask: &FieldMask,
+        opts: &WriteOptions,
+        prior: Option<&Arc<Event>>,
+    ) -> Result<(Event, Report)> {
         let now = self.now();
         // The check asks "what if my office wrote this?", so attendance is settled as for
         // an editor of the caller's office, whatever the token's role.
@@ -1005,7 +1018,9 @@ impl Scheduler {
         };
         self.read(as_writer, |view| {
             let st = view.state();
-            let old = if input.id.is_empty() {
+            let old = if let Some(p) = prior {
+                Some(p.clone())
+            } else if input.id.is_empty() {
                 None
             } else {
                 st.events.get(&input.id).filter(|e| view.sees(e)).cloned()
@@ -1026,6 +1041,39 @@ impl Scheduler {
                 event.id = shown;
             }
             Ok((event, report))
+        })
+    }
+
+    /// The error a write with these hard conflicts gets, as `who` may read it, times in
+    /// `zone`.
+    pub(crate) fn conflict_rejection(&self, who: &Principal, hard: &[Conflict], zone: Tz) -> Error {
+        self.read(who, |view| conflicts::rejection(&view, hard, zone))
+    }
+
+    /// What the write of `new` (an edit of the stored `old`, or a new event) would be
+    /// refused for before its conflicts are weighed: the caller's right to change `old` or
+    /// to create `new`, and an id already taken (by an event the caller may not see, too).
+    /// A dry run asks it so as to answer as the write would.
+    pub(crate) fn may_write_event(
+        &self,
+        who: &Principal,
+        old: Option<&Event>,
+        new: &Event,
+    ) -> Result<()> {
+        self.read(who, |view| {
+            let st = view.state();
+            match old {
+                Some(old) => policy::require_change_event(st, who, old),
+                None => {
+                    if st.events.get(&new.id).is_some() {
+                        return Err(Error::AlreadyExists {
+                            kind: "event",
+                            id: new.id.to_string(),
+                        });
+                    }
+                    policy::require_create_event(st, who, new)
+                }
+            }
         })
     }
 

@@ -117,7 +117,7 @@ fn map_in(field: &str, m: HashMap<String, String>) -> Result<HashMap<String, Str
             let v = if v.is_empty() {
                 String::new()
             } else {
-                validate::reference(&format!("{field}[{:?}]", validate::shown(&k)), v)?
+                validate::reference(&format!("{field}[{}]", validate::shown(&k)), v)?
             };
             Ok((k.trim().to_string(), v))
         })

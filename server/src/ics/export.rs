@@ -33,6 +33,11 @@ use crate::scheduler::State;
 /// reads back on import.
 pub const ATTENDEE_URN: &str = "urn:entente:participant:";
 
+/// The property that carries an event's forum id (`X-ENTENTE-FORUM:brics`): RFC 5545 has
+/// none, CATEGORIES already carries the kind, and an `X-` property is what other apps
+/// keep and ignore.
+pub const FORUM_PROPERTY: &str = "X-ENTENTE-FORUM";
+
 /// How to write.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -178,6 +183,12 @@ fn vevent(st: &State, e: &Event, opts: &Options) -> ICalendarComponent {
         },
     );
     c.add_property(ICalendarProperty::Categories, kind_category(e.kind));
+    if let Some(forum) = &e.forum_id {
+        c.add_property(
+            ICalendarProperty::Other(FORUM_PROPERTY.into()),
+            forum.as_str(),
+        );
+    }
     if let Some(parent) = &e.parent_id {
         // RELTYPE defaults to PARENT.
         c.add_property(

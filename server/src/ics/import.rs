@@ -23,6 +23,7 @@
 //! one refuses the VEVENT and is named, never invented.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use calcard::common::timezone::Tz as CalTz;
 use calcard::icalendar::{
@@ -33,7 +34,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use super::export::{ATTENDEE_URN, category_kind};
+use super::export::{ATTENDEE_URN, FORUM_PROPERTY, category_kind};
 use super::text;
 use crate::auth::Principal;
 use crate::conflicts::{Conflict, Severity};
@@ -168,6 +169,7 @@ impl Scheduler {
         stop: Option<&crate::work::Stop>,
     ) -> Result<Vec<ImportResult>> {
         let mut results: Vec<Option<ImportResult>> = vec![None; reads.len()];
+        let mut dry = opts.dry_run.then(DryRun::default);
         for (n, i) in order.into_iter().enumerate() {
             if n % 32 == 31 {
                 match stop {
@@ -176,16 +178,18 @@ impl Scheduler {
                 }
             }
             let mut r = reads[i].clone();
-            // A dry run writes no parent, so its sidelines are checked without it (and
-            // cannot conflict with it either).
-            if opts.dry_run
+            // A dry run writes no parent, so sidelines of a parent the file brings are
+            // checked without it (the one check a dry run cannot make as the write would:
+            // that they fit their new parent's time and city).
+            if let Some(dry) = &mut dry
                 && let Ok(input) = &mut r.input
                 && !input.parent_event_id.is_empty()
                 && self.get_event(who, &input.parent_event_id).is_err()
             {
-                input.parent_event_id.clear();
+                let parent = std::mem::take(&mut input.parent_event_id);
+                dry.parents.insert(input.id.clone(), parent);
             }
-            results[i] = Some(self.import_one(who, r, opts).await?);
+            results[i] = Some(self.import_one(who, r, opts, dry.as_mut()).await?);
         }
         Ok(results.into_iter().flatten().collect())
     }
@@ -230,7 +234,13 @@ impl Scheduler {
         Ok((reads, order))
     }
 
-    async fn import_one(&self, who: &Principal, r: Read, opts: &Options) -> Result<ImportResult> {
+    async fn import_one(
+        &self,
+        who: &Principal,
+        r: Read,
+        opts: &Options,
+        mut dry: Option<&mut DryRun>,
+    ) -> Result<ImportResult> {
         let mut out = ImportResult {
             uid: r.uid,
             summary: r.summary,
@@ -246,10 +256,17 @@ impl Scheduler {
                 return Ok(out);
             }
         };
-        let existing = match self.get_event(who, &input.id) {
-            Ok(e) => Some(e),
-            Err(Error::NotFound { .. }) => None,
-            Err(e) => return Err(e),
+        // In a dry run, what an earlier VEVENT of the file would have written comes first.
+        let prior = dry
+            .as_deref()
+            .and_then(|d| d.events.get(input.id.as_str()).cloned());
+        let existing = match &prior {
+            Some(p) => Some(p.clone()),
+            None => match self.get_event(who, &input.id) {
+                Ok(e) => Some(e),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
         };
         // An event imported before keeps its status unless the request names one: a
         // re-import of a file must not demote what the office has since confirmed.
@@ -301,17 +318,35 @@ impl Scheduler {
             },
             ..Default::default()
         };
-        // An update changes what a VEVENT says and nothing else: the forum, the host
-        // country and (unless asked) the visibility stay as the office set them.
+        // An update changes what a VEVENT says and nothing else: the host country, the
+        // forum (unless the file names one) and the visibility (unless asked) stay as the
+        // office set them.
         let mask = match &existing {
             None => FieldMask::All,
             Some(_) => update_mask(&input, opts),
         };
-        let checked = self.check_conflicts(who, &input, &mask, &wopts);
-        let (built, report) = match checked {
+        let checked = self.check_conflicts_after(who, &input, &mask, &wopts, prior.as_ref());
+        let (built, mut report) = match checked {
             Ok(c) => c,
             Err(err) => return Ok(refused(out, &err)),
         };
+        if let Some(dry) = dry.as_deref_mut() {
+            // What the write would refuse before weighing conflicts; then the conflicts
+            // with what the file's earlier VEVENTs would have written.
+            let stored = if prior.is_some() {
+                None
+            } else {
+                existing.as_deref()
+            };
+            if prior.is_none()
+                && let Err(err) = self.may_write_event(who, stored, &built)
+            {
+                return Ok(refused(out, &err));
+            }
+            report
+                .conflicts
+                .extend(dry.conflicts(&dry.as_written(&built), &self.settings().travel));
+        }
         out.conflicts = report.conflicts.clone();
         out.event_id = input.id.clone();
         if let Some(old) = &existing
@@ -326,16 +361,26 @@ impl Scheduler {
             .any(|c| c.severity == Severity::Hard);
         if opts.dry_run {
             if hard && !opts.allow_conflicts {
-                // Refused, as the import itself would refuse it: no event id.
-                out.event_id.clear();
-                out.reason = "it has hard conflicts (allow_conflicts writes over them)".into();
-                return Ok(out);
+                // Refused, as the import itself would refuse it, and in its words.
+                let hard: Vec<Conflict> = report
+                    .conflicts
+                    .iter()
+                    .filter(|c| c.severity == Severity::Hard)
+                    .cloned()
+                    .collect();
+                return Ok(refused(
+                    out,
+                    &self.conflict_rejection(who, &hard, built.zone()),
+                ));
             }
             out.outcome = if existing.is_some() {
                 Outcome::Updated
             } else {
                 Outcome::Created
             };
+            if let Some(dry) = dry {
+                dry.wrote(self, who, built);
+            }
             return Ok(out);
         }
         let written = match &existing {
@@ -365,6 +410,64 @@ impl Scheduler {
             ) => Err(e),
             Err(err) => Ok(refused(out, &err)),
         }
+    }
+}
+
+/// What a dry run would have written so far: the events as the file's earlier VEVENTs
+/// left them, so that a later VEVENT is judged as the real import would judge it (a UID
+/// repeated in the file updates what its first VEVENT created; two VEVENTs that clash
+/// conflict). `scratch` holds those events, and the venues and participants they name,
+/// for the conflict check.
+#[derive(Default)]
+struct DryRun {
+    events: HashMap<String, Arc<Event>>,
+    scratch: State,
+    /// The parent in the file of each VEVENT whose parent the dry run has not written.
+    parents: HashMap<String, String>,
+}
+
+impl DryRun {
+    /// `built` as the import would write it: on the sidelines of its parent in the file
+    /// (so that it does not conflict with it, nor with that parent's parents).
+    fn as_written(&self, built: &Event) -> Event {
+        let mut e = built.clone();
+        if let Some(p) = self.parents.get(built.id.as_str()) {
+            e.parent_id = Some(p.as_str().into());
+        }
+        e
+    }
+
+    /// The conflicts of `built` with the events written so far (none with itself).
+    fn conflicts(&self, built: &Event, travel: &crate::conflicts::TravelSettings) -> Vec<Conflict> {
+        if self.events.is_empty() {
+            return Vec::new();
+        }
+        crate::conflicts::check(&self.scratch, built, travel)
+            .conflicts
+            .into_iter()
+            .filter(|c| c.other_event != built.id)
+            .collect()
+    }
+
+    /// Records `built` as written, with what the conflict check reads of it. (A later
+    /// VEVENT of its UID edits it as built, without the parent the dry run has not
+    /// written; the conflict check sees it on its parent's sidelines.)
+    fn wrote(&mut self, s: &Scheduler, who: &Principal, built: Event) {
+        s.read(who, |view| {
+            let st = view.state();
+            if let Some(v) = st.venues.get(built.venue_id.as_str()) {
+                self.scratch.venues.insert(v.id.as_str().into(), v.clone());
+            }
+            for p in &built.participants {
+                if let Some(p) = st.participants.get(p.as_str()) {
+                    self.scratch
+                        .participants
+                        .insert(p.id.as_str().into(), p.clone());
+                }
+            }
+        });
+        self.scratch.events.insert(self.as_written(&built));
+        self.events.insert(built.id.to_string(), Arc::new(built));
     }
 }
 
@@ -468,6 +571,9 @@ fn update_mask(input: &EventInput, opts: &Options) -> FieldMask {
     if !input.parent_event_id.is_empty() {
         paths.push("parent_event_id".into());
     }
+    if !input.forum_id.is_empty() {
+        paths.push("forum_id".into());
+    }
     if opts.visibility.is_some() {
         paths.push("visibility".into());
     }
@@ -491,6 +597,7 @@ fn same(old: &Event, built: &Event) -> bool {
         && old.participants == built.participants
         && old.status == built.status
         && old.parent_id == built.parent_id
+        && old.forum_id == built.forum_id
         && old.timing == built.timing
         && old.start == built.start
         && old.end == built.end
@@ -576,6 +683,16 @@ fn event_input(
         .and_then(|cats| cats.split(',').find_map(category_kind))
         .or(opts.kind)
         .unwrap_or(EventKind::BilateralMeeting);
+    let forum_id = match text(c, &ICalendarProperty::Other(FORUM_PROPERTY.into())) {
+        None => String::new(),
+        Some(f) if st.forums.get(f.trim()).is_some() => f.trim().to_string(),
+        Some(f) => {
+            return Err(format!(
+                "{FORUM_PROPERTY} {} is not a forum here",
+                crate::validate::shown(f)
+            ));
+        }
+    };
     let parent_event_id = text(c, &ICalendarProperty::RelatedTo)
         .map(|u| event_id(u, domain))
         .filter(|id| st.events.get(id).is_some() || cx.in_file.contains(id))
@@ -589,7 +706,7 @@ fn event_input(
             .to_string(),
         venue_id,
         host_country_code: String::new(),
-        forum_id: String::new(),
+        forum_id,
         participant_ids: participants,
         status: Some(opts.status.unwrap_or(EventStatus::Tentative)),
         parent_event_id,
@@ -621,7 +738,7 @@ fn when(
             Some(CalTz::Tz(tz)) => Ok(When::Local(dt.date_time, tz)),
             Some(CalTz::Fixed(off)) => utc_of(dt.date_time, off, name),
             _ => Err(format!(
-                "{name}: time zone {:?} is not an IANA name, a Windows name, nor a VTIMEZONE \
+                "{name}: time zone {} is not an IANA name, a Windows name, nor a VTIMEZONE \
                  that names one",
                 crate::validate::shown(tzid)
             )),
@@ -774,7 +891,7 @@ fn venue(st: &State, location: &str, opts: &Options) -> std::result::Result<Stri
         "the VEVENT has no LOCATION: give default_venue_id".into()
     } else {
         format!(
-            "LOCATION {:?} is not a venue: map it with venue_map (or give default_venue_id)",
+            "LOCATION {} is not a venue: map it with venue_map (or give default_venue_id)",
             crate::validate::shown(location)
         )
     })
@@ -808,7 +925,7 @@ fn attendee(
         return Ok(Some(address.to_string()));
     }
     Err(format!(
-        "attendee {:?} is not a participant: map it with participant_map (to an id, or to \"\" \
+        "attendee {} is not a participant: map it with participant_map (to an id, or to \"\" \
          to leave it out)",
         crate::validate::shown(if cn.is_empty() { address } else { cn })
     ))
