@@ -603,6 +603,24 @@ fn utc_of(z: &Option<pb::ZonedTime>) -> i64 {
         .seconds
 }
 
+/// The calendar of every event from `start` to `end` (dates, UTC), zoned.
+async fn export_between(server: &TestServer, start: &str, end: &str) -> String {
+    server
+        .ics()
+        .export_calendar(pb::ExportCalendarRequest {
+            window: Some(pb::TimeWindow {
+                start: start.into(),
+                end: end.into(),
+                time_zone: "UTC".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("export")
+        .into_inner()
+        .ics
+}
+
 /// The VEVENT lines of `uid` in an exported calendar, unfolded.
 fn vevent_lines(ics: &str, id: &str) -> Vec<String> {
     let unfolded = ics.replace("\r\n ", "");
@@ -681,20 +699,7 @@ async fn a_second_occurrence_is_exported_as_its_instant_and_comes_back_unchanged
         gap.start.as_ref().expect("start").local_time,
         "2024-03-10T03:30:00"
     );
-    let ics = server
-        .ics()
-        .export_calendar(pb::ExportCalendarRequest {
-            window: Some(pb::TimeWindow {
-                start: "2024-01-01".into(),
-                end: "2025-01-01".into(),
-                time_zone: "UTC".into(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .expect("export")
-        .into_inner()
-        .ics;
+    let ics = export_between(&server, "2024-01-01", "2025-01-01").await;
     let has = |id: &str, line: &str| {
         let lines = vevent_lines(&ics, id);
         assert!(
@@ -1005,20 +1010,7 @@ async fn a_summits_forum_survives_export_and_import() {
     );
     summit.forum_id = "sco".into();
     create(&mut server.events(), "kazan", summit).await;
-    let ics = server
-        .ics()
-        .export_calendar(pb::ExportCalendarRequest {
-            window: Some(pb::TimeWindow {
-                start: "2024-10-01".into(),
-                end: "2024-11-01".into(),
-                time_zone: "UTC".into(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .expect("export")
-        .into_inner()
-        .ics;
+    let ics = export_between(&server, "2024-10-01", "2024-11-01").await;
     assert!(
         vevent_lines(&ics, "kazan").contains(&"X-ENTENTE-FORUM:sco".to_string()),
         "{ics}"
