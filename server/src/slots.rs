@@ -26,9 +26,13 @@
 //!   covers.
 //! - the **venue** must not host an overlapping event (CONFIRMED: hard, TENTATIVE: soft).
 //!
-//! Each (participant, kind of issue) counts once; a kind is hard when any of its instances
-//! is. The tests in `tests/tests/slots.rs` hold this to a brute-force oracle that walks
-//! every minute.
+//! A candidate is ruled out by any hard issue of a required participant or of the venue.
+//! Its `soft_violations`, by which slots are ranked, is the number of soft issues it
+//! lists for the required participants, the available optional ones and the venue: each
+//! tentative event overlapping it, each event in a buffer (per side), each tight journey,
+//! the hours, the work week, and each day's official or estimated holidays count one.
+//! Two soft clashes rank below one. The tests in `tests/tests/slots.rs` hold this to a
+//! brute-force oracle that walks every minute.
 //!
 //! # Cost
 //! Everything a candidate needs is gathered once per search: each participant's events
@@ -433,11 +437,12 @@ struct Person<'a> {
     timeline: Timeline<'a>,
 }
 
-/// What one participant makes of one candidate.
+/// What one participant makes of one candidate: the kinds of its hard issues, and how
+/// many soft issues it has (each one the answer lists).
 #[derive(Debug, Default, Clone, Copy)]
 struct Verdict {
     hard: u16,
-    soft: u16,
+    soft: u32,
 }
 
 impl Verdict {
@@ -445,13 +450,13 @@ impl Verdict {
         if hard {
             self.hard |= status.bit();
         } else {
-            self.soft |= status.bit();
+            self.soft += 1;
         }
     }
 
-    /// Soft kinds that are not also hard.
+    /// Its soft issues.
     fn soft_count(&self) -> u32 {
-        (self.soft & !self.hard).count_ones()
+        self.soft
     }
 }
 
@@ -696,8 +701,11 @@ impl<'a> Search<'a> {
                 }
             }
             let mut seen_weekend = false;
+            // Two ranges (a slot across an offset change) may share a day: each day once.
+            let mut next_day = i64::MIN;
             for &(lo, hi) in ranges.iter() {
-                for day in day_of(lo)..=day_of(hi) {
+                for day in day_of(lo).max(next_day)..=day_of(hi) {
+                    next_day = day + 1;
                     if c.work_week != Strength::Off
                         && !seen_weekend
                         && p.days & (1 << weekday_of(day)) == 0
@@ -711,12 +719,22 @@ impl<'a> Search<'a> {
                         );
                     }
                     if c.holidays != Strength::Off && !p.holidays.is_empty() {
+                        // One issue per day for its official holidays, one for its
+                        // estimated ones (each names all of them).
                         let at = p.holidays.partition_point(|&(d, _)| d < day);
-                        for &(_, official) in p.holidays[at..].iter().take_while(|h| h.0 == day) {
-                            let hard = c.holidays == Strength::Hard && official;
-                            say(&mut v, Status::Holiday, hard, &|| {
-                                words.holiday(p, date_of(day), official)
-                            });
+                        let on_day = p.holidays[at..].iter().take_while(|h| h.0 == day);
+                        let (mut official, mut estimated) = (false, false);
+                        for &(_, o) in on_day {
+                            official |= o;
+                            estimated |= !o;
+                        }
+                        for (is, o) in [(official, true), (estimated, false)] {
+                            if is {
+                                let hard = c.holidays == Strength::Hard && o;
+                                say(&mut v, Status::Holiday, hard, &|| {
+                                    words.holiday(p, date_of(day), o)
+                                });
+                            }
                         }
                     }
                 }

@@ -451,7 +451,8 @@ struct Person {
     c: Cons,
 }
 
-/// The oracle: what `p` makes of `[s, s + d)` at `at`.
+/// The oracle: what `p` makes of `[s, s + d)` at `at`: the kinds of issues, the zone, whether
+/// an offset change decides the hours, and how many soft issues it lists.
 fn judge(
     p: &Person,
     at: Option<&VenueDef>,
@@ -459,10 +460,11 @@ fn judge(
     d: i64,
     evs: &[Ev],
     cals: &HashMap<String, (u8, BTreeMap<NaiveDate, Vec<i32>>)>,
-) -> (Issues, Tz, bool) {
+) -> (Issues, Tz, bool, u32) {
     use pb::SlotStatus as St;
     let e = s + d;
     let mut out = Issues::new();
+    let mut soft = 0u32;
     let mine: Vec<(&Ev, bool)> = evs
         .iter()
         .filter_map(|x| x.counts_for(p.id).map(|c| (x, c)))
@@ -473,14 +475,19 @@ fn judge(
                 out.insert((St::Busy as i32, true));
             } else {
                 out.insert((St::SoftConflict as i32, false));
+                soft += 1;
             }
         }
     }
     if p.c.buffers != S::Off {
         for (x, confirmed) in &mine {
             let touches = |a: i64, b: i64| a < b && x.start < b && x.end > a;
-            if touches(s - p.c.before, s) || touches(e, e + p.c.after) {
-                out.insert((St::Buffer as i32, p.c.buffers == S::Hard && *confirmed));
+            let hard = p.c.buffers == S::Hard && *confirmed;
+            for side in [touches(s - p.c.before, s), touches(e, e + p.c.after)] {
+                if side {
+                    out.insert((St::Buffer as i32, hard));
+                    soft += u32::from(!hard);
+                }
             }
         }
     }
@@ -511,7 +518,9 @@ fn judge(
             }
             let gap = if earlier { s - x.end } else { x.start - e };
             if gap < travel_secs(km(a, b)) {
-                out.insert((St::TravelTight as i32, p.c.travel == S::Hard && *confirmed));
+                let hard = p.c.travel == S::Hard && *confirmed;
+                out.insert((St::TravelTight as i32, hard));
+                soft += u32::from(!hard);
             }
         }
     }
@@ -532,7 +541,8 @@ fn judge(
     let first_day = zone.timestamp_opt(s, 0).unwrap().date_naive();
     let mut inside = true;
     let mut weekend = false;
-    let mut on_holidays: BTreeSet<bool> = BTreeSet::new();
+    // (day, official) of each day's holidays.
+    let mut on_holidays: BTreeSet<(NaiveDate, bool)> = BTreeSet::new();
     let mut days_seen = BTreeSet::new();
     for m in (s..e).step_by(60) {
         let local = zone.timestamp_opt(m, 0).unwrap().naive_local();
@@ -545,7 +555,7 @@ fn judge(
                 weekend = true;
             }
             for status in holidays.get(&local.date()).into_iter().flatten() {
-                on_holidays.insert(*status == pb::HolidayStatus::Official as i32);
+                on_holidays.insert((local.date(), *status == pb::HolidayStatus::Official as i32));
             }
         }
     }
@@ -567,36 +577,34 @@ fn judge(
     let naive_inside = naive_start >= p.c.hours.0 && naive_start + d <= p.c.hours.1;
     if p.c.hours_s != S::Off && !inside {
         out.insert((St::OutsideHours as i32, p.c.hours_s == S::Hard));
+        soft += u32::from(p.c.hours_s != S::Hard);
     }
     if p.c.week != S::Off && weekend {
         out.insert((St::Weekend as i32, p.c.week == S::Hard));
+        soft += u32::from(p.c.week != S::Hard);
     }
     if p.c.holidays != S::Off {
-        for official in on_holidays {
-            out.insert((St::Holiday as i32, p.c.holidays == S::Hard && official));
+        for (_, official) in on_holidays {
+            let hard = p.c.holidays == S::Hard && official;
+            out.insert((St::Holiday as i32, hard));
+            soft += u32::from(!hard);
         }
     }
-    (out, zone, naive_inside != inside)
+    (out, zone, naive_inside != inside, soft)
 }
 
-fn venue_issues(v: Option<&VenueDef>, s: i64, d: i64, evs: &[Ev]) -> Issues {
+/// The venue's issues, and how many of them are soft.
+fn venue_issues(v: Option<&VenueDef>, s: i64, d: i64, evs: &[Ev]) -> (Issues, u32) {
     let mut out = Issues::new();
-    let Some(v) = v else { return out };
+    let mut soft = 0;
+    let Some(v) = v else { return (out, soft) };
     for x in evs {
         if x.live && x.venue == v.id && x.start < s + d && x.end > s {
             out.insert((pb::SlotStatus::VenueBusy as i32, x.confirmed_event));
+            soft += u32::from(!x.confirmed_event);
         }
     }
-    out
-}
-
-/// Kinds that are soft and not also hard.
-fn soft_count(issues: &Issues) -> u32 {
-    let kinds: BTreeSet<i32> = issues.iter().map(|(k, _)| *k).collect();
-    kinds
-        .into_iter()
-        .filter(|k| issues.contains(&(*k, false)) && !issues.contains(&(*k, true)))
-        .count() as u32
+    (out, soft)
 }
 
 fn hard_kinds(issues: &Issues) -> BTreeSet<i32> {
@@ -709,7 +717,7 @@ async fn one_search(
     for k in 0..starts {
         let s = from + k * g;
         for (vi, place) in places.iter().enumerate() {
-            let vis = venue_issues(*place, s, d, evs);
+            let (vis, venue_soft) = venue_issues(*place, s, d, evs);
             let mut ok = true;
             if !hard_kinds(&vis).is_empty() {
                 ok = false;
@@ -720,11 +728,11 @@ async fn one_search(
                     ))
                     .or_default() += 1;
             }
-            let mut soft = soft_count(&vis);
+            let mut soft = venue_soft;
             let mut optional = 0;
             let mut each = Vec::new();
             for p in &people {
-                let (issues, zone, dst_matters) = judge(p, *place, s, d, evs, cals);
+                let (issues, zone, dst_matters, own_soft) = judge(p, *place, s, d, evs, cals);
                 let hard = hard_kinds(&issues);
                 if dst_matters && p.c.hours_s != S::Off {
                     seen.insert("a slot whose hours an offset change decides".into());
@@ -732,7 +740,7 @@ async fn one_search(
                 if p.optional {
                     if hard.is_empty() {
                         optional += 1;
-                        soft += soft_count(&issues);
+                        soft += own_soft;
                     }
                 } else {
                     if !hard.is_empty() {
@@ -741,7 +749,7 @@ async fn one_search(
                     for h in hard {
                         *excluded.entry((p.id.to_string(), h)).or_default() += 1;
                     }
-                    soft += soft_count(&issues);
+                    soft += own_soft;
                 }
                 each.push((issues, zone));
             }
@@ -798,6 +806,22 @@ async fn one_search(
             "{what} at {}",
             utc_string(s)
         );
+        // And it is what the slot lists: every SOFT issue of the venue, of the required
+        // participants and of the optional ones who can come.
+        let soft_listed = |issues: &[pb::SlotIssue]| {
+            issues
+                .iter()
+                .filter(|i| i.strength == pb::ConstraintStrength::Soft as i32)
+                .count()
+        };
+        let listed = soft_listed(&slot.venue_issues)
+            + slot
+                .attendees
+                .iter()
+                .filter(|a| !a.optional || a.available)
+                .map(|a| soft_listed(&a.issues))
+                .sum::<usize>();
+        assert_eq!(slot.soft_violations as usize, listed, "{what}");
         assert_eq!(
             slot.optional_available,
             optional.0,
