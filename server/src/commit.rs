@@ -340,9 +340,9 @@ impl Tx {
         self.batch
             .put_bytes(storage::key(prefix::EVENT, &event.id), after_bytes.clone());
         if let Some(h) = history {
-            self.batch.put(
+            self.batch.put_bytes(
                 storage::seq_key(prefix::EVENT_HISTORY, &event.id, h.revision),
-                h,
+                crate::events::stored::encode_revision(h),
             );
         }
         let before_bytes = before.as_ref().map(|b| crate::events::stored::encode(b));

@@ -114,6 +114,27 @@ pub struct Conflict {
     pub end: i64,
     /// Travel figures.
     pub travel: Option<Travel>,
+    /// The participant's name when the conflict was overridden (empty: read it from the
+    /// directory). A stored override says forever what it said when it was written, so
+    /// its sentence does not follow a later renaming ([`freeze_names`]).
+    pub participant_name: Str,
+    /// The venue's name, likewise.
+    pub venue_name: Str,
+}
+
+/// Records in `c` the names its sentence uses, as the directory has them now: done when a
+/// conflict is stored (an override), so that history never changes when read later.
+pub fn freeze_names(st: &State, c: &mut Conflict) {
+    if let Some(p) = c
+        .participant
+        .as_ref()
+        .and_then(|p| st.participants.get(p.as_str()))
+    {
+        c.participant_name = p.display_name.as_str().into();
+    }
+    if let Some(v) = c.venue.as_ref().and_then(|v| st.venues.get(v.as_str())) {
+        c.venue_name = v.display_name.as_str().into();
+    }
 }
 
 /// A travel check that could not be made.
@@ -218,6 +239,8 @@ pub fn check(st: &State, candidate: &Event, travel: &TravelSettings) -> Report {
         start: from.max(other.start.utc),
         end: to.min(other.end.utc),
         travel: None,
+        participant_name: Str::default(),
+        venue_name: Str::default(),
     };
     for p in &candidate.participants {
         // A participant who declined is not there; one whose attendance is only requested
@@ -326,6 +349,8 @@ fn travel_checks(
                     from_city: from_city.clone(),
                     to_city: to_city.clone(),
                 }),
+                participant_name: Str::default(),
+                venue_name: Str::default(),
             });
         }
     }
@@ -360,6 +385,9 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
             .unwrap_or_default()
     };
     let who = |id: &Option<Str>| {
+        if !c.participant_name.is_empty() {
+            return c.participant_name.to_string();
+        }
         id.as_ref()
             .map(|p| {
                 st.participants
@@ -392,6 +420,9 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
                 .venue
                 .as_ref()
                 .map(|v| {
+                    if !c.venue_name.is_empty() {
+                        return c.venue_name.to_string();
+                    }
                     st.venues
                         .get(v.as_str())
                         .map_or_else(|| v.to_string(), |x: &Venue| x.display_name.clone())

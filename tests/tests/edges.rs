@@ -498,19 +498,30 @@ async fn a_later_watcher_of_an_office_gets_its_own_redaction() {
 
 /// The store's newest revision, as ListChanges reports it.
 async fn server_revision(a: &mut entente_tests::Authed) -> i64 {
-    a.changes
-        .list_changes(pb::ListChangesRequest {
-            after_revision: i64::MAX / 2,
-            ..Default::default()
-        })
-        .await
-        .map(|r| r.into_inner().revision)
-        .unwrap_or_else(|e| {
-            use tonic_types::StatusExt;
-            e.get_details_error_info().expect("ErrorInfo").metadata["current_revision"]
-                .parse()
-                .expect("revision")
-        })
+    newest(
+        a.changes
+            .list_changes(ask_past_the_head())
+            .await
+            .map(tonic::Response::into_inner),
+    )
+}
+
+/// A ListChanges request past any head: its refusal names the newest revision.
+fn ask_past_the_head() -> pb::ListChangesRequest {
+    pb::ListChangesRequest {
+        after_revision: i64::MAX / 2,
+        ..Default::default()
+    }
+}
+
+/// The newest revision from the answer to [`ask_past_the_head`].
+fn newest(r: Result<pb::ListChangesResponse, tonic::Status>) -> i64 {
+    r.map(|r| r.revision).unwrap_or_else(|e| {
+        use tonic_types::StatusExt;
+        e.get_details_error_info().expect("ErrorInfo").metadata["current_revision"]
+            .parse()
+            .expect("revision")
+    })
 }
 
 /// Item 11: a watch's catch-up from the log did not check its token again, so a slow
@@ -1100,4 +1111,157 @@ async fn names_an_import_refuses_are_quoted_once() {
         reasons[2].starts_with("X-ENTENTE-FORUM \"atlantic\" is not a forum"),
         "{reasons:?}"
     );
+}
+
+/// Item 10: an override's sentence was rendered when read, with the names of that day:
+/// after Putin's participant record was renamed, the change feed's old revision and the
+/// event's history read differently from what the live stream had delivered. What a
+/// record said when it was written is what it says forever.
+#[tokio::test]
+async fn history_says_what_it_said_when_written() {
+    let settings = entente_server::Settings {
+        feed_progress: std::time::Duration::from_millis(50),
+        ..entente_server::Settings::default()
+    };
+    let temp = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_in(temp.path(), settings).await;
+    article_directory(&mut server.directory()).await;
+    let mut watch = server
+        .changes()
+        .watch_changes(pb::WatchChangesRequest {
+            from_now: true,
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    create(
+        &mut server.events(),
+        "first",
+        event(
+            pb::EventKind::BilateralMeeting,
+            "First talks",
+            "kazan-expo",
+            &["putin"],
+            timed("2024-10-23T10:00", "2024-10-23T11:00"),
+        ),
+    )
+    .await;
+    server
+        .events()
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(event(
+                pb::EventKind::BilateralMeeting,
+                "Second talks",
+                "kazan-expo",
+                &["putin"],
+                timed("2024-10-23T10:30", "2024-10-23T11:30"),
+            ))),
+            event_id: "second".into(),
+            allow_conflicts: true,
+            ..Default::default()
+        })
+        .await
+        .expect("over the first");
+    let overrides = |e: &pb::Event| -> Vec<String> {
+        e.conflict_overrides
+            .iter()
+            .flat_map(|o| o.conflicts.iter().map(|c| c.description.clone()))
+            .collect()
+    };
+    let head = server_revision_of(&server).await;
+    let live = watched_through(&mut watch, head)
+        .await
+        .into_iter()
+        .flat_map(|b| b.changes)
+        .find(|c| c.id == "second")
+        .and_then(|c| match c.resource?.resource? {
+            pb::resource::Resource::Event(e) => Some(e),
+            _ => None,
+        })
+        .expect("the second talks, live");
+    let said = overrides(&live);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said.iter().any(|d| d.contains("Vladimir Putin")),
+        "{said:?}"
+    );
+    // Renamed, and the hall too.
+    server
+        .directory()
+        .update_participant(pb::UpdateParticipantRequest {
+            participant: Some(pb::Participant {
+                id: "putin".into(),
+                display_name: "V. V. Putin".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .expect("rename");
+    server
+        .directory()
+        .update_venue(pb::UpdateVenueRequest {
+            venue: Some(pb::Venue {
+                id: "kazan-expo".into(),
+                display_name: "Kazan Expo, Hall B".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .expect("rename the hall");
+    // Read again, later, three ways: the log, the history, a restart.
+    let read_again = async |server: &TestServer| {
+        let logged = server
+            .changes()
+            .list_changes(pb::ListChangesRequest::default())
+            .await
+            .expect("list")
+            .into_inner()
+            .batches
+            .into_iter()
+            .flat_map(|b| b.changes)
+            .find(|c| c.id == "second" && c.r#type == pb::ChangeType::Created as i32)
+            .and_then(|c| match c.resource?.resource? {
+                pb::resource::Resource::Event(e) => Some(e),
+                _ => None,
+            })
+            .expect("the second talks, logged");
+        let history: Vec<String> = server
+            .events()
+            .list_event_history(pb::ListEventHistoryRequest {
+                event_id: "second".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("history")
+            .into_inner()
+            .revisions
+            .into_iter()
+            .flat_map(|r| r.overridden_conflicts)
+            .map(|c| c.description)
+            .collect();
+        (overrides(&logged), history)
+    };
+    let (logged, history) = read_again(&server).await;
+    assert_eq!(logged, said);
+    assert_eq!(history, said);
+    drop(watch);
+    server.stop().await;
+    let server = TestServer::start_in(temp.path(), entente_server::Settings::default()).await;
+    let (logged, history) = read_again(&server).await;
+    assert_eq!(logged, said, "after a restart");
+    assert_eq!(history, said, "after a restart");
+}
+
+/// The store's newest revision, from a server without access control.
+async fn server_revision_of(server: &TestServer) -> i64 {
+    newest(
+        server
+            .changes()
+            .list_changes(ask_past_the_head())
+            .await
+            .map(tonic::Response::into_inner),
+    )
 }

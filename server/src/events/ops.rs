@@ -397,7 +397,7 @@ fn enforce(
             .retain(|c| c.participant.as_deref() == Some(p));
         report.skipped.retain(|s| s.participant.as_str() == p);
     }
-    let hard = report.hard();
+    let mut hard = report.hard();
     if !hard.is_empty() {
         if !opts.allow_conflicts {
             return Err(conflicts::rejection(
@@ -405,6 +405,10 @@ fn enforce(
                 &hard,
                 opts.view_zone.unwrap_or(event.zone()),
             ));
+        }
+        // Stored: the names as they are now, for good.
+        for c in &mut hard {
+            conflicts::freeze_names(view.state(), c);
         }
         event.overrides.push(Override {
             time: now,
@@ -957,7 +961,8 @@ impl Scheduler {
             self.store()
                 .scan_from(&key, &after.saturating_add(1).to_be_bytes(), page.size + 1)?;
         let (revisions, token) = validate::sequence_page(
-            rows.iter().map(|(k, v)| storage::decode::<Revision>(k, v)),
+            rows.iter()
+                .map(|(k, v)| super::stored::decode_revision(k, v)),
             |r| r.revision,
             page,
         )?;

@@ -7,19 +7,166 @@
 //! - 1: before attendance. Read as if every participant had confirmed, which is what an
 //!   event meant then: nothing stored changes behaviour by being read by a newer server.
 //! - 2: with [`Attendance`] per participant.
+//! - 3: each overridden conflict keeps the participant's and venue's names as they were
+//!   when it was overridden (`Conflict::participant_name`, `venue_name`), so that history
+//!   reads the same forever. Older overrides have none, and read today's names.
 //!
-//! Events are always written in the newest form.
+//! An event's history entries ([`Revision`]) carry overridden conflicts too, and have
+//! their own format: 1 before the names, 2 with them.
+//!
+//! Records are always written in the newest form.
 
 use serde::{Deserialize, Serialize};
 
+use super::ops::{Action, Revision};
 use super::{Attendance, Event, EventKind, EventStatus, Override, Str, Timing, Visibility};
+use crate::conflicts::{Conflict, ConflictKind, Severity, Travel};
 use crate::error::Result;
 use crate::scheduler::Meta;
 use crate::storage;
 use crate::time::Zoned;
 
 /// The format version events are written in.
-pub const EVENT_FORMAT: u8 = 2;
+pub const EVENT_FORMAT: u8 = 3;
+
+/// The format version history entries are written in.
+pub const REVISION_FORMAT: u8 = 2;
+
+/// A conflict as stored before it kept names (event formats 1 and 2, revision format 1).
+#[derive(Debug, Deserialize, Serialize)]
+struct ConflictV1 {
+    kind: ConflictKind,
+    severity: Severity,
+    other_event: Str,
+    other_title: Str,
+    participant: Option<Str>,
+    venue: Option<Str>,
+    start: i64,
+    end: i64,
+    travel: Option<Travel>,
+}
+
+impl From<ConflictV1> for Conflict {
+    fn from(c: ConflictV1) -> Conflict {
+        Conflict {
+            kind: c.kind,
+            severity: c.severity,
+            other_event: c.other_event,
+            other_title: c.other_title,
+            participant: c.participant,
+            venue: c.venue,
+            start: c.start,
+            end: c.end,
+            travel: c.travel,
+            participant_name: Str::default(),
+            venue_name: Str::default(),
+        }
+    }
+}
+
+/// An override as stored in event formats 1 and 2.
+#[derive(Debug, Deserialize, Serialize)]
+struct OverrideV1 {
+    time: i64,
+    actor: String,
+    conflicts: Vec<ConflictV1>,
+}
+
+impl From<OverrideV1> for Override {
+    fn from(o: OverrideV1) -> Override {
+        Override {
+            time: o.time,
+            actor: o.actor,
+            conflicts: o.conflicts.into_iter().map(Conflict::from).collect(),
+        }
+    }
+}
+
+/// An event as stored in format 2: an [`Event`] whose overrides keep no names.
+#[derive(Debug, Deserialize, Serialize)]
+struct EventV2 {
+    id: Str,
+    kind: EventKind,
+    title: Str,
+    description: String,
+    venue_id: Str,
+    host_country: Str,
+    forum_id: Option<Str>,
+    participants: Vec<Str>,
+    attendance: Vec<Attendance>,
+    status: EventStatus,
+    parent_id: Option<Str>,
+    timing: Timing,
+    start: Zoned,
+    end: Zoned,
+    tzdb_version: Str,
+    visibility: Visibility,
+    owner_office: Str,
+    cancellation_reason: String,
+    overrides: Vec<OverrideV1>,
+    meta: Meta,
+}
+
+impl From<EventV2> for Event {
+    fn from(e: EventV2) -> Event {
+        Event {
+            id: e.id,
+            kind: e.kind,
+            title: e.title,
+            description: e.description,
+            venue_id: e.venue_id,
+            host_country: e.host_country,
+            forum_id: e.forum_id,
+            participants: e.participants,
+            attendance: e.attendance,
+            status: e.status,
+            parent_id: e.parent_id,
+            timing: e.timing,
+            start: e.start,
+            end: e.end,
+            tzdb_version: e.tzdb_version,
+            visibility: e.visibility,
+            owner_office: e.owner_office,
+            cancellation_reason: e.cancellation_reason,
+            overrides: e.overrides.into_iter().map(Override::from).collect(),
+            meta: e.meta,
+        }
+    }
+}
+
+/// A history entry as stored in revision format 1.
+#[derive(Debug, Deserialize, Serialize)]
+struct RevisionV1 {
+    revision: u64,
+    action: Action,
+    time: i64,
+    actor: String,
+    changed: Vec<String>,
+    overridden: Vec<ConflictV1>,
+    note: String,
+}
+
+/// A history entry's stored bytes.
+pub fn encode_revision(r: &Revision) -> Vec<u8> {
+    storage::encode_version(REVISION_FORMAT, r)
+}
+
+/// A history entry from its stored bytes, in any format this server has written.
+pub fn decode_revision(key: &[u8], bytes: &[u8]) -> Result<Revision> {
+    if bytes.first() == Some(&REVISION_FORMAT) {
+        return storage::decode_version(REVISION_FORMAT, key, bytes);
+    }
+    let r: RevisionV1 = storage::decode(key, bytes)?;
+    Ok(Revision {
+        revision: r.revision,
+        action: r.action,
+        time: r.time,
+        actor: r.actor,
+        changed: r.changed,
+        overridden: r.overridden.into_iter().map(Conflict::from).collect(),
+        note: r.note,
+    })
+}
 
 /// An event as stored in format 1: an [`Event`] without attendance.
 #[derive(Debug, Deserialize, Serialize)]
@@ -41,7 +188,7 @@ struct EventV1 {
     visibility: Visibility,
     owner_office: Str,
     cancellation_reason: String,
-    overrides: Vec<Override>,
+    overrides: Vec<OverrideV1>,
     meta: Meta,
 }
 
@@ -66,7 +213,7 @@ impl From<EventV1> for Event {
             visibility: e.visibility,
             owner_office: e.owner_office,
             cancellation_reason: e.cancellation_reason,
-            overrides: e.overrides,
+            overrides: e.overrides.into_iter().map(Override::from).collect(),
             meta: e.meta,
         }
     }
@@ -81,6 +228,7 @@ pub fn encode(e: &Event) -> Vec<u8> {
 pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Event> {
     match bytes.first() {
         Some(&EVENT_FORMAT) => storage::decode_version(EVENT_FORMAT, key, bytes),
+        Some(2) => storage::decode_version::<EventV2>(2, key, bytes).map(Event::from),
         Some(1) => storage::decode_version::<EventV1>(1, key, bytes).map(Event::from),
         _ => storage::decode(key, bytes),
     }
@@ -123,5 +271,79 @@ mod tests {
         let again = decode(b"e/talks", &encode(&e)).expect("round trip");
         assert_eq!(again, e);
         assert!(decode(b"e/talks", &[9, 0]).is_err());
+    }
+
+    fn old_conflict() -> ConflictV1 {
+        ConflictV1 {
+            kind: ConflictKind::Participant,
+            severity: Severity::Hard,
+            other_event: "first".into(),
+            other_title: "First".into(),
+            participant: Some("putin".into()),
+            venue: None,
+            start: 1,
+            end: 2,
+            travel: None,
+        }
+    }
+
+    #[test]
+    fn overrides_stored_before_names_read_with_none() {
+        let at = |t| Zoned::from_instant(t, chrono_tz::Europe::Moscow).expect("instant");
+        let old = EventV2 {
+            id: "talks".into(),
+            kind: EventKind::BilateralMeeting,
+            title: "Talks".into(),
+            description: String::new(),
+            venue_id: "kremlin".into(),
+            host_country: "RU".into(),
+            forum_id: None,
+            participants: vec!["putin".into()],
+            attendance: vec![Attendance::Confirmed],
+            status: EventStatus::Confirmed,
+            parent_id: None,
+            timing: Timing::Timed,
+            start: at(1_700_000_000),
+            end: at(1_700_003_600),
+            tzdb_version: "2024a".into(),
+            visibility: Visibility::Parties,
+            owner_office: "RU".into(),
+            cancellation_reason: String::new(),
+            overrides: vec![OverrideV1 {
+                time: 5,
+                actor: "me".into(),
+                conflicts: vec![old_conflict()],
+            }],
+            meta: Meta::new(0),
+        };
+        let bytes = storage::encode_version(2, &old);
+        let e = decode(b"e/talks", &bytes).expect("a format-2 event is read");
+        let c = &e.overrides[0].conflicts[0];
+        assert_eq!(
+            (c.other_event.as_str(), c.participant_name.as_str()),
+            ("first", "")
+        );
+        let mut named = e.clone();
+        named.overrides[0].conflicts[0].participant_name = "Vladimir Putin".into();
+        assert_eq!(
+            decode(b"e/talks", &encode(&named)).expect("format 3"),
+            named
+        );
+
+        let rev = RevisionV1 {
+            revision: 1,
+            action: Action::Created,
+            time: 5,
+            actor: "me".into(),
+            changed: vec![],
+            overridden: vec![old_conflict()],
+            note: String::new(),
+        };
+        let r = decode_revision(b"h/talks", &storage::encode(&rev)).expect("revision format 1");
+        assert_eq!(r.overridden[0].other_title, "First");
+        assert_eq!(
+            decode_revision(b"h/talks", &encode_revision(&r)).expect("format 2"),
+            r
+        );
     }
 }
