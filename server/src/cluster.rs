@@ -236,6 +236,7 @@ impl Scheduler {
     ) -> Result<R> {
         let (result, done) = {
             let mut group = shared.group.lock().await;
+            let applied_before = group.applied;
             while group.open.is_none() {
                 if shared.solo.fresh() {
                     // The only writer: memory holds every commit, and the commit itself
@@ -283,6 +284,10 @@ impl Scheduler {
                 Ok((result, Some((batch, commit)), busy)) => (result, batch, commit, busy),
                 Ok((result, None, _)) => {
                     close_if_empty(&mut group);
+                    // Other servers' commits this call applied (an idempotent retry's first
+                    // result may be one) reach this server's change feed once durable
+                    // here: now, not at the next commit, which may be long in coming.
+                    let foreign = group.applied > applied_before;
                     // Nothing to write, but what was read (an idempotent retry's first
                     // result, say) may be a write not committed yet: answer once it is.
                     if let Some(open) = group.open.as_mut() {
@@ -300,6 +305,11 @@ impl Scheduler {
                                 "a write this answer depends on did not commit".into(),
                             ));
                         }
+                    } else {
+                        drop(group);
+                    }
+                    if foreign {
+                        self.store().sync().await?;
                     }
                     return Ok(result);
                 }

@@ -715,6 +715,16 @@ impl Scheduler {
         self.inner.shared.as_ref()
     }
 
+    /// Whether the store can commit now: the embedded store is not poisoned (a failed
+    /// flush stops every write), or the shared database answers a query. Health checks
+    /// ask it ([`crate::grpc::health`]).
+    pub async fn store_ready(&self) -> Result<()> {
+        match self.shared() {
+            Some(shared) => shared.db.ping().await,
+            None => self.inner.store.check_healthy(),
+        }
+    }
+
     /// Whether this scheduler shares a PostgreSQL store with other servers.
     pub fn is_shared(&self) -> bool {
         self.inner.shared.is_some()

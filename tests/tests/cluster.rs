@@ -1698,3 +1698,75 @@ async fn a_commit_lands_whole_only_where_its_writer_read_the_head() {
     ));
     assert_eq!(state().await, (4, 4, 3, 2));
 }
+
+/// Issue 32, item 12: a write made on A and retried (same request_id) on B was answered
+/// on B from its idempotency record, but B's change feed did not get that revision until
+/// the next commit anywhere: a watcher on B waited, unboundedly when nothing else was
+/// written, against read-your-writes. B now makes what it applied durable and dispatches
+/// it before answering.
+#[tokio::test]
+async fn a_retry_answered_on_another_server_reaches_its_watchers() {
+    // B learns of A's write only from the retry: it does not follow the others.
+    let config = entente_server::Config {
+        settings: entente_server::Settings {
+            feed_progress: std::time::Duration::from_millis(50),
+            follow_others: None,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let Some((servers, _)) = entente_tests::servers_sharing_a_database(2, config).await else {
+        return;
+    };
+    let (a, b) = (&servers[0], &servers[1]);
+    article_directory(&mut a.directory()).await;
+    // B is up to date and idle.
+    let mut watch = b
+        .changes()
+        .watch_changes(pb::WatchChangesRequest {
+            from_now: true,
+            ..Default::default()
+        })
+        .await
+        .expect("watch on B")
+        .into_inner();
+    let request = pb::CreateEventRequest {
+        event: Some(Box::new(event(
+            BilateralMeeting,
+            "Talks",
+            "kazan-expo",
+            &["putin"],
+            timed("2024-10-23T10:00", "2024-10-23T11:00"),
+        ))),
+        event_id: "talks".into(),
+        request_id: "retry-me".into(),
+        ..Default::default()
+    };
+    let first = a
+        .events()
+        .create_event(request.clone())
+        .await
+        .expect("on A")
+        .into_inner();
+    let again = b
+        .events()
+        .create_event(request)
+        .await
+        .expect("the retry, on B")
+        .into_inner();
+    assert_eq!(again.event, first.event);
+    // Within a few progress ticks, with nothing else written anywhere.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let m = tokio::time::timeout_at(deadline, watch.message())
+            .await
+            .expect("B's watcher gets the retried write within 3 s")
+            .expect("ok")
+            .expect("open");
+        if let Some(pb::watch_changes_response::Message::Batch(batch)) = m.message
+            && batch.changes.iter().any(|c| c.id == "talks")
+        {
+            break;
+        }
+    }
+}

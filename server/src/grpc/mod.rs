@@ -11,6 +11,7 @@ pub mod convert;
 pub mod directory;
 pub mod events;
 pub mod fresh;
+pub mod health;
 pub mod ics;
 pub mod limits;
 pub mod proposals;
@@ -55,9 +56,25 @@ pub async fn routes(
     let interop = ICalendarServiceServer::new(ics::Interop::new(scheduler.clone()))
         .max_decoding_message_size(max);
     let feeds = ics::FeedRoute::new(scheduler.clone(), tokens.clone());
-    let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     // Every service reports SERVING by its own name, as load balancers and Kubernetes
-    // probes ask, besides the server as a whole ("").
+    // probes ask, besides the server as a whole (""); NOT_SERVING while the store cannot
+    // commit (`health`).
+    use tonic::server::NamedService;
+    health::follow_store(
+        &scheduler,
+        health.clone(),
+        vec![
+            DirectoryServiceServer::<directory::Directory>::NAME,
+            EventServiceServer::<events::Events>::NAME,
+            ConflictServiceServer::<conflicts::Conflicts>::NAME,
+            ProposalServiceServer::<proposals::Proposals>::NAME,
+            AuditServiceServer::<audit::Audit>::NAME,
+            CalendarServiceServer::<calendar::Calendars>::NAME,
+            ICalendarServiceServer::<ics::Interop>::NAME,
+            changes::Route::NAME,
+        ],
+    );
+    let changes = changes::Route::new(changes::Changes::new(scheduler, tokens), max);
     health
         .set_serving::<DirectoryServiceServer<directory::Directory>>()
         .await;

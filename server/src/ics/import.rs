@@ -345,7 +345,7 @@ impl Scheduler {
             }
             report
                 .conflicts
-                .extend(dry.conflicts(&dry.as_written(&built), &self.settings().travel));
+                .extend(dry.conflicts(&built, &self.settings().travel));
         }
         out.conflicts = report.conflicts.clone();
         out.event_id = input.id.clone();
@@ -416,8 +416,8 @@ impl Scheduler {
 /// What a dry run would have written so far: the events as the file's earlier VEVENTs
 /// left them, so that a later VEVENT is judged as the real import would judge it (a UID
 /// repeated in the file updates what its first VEVENT created; two VEVENTs that clash
-/// conflict). `scratch` holds those events, and the venues and participants they name,
-/// for the conflict check.
+/// conflict, unless one is on the other's sidelines). `scratch` holds those events, and
+/// the venues and participants they name, for the conflict check.
 #[derive(Default)]
 struct DryRun {
     events: HashMap<String, Arc<Event>>,
@@ -427,17 +427,31 @@ struct DryRun {
 }
 
 impl DryRun {
-    /// `built` as the import would write it: on the sidelines of its parent in the file
-    /// (so that it does not conflict with it, nor with that parent's parents).
-    fn as_written(&self, built: &Event) -> Event {
-        let mut e = built.clone();
-        if let Some(p) = self.parents.get(built.id.as_str()) {
-            e.parent_id = Some(p.as_str().into());
-        }
-        e
+    /// The parent `id` has in the file, as the dry run sees it.
+    fn parent_of(&self, id: &str) -> Option<&str> {
+        self.parents
+            .get(id)
+            .map(String::as_str)
+            .or_else(|| self.events.get(id)?.parent_id.as_deref())
     }
 
-    /// The conflicts of `built` with the events written so far (none with itself).
+    /// Whether `ancestor` is a parent of `id`, or a parent's parent…, in the file. Walked
+    /// only for the few events a VEVENT clashes with, so a long chain of sidelines stays
+    /// linear to read (a set of every ancestor per VEVENT would not).
+    fn descends(&self, id: &str, ancestor: &str) -> bool {
+        let mut at = id;
+        for _ in 0..=self.events.len() {
+            match self.parent_of(at) {
+                Some(p) if p == ancestor => return true,
+                Some(p) => at = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// The conflicts of `built` with the events written so far: none with itself, its
+    /// parents or its sidelines (as the write would count them).
     fn conflicts(&self, built: &Event, travel: &crate::conflicts::TravelSettings) -> Vec<Conflict> {
         if self.events.is_empty() {
             return Vec::new();
@@ -445,13 +459,16 @@ impl DryRun {
         crate::conflicts::check(&self.scratch, built, travel)
             .conflicts
             .into_iter()
-            .filter(|c| c.other_event != built.id)
+            .filter(|c| {
+                c.other_event != built.id
+                    && !self.descends(&built.id, &c.other_event)
+                    && !self.descends(&c.other_event, &built.id)
+            })
             .collect()
     }
 
-    /// Records `built` as written, with what the conflict check reads of it. (A later
-    /// VEVENT of its UID edits it as built, without the parent the dry run has not
-    /// written; the conflict check sees it on its parent's sidelines.)
+    /// Records `built` as written, with what the conflict check reads of it (its venue and
+    /// participants). A later VEVENT of its UID edits it as built.
     fn wrote(&mut self, s: &Scheduler, who: &Principal, built: Event) {
         s.read(who, |view| {
             let st = view.state();
@@ -466,7 +483,7 @@ impl DryRun {
                 }
             }
         });
-        self.scratch.events.insert(self.as_written(&built));
+        self.scratch.events.insert(built.clone());
         self.events.insert(built.id.to_string(), Arc::new(built));
     }
 }

@@ -293,6 +293,17 @@ impl Postgres {
         self.pool.get().await.map_err(pool_error)
     }
 
+    /// Whether the database answers: one `SELECT 1` on a pooled connection (the health
+    /// probe's; not counted in [`RoundTrips`], which state what operations cost).
+    pub async fn ping(&self) -> Result<()> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Database(format!("the database does not answer: {e}")))
+    }
+
     /// Round trips to the database so far (see [`RoundTrips`]).
     pub fn round_trips(&self) -> &RoundTrips {
         &self.round_trips
