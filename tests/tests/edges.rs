@@ -77,13 +77,7 @@ async fn a_feed_name_is_a_name_of_at_most_200_characters() {
 async fn a_refused_import_result_names_no_event() {
     let server = TestServer::start().await;
     article_directory(&mut server.directory()).await;
-    let mut talks = event(
-        pb::EventKind::BilateralMeeting,
-        "Talks",
-        "kazan-expo",
-        &["putin"],
-        timed("2024-10-23T16:00", "2024-10-23T17:00"),
-    );
+    let mut talks = putins_talks("Talks", "2024-10-23T16:00", "2024-10-23T17:00");
     talks.status = pb::EventStatus::Confirmed as i32;
     create(&mut server.events(), "talks", talks).await;
     let clash = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VEVENT\r\n\
@@ -119,12 +113,10 @@ async fn a_create_with_a_request_id_is_audited_as_the_event() {
     server
         .events()
         .create_event(pb::CreateEventRequest {
-            event: Some(Box::new(event(
-                pb::EventKind::BilateralMeeting,
+            event: Some(Box::new(putins_talks(
                 "Talks",
-                "kazan-expo",
-                &["putin"],
-                timed("2024-10-23T16:00", "2024-10-23T17:00"),
+                "2024-10-23T16:00",
+                "2024-10-23T17:00",
             ))),
             event_id: "talks".into(),
             request_id: "4f6c1a52-3b9e-4e5d-9a1f-0c2b7d8e9f10".into(),
@@ -306,12 +298,10 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
     .await;
     root.events
         .create_event(pb::CreateEventRequest {
-            event: Some(Box::new(event(
-                pb::EventKind::BilateralMeeting,
+            event: Some(Box::new(putins_talks(
                 "Talks",
-                "kazan-expo",
-                &["putin"],
-                timed("2024-10-23T10:00", "2024-10-23T11:00"),
+                "2024-10-23T10:00",
+                "2024-10-23T11:00",
             ))),
             event_id: "talks".into(),
             ..Default::default()
@@ -573,6 +563,17 @@ async fn a_revoked_token_stops_a_watch_catching_up() {
         batches < COMMITS,
         "{batches} of {COMMITS} batches read after the token was revoked"
     );
+}
+
+/// A bilateral meeting of Putin's at the Kazan Expo, `start`–`end` in Moscow time.
+fn putins_talks(title: &str, start: &str, end: &str) -> pb::Event {
+    event(
+        pb::EventKind::BilateralMeeting,
+        title,
+        "kazan-expo",
+        &["putin"],
+        timed(start, end),
+    )
 }
 
 /// Creates an event at `venue` entered as `start`–`end` wall times in the venue's zone,
@@ -1138,24 +1139,16 @@ async fn history_says_what_it_said_when_written() {
     create(
         &mut server.events(),
         "first",
-        event(
-            pb::EventKind::BilateralMeeting,
-            "First talks",
-            "kazan-expo",
-            &["putin"],
-            timed("2024-10-23T10:00", "2024-10-23T11:00"),
-        ),
+        putins_talks("First talks", "2024-10-23T10:00", "2024-10-23T11:00"),
     )
     .await;
     server
         .events()
         .create_event(pb::CreateEventRequest {
-            event: Some(Box::new(event(
-                pb::EventKind::BilateralMeeting,
+            event: Some(Box::new(putins_talks(
                 "Second talks",
-                "kazan-expo",
-                &["putin"],
-                timed("2024-10-23T10:30", "2024-10-23T11:30"),
+                "2024-10-23T10:30",
+                "2024-10-23T11:30",
             ))),
             event_id: "second".into(),
             allow_conflicts: true,
@@ -1273,6 +1266,9 @@ struct DatabaseProxy {
     dir: tempfile::TempDir,
     target: std::path::PathBuf,
     tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// Set: the next connection that sends COMMIT has it delivered, then is cut before
+    /// the database's answer comes back (a commit whose answer is lost).
+    lose_commit_answer: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DatabaseProxy {
@@ -1281,6 +1277,7 @@ impl DatabaseProxy {
             dir: tempfile::tempdir().expect("temp dir"),
             target,
             tasks: Default::default(),
+            lose_commit_answer: Default::default(),
         };
         proxy.up();
         proxy
@@ -1298,18 +1295,25 @@ impl DatabaseProxy {
         let socket = self.dir.path().join(".s.PGSQL.5432");
         let listener = tokio::net::UnixListener::bind(&socket).expect("bind the proxy");
         let (target, tasks) = (self.target.clone(), self.tasks.clone());
+        let lose = self.lose_commit_answer.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let target = target.clone();
+            while let Ok((client, _)) = listener.accept().await {
+                let (target, lose) = (target.clone(), lose.clone());
                 let pipe = tokio::spawn(async move {
-                    if let Ok(mut db) = tokio::net::UnixStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut db).await;
+                    if let Ok(db) = tokio::net::UnixStream::connect(&target).await {
+                        pump(client, db, lose).await;
                     }
                 });
                 tasks.lock().unwrap().push(pipe.abort_handle());
             }
         });
         self.tasks.lock().unwrap().push(accept.abort_handle());
+    }
+
+    /// The next COMMIT reaches the database, and its answer never comes back.
+    fn lose_next_commit_answer(&self) {
+        self.lose_commit_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Every connection cut, and no new one taken.
@@ -1319,6 +1323,135 @@ impl DatabaseProxy {
         }
         let _ = std::fs::remove_file(self.dir.path().join(".s.PGSQL.5432"));
     }
+}
+
+/// A server on the test cluster's database `name`, reached through a [`DatabaseProxy`].
+async fn behind_a_proxy(
+    name: &str,
+    settings: entente_server::Settings,
+) -> (DatabaseProxy, TestServer) {
+    let cluster = entente_tests::postgres::cluster().expect("the test cluster");
+    cluster.database(name).await;
+    let proxy = DatabaseProxy::start(cluster.socket_dir.join(".s.PGSQL.5432"));
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut server = TestServer::start_config(entente_server::Config {
+        data_dir: temp.path().to_path_buf(),
+        store: Some(proxy.url(name)),
+        settings,
+        ..entente_server::Config::default()
+    })
+    .await;
+    server.own_dir(temp);
+    (proxy, server)
+}
+
+/// Both ways between a client and the database; once `lose` is set, the connection whose
+/// client sends a simple-query COMMIT has it delivered, and is then cut before anything
+/// more comes back.
+async fn pump(
+    client: tokio::net::UnixStream,
+    db: tokio::net::UnixStream,
+    lose: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_in, mut client_out) = client.into_split();
+    let (mut db_in, mut db_out) = db.into_split();
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cut_back = cut.clone();
+    let back = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = db_in.read(&mut buf).await.unwrap_or(0);
+            if n == 0 || cut_back.load(SeqCst) {
+                return;
+            }
+            if client_out.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    let forth = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        // 'Q', the length (4 + 7), "COMMIT\0": tokio-postgres's COMMIT.
+        let commit = b"Q\0\0\0\x0bCOMMIT\0";
+        loop {
+            let n = client_in.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            let chunk = &buf[..n];
+            let last = chunk.windows(commit.len()).any(|w| w == commit)
+                && lose.compare_exchange(true, false, SeqCst, SeqCst).is_ok();
+            if last {
+                cut.store(true, SeqCst);
+            }
+            if db_out.write_all(chunk).await.is_err() || last {
+                return;
+            }
+        }
+    };
+    // Whichever way ends first ends the connection.
+    tokio::select! {
+        () = back => {}
+        () = forth => {}
+    }
+}
+
+/// Issue 32, item 14: a commit whose answer was lost (the connection cut after COMMIT
+/// reached the database) was reported as UNAVAILABLE although it had committed. The
+/// server now looks the commit up before answering. (PostgreSQL variant only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_looked_up() {
+    if !entente_tests::on_postgres() {
+        return;
+    }
+    // Every write in a transaction of its own, ended by COMMIT (without the sole-writer
+    // lease, whose commit is one call).
+    let settings = entente_server::Settings {
+        solo_lease: None,
+        ..entente_server::Settings::default()
+    };
+    let (proxy, server) = behind_a_proxy("lost_commit_answer", settings).await;
+    article_directory(&mut server.directory()).await;
+    proxy.lose_next_commit_answer();
+    let created = server
+        .events()
+        .create_event(pb::CreateEventRequest {
+            event: Some(Box::new(putins_talks(
+                "Talks",
+                "2024-10-23T10:00",
+                "2024-10-23T11:00",
+            ))),
+            event_id: "talks".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("committed, though its answer was lost");
+    assert!(
+        !proxy
+            .lose_commit_answer
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "the commit's answer was cut"
+    );
+    let got = server
+        .events()
+        .get_event(pb::GetEventRequest {
+            id: "talks".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("it is there")
+        .into_inner()
+        .event;
+    assert_eq!(got, created.into_inner().event);
+    // And the server goes on writing.
+    create(
+        &mut server.events(),
+        "more",
+        putins_talks("More talks", "2024-10-24T10:00", "2024-10-24T11:00"),
+    )
+    .await;
 }
 
 /// Item 15: health answered SERVING while PostgreSQL was down. It now says NOT_SERVING (for
@@ -1331,16 +1464,8 @@ async fn health_is_not_serving_while_the_database_is_down() {
     if !entente_tests::on_postgres() {
         return;
     }
-    let cluster = entente_tests::postgres::cluster().expect("the test cluster");
-    cluster.database("health_outage").await;
-    let proxy = DatabaseProxy::start(cluster.socket_dir.join(".s.PGSQL.5432"));
-    let temp = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start_config(entente_server::Config {
-        data_dir: temp.path().to_path_buf(),
-        store: Some(proxy.url("health_outage")),
-        ..entente_server::Config::default()
-    })
-    .await;
+    let (proxy, server) =
+        behind_a_proxy("health_outage", entente_server::Settings::default()).await;
     let mut health = HealthClient::new(server.channel.clone());
     let mut watch = health
         .watch(HealthCheckRequest {

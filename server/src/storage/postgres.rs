@@ -444,6 +444,7 @@ impl Postgres {
             client.query(&since, &since_params),
         );
         let mut lease = Lease {
+            pool: self.pool.clone(),
             client: Some(client),
             head: 0,
             solo: None,
@@ -562,6 +563,8 @@ pub struct SoloLease {
 /// A write in progress: the commit lock, held on one connection.
 pub struct Lease {
     client: Option<deadpool_postgres::Object>,
+    /// For the lookup of an ambiguous commit ([`committed`]).
+    pool: Pool,
     /// The last `seq` committed, as read under the lock.
     pub head: u64,
     /// The sole-writer lease, if a server holds it (see `crate::solo`).
@@ -680,7 +683,16 @@ impl Lease {
         let Some(client) = self.client.take() else {
             return Err(Error::Database("the write's connection is gone".into()));
         };
-        commit_on(client, &self.round_trips, self.head, None, batches, busy).await
+        commit_on(
+            client,
+            &self.pool,
+            &self.round_trips,
+            self.head,
+            None,
+            batches,
+            busy,
+        )
+        .await
     }
 }
 
@@ -697,14 +709,29 @@ impl Postgres {
         busy: &BusyChanges,
     ) -> Result<u64> {
         let client = self.client().await?;
-        commit_on(client, &self.round_trips, head, Some(me), batches, busy).await
+        commit_on(
+            client,
+            &self.pool,
+            &self.round_trips,
+            head,
+            Some(me),
+            batches,
+            busy,
+        )
+        .await
     }
 }
 
 /// See [`Lease::commit`] and [`Postgres::commit_solo`]: `guard` is the lease's holder
 /// when the transaction is yet to begin.
+///
+/// A commit whose answer is lost (the connection fails after COMMIT was sent) may have
+/// landed: it is then looked up ([`committed`]) before anything is answered, so a write
+/// that committed is reported as committed, not as a failure.
+#[allow(clippy::too_many_arguments)]
 async fn commit_on(
     client: deadpool_postgres::Object,
+    pool: &Pool,
     round_trips: &RoundTrips,
     head_before: u64,
     guard: Option<&str>,
@@ -796,10 +823,53 @@ async fn commit_on(
                 {
                     Err(db("cannot commit as the only writer", e))
                 }
-                _ => Err(db("cannot commit", e)),
+                // The database refused it: nothing committed.
+                Some(_) => Err(db("cannot commit", e)),
+                // The connection failed: the database may have committed it anyway.
+                None => match committed(pool, first, &encoded[0]).await {
+                    Ok(true) => {
+                        tracing::warn!(
+                            seq = last_seq,
+                            error = %e,
+                            "the commit's answer was lost, but it committed"
+                        );
+                        Ok(last_seq)
+                    }
+                    Ok(false) => Err(db("cannot commit", e)),
+                    Err(lookup) => Err(Error::Database(format!(
+                        "cannot tell whether the write committed (the connection failed: {e}; \
+                         then {lookup}): read it back, or retry with the same request_id"
+                    ))),
+                },
             }
         }
     }
+}
+
+/// Whether the log entry `seq` is the batch `ops`: the identity of a commit, looked up
+/// when its answer was lost. Taken in the head row's lock, so it waits for the lost
+/// commit's transaction to end (committed, or rolled back when its connection closed)
+/// rather than reading around it.
+async fn committed(pool: &Pool, seq: u64, ops: &[u8]) -> Result<bool> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| db("cannot look the commit up", e))?;
+    tx.query_one("SELECT seq FROM entente_head FOR SHARE", &[])
+        .await
+        .map_err(|e| db("cannot look the commit up", e))?;
+    let row = tx
+        .query_opt(
+            "SELECT ops FROM entente_log WHERE seq = $1",
+            &[&signed(seq)],
+        )
+        .await
+        .map_err(|e| db("cannot look the commit up", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| db("cannot look the commit up", e))?;
+    Ok(row.is_some_and(|r| r.get::<_, &[u8]>(0) == ops))
 }
 
 /// One group's commit (migration 3's `entente_commit`).
