@@ -847,15 +847,37 @@ impl Scheduler {
 
     /// Deletes a directory resource. Participants, venues and forums that an event or
     /// proposal refers to cannot be deleted (FAILED_PRECONDITION naming those `who` may
-    /// see).
-    pub async fn delete<R: Guarded>(&self, who: &Principal, id: &str, etag: &str) -> Result<()> {
+    /// see). A retry with the same `request_id` succeeds again (not NOT_FOUND).
+    pub async fn delete<R: Guarded>(
+        &self,
+        who: &Principal,
+        id: &str,
+        etag: &str,
+        request_id: &str,
+    ) -> Result<()> {
         let id = id.trim().to_string();
-        let etag = etag.to_string();
-        self.write(who, R::DELETE, move |st, tx, _| {
+        let (etag, request_id) = (etag.to_string(), request_id.to_string());
+        let retention = self.request_retention_micros();
+        self.write(who, R::DELETE, move |st, tx, now| {
+            let retry =
+                crate::events::ops::replay(st, who, &request_id, R::DELETE, now - retention)?;
+            if retry.is_some() {
+                return Ok(());
+            }
             let r = st.get::<R>(&id, "id")?;
             r.require_keeper(who)?;
             r.meta().check_etag(&etag, R::KIND, &id)?;
             in_use(View::new(st, who), R::KIND, &id, st.referrers(R::KIND, &id))?;
+            crate::events::ops::remember(
+                st,
+                tx,
+                who,
+                &request_id,
+                R::DELETE,
+                &id,
+                Vec::new(),
+                now,
+            )?;
             st.remove::<R>(tx, &id);
             Ok(())
         })

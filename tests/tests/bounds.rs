@@ -326,6 +326,7 @@ async fn putins_feed(server: &TestServer) -> pb::CalendarFeed {
                 }),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("feed")

@@ -129,6 +129,7 @@ async fn participants_round_trip_with_masks_and_etags() {
         .delete_participant(pb::DeleteParticipantRequest {
             id: "putin".into(),
             etag: created.etag.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("stale delete");
@@ -136,6 +137,7 @@ async fn participants_round_trip_with_masks_and_etags() {
     dir.delete_participant(pb::DeleteParticipantRequest {
         id: "putin".into(),
         etag: unmasked.etag,
+        ..Default::default()
     })
     .await
     .expect("delete");

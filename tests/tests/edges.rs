@@ -52,6 +52,7 @@ async fn a_feed_name_is_a_name_of_at_most_200_characters() {
             display_name: name,
             ..Default::default()
         }),
+        ..Default::default()
     };
     let err = server
         .ics()
@@ -318,6 +319,7 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
                     display_name: format!("by {token}"),
                     ..Default::default()
                 }),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("feed by {token}: {e:?}"))
@@ -1504,4 +1506,209 @@ async fn health_is_not_serving_while_the_database_is_down() {
     assert_eq!(next().await, ServingStatus::Serving as i32);
     // And it writes again.
     article_directory(&mut server.directory()).await;
+}
+
+/// Item 14, second half: UpdateEvent, CancelEvent, SetAttendance, the deletes and
+/// CreateCalendarFeed had no request_id, so a client that lost an answer could not retry
+/// safely. Each retry now returns the first result and changes nothing (a feed's retry
+/// re-issues its secret, the only way to give the caller a path that works).
+#[tokio::test]
+async fn every_write_can_be_retried_with_its_request_id() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let mut events = server.events();
+    let talks = |title: &str| {
+        Some(Box::new(pb::Event {
+            id: "talks".into(),
+            title: title.into(),
+            ..Default::default()
+        }))
+    };
+    let create = |id: &str, parent: &str| {
+        let mut e = putins_talks(id, "2024-10-23T10:00", "2024-10-23T11:00");
+        e.participant_ids.push("pezeshkian".into());
+        e.parent_event_id = parent.into();
+        pb::CreateEventRequest {
+            event: Some(Box::new(e)),
+            event_id: id.into(),
+            allow_conflicts: true,
+            ..Default::default()
+        }
+    };
+    events
+        .create_event(create("talks", ""))
+        .await
+        .expect("talks");
+    let update = |title: &str| pb::UpdateEventRequest {
+        event: talks(title),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["title".into()],
+        }),
+        request_id: "rename-1".into(),
+        ..Default::default()
+    };
+    let first = events
+        .update_event(update("Talks, renamed"))
+        .await
+        .expect("update")
+        .into_inner()
+        .event
+        .expect("event");
+    // The retry (even one that says something else) returns the first result.
+    let again = events
+        .update_event(update("Talks, renamed again"))
+        .await
+        .expect("retry")
+        .into_inner()
+        .event
+        .expect("event");
+    assert_eq!(again, first);
+    let stored = |events: &mut entente_proto::v1::event_service_client::EventServiceClient<_>| {
+        let mut events = events.clone();
+        async move {
+            events
+                .get_event(pb::GetEventRequest {
+                    id: "talks".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("get")
+                .into_inner()
+                .event
+                .expect("event")
+        }
+    };
+    assert_eq!(
+        stored(&mut events).await.etag,
+        first.etag,
+        "nothing changed"
+    );
+
+    let attend = pb::SetAttendanceRequest {
+        event_id: "talks".into(),
+        participant_id: "pezeshkian".into(),
+        attendance: pb::Attendance::Declined as i32,
+        request_id: "decline-1".into(),
+        ..Default::default()
+    };
+    let declined = events
+        .set_attendance(attend.clone())
+        .await
+        .expect("decline")
+        .into_inner()
+        .event;
+    let again = events
+        .set_attendance(pb::SetAttendanceRequest {
+            attendance: pb::Attendance::Confirmed as i32,
+            ..attend
+        })
+        .await
+        .expect("retry")
+        .into_inner()
+        .event;
+    assert_eq!(again, declined);
+
+    events
+        .create_event(create("side", "talks"))
+        .await
+        .expect("sidelines");
+    let cancel = pb::CancelEventRequest {
+        id: "talks".into(),
+        reason: "postponed".into(),
+        cascade: true,
+        request_id: "cancel-1".into(),
+        ..Default::default()
+    };
+    let cancelled = events
+        .cancel_event(cancel.clone())
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(cancelled.cancelled_event_ids, ["side"]);
+    // Without the key, a second cancel is refused: it is already cancelled.
+    let refused = events
+        .cancel_event(pb::CancelEventRequest {
+            request_id: String::new(),
+            ..cancel.clone()
+        })
+        .await
+        .expect_err("already cancelled");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let again = events
+        .cancel_event(cancel)
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again, cancelled);
+
+    // Feeds: the retry re-issues the secret; the first path stops working.
+    let feed = pb::CreateCalendarFeedRequest {
+        feed: Some(pb::CalendarFeed::default()),
+        request_id: "feed-1".into(),
+    };
+    let one = server
+        .ics()
+        .create_calendar_feed(feed.clone())
+        .await
+        .expect("feed")
+        .into_inner()
+        .feed
+        .expect("feed");
+    let two = server
+        .ics()
+        .create_calendar_feed(feed)
+        .await
+        .expect("retry")
+        .into_inner()
+        .feed
+        .expect("feed");
+    assert_eq!(one.id, two.id);
+    assert_ne!(one.path, two.path);
+    assert_eq!(server.http_get(&one.path, &[]).await.0, 404);
+    assert_eq!(server.http_get(&two.path, &[]).await.0, 200);
+    let listed = server
+        .ics()
+        .list_calendar_feeds(pb::ListCalendarFeedsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .feeds;
+    assert_eq!(listed.len(), 1);
+    for _ in 0..2 {
+        server
+            .ics()
+            .delete_calendar_feed(pb::DeleteCalendarFeedRequest {
+                id: one.id.clone(),
+                request_id: "unfeed-1".into(),
+            })
+            .await
+            .expect("delete, then its retry");
+    }
+
+    // Deletes: the retry succeeds; a new delete is NOT_FOUND.
+    let forget = |request_id: &str| pb::DeleteParticipantRequest {
+        id: "xi".into(),
+        request_id: request_id.into(),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        server
+            .directory()
+            .delete_participant(forget("forget-xi"))
+            .await
+            .expect("delete, then its retry");
+    }
+    let gone = server
+        .directory()
+        .delete_participant(forget(""))
+        .await
+        .expect_err("gone");
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    // A key is one request's: used for another, it is refused.
+    let reused = server
+        .directory()
+        .delete_participant(forget("rename-1"))
+        .await
+        .expect_err("reused");
+    assert_eq!(reused.code(), tonic::Code::InvalidArgument);
 }

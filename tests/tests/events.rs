@@ -1233,6 +1233,7 @@ async fn updates_merge_by_mask_and_check_etags() {
         .delete_venue(pb::DeleteVenueRequest {
             id: "kremlin".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("in use");
@@ -1253,6 +1254,7 @@ async fn updates_merge_by_mask_and_check_etags() {
         .delete_venue(pb::DeleteVenueRequest {
             id: "kremlin".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("still on record");
@@ -1269,6 +1271,7 @@ async fn updates_merge_by_mask_and_check_etags() {
         .delete_participant(pb::DeleteParticipantRequest {
             id: "pezeshkian".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("in use");

@@ -737,7 +737,10 @@ async fn imports_read_outlook_and_google_shapes_and_refuse_what_they_cannot_plac
 
 async fn create_feed(a: &mut entente_tests::Authed, feed: pb::CalendarFeed) -> pb::CalendarFeed {
     a.ics
-        .create_calendar_feed(pb::CreateCalendarFeedRequest { feed: Some(feed) })
+        .create_calendar_feed(pb::CreateCalendarFeedRequest {
+            feed: Some(feed),
+            ..Default::default()
+        })
         .await
         .expect("feed")
         .into_inner()
@@ -917,6 +920,7 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
         .ics
         .delete_calendar_feed(pb::DeleteCalendarFeedRequest {
             id: feed.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("another office's feed");
@@ -926,6 +930,7 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
         .ics
         .delete_calendar_feed(pb::DeleteCalendarFeedRequest {
             id: feed.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("reader");
@@ -941,6 +946,7 @@ async fn a_feed_serves_its_office_view_with_etags_until_revoked() {
     ir.ics
         .delete_calendar_feed(pb::DeleteCalendarFeedRequest {
             id: feed.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("revoke");

@@ -509,6 +509,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                 .delete_country(pb::DeleteCountryRequest {
                     code: "ZZ".into(),
                     etag: String::new(),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -560,6 +561,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         .delete_participant(pb::DeleteParticipantRequest {
                             id: p.into(),
                             etag: String::new(),
+                            ..Default::default()
                         })
                         .await,
                     &[],
@@ -613,6 +615,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                 .delete_venue(pb::DeleteVenueRequest {
                     id: "kremlin".into(),
                     etag: String::new(),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -659,6 +662,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                 .delete_forum(pb::DeleteForumRequest {
                     id: "brics".into(),
                     etag: String::new(),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -1168,6 +1172,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                 .delete_work_calendar(pb::DeleteWorkCalendarRequest {
                     country_code: "BR".into(),
                     etag: String::new(),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -1338,6 +1343,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                             scope: Some(scope),
                             ..Default::default()
                         }),
+                        ..Default::default()
                     })
                     .await;
                 if let Ok(r) = &r {
@@ -1366,7 +1372,10 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
             for id in ids.iter().chain(&pids) {
                 out.push(seen(
                     a.ics
-                        .delete_calendar_feed(pb::DeleteCalendarFeedRequest { id: id.clone() })
+                        .delete_calendar_feed(pb::DeleteCalendarFeedRequest {
+                            id: id.clone(),
+                            ..Default::default()
+                        })
                         .await,
                     std::slice::from_ref(id),
                 ));

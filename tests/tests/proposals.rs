@@ -592,6 +592,7 @@ async fn counter_proposals_round_trip() {
         .delete_venue(pb::DeleteVenueRequest {
             id: "kremlin".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("named in the terms");
@@ -1042,6 +1043,7 @@ async fn queries_by_party_country_kind_and_event() {
         .delete_participant(pb::DeleteParticipantRequest {
             id: "xi".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("in use");

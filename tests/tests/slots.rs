@@ -1555,6 +1555,7 @@ async fn each_office_edits_its_own_countrys_calendar() {
         .delete_work_calendar(pb::DeleteWorkCalendarRequest {
             country_code: "IR".into(),
             etag: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -1564,6 +1565,7 @@ async fn each_office_edits_its_own_countrys_calendar() {
         .delete_work_calendar(pb::DeleteWorkCalendarRequest {
             country_code: "IR".into(),
             etag: "r1".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

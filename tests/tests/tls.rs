@@ -134,6 +134,7 @@ async fn a_calendar_feed_is_served_over_https_to_http1_clients() {
     let feed = entente_proto::v1::i_calendar_service_client::ICalendarServiceClient::new(ch)
         .create_calendar_feed(pb::CreateCalendarFeedRequest {
             feed: Some(pb::CalendarFeed::default()),
+            ..Default::default()
         })
         .await
         .expect("feed over gRPC and TLS")

@@ -411,6 +411,7 @@ async fn setup(ch: &Channel) -> anyhow::Result<String> {
                 }),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await?
         .into_inner()

@@ -496,6 +496,7 @@ pub async fn calendar(client: &Client, out: &Out, cmd: CalendarCmd) -> Res {
             c.delete_work_calendar(pb::DeleteWorkCalendarRequest {
                 country_code: country.clone(),
                 etag: String::new(),
+                ..Default::default()
             })
             .await?;
             return Ok(out.line(&format!(

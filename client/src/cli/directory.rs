@@ -364,6 +364,7 @@ pub async fn country(client: &Client, out: &Out, cmd: CountryCmd) -> Res {
             d.delete_country(pb::DeleteCountryRequest {
                 code: code.clone(),
                 etag: String::new(),
+                ..Default::default()
             })
             .await?;
             Ok(out.line(&format!("deleted country {code}"))?)
@@ -461,6 +462,7 @@ pub async fn participant(client: &Client, out: &Out, cmd: ParticipantCmd) -> Res
             d.delete_participant(pb::DeleteParticipantRequest {
                 id: id.clone(),
                 etag: String::new(),
+                ..Default::default()
             })
             .await?;
             Ok(out.line(&format!("deleted participant {id}"))?)
@@ -558,6 +560,7 @@ pub async fn venue(client: &Client, out: &Out, cmd: VenueCmd) -> Res {
             d.delete_venue(pb::DeleteVenueRequest {
                 id: id.clone(),
                 etag: String::new(),
+                ..Default::default()
             })
             .await?;
             Ok(out.line(&format!("deleted venue {id}"))?)
@@ -651,6 +654,7 @@ pub async fn forum(client: &Client, out: &Out, cmd: ForumCmd) -> Res {
             d.delete_forum(pb::DeleteForumRequest {
                 id: id.clone(),
                 etag: String::new(),
+                ..Default::default()
             })
             .await?;
             Ok(out.line(&format!("deleted forum {id}"))?)

@@ -243,6 +243,7 @@ pub async fn feed(client: &Client, out: &Out, server: &str, c: FeedCmd) -> Res {
                         utc_times: utc,
                         ..Default::default()
                     }),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -297,8 +298,11 @@ pub async fn feed(client: &Client, out: &Out, server: &str, c: FeedCmd) -> Res {
             Ok(out.table(&["ID", "NAME", "SCOPE", "DAYS"], rows)?)
         }
         FeedCmd::Delete { id } => {
-            ics.delete_calendar_feed(pb::DeleteCalendarFeedRequest { id: id.clone() })
-                .await?;
+            ics.delete_calendar_feed(pb::DeleteCalendarFeedRequest {
+                id: id.clone(),
+                ..Default::default()
+            })
+            .await?;
             Ok(out.line(&format!("feed {id} revoked"))?)
         }
     }

@@ -533,6 +533,41 @@ pub(crate) fn remember(
     Ok(())
 }
 
+/// The first result of a replayed event write: the event as that write left it (its
+/// snapshot), if `who` may still see the event, as they may read it now.
+fn replayed_event(st: &State, who: &Principal, prev: &RequestRecord) -> Result<Arc<Event>> {
+    policy::visible_event(st, who, &prev.resource_id, "request_id")?;
+    let e = super::stored::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
+    Ok(View::new(st, who).event(&Arc::new(e)))
+}
+
+/// Records that `who`'s `request_id` left `event` as it is, for [`replayed_event`].
+fn remember_event(
+    st: &mut State,
+    tx: &mut Tx,
+    who: &Principal,
+    request_id: &str,
+    method: &str,
+    event: &Event,
+    now: i64,
+) -> Result<()> {
+    let snapshot = super::stored::encode(event);
+    remember(st, tx, who, request_id, method, &event.id, snapshot, now)
+}
+
+/// How to cancel an event ([`Scheduler::cancel_event`]).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    /// Why, for the history and the readers.
+    pub reason: String,
+    /// Cancel its live sidelines events too.
+    pub cascade: bool,
+    /// Who, for the history.
+    pub actor: String,
+    /// AIP-155 idempotency key: a retry returns the first result.
+    pub request_id: String,
+}
+
 impl Scheduler {
     /// Schedules an event on behalf of `who`: authorises, validates it, resolves its times,
     /// enforces conflicts and stores it, all in one atomic, durable step. The reply is
@@ -621,7 +656,14 @@ impl Scheduler {
         opts: WriteOptions,
     ) -> Result<Written> {
         let settings = self.settings().clone();
+        let retention = self.request_retention_micros();
         self.write(who, method::UPDATE_EVENT, move |st, tx, now| {
+            if let Some(prev) = replay(st, who, &opts.request_id, "UpdateEvent", now - retention)? {
+                return Ok(Written {
+                    event: replayed_event(st, who, &prev)?,
+                    report: Report::default(),
+                });
+            }
             let old = policy::visible_event(st, who, &input.id, "event.id")?.clone();
             policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &old.id)?;
@@ -638,6 +680,7 @@ impl Scheduler {
                 note: String::new(),
             };
             let event = store_event(st, tx, event, revision);
+            remember_event(st, tx, who, &opts.request_id, "UpdateEvent", &event, now)?;
             Ok(Written {
                 event: View::new(st, who).event(&event),
                 report,
@@ -672,8 +715,16 @@ impl Scheduler {
         let note = validate::text("note", &note)?;
         let (event_id, participant) = (event_id.trim().to_string(), participant.trim().to_string());
         let settings = self.settings().clone();
+        let retention = self.request_retention_micros();
         self.write(who, method::SET_ATTENDANCE, move |st, tx, now| {
             policy::require_writer(who)?;
+            if let Some(prev) = replay(st, who, &opts.request_id, "SetAttendance", now - retention)?
+            {
+                return Ok(Written {
+                    event: replayed_event(st, who, &prev)?,
+                    report: Report::default(),
+                });
+            }
             let old = policy::visible_event(st, who, &event_id, "event_id")?.clone();
             let Some(i) = old.participants.iter().position(|p| *p == participant) else {
                 return Err(Error::not_found(
@@ -725,6 +776,7 @@ impl Scheduler {
                 },
             };
             let event = store_event(st, tx, event, revision);
+            remember_event(st, tx, who, &opts.request_id, "SetAttendance", &event, now)?;
             Ok(Written {
                 event: View::new(st, who).event(&event),
                 report,
@@ -742,13 +794,29 @@ impl Scheduler {
         who: &Principal,
         id: &str,
         etag: &str,
-        reason: &str,
-        cascade: bool,
-        actor: &str,
+        how: Cancel,
     ) -> Result<(Arc<Event>, Vec<String>)> {
-        let (id, etag, actor) = (id.to_string(), etag.to_string(), actor.to_string());
-        let reason = validate::text("reason", reason)?;
+        let (id, etag) = (id.to_string(), etag.to_string());
+        let Cancel {
+            reason,
+            cascade,
+            actor,
+            request_id,
+        } = how;
+        let reason = validate::text("reason", &reason)?;
+        let retention = self.request_retention_micros();
         self.write(who, method::CANCEL_EVENT, move |st, tx, now| {
+            if let Some(prev) = replay(st, who, &request_id, "CancelEvent", now - retention)? {
+                // The event as cancelled, and the sidelines cancelled with it.
+                let (event, cancelled): (Vec<u8>, Vec<String>) =
+                    storage::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
+                let first = RequestRecord {
+                    snapshot: event,
+                    ..prev
+                };
+                let view = View::new(st, who);
+                return Ok((replayed_event(st, who, &first)?, view.event_ids(cancelled)));
+            }
             let old = policy::visible_event(st, who, &id, "id")?.clone();
             policy::require_change_event(st, who, &old)?;
             old.meta.check_etag(&etag, "event", &id)?;
@@ -816,8 +884,10 @@ impl Scheduler {
                 }
                 store_event(st, tx, next, revision);
             }
-            let view = View::new(st, who);
             let event = st.events.get(&id).cloned().unwrap_or(old);
+            let snapshot = storage::encode(&(super::stored::encode(&event), cancelled.clone()));
+            remember(st, tx, who, &request_id, "CancelEvent", &id, snapshot, now)?;
+            let view = View::new(st, who);
             Ok((view.event(&event), view.event_ids(cancelled)))
         })
         .await

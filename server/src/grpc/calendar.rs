@@ -361,7 +361,7 @@ impl CalendarService for Calendars {
         let r = req.into_inner();
         let code = validate::country_code("country_code", &r.country_code)?;
         self.scheduler
-            .delete::<WorkCalendar>(&who, &code, &r.etag)
+            .delete::<WorkCalendar>(&who, &code, &r.etag, &r.request_id)
             .await?;
         Ok(Response::new(pb::DeleteWorkCalendarResponse {}))
     }

@@ -114,7 +114,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let code = validate::country_code("code", &r.code)?;
         self.scheduler
-            .delete::<dir::Country>(&who, &code, &r.etag)
+            .delete::<dir::Country>(&who, &code, &r.etag, &r.request_id)
             .await?;
         ok(Ok(pb::DeleteCountryResponse {}))
     }
@@ -194,7 +194,7 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         self.scheduler
-            .delete::<dir::Participant>(&who, &r.id, &r.etag)
+            .delete::<dir::Participant>(&who, &r.id, &r.etag, &r.request_id)
             .await?;
         ok(Ok(pb::DeleteParticipantResponse {}))
     }
@@ -273,7 +273,7 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         self.scheduler
-            .delete::<dir::Venue>(&who, &r.id, &r.etag)
+            .delete::<dir::Venue>(&who, &r.id, &r.etag, &r.request_id)
             .await?;
         ok(Ok(pb::DeleteVenueResponse {}))
     }
@@ -350,7 +350,7 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         self.scheduler
-            .delete::<dir::Forum>(&who, &r.id, &r.etag)
+            .delete::<dir::Forum>(&who, &r.id, &r.etag, &r.request_id)
             .await?;
         ok(Ok(pb::DeleteForumResponse {}))
     }

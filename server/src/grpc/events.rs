@@ -204,7 +204,7 @@ impl EventService for Events {
             r.offset_policy,
             r.allow_conflicts,
             &r.actor,
-            "",
+            &r.request_id,
             view,
         )?;
         let w = self
@@ -233,7 +233,17 @@ impl EventService for Events {
         let r = req.into_inner();
         let (event, cancelled_event_ids) = self
             .scheduler
-            .cancel_event(&who, &r.id, &r.etag, &r.reason, r.cascade, &r.actor)
+            .cancel_event(
+                &who,
+                &r.id,
+                &r.etag,
+                crate::events::ops::Cancel {
+                    reason: r.reason,
+                    cascade: r.cascade,
+                    actor: r.actor,
+                    request_id: r.request_id,
+                },
+            )
             .await?;
         Ok(Response::new(pb::CancelEventResponse {
             event: Some(Box::new(self.render(&event, None))),
@@ -329,7 +339,7 @@ impl EventService for Events {
         let view = convert::view_zone("view_zone", &r.view_zone)?;
         let answer = convert::attendance_in(r.attendance, "attendance")?
             .ok_or_else(|| Error::invalid("attendance", "is required: CONFIRMED or DECLINED"))?;
-        let opts = write_options(0, 0, r.allow_conflicts, &r.actor, "", view)?;
+        let opts = write_options(0, 0, r.allow_conflicts, &r.actor, &r.request_id, view)?;
         let reply = Answer {
             event_id: r.event_id,
             participant_id: r.participant_id,

@@ -244,7 +244,8 @@ impl ICalendarService for Interop {
         req: Request<pb::CreateCalendarFeedRequest>,
     ) -> Reply<pb::CreateCalendarFeedResponse> {
         let who = access::principal(&req)?;
-        let f = convert::required("feed", req.into_inner().feed)?;
+        let r = req.into_inner();
+        let f = convert::required("feed", r.feed)?;
         let input = FeedInput {
             id: f.id,
             display_name: f.display_name,
@@ -252,6 +253,7 @@ impl ICalendarService for Interop {
             past_days: f.past_days,
             future_days: f.future_days,
             utc_times: f.utc_times,
+            request_id: r.request_id,
         };
         let (feed, path) = self.scheduler.create_calendar_feed(&who, input).await?;
         Ok(Response::new(pb::CreateCalendarFeedResponse {
@@ -281,8 +283,11 @@ impl ICalendarService for Interop {
         req: Request<pb::DeleteCalendarFeedRequest>,
     ) -> Reply<pb::DeleteCalendarFeedResponse> {
         let who = access::principal(&req)?;
-        let id = validate::reference("id", req.into_inner().id.trim())?;
-        self.scheduler.delete_calendar_feed(&who, &id).await?;
+        let r = req.into_inner();
+        let id = validate::reference("id", r.id.trim())?;
+        self.scheduler
+            .delete_calendar_feed(&who, &id, &r.request_id)
+            .await?;
         Ok(Response::new(pb::DeleteCalendarFeedResponse {}))
     }
 }

@@ -163,6 +163,9 @@ pub struct FeedInput {
     pub future_days: i32,
     /// UTC instants.
     pub utc_times: bool,
+    /// AIP-155 idempotency key: a retry re-issues the feed's secret (see
+    /// [`Scheduler::create_calendar_feed`]).
+    pub request_id: String,
 }
 
 /// A new secret: 32 bytes from the operating system's generator, as hex.
@@ -187,6 +190,10 @@ fn days(field: &str, v: i32) -> Result<u32> {
 
 impl Scheduler {
     /// Creates a feed for `who`'s office; returns it and its path (shown this once).
+    ///
+    /// The secret is kept only as its hash, so a retry with the same `request_id` cannot
+    /// show the first path again: it gives the feed a new secret and returns that path,
+    /// and the first (which the caller never received) stops working.
     pub async fn create_calendar_feed(
         &self,
         who: &Principal,
@@ -209,9 +216,37 @@ impl Scheduler {
         let scope = input.scope.unwrap_or(Scope::All);
         let secret = new_secret()?;
         let secret_sha256 = digest(&secret);
+        let retention = self.request_retention_micros();
         let feed = self
             .write(who, method::CREATE_CALENDAR_FEED, move |st, tx, now| {
                 crate::policy::require_writer(who)?;
+                let retry = crate::events::ops::replay(
+                    st,
+                    who,
+                    &input.request_id,
+                    "CreateCalendarFeed",
+                    now - retention,
+                )?;
+                if let Some(prev) = retry {
+                    let Some(feed) = st
+                        .calendar_feeds
+                        .get(&prev.resource_id)
+                        .filter(|f| f.visible_to(who))
+                    else {
+                        return Err(Error::not_found(
+                            "calendar feed",
+                            prev.resource_id.as_str(),
+                            "request_id",
+                        ));
+                    };
+                    let feed = CalendarFeed {
+                        secret_sha256,
+                        meta: feed.meta.bumped(now),
+                        ..feed.clone()
+                    };
+                    st.put(tx, feed.clone());
+                    return Ok(feed);
+                }
                 // The scope must name something the office can read: a feed of an unknown
                 // participant is a typo, and one of a hidden summit would be an oracle.
                 let view = crate::redact::View::new(st, who);
@@ -236,6 +271,16 @@ impl Scheduler {
                     meta: Meta::new(now),
                     creator: who.credential.clone(),
                 };
+                crate::events::ops::remember(
+                    st,
+                    tx,
+                    who,
+                    &input.request_id,
+                    "CreateCalendarFeed",
+                    &feed.id,
+                    Vec::new(),
+                    now,
+                )?;
                 st.put(tx, feed.clone());
                 Ok(feed)
             })
@@ -255,17 +300,44 @@ impl Scheduler {
         })
     }
 
-    /// Revokes a feed (its office's editors, or ADMIN).
-    pub async fn delete_calendar_feed(&self, who: &Principal, id: &str) -> Result<()> {
+    /// Revokes a feed (its office's editors, or ADMIN). A retry with the same
+    /// `request_id` succeeds again.
+    pub async fn delete_calendar_feed(
+        &self,
+        who: &Principal,
+        id: &str,
+        request_id: &str,
+    ) -> Result<()> {
         crate::policy::require_writer(who)?;
-        let id = id.trim().to_string();
-        self.write(who, method::DELETE_CALENDAR_FEED, move |st, tx, _| {
+        let (id, request_id) = (id.trim().to_string(), request_id.to_string());
+        let retention = self.request_retention_micros();
+        self.write(who, method::DELETE_CALENDAR_FEED, move |st, tx, now| {
             crate::policy::require_writer(who)?;
+            let retry = crate::events::ops::replay(
+                st,
+                who,
+                &request_id,
+                "DeleteCalendarFeed",
+                now - retention,
+            )?;
+            if retry.is_some() {
+                return Ok(());
+            }
             // Another office's feed is NOT_FOUND, as an unknown id is.
             match st.calendar_feeds.get(&id) {
                 Some(f) if f.visible_to(who) => {}
                 _ => return Err(Error::not_found("calendar feed", id.as_str(), "id")),
             }
+            crate::events::ops::remember(
+                st,
+                tx,
+                who,
+                &request_id,
+                "DeleteCalendarFeed",
+                &id,
+                Vec::new(),
+                now,
+            )?;
             st.remove::<CalendarFeed>(tx, &id);
             Ok(())
         })

@@ -290,9 +290,11 @@ impl Scheduler {
                         who,
                         &e.id,
                         "",
-                        "cancelled in an imported calendar",
-                        false,
-                        &opts.actor,
+                        crate::events::ops::Cancel {
+                            reason: "cancelled in an imported calendar".into(),
+                            actor: opts.actor.clone(),
+                            ..Default::default()
+                        },
                     )
                     .await
                 {
