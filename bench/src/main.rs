@@ -230,6 +230,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
                 ..Default::default()
             }),
             participant_id: format!("p{p}"),
+            ..Default::default()
         })
         .await
         .with_context(|| format!("participant p{p}"))?;
@@ -253,6 +254,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
                 ..Default::default()
             }),
             venue_id: format!("v{v}"),
+            ..Default::default()
         })
         .await
         .with_context(|| format!("venue v{v}"))?;
@@ -274,6 +276,7 @@ async fn load(args: &Args, data: &Data, chans: &[Channel]) -> anyhow::Result<()>
             ..Default::default()
         }),
         venue_id: "bench-hall".into(),
+        ..Default::default()
     })
     .await?;
 

@@ -185,6 +185,7 @@ async fn scheduler(n: u64) -> entente_server::Result<Scheduler> {
                 country_code: "RU".into(),
                 time_zone: "Europe/Moscow".into(),
                 location: None,
+                ..Default::default()
             },
         )
         .await?;

@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
                 country_code: "RU".into(),
                 time_zone: "Europe/Moscow".into(),
                 location: None,
+                ..Default::default()
             },
         )
         .await?;

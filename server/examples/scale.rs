@@ -126,6 +126,7 @@ async fn run() -> anyhow::Result<()> {
                 country_code: "CH".into(),
                 time_zone: "Europe/Zurich".into(),
                 location: None,
+                ..Default::default()
             },
         )
         .await?;

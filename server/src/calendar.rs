@@ -174,6 +174,8 @@ pub struct WorkCalendarInput {
     pub holidays: Vec<HolidayInput>,
     /// When set, must match.
     pub etag: String,
+    /// AIP-155 idempotency key: a retry returns the first result.
+    pub request_id: String,
 }
 
 /// A holiday as a client sends it.
@@ -307,18 +309,24 @@ impl Scheduler {
         let holidays = validated_holidays("work_calendar.holidays", &input.holidays)?;
         let set_days = mask.takes("working_days", !input.working_days.is_empty());
         let set_holidays = mask.takes("holidays", !input.holidays.is_empty());
-        self.write(who, method::UPDATE_WORK_CALENDAR, move |st, tx, now| {
-            keeper(who, &code)?;
-            let mut cal = current(st, &code, &input.etag, now)?;
-            if set_days {
-                cal.working_days = days;
-            }
-            if set_holidays {
-                cal.holidays = holidays;
-            }
-            st.put(tx, cal.clone());
-            Ok(cal)
-        })
+        let request_id = input.request_id.clone();
+        self.write_once(
+            who,
+            method::UPDATE_WORK_CALENDAR,
+            &request_id,
+            move |st, tx, now| {
+                keeper(who, &code)?;
+                let mut cal = current(st, &code, &input.etag, now)?;
+                if set_days {
+                    cal.working_days = days;
+                }
+                if set_holidays {
+                    cal.holidays = holidays;
+                }
+                st.put(tx, cal.clone());
+                Ok(cal)
+            },
+        )
         .await
     }
 

@@ -195,6 +195,8 @@ pub struct CountryInput {
     pub code: String,
     /// Defaults to the ISO name.
     pub display_name: String,
+    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    pub request_id: String,
 }
 
 /// What a client sends for a participant.
@@ -212,6 +214,8 @@ pub struct ParticipantInput {
     pub country_code: String,
     /// Required IANA zone.
     pub home_time_zone: String,
+    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    pub request_id: String,
 }
 
 /// What a client sends for a venue.
@@ -229,6 +233,8 @@ pub struct VenueInput {
     pub time_zone: String,
     /// Optional.
     pub location: Option<LatLng>,
+    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    pub request_id: String,
 }
 
 /// What a client sends for a forum.
@@ -242,6 +248,8 @@ pub struct ForumInput {
     pub description: String,
     /// ISO codes.
     pub member_country_codes: Vec<String>,
+    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    pub request_id: String,
 }
 
 /// Which fields an update touches, as AIP-134 reads an `update_mask`.
@@ -563,18 +571,23 @@ fn in_use(view: View<'_>, kind: &str, id: &str, refs: Referrers) -> Result<()> {
 impl Scheduler {
     /// Registers a country (ADMIN).
     pub async fn create_country(&self, who: &Principal, input: CountryInput) -> Result<Country> {
-        self.write(who, method::CREATE_COUNTRY, |st, tx, now| {
-            policy::require_admin(who)?;
-            let country = validated_country(&input, Meta::new(now))?;
-            if st.countries.contains_key(country.code.as_str()) {
-                return Err(Error::AlreadyExists {
-                    kind: "country",
-                    id: country.code,
-                });
-            }
-            st.put(tx, country.clone());
-            Ok(country)
-        })
+        self.write_once(
+            who,
+            method::CREATE_COUNTRY,
+            &input.request_id,
+            |st, tx, now| {
+                policy::require_admin(who)?;
+                let country = validated_country(&input, Meta::new(now))?;
+                if st.countries.contains_key(country.code.as_str()) {
+                    return Err(Error::AlreadyExists {
+                        kind: "country",
+                        id: country.code,
+                    });
+                }
+                st.put(tx, country.clone());
+                Ok(country)
+            },
+        )
         .await
     }
 
@@ -590,7 +603,7 @@ impl Scheduler {
         let code = validate::country_code("country.code", &input.code)?;
         self.update_with::<Country>(
             who,
-            method::UPDATE_COUNTRY,
+            (method::UPDATE_COUNTRY, &input.request_id),
             &code,
             "country.code",
             etag,
@@ -603,6 +616,7 @@ impl Scheduler {
                         &input.display_name,
                         &old.display_name,
                     ),
+                    request_id: String::new(),
                 };
                 validated_country(&merged, meta)
             },
@@ -616,13 +630,22 @@ impl Scheduler {
         who: &Principal,
         input: ParticipantInput,
     ) -> Result<Participant> {
-        self.write(who, method::CREATE_PARTICIPANT, |st, tx, now| {
-            policy::require_editor_of(who, &input.country_code, "a participant of that country")?;
-            let id = st.new_id::<Participant>("participant_id", &input.id, now)?;
-            let p = validated_participant(&input, id, Meta::new(now))?;
-            st.put(tx, p.clone());
-            Ok(p)
-        })
+        self.write_once(
+            who,
+            method::CREATE_PARTICIPANT,
+            &input.request_id,
+            |st, tx, now| {
+                policy::require_editor_of(
+                    who,
+                    &input.country_code,
+                    "a participant of that country",
+                )?;
+                let id = st.new_id::<Participant>("participant_id", &input.id, now)?;
+                let p = validated_participant(&input, id, Meta::new(now))?;
+                st.put(tx, p.clone());
+                Ok(p)
+            },
+        )
         .await
     }
 
@@ -638,7 +661,7 @@ impl Scheduler {
         let id = input.id.clone();
         self.update_with::<Participant>(
             who,
-            method::UPDATE_PARTICIPANT,
+            (method::UPDATE_PARTICIPANT, &input.request_id),
             &id,
             "participant.id",
             etag,
@@ -676,6 +699,7 @@ impl Scheduler {
                         &input.home_time_zone,
                         old.home_zone.name(),
                     ),
+                    request_id: String::new(),
                 };
                 validated_participant(&merged, old.id.clone(), meta)
             },
@@ -685,13 +709,18 @@ impl Scheduler {
 
     /// Registers a venue (an editor of its country's office, or ADMIN).
     pub async fn create_venue(&self, who: &Principal, input: VenueInput) -> Result<Venue> {
-        self.write(who, method::CREATE_VENUE, |st, tx, now| {
-            policy::require_editor_of(who, &input.country_code, "a venue in that country")?;
-            let id = st.new_id::<Venue>("venue_id", &input.id, now)?;
-            let v = validated_venue(&input, id, Meta::new(now))?;
-            st.put(tx, v.clone());
-            Ok(v)
-        })
+        self.write_once(
+            who,
+            method::CREATE_VENUE,
+            &input.request_id,
+            |st, tx, now| {
+                policy::require_editor_of(who, &input.country_code, "a venue in that country")?;
+                let id = st.new_id::<Venue>("venue_id", &input.id, now)?;
+                let v = validated_venue(&input, id, Meta::new(now))?;
+                st.put(tx, v.clone());
+                Ok(v)
+            },
+        )
         .await
     }
 
@@ -707,7 +736,7 @@ impl Scheduler {
         let id = input.id.clone();
         self.update_with::<Venue>(
             who,
-            method::UPDATE_VENUE,
+            (method::UPDATE_VENUE, &input.request_id),
             &id,
             "venue.id",
             etag,
@@ -736,6 +765,7 @@ impl Scheduler {
                     } else {
                         old.location
                     },
+                    request_id: String::new(),
                 };
                 validated_venue(&merged, old.id.clone(), meta)
             },
@@ -745,13 +775,18 @@ impl Scheduler {
 
     /// Registers a forum (ADMIN; its secretariat then edits it).
     pub async fn create_forum(&self, who: &Principal, input: ForumInput) -> Result<Forum> {
-        self.write(who, method::CREATE_FORUM, |st, tx, now| {
-            policy::require_admin(who)?;
-            let id = st.new_id::<Forum>("forum_id", &input.id, now)?;
-            let f = validated_forum(&input, id, Meta::new(now))?;
-            st.put(tx, f.clone());
-            Ok(f)
-        })
+        self.write_once(
+            who,
+            method::CREATE_FORUM,
+            &input.request_id,
+            |st, tx, now| {
+                policy::require_admin(who)?;
+                let id = st.new_id::<Forum>("forum_id", &input.id, now)?;
+                let f = validated_forum(&input, id, Meta::new(now))?;
+                st.put(tx, f.clone());
+                Ok(f)
+            },
+        )
         .await
     }
 
@@ -766,7 +801,7 @@ impl Scheduler {
         let id = input.id.clone();
         self.update_with::<Forum>(
             who,
-            method::UPDATE_FORUM,
+            (method::UPDATE_FORUM, &input.request_id),
             &id,
             "forum.id",
             etag,
@@ -788,6 +823,7 @@ impl Scheduler {
                     } else {
                         old.members.clone()
                     },
+                    request_id: String::new(),
                 };
                 validated_forum(&merged, old.id.clone(), meta)
             },
@@ -801,19 +837,43 @@ impl Scheduler {
     async fn update_with<R: Guarded>(
         &self,
         who: &Principal,
-        method: &'static str,
+        (method, request_id): (&'static str, &str),
         id: &str,
         field: &str,
         etag: String,
         make: impl FnOnce(&R, Meta) -> Result<R>,
     ) -> Result<R> {
-        self.write(who, method, |st, tx, now| {
+        self.write_once(who, method, request_id, |st, tx, now| {
             let old = st.get::<R>(id, field)?;
             old.require_keeper(who)?;
             old.meta().check_etag(&etag, R::KIND, id)?;
             let new = make(old, old.meta().bumped(now))?;
             st.put(tx, new.clone());
             Ok(new)
+        })
+        .await
+    }
+
+    /// [`Scheduler::write`] of one record, idempotent under `request_id` (AIP-155): the
+    /// first write remembers the record it left, and a retry within the retention returns
+    /// that record and changes nothing.
+    pub(crate) async fn write_once<R: Resource>(
+        &self,
+        who: &Principal,
+        method: &'static str,
+        request_id: &str,
+        f: impl FnOnce(&mut State, &mut crate::commit::Tx, i64) -> Result<R>,
+    ) -> Result<R> {
+        let retention = self.request_retention_micros();
+        self.write(who, method, |st, tx, now| {
+            let retry = crate::events::ops::replay(st, who, request_id, method, now - retention)?;
+            if let Some(prev) = retry {
+                return crate::storage::decode(prev.request_id.as_bytes(), &prev.snapshot);
+            }
+            let r = f(st, tx, now)?;
+            let snapshot = crate::storage::encode(&r);
+            crate::events::ops::remember(st, tx, who, request_id, method, r.id(), snapshot, now)?;
+            Ok(r)
         })
         .await
     }

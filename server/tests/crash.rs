@@ -232,6 +232,7 @@ async fn sigkill_never_loses_an_acknowledged_write() {
                 ..Default::default()
             }),
             participant_id: format!("p{p}"),
+            ..Default::default()
         })
         .await
         .expect("participant");
@@ -246,6 +247,7 @@ async fn sigkill_never_loses_an_acknowledged_write() {
                 ..Default::default()
             }),
             venue_id: format!("h{h}"),
+            ..Default::default()
         })
         .await
         .expect("venue");
@@ -344,6 +346,7 @@ async fn directory(addr: &str) {
                 ..Default::default()
             }),
             participant_id: format!("p{p}"),
+            ..Default::default()
         })
         .await
         .expect("participant");
@@ -358,6 +361,7 @@ async fn directory(addr: &str) {
                 ..Default::default()
             }),
             venue_id: format!("h{h}"),
+            ..Default::default()
         })
         .await
         .expect("venue");
@@ -627,6 +631,7 @@ async fn the_config_file_sets_limits_and_travel() {
                 ..Default::default()
             }),
             participant_id: "big".into(),
+            ..Default::default()
         })
         .await
         .expect_err("too large");
@@ -640,6 +645,7 @@ async fn the_config_file_sets_limits_and_travel() {
             ..Default::default()
         }),
         participant_id: "p".into(),
+        ..Default::default()
     })
     .await
     .expect("participant");
@@ -660,6 +666,7 @@ async fn the_config_file_sets_limits_and_travel() {
                 ..Default::default()
             }),
             venue_id: id.into(),
+            ..Default::default()
         })
         .await
         .expect("venue");

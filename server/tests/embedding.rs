@@ -41,6 +41,7 @@ async fn in_process_and_grpc_share_one_scheduler() {
                 country_code: "RU".into(),
                 time_zone: "Europe/Kazan".into(),
                 location: None,
+                ..Default::default()
             },
         )
         .await
@@ -58,6 +59,7 @@ async fn in_process_and_grpc_share_one_scheduler() {
             country_code: "RU".into(),
             time_zone: "Europe/Moscow".into(),
             location: None,
+            ..Default::default()
         },
     )
     .await

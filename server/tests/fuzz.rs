@@ -65,6 +65,7 @@ fn scheduler(rt: &tokio::runtime::Runtime) -> Scheduler {
                     latitude: 55.75,
                     longitude: 37.62,
                 }),
+                ..Default::default()
             },
         )
         .await

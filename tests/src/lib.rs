@@ -529,6 +529,7 @@ pub mod offices {
                     ..Default::default()
                 }),
                 participant_id: id.into(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("participant {id}: {e:?}"));
@@ -557,6 +558,7 @@ pub mod offices {
                     ..Default::default()
                 }),
                 venue_id: id.into(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("venue {id}: {e:?}"));
@@ -595,6 +597,7 @@ pub mod fixtures {
                 ..Default::default()
             }),
             participant_id: id.into(),
+            ..Default::default()
         })
         .await
         .expect("create participant");
@@ -622,6 +625,7 @@ pub mod fixtures {
                 ..Default::default()
             }),
             venue_id: id.into(),
+            ..Default::default()
         })
         .await
         .expect("create venue");
@@ -683,6 +687,7 @@ pub mod fixtures {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");

@@ -61,6 +61,7 @@ async fn world() -> TestServer {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");
@@ -412,6 +413,7 @@ async fn writes_need_an_editor_of_a_party() {
                 ..Default::default()
             }),
             participant_id: "someone".into(),
+            ..Default::default()
         })
         .await
         .expect_err("another country's participant");
@@ -423,6 +425,7 @@ async fn writes_need_an_editor_of_a_party() {
                 code: "CN".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect_err("countries are for admins");

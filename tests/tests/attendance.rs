@@ -34,6 +34,7 @@ async fn world() -> TestServer {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");

@@ -176,6 +176,7 @@ async fn idle_sockets_never_lock_a_new_client_out_and_streams_stay() {
             display_name: "Turkmenistan".into(),
             ..Default::default()
         }),
+        ..Default::default()
     })
     .await
     .expect("country");

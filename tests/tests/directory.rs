@@ -18,6 +18,7 @@ fn venue(id: &str, name: &str, city: &str, country: &str, zone: &str) -> pb::Cre
             ..Default::default()
         }),
         venue_id: id.into(),
+        ..Default::default()
     }
 }
 
@@ -32,6 +33,7 @@ fn putin() -> pb::CreateParticipantRequest {
             ..Default::default()
         }),
         participant_id: "putin".into(),
+        ..Default::default()
     }
 }
 
@@ -73,6 +75,7 @@ async fn participants_round_trip_with_masks_and_etags() {
             update_mask: Some(FieldMask {
                 paths: vec!["title".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect("update")
@@ -96,6 +99,7 @@ async fn participants_round_trip_with_masks_and_etags() {
             update_mask: Some(FieldMask {
                 paths: vec!["title".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect_err("stale etag");
@@ -112,6 +116,7 @@ async fn participants_round_trip_with_masks_and_etags() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         })
         .await
         .expect("update without a mask")
@@ -184,6 +189,7 @@ async fn venues_countries_and_forums_round_trip() {
             update_mask: Some(FieldMask {
                 paths: vec!["location".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect("update")
@@ -199,6 +205,7 @@ async fn venues_countries_and_forums_round_trip() {
                 code: "tm".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("country")
@@ -216,6 +223,7 @@ async fn venues_countries_and_forums_round_trip() {
                 code: "TM".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect_err("duplicate");
@@ -229,6 +237,7 @@ async fn venues_countries_and_forums_round_trip() {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum")
@@ -244,6 +253,7 @@ async fn venues_countries_and_forums_round_trip() {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect_err("duplicate id");
@@ -257,6 +267,7 @@ async fn venues_countries_and_forums_round_trip() {
                 ..Default::default()
             }),
             forum_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("forum")
@@ -446,6 +457,7 @@ async fn bad_input_names_the_field() {
         .create_participant(pb::CreateParticipantRequest {
             participant: None,
             participant_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("missing");
@@ -467,6 +479,7 @@ async fn bad_input_names_the_field() {
             update_mask: Some(FieldMask {
                 paths: vec!["etag".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect_err("mask");
@@ -479,6 +492,7 @@ async fn bad_input_names_the_field() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         })
         .await
         .expect_err("missing");
@@ -494,6 +508,7 @@ async fn bad_input_names_the_field() {
             update_mask: Some(FieldMask {
                 paths: vec!["*".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect_err("blank");
@@ -516,6 +531,7 @@ async fn bad_input_names_the_field() {
             update_mask: Some(FieldMask {
                 paths: vec!["*".into(), "title".into()],
             }),
+            ..Default::default()
         })
         .await
         .expect_err("star and more");
@@ -529,6 +545,7 @@ async fn bad_input_names_the_field() {
                 ..Default::default()
             }),
             forum_id: "cis".into(),
+            ..Default::default()
         })
         .await
         .expect_err("member");
@@ -556,6 +573,7 @@ async fn the_directory_survives_a_restart() {
             ..Default::default()
         }),
         forum_id: "eaeu".into(),
+        ..Default::default()
     })
     .await
     .expect("forum");
@@ -565,6 +583,7 @@ async fn the_directory_survives_a_restart() {
             display_name: "Iran".into(),
             ..Default::default()
         }),
+        ..Default::default()
     })
     .await
     .expect("country");

@@ -1012,6 +1012,7 @@ async fn a_summits_forum_survives_export_and_import() {
             ..Default::default()
         }),
         forum_id: "sco".into(),
+        ..Default::default()
     })
     .await
     .expect("forum");
@@ -1048,6 +1049,7 @@ async fn a_summits_forum_survives_export_and_import() {
             ..Default::default()
         }),
         forum_id: "sco".into(),
+        ..Default::default()
     })
     .await
     .expect("forum");
@@ -1191,6 +1193,7 @@ async fn history_says_what_it_said_when_written() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         })
         .await
         .expect("rename");
@@ -1203,6 +1206,7 @@ async fn history_says_what_it_said_when_written() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         })
         .await
         .expect("rename the hall");
@@ -1711,4 +1715,94 @@ async fn every_write_can_be_retried_with_its_request_id() {
         .await
         .expect_err("reused");
     assert_eq!(reused.code(), tonic::Code::InvalidArgument);
+}
+
+/// Item 14, the directory: a participant created without an id got a fresh one on each
+/// attempt, so a retried create made a second Putin. Creates and updates of the directory
+/// and working calendars take a request_id too.
+#[tokio::test]
+async fn directory_writes_can_be_retried_with_their_request_id() {
+    let server = TestServer::start().await;
+    article_directory(&mut server.directory()).await;
+    let mut dir = server.directory();
+    let create = pb::CreateParticipantRequest {
+        participant: Some(pb::Participant {
+            display_name: "Lula".into(),
+            country_code: "BR".into(),
+            home_time_zone: "America/Sao_Paulo".into(),
+            ..Default::default()
+        }),
+        request_id: "lula-1".into(),
+        ..Default::default()
+    };
+    let first = dir
+        .create_participant(create.clone())
+        .await
+        .expect("create")
+        .into_inner()
+        .participant
+        .expect("participant");
+    let again = dir
+        .create_participant(create)
+        .await
+        .expect("retry")
+        .into_inner()
+        .participant
+        .expect("participant");
+    assert_eq!(again, first, "one participant, the first answer");
+    let brazilians = dir
+        .list_participants(pb::ListParticipantsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .participants
+        .into_iter()
+        .filter(|p| p.country_code == "BR")
+        .count();
+    assert_eq!(brazilians, 1);
+    let rename = |name: &str| pb::UpdateVenueRequest {
+        venue: Some(pb::Venue {
+            id: "kazan-expo".into(),
+            display_name: name.into(),
+            ..Default::default()
+        }),
+        request_id: "rename-hall".into(),
+        ..Default::default()
+    };
+    let renamed = dir
+        .update_venue(rename("Kazan Expo, Hall A"))
+        .await
+        .expect("rename")
+        .into_inner()
+        .venue;
+    let again = dir
+        .update_venue(rename("Kazan Expo, Hall B"))
+        .await
+        .expect("retry")
+        .into_inner()
+        .venue;
+    assert_eq!(again, renamed);
+    let week = |days: Vec<i32>| pb::UpdateWorkCalendarRequest {
+        work_calendar: Some(pb::WorkCalendar {
+            country_code: "RU".into(),
+            working_days: days,
+            ..Default::default()
+        }),
+        request_id: "week-ru".into(),
+        ..Default::default()
+    };
+    let mut calendars = server.calendars();
+    let set = calendars
+        .update_work_calendar(week(vec![1, 2, 3, 4, 5]))
+        .await
+        .expect("work week")
+        .into_inner()
+        .work_calendar;
+    let again = calendars
+        .update_work_calendar(week(vec![1, 2, 3, 4, 5, 6]))
+        .await
+        .expect("retry")
+        .into_inner()
+        .work_calendar;
+    assert_eq!(again, set);
 }

@@ -121,6 +121,7 @@ async fn oversized_messages_are_resource_exhausted() {
                 ..Default::default()
             }),
             venue_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("long name");

@@ -388,6 +388,7 @@ async fn export_then_import_into_an_empty_store_gives_the_same_events() {
             dir.create_participant(pb::CreateParticipantRequest {
                 participant_id: p.id.clone(),
                 participant: Some(p),
+                ..Default::default()
             })
             .await
             .expect("participant");
@@ -403,6 +404,7 @@ async fn export_then_import_into_an_empty_store_gives_the_same_events() {
             dir.create_venue(pb::CreateVenueRequest {
                 venue_id: v.id.clone(),
                 venue: Some(v),
+                ..Default::default()
             })
             .await
             .expect("venue");
@@ -649,6 +651,7 @@ async fn imports_read_outlook_and_google_shapes_and_refuse_what_they_cannot_plac
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");

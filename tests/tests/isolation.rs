@@ -174,6 +174,7 @@ async fn world() -> TestServer {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");
@@ -475,6 +476,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         code: "FR".into(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -500,6 +502,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -524,6 +527,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     participant_id: format!("{me}-aide"),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -549,6 +553,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -579,6 +584,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     venue_id: format!("{me}-hall"),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -606,6 +612,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -628,6 +635,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     forum_id: format!("{me}-sco"),
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -653,6 +661,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 })
                 .await,
             &[],
@@ -1163,6 +1172,7 @@ async fn probe(rpc: &str, a: &mut Authed, me: &str, server: &TestServer) -> Vec<
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 })
                 .await,
             &[],

@@ -68,6 +68,7 @@ async fn world() -> TestServer {
                 ..Default::default()
             }),
             forum_id: "brics".into(),
+            ..Default::default()
         })
         .await
         .expect("forum");
@@ -588,6 +589,7 @@ async fn services_without_an_authenticated_caller_fail_closed() {
                 code: "RU".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect_err("no caller, no write");

@@ -234,6 +234,7 @@ async fn long_values_are_not_echoed_whole() {
                     ..Default::default()
                 }),
                 participant_id: long.clone(),
+                ..Default::default()
             })
             .await
             .expect_err("participant"),
@@ -248,6 +249,7 @@ async fn long_values_are_not_echoed_whole() {
                 update_mask: Some(prost_types::FieldMask {
                     paths: vec![long.clone(), long.clone()],
                 }),
+                ..Default::default()
             })
             .await
             .expect_err("mask"),

@@ -121,6 +121,7 @@ async fn directory(server: &TestServer) {
                 ..Default::default()
             }),
             participant_id: id.to_string(),
+            ..Default::default()
         })
         .await
         .expect("participant");
@@ -139,6 +140,7 @@ async fn directory(server: &TestServer) {
                 ..Default::default()
             }),
             venue_id: v.id.into(),
+            ..Default::default()
         })
         .await
         .expect("venue");
@@ -316,6 +318,7 @@ async fn work_calendars(
                 update_mask: Some(prost_types::FieldMask {
                     paths: vec!["working_days".into(), "holidays".into()],
                 }),
+                ..Default::default()
             })
             .await
             .expect("calendar")
@@ -1167,6 +1170,7 @@ async fn sidelines_slots_lie_inside_the_parent_at_venues_in_its_city() {
             ..Default::default()
         }),
         venue_id: "kzn-kremlin".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -1279,6 +1283,7 @@ async fn a_found_slot_is_booked_only_at_the_revision_it_was_found() {
                 code: "FR".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -1482,6 +1487,7 @@ async fn each_office_edits_its_own_countrys_calendar() {
             ..Default::default()
         }),
         update_mask: None,
+        ..Default::default()
     };
     let stored = as_(&server, "ir-editor")
         .calendars

@@ -351,6 +351,7 @@ async fn setup(ch: &Channel) -> anyhow::Result<String> {
                 ..Default::default()
             }),
             participant_id: id.clone(),
+            ..Default::default()
         })
         .await?;
     }
@@ -368,6 +369,7 @@ async fn setup(ch: &Channel) -> anyhow::Result<String> {
                 ..Default::default()
             }),
             venue_id: format!("{id}-hall"),
+            ..Default::default()
         })
         .await?;
     }

@@ -421,6 +421,7 @@ pub async fn calendar(client: &Client, out: &Out, cmd: CalendarCmd) -> Res {
                     ..Default::default()
                 }),
                 update_mask: mask("working_days"),
+                ..Default::default()
             })
             .await?
         }
@@ -445,6 +446,7 @@ pub async fn calendar(client: &Client, out: &Out, cmd: CalendarCmd) -> Res {
             c.update_work_calendar(pb::UpdateWorkCalendarRequest {
                 work_calendar: Some(cal),
                 update_mask: mask("holidays"),
+                ..Default::default()
             })
             .await?
         }
@@ -458,6 +460,7 @@ pub async fn calendar(client: &Client, out: &Out, cmd: CalendarCmd) -> Res {
             c.update_work_calendar(pb::UpdateWorkCalendarRequest {
                 work_calendar: Some(cal),
                 update_mask: mask("holidays"),
+                ..Default::default()
             })
             .await?
         }

@@ -311,6 +311,7 @@ pub async fn country(client: &Client, out: &Out, cmd: CountryCmd) -> Res {
                         display_name: name.unwrap_or_default(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -355,6 +356,7 @@ pub async fn country(client: &Client, out: &Out, cmd: CountryCmd) -> Res {
                         ..Default::default()
                     }),
                     update_mask: mask(&[("display_name", true)]),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -393,6 +395,7 @@ pub async fn participant(client: &Client, out: &Out, cmd: ParticipantCmd) -> Res
                 .create_participant(pb::CreateParticipantRequest {
                     participant: Some(participant_of(String::new(), &fields)),
                     participant_id: id.unwrap_or_default(),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -453,6 +456,7 @@ pub async fn participant(client: &Client, out: &Out, cmd: ParticipantCmd) -> Res
                 .update_participant(pb::UpdateParticipantRequest {
                     participant: Some(participant_of(id, &fields)),
                     update_mask: m,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -494,6 +498,7 @@ pub async fn venue(client: &Client, out: &Out, cmd: VenueCmd) -> Res {
                 .create_venue(pb::CreateVenueRequest {
                     venue: Some(venue_of(String::new(), &fields)),
                     venue_id: id.unwrap_or_default(),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -551,6 +556,7 @@ pub async fn venue(client: &Client, out: &Out, cmd: VenueCmd) -> Res {
                 .update_venue(pb::UpdateVenueRequest {
                     venue: Some(venue_of(id, &fields)),
                     update_mask: m,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -587,6 +593,7 @@ pub async fn forum(client: &Client, out: &Out, cmd: ForumCmd) -> Res {
                         ..Default::default()
                     }),
                     forum_id: id.unwrap_or_default(),
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -645,6 +652,7 @@ pub async fn forum(client: &Client, out: &Out, cmd: ForumCmd) -> Res {
                         ..Default::default()
                     }),
                     update_mask: m,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();

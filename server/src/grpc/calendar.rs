@@ -96,6 +96,7 @@ fn calendar_input(c: pb::WorkCalendar) -> Result<WorkCalendarInput> {
             })
             .collect::<Result<_>>()?,
         etag: c.etag,
+        request_id: String::new(),
     })
 }
 
@@ -342,7 +343,8 @@ impl CalendarService for Calendars {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         let mask = convert::mask(r.update_mask, cal::FIELDS)?;
-        let input = calendar_input(required("work_calendar", r.work_calendar)?)?;
+        let mut input = calendar_input(required("work_calendar", r.work_calendar)?)?;
+        input.request_id = r.request_id;
         let c = self
             .scheduler
             .update_work_calendar(&who, input, mask)

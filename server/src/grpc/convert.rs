@@ -120,6 +120,7 @@ pub fn country_input(c: pb::Country) -> dir::CountryInput {
     dir::CountryInput {
         code: c.code,
         display_name: c.display_name,
+        request_id: String::new(),
     }
 }
 
@@ -172,6 +173,7 @@ pub fn participant_input(p: pb::Participant) -> Result<dir::ParticipantInput> {
         title: p.title,
         country_code: p.country_code,
         home_time_zone: p.home_time_zone,
+        request_id: String::new(),
     })
 }
 
@@ -206,6 +208,7 @@ pub fn venue_input(v: pb::Venue) -> dir::VenueInput {
             latitude: l.latitude,
             longitude: l.longitude,
         }),
+        request_id: String::new(),
     }
 }
 
@@ -230,6 +233,7 @@ pub fn forum_input(f: pb::Forum) -> dir::ForumInput {
         display_name: f.display_name,
         description: f.description,
         member_country_codes: f.member_country_codes,
+        request_id: String::new(),
     }
 }
 

@@ -50,7 +50,8 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::CreateCountryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let input = convert::country_input(required("country", r.country)?);
+        let mut input = convert::country_input(required("country", r.country)?);
+        input.request_id = r.request_id;
         let c = self.scheduler.create_country(&who, input).await?;
         ok(Ok(pb::CreateCountryResponse {
             country: Some(convert::country(&c)),
@@ -98,7 +99,15 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, COUNTRY_FIELDS)?;
         let c = self
             .scheduler
-            .update_country(&who, convert::country_input(c), m, etag)
+            .update_country(
+                &who,
+                dir::CountryInput {
+                    request_id: r.request_id,
+                    ..convert::country_input(c)
+                },
+                m,
+                etag,
+            )
             .await?;
         ok(Ok(pb::UpdateCountryResponse {
             country: Some(convert::country(&c)),
@@ -128,6 +137,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let mut input = convert::participant_input(required("participant", r.participant)?)?;
         input.id = requested_id("participant_id", &r.participant_id, &input.id)?;
+        input.request_id = r.request_id;
         let p = self.scheduler.create_participant(&who, input).await?;
         ok(Ok(pb::CreateParticipantResponse {
             participant: Some(convert::participant(&p)),
@@ -179,7 +189,15 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
         let p = self
             .scheduler
-            .update_participant(&who, convert::participant_input(p)?, m, etag)
+            .update_participant(
+                &who,
+                dir::ParticipantInput {
+                    request_id: r.request_id,
+                    ..convert::participant_input(p)?
+                },
+                m,
+                etag,
+            )
             .await?;
         ok(Ok(pb::UpdateParticipantResponse {
             participant: Some(convert::participant(&p)),
@@ -208,6 +226,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let mut input = convert::venue_input(required("venue", r.venue)?);
         input.id = requested_id("venue_id", &r.venue_id, &input.id)?;
+        input.request_id = r.request_id;
         let v = self.scheduler.create_venue(&who, input).await?;
         ok(Ok(pb::CreateVenueResponse {
             venue: Some(convert::venue(&v)),
@@ -258,7 +277,15 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, VENUE_FIELDS)?;
         let v = self
             .scheduler
-            .update_venue(&who, convert::venue_input(v), m, etag)
+            .update_venue(
+                &who,
+                dir::VenueInput {
+                    request_id: r.request_id,
+                    ..convert::venue_input(v)
+                },
+                m,
+                etag,
+            )
             .await?;
         ok(Ok(pb::UpdateVenueResponse {
             venue: Some(convert::venue(&v)),
@@ -287,6 +314,7 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         let mut input = convert::forum_input(required("forum", r.forum)?);
         input.id = requested_id("forum_id", &r.forum_id, &input.id)?;
+        input.request_id = r.request_id;
         let f = self.scheduler.create_forum(&who, input).await?;
         ok(Ok(pb::CreateForumResponse {
             forum: Some(convert::forum(&f)),
@@ -335,7 +363,15 @@ impl DirectoryService for Directory {
         let m = mask(r.update_mask, FORUM_FIELDS)?;
         let f = self
             .scheduler
-            .update_forum(&who, convert::forum_input(f), m, etag)
+            .update_forum(
+                &who,
+                dir::ForumInput {
+                    request_id: r.request_id,
+                    ..convert::forum_input(f)
+                },
+                m,
+                etag,
+            )
             .await?;
         ok(Ok(pb::UpdateForumResponse {
             forum: Some(convert::forum(&f)),
