@@ -223,6 +223,9 @@ pub struct Postgres {
     pool: Pool,
     config: Arc<tokio_postgres::Config>,
     round_trips: Arc<RoundTrips>,
+    /// The health probe's own connection ([`Postgres::ping`]): a pool busy with work
+    /// must not make a healthy database look down.
+    probe: Arc<tokio::sync::Mutex<Option<tokio_postgres::Client>>>,
 }
 
 /// Round trips to the database by reads and writes (catch-ups, leases, commits,
@@ -286,6 +289,7 @@ impl Postgres {
             pool,
             config: Arc::new(config),
             round_trips: Arc::default(),
+            probe: Arc::default(),
         })
     }
 
@@ -293,15 +297,28 @@ impl Postgres {
         self.pool.get().await.map_err(pool_error)
     }
 
-    /// Whether the database answers: one `SELECT 1` on a pooled connection (the health
-    /// probe's; not counted in [`RoundTrips`], which state what operations cost).
+    /// Whether the database answers: one `SELECT 1` on the probe's own connection, made
+    /// again when it was lost (not the pool's, which may be busy with work; not counted
+    /// in [`RoundTrips`], which state what operations cost).
     pub async fn ping(&self) -> Result<()> {
-        self.client()
-            .await?
-            .simple_query("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::Database(format!("the database does not answer: {e}")))
+        let mut probe = self.probe.lock().await;
+        if probe.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
+            let (client, connection) = self
+                .config
+                .connect(NoTls)
+                .await
+                .map_err(|e| db("the database does not answer", e))?;
+            tokio::spawn(connection);
+            *probe = Some(client);
+        }
+        let answer = match probe.as_ref() {
+            Some(client) => client.simple_query("SELECT 1").await,
+            None => return Err(Error::Database("no probe connection".into())),
+        };
+        answer.map(drop).map_err(|e| {
+            *probe = None;
+            db("the database does not answer", e)
+        })
     }
 
     /// Round trips to the database so far (see [`RoundTrips`]).
