@@ -90,6 +90,46 @@ pub(crate) struct Shared {
     probed: watch::Sender<()>,
     /// Told when a group in flight has settled (`Group::in_flight`).
     settled: tokio::sync::Notify,
+    /// The groups memory holds the writes of before they commit (see `settle_reads`).
+    unsettled: Unsettled,
+}
+
+/// The groups whose writes memory holds before they are committed, by number: a request
+/// that read memory while one was there answers only once it has settled, and not at all
+/// if it failed ([`Scheduler::settle_reads`]).
+#[derive(Debug)]
+struct Unsettled {
+    opened: AtomicU64,
+    open: std::sync::Mutex<std::collections::BTreeSet<u64>>,
+    failed: AtomicU64,
+    changed: watch::Sender<()>,
+}
+
+impl Unsettled {
+    fn new() -> Unsettled {
+        Unsettled {
+            opened: AtomicU64::new(0),
+            open: Default::default(),
+            failed: AtomicU64::new(0),
+            changed: watch::channel(()).0,
+        }
+    }
+
+    /// A number for a group being formed.
+    fn open_group(&self) -> u64 {
+        let n = self.opened.fetch_add(1, Ordering::AcqRel) + 1;
+        lock(&self.open).insert(n);
+        n
+    }
+
+    /// Group `n` committed, or (`failed`) memory no longer holds its writes.
+    fn settle(&self, n: u64, failed: bool) {
+        lock(&self.open).remove(&n);
+        if failed {
+            self.failed.fetch_add(1, Ordering::AcqRel);
+        }
+        self.changed.send_replace(());
+    }
 }
 
 impl Shared {
@@ -150,14 +190,17 @@ pub(crate) struct Open {
     lease: Option<Lease>,
     staged: Vec<Staged>,
     followers: Vec<oneshot::Sender<Result<()>>>,
+    /// Its number among the groups ([`Unsettled`]).
+    number: u64,
 }
 
 impl Open {
-    fn new(lease: Option<Lease>) -> Open {
+    fn new(lease: Option<Lease>, number: u64) -> Open {
         Open {
             lease,
             staged: Vec::new(),
             followers: Vec::new(),
+            number,
         }
     }
 
@@ -202,6 +245,7 @@ impl Scheduler {
             probes: Default::default(),
             probed: watch::channel(()).0,
             settled: tokio::sync::Notify::new(),
+            unsettled: Unsettled::new(),
         };
         let scheduler = Scheduler::build(mirror, settings, Some(shared))?;
         scheduler.upgrade_tzdb_shared().await?;
@@ -241,7 +285,7 @@ impl Scheduler {
                 if shared.solo.fresh() {
                     // The only writer: memory holds every commit, and the commit itself
                     // proves that still true (`Postgres::commit_solo`).
-                    group.open = Some(Open::new(None));
+                    group.open = Some(Open::new(None, shared.unsettled.open_group()));
                     break;
                 }
                 if group.in_flight {
@@ -267,7 +311,7 @@ impl Scheduler {
                     release(lease);
                     return Err(e);
                 }
-                group.open = Some(Open::new(Some(lease)));
+                group.open = Some(Open::new(Some(lease), shared.unsettled.open_group()));
             }
             let outcome = {
                 let mut state = self.write_state();
@@ -283,7 +327,7 @@ impl Scheduler {
             let (result, batch, commit, busy) = match outcome {
                 Ok((result, Some((batch, commit)), busy)) => (result, batch, commit, busy),
                 Ok((result, None, _)) => {
-                    close_if_empty(&mut group);
+                    close_if_empty(shared, &mut group);
                     // Other servers' commits this call applied (an idempotent retry's first
                     // result may be one) reach this server's change feed once durable
                     // here: now, not at the next commit, which may be long in coming.
@@ -314,7 +358,7 @@ impl Scheduler {
                     return Ok(result);
                 }
                 Err(e) => {
-                    close_if_empty(&mut group);
+                    close_if_empty(shared, &mut group);
                     return Err(e);
                 }
             };
@@ -372,6 +416,7 @@ impl Scheduler {
                 lease,
                 staged,
                 followers,
+                number,
             } = open;
             let busy = group_busy(&staged);
             let batches: Vec<&Ops> = staged.iter().map(|s| s.batch.ops()).collect();
@@ -401,7 +446,7 @@ impl Scheduler {
                 "group commit"
             );
             drop(batches);
-            let (answers, outcome) = self.settle(shared, &mut group, staged, committed);
+            let (answers, outcome) = self.settle(shared, &mut group, (number, staged), committed);
             shared.settled.notify_waiters();
             drop(group);
             // Outside the group lock: the feed publishes in the order the batches were
@@ -425,11 +470,12 @@ impl Scheduler {
         &self,
         shared: &Shared,
         group: &mut Group,
-        staged: Vec<Staged>,
+        (number, staged): (u64, Vec<Staged>),
         committed: Result<u64>,
     ) -> (Vec<oneshot::Sender<Result<()>>>, Result<()>) {
         match committed {
             Ok(last) => {
+                shared.unsettled.settle(number, false);
                 group.applied = last;
                 shared.applied_hint.store(last, Ordering::Release);
                 let mut answers = Vec::with_capacity(staged.len());
@@ -457,8 +503,10 @@ impl Scheduler {
                     Ok(state) => *self.write_state() = state,
                     Err(r) => tracing::error!(error = %r, "cannot rebuild memory from the mirror"),
                 }
+                shared.unsettled.settle(number, true);
                 let mut answers: Vec<_> = staged.into_iter().map(|s| s.done).collect();
                 if let Some(next) = group.open.take() {
+                    shared.unsettled.settle(next.number, true);
                     answers.extend(next.staged.into_iter().map(|s| s.done));
                     answers.extend(next.followers);
                     if let Some(lease) = next.lease {
@@ -514,6 +562,41 @@ impl Scheduler {
                      (an entente older than this one?): reads ask the database again"
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// Over PostgreSQL, what a request's answer is later checked against
+    /// ([`Scheduler::settle_reads`]): the groups that have failed so far. `None` over sled,
+    /// whose writes are in memory only once they are in the store.
+    pub(crate) fn read_mark(&self) -> Option<u64> {
+        self.shared()
+            .map(|s| s.unsettled.failed.load(Ordering::Acquire))
+    }
+
+    /// Over PostgreSQL, a write is in memory from the moment it is staged until its group
+    /// commits: a request that read memory meanwhile may have seen it. Called once the
+    /// answer is made: waits until every group whose writes memory held by then has
+    /// settled, and is ABORTED if a group failed since `mark` (memory was rebuilt without
+    /// its writes, which the answer may name). Groups formed later are not waited for.
+    pub(crate) async fn settle_reads(&self, mark: u64) -> Result<()> {
+        let Some(shared) = self.shared() else {
+            return Ok(());
+        };
+        let u = &shared.unsettled;
+        let target = u.opened.load(Ordering::Acquire);
+        let mut changed = u.changed.subscribe();
+        while lock(&u.open).first().is_some_and(|&n| n <= target) {
+            if changed.changed().await.is_err() {
+                break;
+            }
+        }
+        if u.failed.load(Ordering::Acquire) > mark {
+            return Err(Error::Aborted(
+                "a write being committed while this request read did not commit, and what \
+                 this server held was rolled back: ask again"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -694,13 +777,15 @@ fn group_busy(staged: &[Staged]) -> BusyChanges {
 
 /// A group whose only writer wrote nothing (or was refused) holds the database's commit
 /// lock for nothing: let it go.
-fn close_if_empty(group: &mut Group) {
+fn close_if_empty(shared: &Shared, group: &mut Group) {
     if group
         .open
         .as_ref()
         .is_some_and(|o| o.staged.is_empty() && o.followers.is_empty())
         && let Some(open) = group.open.take()
     {
+        // It wrote nothing to memory.
+        shared.unsettled.settle(open.number, false);
         if let Some(lease) = open.lease {
             release(lease);
         }

@@ -1275,6 +1275,17 @@ struct DatabaseProxy {
     /// Set: the next connection that sends COMMIT has it delivered, then is cut before
     /// the database's answer comes back (a commit whose answer is lost).
     lose_commit_answer: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The next COMMIT is held, not delivered, until released; then its connection is cut
+    /// (a commit that fails while the server holds the write in memory).
+    hold: std::sync::Arc<Hold>,
+}
+
+/// See [`DatabaseProxy::hold`].
+#[derive(Default)]
+struct Hold {
+    armed: std::sync::atomic::AtomicBool,
+    holding: tokio::sync::Notify,
+    release: tokio::sync::Notify,
 }
 
 impl DatabaseProxy {
@@ -1284,6 +1295,7 @@ impl DatabaseProxy {
             target,
             tasks: Default::default(),
             lose_commit_answer: Default::default(),
+            hold: Default::default(),
         };
         proxy.up();
         proxy
@@ -1301,13 +1313,13 @@ impl DatabaseProxy {
         let socket = self.dir.path().join(".s.PGSQL.5432");
         let listener = tokio::net::UnixListener::bind(&socket).expect("bind the proxy");
         let (target, tasks) = (self.target.clone(), self.tasks.clone());
-        let lose = self.lose_commit_answer.clone();
+        let (lose, hold) = (self.lose_commit_answer.clone(), self.hold.clone());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (target, lose) = (target.clone(), lose.clone());
+                let (target, lose, hold) = (target.clone(), lose.clone(), hold.clone());
                 let pipe = tokio::spawn(async move {
                     if let Ok(db) = tokio::net::UnixStream::connect(&target).await {
-                        pump(client, db, lose).await;
+                        pump(client, db, lose, hold).await;
                     }
                 });
                 tasks.lock().unwrap().push(pipe.abort_handle());
@@ -1358,6 +1370,7 @@ async fn pump(
     client: tokio::net::UnixStream,
     db: tokio::net::UnixStream,
     lose: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    hold: std::sync::Arc<Hold>,
 ) {
     use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1387,8 +1400,20 @@ async fn pump(
                 return;
             }
             let chunk = &buf[..n];
-            let last = chunk.windows(commit.len()).any(|w| w == commit)
-                && lose.compare_exchange(true, false, SeqCst, SeqCst).is_ok();
+            let has_commit = chunk.windows(commit.len()).any(|w| w == commit);
+            if has_commit
+                && hold
+                    .armed
+                    .compare_exchange(true, false, SeqCst, SeqCst)
+                    .is_ok()
+            {
+                cut.store(true, SeqCst);
+                let released = hold.release.notified();
+                hold.holding.notify_one();
+                released.await;
+                return;
+            }
+            let last = has_commit && lose.compare_exchange(true, false, SeqCst, SeqCst).is_ok();
             if last {
                 cut.store(true, SeqCst);
             }
@@ -1402,6 +1427,84 @@ async fn pump(
         () = back => {}
         () = forth => {}
     }
+}
+
+/// Issue 32, item 13: a write is in memory from the moment it is staged until its group
+/// commits. A reader on the same server could see it meanwhile, and when the commit then
+/// failed (memory rolled back), it had been told of an event that never existed. Its
+/// answer now waits for the group, and is ABORTED when the group fails. (PostgreSQL
+/// variant only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reader_sees_a_write_that_then_fails_to_commit() {
+    if !entente_tests::on_postgres() {
+        return;
+    }
+    let settings = entente_server::Settings {
+        solo_lease: None,
+        ..entente_server::Settings::default()
+    };
+    let (proxy, server) = behind_a_proxy("rolled_back_write", settings).await;
+    article_directory(&mut server.directory()).await;
+    proxy
+        .hold
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let holding = proxy.hold.holding.notified();
+    let mut writer = server.events();
+    let write = tokio::spawn(async move {
+        writer
+            .create_event(pb::CreateEventRequest {
+                event: Some(Box::new(putins_talks(
+                    "Ghost talks",
+                    "2024-10-23T10:00",
+                    "2024-10-23T11:00",
+                ))),
+                event_id: "ghost".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    // The write is in memory, its COMMIT held by the proxy.
+    holding.await;
+    let mut reader = server.events();
+    let mut read = tokio::spawn(async move {
+        reader
+            .get_event(pb::GetEventRequest {
+                id: "ghost".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    // While the commit is held, the read does not answer with the event.
+    if let Ok(early) = tokio::time::timeout(std::time::Duration::from_millis(300), &mut read).await
+    {
+        let early = early.expect("task");
+        assert!(early.is_err(), "read an uncommitted write: {early:?}");
+    }
+    // The commit's connection is cut before COMMIT reached the database: it fails.
+    proxy.hold.release.notify_one();
+    let written = write.await.expect("task");
+    assert_eq!(
+        written.expect_err("not committed").code(),
+        tonic::Code::Unavailable
+    );
+    if !read.is_finished() {
+        let answer = read.await.expect("task");
+        let err = answer.expect_err("the event never existed");
+        assert!(
+            matches!(err.code(), tonic::Code::Aborted | tonic::Code::NotFound),
+            "{err:?}"
+        );
+    }
+    let after = server
+        .events()
+        .get_event(pb::GetEventRequest {
+            id: "ghost".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("rolled back");
+    assert_eq!(after.code(), tonic::Code::NotFound);
 }
 
 /// Issue 32, item 14: a commit whose answer was lost (the connection cut after COMMIT

@@ -8,6 +8,12 @@
 //! only add a round trip to every booking. A call belongs in [`WRITES_FIRST`] only when
 //! its handler goes straight from converting the request to `Scheduler::write` (reads
 //! after the write see at least as much as the write did).
+//!
+//! And no answer names a write that then fails to commit: memory holds a write from the
+//! moment it is staged until its group commits, so a read's answer (and any refusal, which
+//! may cite such a write: `refused`) is held until the groups memory held by then have settled, and
+//! becomes ABORTED if one failed (`Scheduler::settle_reads`). A successful write's answer
+//! needs no wait: its group committed, and every group before it.
 
 /// Calls that read nothing before their write (see the module docs).
 const WRITES_FIRST: &[&str] = &[
@@ -19,6 +25,27 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::scheduler::Scheduler;
+
+/// Whether the call only reads: its answer is made of what memory holds (a stream's is
+/// not: the change feed delivers committed writes only).
+fn reads(path: &str) -> bool {
+    if path.starts_with("/ics/") {
+        return true;
+    }
+    let method = path.rsplit('/').next().unwrap_or_default();
+    ["Get", "List", "Check", "Find", "Query", "Export"]
+        .iter()
+        .any(|p| method.starts_with(p))
+}
+
+/// Whether the answer is a refusal that may cite a write not committed yet: a conflict
+/// (FAILED_PRECONDITION), a taken id (ALREADY_EXISTS), a changed record (ABORTED). Other
+/// errors name no other write, and a write's own failure (UNAVAILABLE) must reach its
+/// caller as it is.
+fn refused<B>(response: &http::Response<B>) -> bool {
+    let code = response.headers().get("grpc-status").map(|s| s.as_bytes());
+    matches!(code, Some(b"6" | b"9" | b"10"))
+}
 
 /// Wraps every service in a catch-up.
 #[derive(Debug, Clone)]
@@ -79,13 +106,24 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let path = req.uri().path();
-            if !path.starts_with("/grpc.") && !WRITES_FIRST.contains(&path) {
+            let path = req.uri().path().to_string();
+            if path.starts_with("/grpc.") {
+                return inner.call(req).await;
+            }
+            let mark = scheduler.read_mark();
+            if !WRITES_FIRST.contains(&path.as_str()) {
                 if let Err(e) = scheduler.catch_up().await {
                     return Ok(tonic::Status::from(e).into_http());
                 }
             }
-            inner.call(req).await
+            let response = inner.call(req).await?;
+            if let Some(mark) = mark
+                && (reads(&path) || refused(&response))
+                && let Err(e) = scheduler.settle_reads(mark).await
+            {
+                return Ok(tonic::Status::from(e).into_http());
+            }
+            Ok(response)
         })
     }
 }
