@@ -1363,9 +1363,12 @@ async fn behind_a_proxy(
     (proxy, server)
 }
 
-/// Both ways between a client and the database; once `lose` is set, the connection whose
-/// client sends a simple-query COMMIT has it delivered, and is then cut before anything
-/// more comes back.
+/// Both ways between a client and the database. Once `lose` is set, the connection whose
+/// client sends a simple-query COMMIT has it delivered, and the database's answer is
+/// read (so that it commits: a database whose answer cannot be written ends the session
+/// and rolls back) but not passed on: the client's side is closed instead. Once `hold`
+/// is armed, the next COMMIT is kept back until released, then both sides are closed
+/// without it (the database rolls back).
 async fn pump(
     client: tokio::net::UnixStream,
     db: tokio::net::UnixStream,
@@ -1374,18 +1377,32 @@ async fn pump(
 ) {
     use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut client_in, mut client_out) = client.into_split();
+    let (mut client_in, client_out) = client.into_split();
     let (mut db_in, mut db_out) = db.into_split();
-    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let cut_back = cut.clone();
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lost_back = lost.clone();
     let back = async move {
+        let mut client_out = Some(client_out);
         let mut buf = vec![0u8; 64 * 1024];
+        // 'C', the length (4 + 7), "COMMIT\0": the database's answer to COMMIT.
+        let committed = b"C\0\0\0\x0bCOMMIT\0";
         loop {
             let n = db_in.read(&mut buf).await.unwrap_or(0);
-            if n == 0 || cut_back.load(SeqCst) {
+            if n == 0 {
                 return;
             }
-            if client_out.write_all(&buf[..n]).await.is_err() {
+            if lost_back.load(SeqCst) {
+                // The client hears nothing more; the database finishes the COMMIT.
+                client_out = None;
+                if buf[..n].windows(committed.len()).any(|w| w == committed) {
+                    return;
+                }
+                continue;
+            }
+            let Some(out) = client_out.as_mut() else {
+                return;
+            };
+            if out.write_all(&buf[..n]).await.is_err() {
                 return;
             }
         }
@@ -1397,7 +1414,7 @@ async fn pump(
         loop {
             let n = client_in.read(&mut buf).await.unwrap_or(0);
             if n == 0 {
-                return;
+                return false;
             }
             let chunk = &buf[..n];
             let has_commit = chunk.windows(commit.len()).any(|w| w == commit);
@@ -1407,25 +1424,32 @@ async fn pump(
                     .compare_exchange(true, false, SeqCst, SeqCst)
                     .is_ok()
             {
-                cut.store(true, SeqCst);
                 let released = hold.release.notified();
                 hold.holding.notify_one();
                 released.await;
-                return;
+                return false;
             }
             let last = has_commit && lose.compare_exchange(true, false, SeqCst, SeqCst).is_ok();
             if last {
-                cut.store(true, SeqCst);
+                lost.store(true, SeqCst);
             }
-            if db_out.write_all(chunk).await.is_err() || last {
-                return;
+            if db_out.write_all(chunk).await.is_err() {
+                return false;
+            }
+            if last {
+                // The database's side stays open until its answer is read (`back`).
+                return true;
             }
         }
     };
-    // Whichever way ends first ends the connection.
+    tokio::pin!(back);
     tokio::select! {
-        () = back => {}
-        () = forth => {}
+        () = &mut back => {}
+        lost = forth => {
+            if lost {
+                back.await;
+            }
+        }
     }
 }
 

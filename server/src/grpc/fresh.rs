@@ -39,12 +39,12 @@ fn reads(path: &str) -> bool {
 }
 
 /// Whether the answer is a refusal that may cite a write not committed yet: a conflict
-/// (FAILED_PRECONDITION), a taken id (ALREADY_EXISTS), a changed record (ABORTED). Other
-/// errors name no other write, and a write's own failure (UNAVAILABLE) must reach its
-/// caller as it is.
+/// (FAILED_PRECONDITION) or a taken id (ALREADY_EXISTS). Other errors name no other
+/// write, and a write's own failure (UNAVAILABLE, or ABORTED for a double booking the
+/// database refused) must reach its caller as it is.
 fn refused<B>(response: &http::Response<B>) -> bool {
     let code = response.headers().get("grpc-status").map(|s| s.as_bytes());
-    matches!(code, Some(b"6" | b"9" | b"10"))
+    matches!(code, Some(b"6" | b"9"))
 }
 
 /// Wraps every service in a catch-up.
