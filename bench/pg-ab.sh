@@ -8,22 +8,23 @@
 # that going first favours neither. With -x, B's database runs that SQL after the load: the
 # same build twice with B's database changed measures what the change is worth (with
 # -x "ALTER TABLE entente_busy DROP CONSTRAINT entente_no_double_booking", what the
-# exclusion constraint costs).
+# exclusion constraint costs). -w picks the workload (default book; mixed is 90% reads).
 #
-#   bench/pg-ab.sh -a SERVER_BINARY -b SERVER_BINARY [-d dataset_dir] [-s seconds] [-r rounds] [-x SQL]
+#   bench/pg-ab.sh -a SERVER_BINARY -b SERVER_BINARY [-d dataset_dir] [-s seconds] [-r rounds] [-x SQL] [-w workload]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA=$ROOT/target/bench-data SLICE=4 ROUNDS=8 A= B= EXTRA=
-while getopts a:b:d:s:r:x: opt; do
+DATA=$ROOT/target/bench-data SLICE=4 ROUNDS=8 A= B= EXTRA= WORKLOAD=book
+while getopts a:b:d:s:r:x:w: opt; do
   case $opt in
     a) A=$(realpath "$OPTARG") ;; b) B=$(realpath "$OPTARG") ;; d) DATA=$OPTARG ;;
-    s) SLICE=$OPTARG ;; r) ROUNDS=$OPTARG ;; x) EXTRA=$OPTARG ;; *) sed -n 13p "$0" >&2; exit 2 ;;
+    s) SLICE=$OPTARG ;; r) ROUNDS=$OPTARG ;; x) EXTRA=$OPTARG ;; w) WORKLOAD=$OPTARG ;;
+    *) sed -n 13p "$0" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { sed -n 13p "$0" >&2; exit 2; }
 [ -f "$DATA/bookings.jsonl" ] || { mkdir -p "$DATA"; python3 "$ROOT/../shared/bench/gen_dataset.py" --out "$DATA" >/dev/null; }
 cargo build -q --release -p entente-bench --manifest-path "$ROOT/Cargo.toml"
-export ROOT DATA SLICE ROUNDS A B EXTRA
+export ROOT DATA SLICE ROUNDS A B EXTRA WORKLOAD
 "$ROOT/.ci/with-postgres" bash -c '
   set -euo pipefail
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -41,8 +42,8 @@ export ROOT DATA SLICE ROUNDS A B EXTRA
   upkeep entente second
   na=0 nb=0
   for r in $(seq "$ROUNDS"); do
-    la=$(replay "$pa" "$SLICE" book "$na")
-    lb=$(replay "$pb" "$SLICE" book "$nb")
+    la=$(replay "$pa" "$SLICE" "$WORKLOAD" "$na")
+    lb=$(replay "$pb" "$SLICE" "$WORKLOAD" "$nb")
     na=$(field "$la" bookings_next) nb=$(field "$lb" bookings_next)
     ta=$(field "$la" tps) tb=$(field "$lb" tps)
     echo "round=$r a_tps=$ta b_tps=$tb ratio=$(python3 -c "print(round($tb / $ta, 3))") a_failed=$(field "$la" failed) b_failed=$(field "$lb" failed)"
