@@ -32,6 +32,8 @@
 //! solo_lease_ms = 1000               # on PostgreSQL: the sole-writer lease's period (a
 //!                                    # server no other writes beside answers reads from
 //!                                    # memory); 0: never take it
+//! answers_wait_for_commit = true     # on PostgreSQL: no answer names a write that then
+//!                                    # fails to commit (reads wait for commits in flight)
 //!
 //! [feed]
 //! progress_interval_ms = 2000        # progress messages to every watcher
@@ -140,6 +142,7 @@ struct StorageSection {
     postgres: Option<String>,
     follow_interval_ms: Option<u64>,
     solo_lease_ms: Option<u64>,
+    answers_wait_for_commit: Option<bool>,
 }
 
 /// Everything a configuration file sets.
@@ -269,6 +272,9 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         }
         settings.solo_lease = (v > 0).then(|| Duration::from_millis(v));
     }
+    if let Some(v) = f.storage.answers_wait_for_commit {
+        settings.answers_wait_for_commit = v;
+    }
     if let Some(url) = &f.storage.postgres
         && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
     {
@@ -320,6 +326,7 @@ mod tests {
              [travel]\nspeed_kmh = 900.0\noverhead_minutes = 60\nhard = true\n\
              [scheduler]\nsweep_interval_secs = 0\nrequest_retention_hours = 2\n\
              [storage]\nwal_rotate_bytes = 65536\nfollow_interval_ms = 250\nsolo_lease_ms = 0\n\
+             answers_wait_for_commit = false\n\
              postgres = \"postgres://entente@db.example/entente\"\n\
              [feed]\nprogress_interval_ms = 500\nbuffer = 64\nretention_hours = 1\n\
              [ics]\nuid_domain = \"Protocol.Example.org\"\n",
@@ -341,6 +348,8 @@ mod tests {
         assert_eq!(c.settings.wal_rotate_bytes, 65536);
         assert_eq!(c.settings.follow_others, Some(Duration::from_millis(250)));
         assert_eq!(c.settings.solo_lease, None);
+        assert!(!c.settings.answers_wait_for_commit);
+        assert!(Settings::default().answers_wait_for_commit);
         assert_eq!(
             parse("[storage]\nsolo_lease_ms = 400\n")
                 .expect("parse")

@@ -110,7 +110,9 @@ where
             if path.starts_with("/grpc.") {
                 return inner.call(req).await;
             }
-            let mark = scheduler.read_mark();
+            let mark = scheduler
+                .read_mark()
+                .filter(|_| scheduler.settings().answers_wait_for_commit);
             if !WRITES_FIRST.contains(&path.as_str()) {
                 if let Err(e) = scheduler.catch_up().await {
                     return Ok(tonic::Status::from(e).into_http());
