@@ -10,10 +10,11 @@
 //! after the write see at least as much as the write did).
 //!
 //! And no answer names a write that then fails to commit: memory holds a write from the
-//! moment it is staged until its group commits, so a read's answer (and any refusal, which
-//! may cite such a write: `refused`) is held until the groups memory held by then have settled, and
-//! becomes ABORTED if one failed (`Scheduler::settle_reads`). A successful write's answer
-//! needs no wait: its group committed, and every group before it.
+//! moment it is staged until its group commits, so a read's answer (and a refusal that may
+//! cite such a write, see `refused`) is held until the groups memory held by then have
+//! settled, and becomes ABORTED if one failed (`Scheduler::settle_reads`). A successful
+//! write's answer needs no wait: its group committed, and every group before it. Calendar
+//! feeds (`/ics/`, plain HTTP) get a 503 instead of a gRPC status.
 
 /// Calls that read nothing before their write (see the module docs).
 const WRITES_FIRST: &[&str] = &[
@@ -45,6 +46,16 @@ fn reads(path: &str) -> bool {
 fn refused<B>(response: &http::Response<B>) -> bool {
     let code = response.headers().get("grpc-status").map(|s| s.as_bytes());
     matches!(code, Some(b"6" | b"9"))
+}
+
+/// The answer for `e` on `path`: a gRPC status, or for a calendar app fetching a feed over
+/// plain HTTP, 503 (try again later).
+fn failed(path: &str, e: crate::error::Error) -> http::Response<tonic::body::Body> {
+    if !path.starts_with("/ics/") {
+        return tonic::Status::from(e).into_http();
+    }
+    tracing::warn!(error = %e, "a calendar feed could not be served now");
+    super::ics::plain(http::StatusCode::SERVICE_UNAVAILABLE, "try again later\n")
 }
 
 /// Wraps every service in a catch-up.
@@ -115,7 +126,7 @@ where
                 .filter(|_| scheduler.settings().answers_wait_for_commit);
             if !WRITES_FIRST.contains(&path.as_str()) {
                 if let Err(e) = scheduler.catch_up().await {
-                    return Ok(tonic::Status::from(e).into_http());
+                    return Ok(failed(&path, e));
                 }
             }
             let response = inner.call(req).await?;
@@ -123,9 +134,27 @@ where
                 && (reads(&path) || refused(&response))
                 && let Err(e) = scheduler.settle_reads(mark).await
             {
-                return Ok(tonic::Status::from(e).into_http());
+                return Ok(failed(&path, e));
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_hears_503_and_a_grpc_client_a_status() {
+        let e = || crate::error::Error::Aborted("ask again".into());
+        let feed = failed("/ics/0123.ics", e());
+        assert_eq!(feed.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(feed.headers().get("grpc-status").is_none());
+        let grpc = failed("/entente.v1.EventService/GetEvent", e());
+        assert_eq!(grpc.headers()["grpc-status"], "10");
+        assert!(reads("/entente.v1.EventService/ListEvents"));
+        assert!(reads("/ics/0123.ics"));
+        assert!(!reads("/entente.v1.EventService/CreateEvent"));
     }
 }

@@ -315,7 +315,8 @@ impl tonic::server::NamedService for FeedRoute {
 
 type Body = tonic::body::Body;
 
-fn plain(status: http::StatusCode, text: &'static str) -> http::Response<Body> {
+/// A plain-text answer for a calendar app (feeds are plain HTTP, not gRPC).
+pub(crate) fn plain(status: http::StatusCode, text: &'static str) -> http::Response<Body> {
     let mut r = http::Response::new(Body::new(http_body_util::Full::new(
         bytes::Bytes::from_static(text.as_bytes()),
     )));
