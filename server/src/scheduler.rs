@@ -402,7 +402,8 @@ pub struct Settings {
     /// Over PostgreSQL: an answer that may name a write still being committed (a read, a
     /// conflict refusal) waits until that write's group has committed, and is ABORTED if
     /// it failed, so that no answer names a write that never existed. Off, reads do not
-    /// wait (measured: 0.65× the mixed workload's throughput with it on, `bench/README`).
+    /// wait (measured: 0.66–0.70× the mixed workload's throughput with it on,
+    /// `bench/README`).
     pub answers_wait_for_commit: bool,
     /// How often a change feed watcher gets a progress message.
     pub feed_progress: std::time::Duration,
