@@ -98,6 +98,25 @@ impl Record {
         }
     }
 
+    /// Whether `other` holds the same value: the same shared copy (what deliveries of one
+    /// change to watchers who may see all of it hold, so that is checked first, without
+    /// comparing fields), or an equal one.
+    pub fn same(&self, other: &Record) -> bool {
+        let shared = |r: &Record| -> *const () {
+            match r {
+                Record::Country(r) => Arc::as_ptr(r).cast(),
+                Record::Participant(r) => Arc::as_ptr(r).cast(),
+                Record::Venue(r) => Arc::as_ptr(r).cast(),
+                Record::Forum(r) => Arc::as_ptr(r).cast(),
+                Record::Event(r) => Arc::as_ptr(r).cast(),
+                Record::Proposal(r) => Arc::as_ptr(r).cast(),
+                Record::WorkCalendar(r) => Arc::as_ptr(r).cast(),
+                Record::CalendarFeed(r) => Arc::as_ptr(r).cast(),
+            }
+        };
+        std::ptr::eq(shared(self), shared(other)) || self == other
+    }
+
     /// Its etag.
     pub fn etag(&self) -> String {
         match self {

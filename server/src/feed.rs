@@ -289,7 +289,7 @@ pub enum Seen {
 }
 
 /// One change as a watcher receives it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Delivered {
     /// Its position among its commit's changes (with the revision, its identity: what
     /// renders it alike for every watcher of one office).
@@ -306,6 +306,25 @@ pub struct Delivered {
     pub record: Option<Record>,
     /// The record before, when asked for and visible then.
     pub before: Option<Record>,
+}
+
+impl Delivered {
+    /// Whether `other` is the same delivery (so the same bytes): the records compared by
+    /// [`Record::same`], which seldom needs to look at their fields.
+    pub fn same(&self, other: &Delivered) -> bool {
+        let records = |a: &Option<Record>, b: &Option<Record>| match (a, b) {
+            (Some(a), Some(b)) => a.same(b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.index == other.index
+            && self.seen == other.seen
+            && self.kind == other.kind
+            && self.id == other.id
+            && self.etag == other.etag
+            && records(&self.record, &other.record)
+            && records(&self.before, &other.before)
+    }
 }
 
 /// One write as a watcher receives it.

@@ -396,8 +396,13 @@ impl<'a> Timeline<'a> {
 
     /// The latest event ending at or before `t`.
     fn previous(&self, t: i64) -> Option<&Near<'a>> {
-        let n = self.by_end.partition_point(|&i| self.by_start[i].end <= t);
-        n.checked_sub(1).map(|k| &self.by_start[self.by_end[k]])
+        self.latest_ending_by(&self.by_end, t)
+    }
+
+    /// The last of `order` (indexes into `by_start`, by end) ending at or before `t`.
+    fn latest_ending_by(&self, order: &[usize], t: i64) -> Option<&Near<'a>> {
+        let n = order.partition_point(|&i| self.by_start[i].end <= t);
+        n.checked_sub(1).map(|k| &self.by_start[order[k]])
     }
 
     /// The earliest event starting at or after `t`.
@@ -408,11 +413,7 @@ impl<'a> Timeline<'a> {
 
     /// The latest event the caller may see ending at or before `t`.
     fn previous_shown(&self, t: i64) -> Option<&Near<'a>> {
-        let n = self
-            .shown_by_end
-            .partition_point(|&i| self.by_start[i].end <= t);
-        n.checked_sub(1)
-            .map(|k| &self.by_start[self.shown_by_end[k]])
+        self.latest_ending_by(&self.shown_by_end, t)
     }
 
     /// The earliest event the caller may see starting at or after `t`.

@@ -144,6 +144,28 @@ where
     (server, addr, rx)
 }
 
+/// The batches of a watch until a progress message reports `revision` or later; each
+/// message must come within ten seconds.
+pub async fn batches_through(
+    s: &mut tonic::Streaming<entente_proto::v1::WatchChangesResponse>,
+    revision: i64,
+) -> Vec<entente_proto::v1::ChangeBatch> {
+    use entente_proto::v1::watch_changes_response::Message;
+    let mut out = Vec::new();
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), s.message())
+            .await
+            .expect("the watch keeps talking")
+            .expect("ok")
+            .expect("open");
+        match m.message {
+            Some(Message::Batch(b)) => out.push(b),
+            Some(Message::Progress(p)) if p.revision >= revision => return out,
+            _ => {}
+        }
+    }
+}
+
 /// A running server and a channel to it.
 #[derive(Debug)]
 pub struct TestServer {

@@ -10,7 +10,7 @@ use entente_proto::v1 as pb;
 use entente_server::{ManualClock, Settings};
 use entente_tests::fixtures::{article_directory, create, event, timed};
 use entente_tests::offices::{self, as_, participant, venue};
-use entente_tests::{Authed, TestServer};
+use entente_tests::{Authed, TestServer, batches_through};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -28,20 +28,6 @@ async fn next(s: &mut Stream) -> Result<Option<pb::WatchChangesResponse>, tonic:
     tokio::time::timeout(Duration::from_secs(10), s.message())
         .await
         .expect("the watch keeps talking")
-}
-
-/// Batches until a progress message reports `revision` or later.
-async fn batches_through(s: &mut Stream, revision: i64) -> Vec<pb::ChangeBatch> {
-    let mut out = Vec::new();
-    loop {
-        match next(s).await.expect("ok").expect("open").message {
-            Some(pb::watch_changes_response::Message::Batch(b)) => out.push(b),
-            Some(pb::watch_changes_response::Message::Progress(p)) if p.revision >= revision => {
-                return out;
-            }
-            _ => {}
-        }
-    }
 }
 
 fn talks(id: &str, day: u32, who: &[&str]) -> pb::Event {

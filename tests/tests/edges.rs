@@ -365,28 +365,6 @@ async fn a_feed_stops_serving_when_its_creators_token_is_revoked() {
     assert_eq!(statuses(paths.clone()).await, [404, 200, 200]);
 }
 
-/// A watch's batches until a progress message reports `revision` or later.
-async fn watched_through(
-    s: &mut tonic::Streaming<pb::WatchChangesResponse>,
-    revision: i64,
-) -> Vec<pb::ChangeBatch> {
-    let mut out = Vec::new();
-    loop {
-        let m = tokio::time::timeout(std::time::Duration::from_secs(10), s.message())
-            .await
-            .expect("the watch keeps talking")
-            .expect("ok")
-            .expect("open");
-        match m.message {
-            Some(pb::watch_changes_response::Message::Batch(b)) => out.push(b),
-            Some(pb::watch_changes_response::Message::Progress(p)) if p.revision >= revision => {
-                return out;
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Item 11: changes are encoded once for every watcher of an office, but redaction is
 /// decided when a change is delivered. A Brazilian watcher saw Russia's public reception
 /// named in the override of Brazil's own event; Russia then made the reception private,
@@ -454,7 +432,10 @@ async fn a_later_watcher_of_an_office_gets_its_own_redaction() {
     };
     let head = server_revision(&mut br).await;
     let mut first = watch("br-reader").await;
-    let seen = format!("{:?}", watched_through(&mut first, head).await);
+    let seen = format!(
+        "{:?}",
+        entente_tests::batches_through(&mut first, head).await
+    );
     assert!(seen.contains("Secret reception"), "{seen}");
     // Now private: Brazil may no longer read it, in old changes either.
     ru.events
@@ -477,7 +458,7 @@ async fn a_later_watcher_of_an_office_gets_its_own_redaction() {
     // override of Brazil's lunch is redacted by what Brazil may see now.)
     for token in ["br-reader", "br-editor"] {
         let mut later = watch(token).await;
-        let lunch = watched_through(&mut later, head)
+        let lunch = entente_tests::batches_through(&mut later, head)
             .await
             .into_iter()
             .find(|b| b.changes.iter().any(|c| c.id == "lunch"))
@@ -1167,7 +1148,7 @@ async fn history_says_what_it_said_when_written() {
             .collect()
     };
     let head = server_revision_of(&server).await;
-    let live = watched_through(&mut watch, head)
+    let live = entente_tests::batches_through(&mut watch, head)
         .await
         .into_iter()
         .flat_map(|b| b.changes)

@@ -75,7 +75,7 @@ impl Encoded {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((d, b)) = cache.0.get(&key)
-            && d == delivered
+            && d.same(delivered)
         {
             return b.clone();
         }
