@@ -13,6 +13,7 @@
 //! stall_timeout_secs = 30
 //! keepalive_interval_secs = 30
 //! keepalive_timeout_secs = 10
+//! read_bytes_per_sec = 67108864      # per connection, after a second's worth at once
 //!
 //! [travel]
 //! speed_kmh = 800.0                  # cruising speed between cities
@@ -118,6 +119,7 @@ struct LimitsSection {
     first_request_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     stall_timeout_secs: Option<u64>,
+    read_bytes_per_sec: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +206,9 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
     if let Some(v) = l.keepalive_interval_secs {
         limits.keepalive_interval =
             Duration::from_secs(positive("limits.keepalive_interval_secs", v)?);
+    }
+    if let Some(v) = l.read_bytes_per_sec {
+        limits.read_bytes_per_sec = positive("limits.read_bytes_per_sec", v)?;
     }
     if let Some(v) = l.keepalive_timeout_secs {
         limits.keepalive_timeout =

@@ -239,6 +239,7 @@ pub async fn serve_with(
         ))
         .layer(grpc::access::AuthLayer::new(tokens))
         .layer(grpc::fresh::FreshLayer::new(&scheduler))
+        .layer(grpc::sizes::SizeLayer)
         .add_routes(routes);
     let connections = grpc::limits::incoming(listener, limits);
     // One stream type either way: the server's connection code is then compiled once.

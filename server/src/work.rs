@@ -9,11 +9,14 @@
 //!   to the end on a core nobody is waiting for.
 //! - [`Pool`]: runs such work on threads of its own, at most `workers` at once for the
 //!   whole server and one at a time per office: an office's second heavy request queues
-//!   behind its first, and its waiting costs nothing but a place in the queue. On Linux the
-//!   pool's threads run at nice 10, so the scheduler gives a core to the async workers the
-//!   moment they have a call to answer: on two cores shared with the load generator, a
-//!   bystander's p99 beside two maximal FindSlots at a time went from 2.39x its baseline
-//!   on the blocking pool to 1.35x here (`bench/attack.sh`, bench/README.md).
+//!   behind its first, and its waiting costs nothing but a place in the queue. Being at most
+//!   one fewer than the cores, the pool always leaves a core to the async workers.
+//!
+//! The pool's threads run at the usual priority, not a lower one: heavy work still takes
+//! the state's read lock for moments (an import reads the store event by event), and a
+//! low-priority thread preempted while it holds the lock makes every writer wait until the
+//! scheduler gets back to it (a priority inversion; see bench/README.md, "One client
+//! against everyone else").
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -192,7 +195,6 @@ impl Threads {
                 std::thread::Builder::new()
                     .name(format!("entente-heavy-{i}"))
                     .spawn(move || {
-                        lower_priority();
                         // Ends when the pool (the only sender) is dropped.
                         while let Ok(job) = { lock(&rx).recv() } {
                             job();
@@ -209,16 +211,6 @@ impl Threads {
             .as_ref()
             .and_then(|tx| tx.send(job).ok())
             .ok_or(Error::ShuttingDown)
-    }
-}
-
-/// Lowers the calling thread's priority (nice 10). On Linux the nice value is the thread's
-/// own, so the async workers keep theirs. Elsewhere, or if refused, the work runs at the
-/// usual priority, still bounded by the pool's size.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, 10) {
-        tracing::debug!(error = %e, "heavy-work thread keeps its priority");
     }
 }
 

@@ -241,6 +241,37 @@ async fn free_busy_refuses_repeated_and_too_many_ids_and_endless_windows() {
         .await
         .expect_err("101 ids");
     assert!(many.message().contains("at most 100"), "{}", many.message());
+    // The attack: one id 838,851 times is refused as it arrives, on the same
+    // field, before it is decoded into as many strings.
+    let flood = conflicts
+        .query_free_busy(pb::QueryFreeBusyRequest {
+            participant_ids: vec!["b".into(); 838_851],
+            window: window("1900-01-01", "2200-01-01"),
+            ..Default::default()
+        })
+        .await
+        .expect_err("838,851 ids");
+    assert_eq!(invalid_fields(&flood), ["participant_ids"]);
+    assert!(
+        flood.message().contains("larger than 256 KiB")
+            && flood.message().contains("at most 100 participants"),
+        "{}",
+        flood.message()
+    );
+    let mut slots = pb::calendar_service_client::CalendarServiceClient::new(server.channel.clone());
+    let search = slots
+        .find_slots(pb::FindSlotsRequest {
+            participants: (0..30_000)
+                .map(|i| pb::SlotParticipant {
+                    participant_id: format!("p{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("30,000 participants");
+    assert_eq!(invalid_fields(&search), ["participants"]);
     let long = conflicts
         .query_free_busy(pb::QueryFreeBusyRequest {
             participant_ids: vec!["putin".into()],
@@ -441,5 +472,48 @@ async fn a_client_that_reads_nothing_of_a_large_feed_is_cut_off() {
         raw.len() < length,
         "all {} bytes came: the stall was not cut",
         raw.len()
+    );
+}
+
+#[tokio::test]
+async fn one_connection_uploading_is_read_at_its_rate_and_others_are_not() {
+    let (server, _temp) = with_limits(Limits {
+        read_bytes_per_sec: 512 << 10,
+        ..Limits::default()
+    })
+    .await;
+    // 2 MiB in one request: a second's worth (512 KiB) is read at once, the rest at
+    // 512 KiB a second, so its refusal cannot come before ~3 s.
+    let flood = {
+        let mut dir = server.directory();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = dir
+                .create_venue(pb::CreateVenueRequest {
+                    venue: Some(pb::Venue {
+                        display_name: "x".repeat(2 << 20),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await;
+            (started.elapsed(), r)
+        })
+    };
+    // Meanwhile a new client is answered at once: the limit is the flooding
+    // connection's, not the server's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    answered(new_client(&server).await).await;
+    let other = started.elapsed();
+    let (took, r) = flood.await.expect("the flood's task");
+    assert_eq!(
+        r.expect_err("a 2 MiB name").code(),
+        tonic::Code::InvalidArgument
+    );
+    assert!(took >= Duration::from_secs(2), "2 MiB read in {took:?}");
+    assert!(
+        other < took,
+        "the other client took {other:?}, the flood {took:?}"
     );
 }

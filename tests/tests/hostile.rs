@@ -230,3 +230,52 @@ async fn odd_but_well_formed_requests_get_precise_answers() {
         .expect_err("enum");
     assert_eq!(bad_fields(&err), vec!["event.kind"]);
 }
+
+#[tokio::test]
+async fn an_upload_past_its_files_limit_is_refused_as_it_arrives() {
+    let server = TestServer::start().await;
+    // The garbage: 4 MiB that is not UTF-8, as ImportCalendarRequest.ics. Refused
+    // on the field after ~1 MiB, not decoded.
+    let mut body = vec![0x0a];
+    let len = (4usize << 20) - 64;
+    let mut v = len;
+    while v >= 0x80 {
+        body.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    body.push(v as u8);
+    body.extend(std::iter::repeat_n(0xffu8, len));
+    let err = raw(
+        &server.channel,
+        "/entente.v1.ICalendarService/ImportCalendar",
+        body,
+    )
+    .await
+    .expect_err("4 MiB of garbage");
+    assert_eq!(bad_fields(&err), vec!["ics"], "{err:?}");
+    assert!(err.message().contains("1048576 bytes"), "{}", err.message());
+    // A well-formed holiday file twice the limit: the same, on its own field.
+    let mut calendars =
+        pb::calendar_service_client::CalendarServiceClient::new(server.channel.clone());
+    let err = calendars
+        .import_holidays(pb::ImportHolidaysRequest {
+            country_code: "RU".into(),
+            icalendar: format!(
+                "BEGIN:VCALENDAR\r\n{}END:VCALENDAR\r\n",
+                "X-FILLER:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(40_000)
+            ),
+            ..Default::default()
+        })
+        .await
+        .expect_err("2 MiB of holidays");
+    assert_eq!(bad_fields(&err), vec!["icalendar"], "{err:?}");
+    // The server is still fine, and a file within the limit is read.
+    let err = raw(
+        &server.channel,
+        GET_EVENT,
+        vec![0x0a, 0x03, b'a', b'b', b'c'],
+    )
+    .await
+    .expect_err("unknown id");
+    assert_eq!(err.code(), Code::NotFound);
+}

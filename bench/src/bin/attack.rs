@@ -5,7 +5,9 @@
 //! For each attack the tool prints one line: the bystander's p99 against its baseline,
 //! its failures, how long a brand-new client took to connect and be answered, the
 //! server's CPU (from `/proc/<pid>/stat`) and its memory growth (peak RSS over the
-//! attack against RSS before it), how many attack requests were answered and how, and
+//! attack against RSS before it), this tool's own CPU over the attack (attacker, bystander
+//! and newcomer together: on a machine the server shares, what the attacker takes from
+//! everyone is part of the picture), how many attack requests were answered and how, and
 //! whether the server answered afterwards.
 //!
 //! Attacks (the server runs without access control, so every caller may do anything):
@@ -63,23 +65,27 @@ async fn main() -> anyhow::Result<()> {
     });
     let secs = Duration::from_secs(args.secs);
 
+    let tool0 = cpu_secs(std::process::id());
     let base = bystander_for(&world.url, secs).await;
+    let tool_alone = cpu_secs(std::process::id()) - tool0;
     let base_p99 = base.hist.value_at_quantile(0.99).max(1);
     println!(
-        "# bystander alone: {} calls in {} s, p50 {:.2} ms, p99 {:.2} ms, {} failures",
+        "# bystander alone: {} calls in {} s, p50 {:.2} ms, p99 {:.2} ms, {} failures, {:.2} CPU-s of this tool",
         base.hist.len(),
         args.secs,
         base.hist.value_at_quantile(0.5) as f64 / 1000.0,
         base_p99 as f64 / 1000.0,
-        base.failures
+        base.failures,
+        tool_alone
     );
     println!(
-        "attack                 p99_ratio  failures  new_client_ms  server_cpu_s  cpu_per_attack_call_s  mem_growth_mib  attack_calls  healthy"
+        "attack                 p99_ratio  failures  new_client_ms  server_cpu_s  cpu_per_attack_call_s  mem_growth_mib  tool_cpu_s  attack_calls  healthy"
     );
     for name in &args.attacks {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let cpu0 = cpu_secs(args.pid);
+        let tool0 = cpu_secs(std::process::id());
         let rss0 = rss_mib(args.pid);
         let peak = Arc::new(AtomicU64::new(rss0 as u64));
         let sampler = {
@@ -114,11 +120,12 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(10), attack).await;
         let _ = sampler.await;
         let cpu = cpu_secs(args.pid) - cpu0;
+        let tool = cpu_secs(std::process::id()) - tool0;
         let growth = peak.load(Ordering::Relaxed) as f64 - rss0;
         let healthy = new_client(&world.url).await.is_some();
         let calls = counts.total();
         println!(
-            "{:<22} {:>9.2}  {:>8}  {:>13}  {:>12.2}  {:>21}  {:>14.0}  {:>12}  {}",
+            "{:<22} {:>9.2}  {:>8}  {:>13}  {:>12.2}  {:>21}  {:>14.0}  {:>10.2}  {:>12}  {}",
             name,
             under.hist.value_at_quantile(0.99) as f64 / base_p99 as f64,
             under.failures,
@@ -130,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
                 "-".into()
             },
             growth,
+            tool,
             counts.summary(),
             if healthy { "yes" } else { "NO" }
         );

@@ -45,6 +45,11 @@ pub struct Limits {
     pub keepalive_interval: Duration,
     /// How long a keepalive ping may go unanswered before the connection is closed.
     pub keepalive_timeout: Duration,
+    /// How many bytes a second the server reads from one connection, after a first
+    /// second's worth at once. A client uploading faster is read more slowly (HTTP/2 flow
+    /// control holds it back), so that one connection's flood takes no more than its
+    /// share of the machine.
+    pub read_bytes_per_sec: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +65,7 @@ impl Default for Limits {
             stall_timeout: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
+            read_bytes_per_sec: 64 << 20,
         }
     }
 }
@@ -106,6 +112,58 @@ pub fn rewrite_status<B>(mut resp: http::Response<B>) -> http::Response<B> {
 pub struct Limited {
     io: Io,
     slot: Slot,
+    rate: Rate,
+}
+
+/// A token bucket over the bytes read from a connection: `per_sec` a second, holding at
+/// most a second's worth.
+#[derive(Debug)]
+struct Rate {
+    per_sec: u64,
+    /// Bytes that may be read now; below zero after a read larger than what was left.
+    budget: i64,
+    refilled: tokio::time::Instant,
+    /// Set while the budget is spent: when it will be positive again.
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Rate {
+    fn new(per_sec: u64) -> Rate {
+        Rate {
+            per_sec,
+            budget: per_sec.min(i64::MAX as u64) as i64,
+            refilled: tokio::time::Instant::now(),
+            wait: None,
+        }
+    }
+
+    /// Ready when a read may go ahead; otherwise the task is woken when it may.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(wait) = &mut self.wait {
+            std::task::ready!(wait.as_mut().poll(cx));
+            self.wait = None;
+        }
+        let now = tokio::time::Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * self.per_sec as f64;
+        let cap = self.per_sec.min(i64::MAX as u64) as i64;
+        self.budget = (self.budget as f64 + earned).min(cap as f64) as i64;
+        self.refilled = now;
+        if self.budget > 0 {
+            return Poll::Ready(());
+        }
+        let secs = (1 - self.budget) as f64 / self.per_sec.max(1) as f64;
+        let mut wait = Box::pin(tokio::time::sleep(Duration::from_secs_f64(secs)));
+        // Registers the waker; a sleep of at least a nanosecond is never ready at once.
+        if wait.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        self.wait = Some(wait);
+        Poll::Pending
+    }
+
+    fn spent(&mut self, n: usize) {
+        self.budget = self.budget.saturating_sub(n as i64);
+    }
 }
 
 #[derive(Debug)]
@@ -124,6 +182,7 @@ impl Limited {
             Io::Plain(tcp) => Ok(Limited {
                 io: Io::Tls(Box::new(acceptor.accept(tcp).await?)),
                 slot: self.slot,
+                rate: self.rate,
             }),
             Io::Tls(_) => Ok(self),
         }
@@ -149,10 +208,15 @@ impl AsyncRead for Limited {
         if let Poll::Ready(e) = self.slot.0.poll_open(cx) {
             return Poll::Ready(e);
         }
-        match &mut self.io {
+        std::task::ready!(self.rate.poll_ready(cx));
+        let before = buf.filled().len();
+        let poll = match &mut self.io {
             Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
-        }
+        };
+        let read = buf.filled().len() - before;
+        self.rate.spent(read);
+        poll
     }
 }
 
@@ -212,7 +276,7 @@ impl AsyncWrite for Limited {
 
 /// Accepted connections, at most `limits.max_connections` open at once (see
 /// `grpc::connections` for how a slot is made for a new client), each closed when past its
-/// time limits, with TCP_NODELAY set: small request/response exchanges otherwise wait
+/// time limits and read at most `limits.read_bytes_per_sec`, with TCP_NODELAY set: small request/response exchanges otherwise wait
 /// ~40 ms on Nagle and delayed ACKs.
 pub fn incoming(
     listener: TcpListener,
@@ -224,18 +288,23 @@ pub fn incoming(
         limits.idle_timeout,
         limits.stall_timeout,
     );
-    futures_util::stream::unfold((listener, registry), |(listener, registry)| async move {
-        let next = match listener.accept().await {
-            Ok((io, peer)) => {
-                let _ = io.set_nodelay(true);
-                let conn = registry.admit(Some(peer)).await;
-                Ok(Limited {
-                    io: Io::Plain(io),
-                    slot: Slot(conn),
-                })
-            }
-            Err(e) => Err(e),
-        };
-        Some((next, (listener, registry)))
-    })
+    let read_bytes_per_sec = limits.read_bytes_per_sec;
+    futures_util::stream::unfold(
+        (listener, registry),
+        move |(listener, registry)| async move {
+            let next = match listener.accept().await {
+                Ok((io, peer)) => {
+                    let _ = io.set_nodelay(true);
+                    let conn = registry.admit(Some(peer)).await;
+                    Ok(Limited {
+                        io: Io::Plain(io),
+                        slot: Slot(conn),
+                        rate: Rate::new(read_bytes_per_sec),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            Some((next, (listener, registry)))
+        },
+    )
 }

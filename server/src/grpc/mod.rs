@@ -15,6 +15,7 @@ pub mod health;
 pub mod ics;
 pub mod limits;
 pub mod proposals;
+pub mod sizes;
 pub mod status;
 pub mod tls;
 
