@@ -6,8 +6,14 @@
 //!
 //! # Layout
 //!
-//! - [`time`]: zoned local times, DST disambiguation, parsing and rendering. Every other
-//!   module calls it; none does its own zone arithmetic.
+//! The server is becoming the layers of `../shared/ARCHITECTURE.md` (issue 33): domain,
+//! store, service, wire, arrows pointing down only. Crates hold the layers apart where
+//! they are split already; inside this crate `tests/layers.rs` ranks the modules below
+//! in that order and fails on an upward import beyond the debt `layers-debt.txt` records.
+//!
+//! - [`time`] (crate `entente-time`, re-exported): zoned local times, DST disambiguation,
+//!   parsing and rendering. Every other module calls it; none does its own zone
+//!   arithmetic, and it uses nothing of ours.
 //! - [`directory`]: countries, participants, venues and forums.
 //! - [`events`]: the event record and its time and programme indexes.
 //! - [`conflicts`]: participant, venue and travel conflicts.
@@ -62,7 +68,7 @@ pub mod scheduler;
 pub mod slots;
 mod solo;
 pub mod storage;
-pub mod time;
+pub use entente_time as time;
 pub mod validate;
 pub mod work;
 

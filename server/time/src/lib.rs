@@ -708,7 +708,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, TimeError> {
     Ok(date)
 }
 
-/// Serialises a zone by name (`#[serde(with = "crate::time::zone_name")]`): tzdb releases
+/// Serialises a zone by name (`#[serde(with = "entente_time::zone_name")]`): tzdb releases
 /// may renumber zones, names are stable.
 pub mod zone_name {
     use chrono_tz::Tz;
