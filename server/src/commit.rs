@@ -138,7 +138,7 @@ impl Record {
             Record::Participant(r) => storage::encode(&**r),
             Record::Venue(r) => storage::encode(&**r),
             Record::Forum(r) => storage::encode(&**r),
-            Record::Event(r) => crate::events::stored::encode(r),
+            Record::Event(r) => crate::storage::events::encode(r),
             Record::Proposal(r) => storage::encode(&**r),
             Record::WorkCalendar(r) => storage::encode(&**r),
             Record::CalendarFeed(r) => crate::ics::feeds::encode(r),
@@ -152,7 +152,7 @@ impl Record {
             Kind::Participant => Record::Participant(Arc::new(storage::decode(key, bytes)?)),
             Kind::Venue => Record::Venue(Arc::new(storage::decode(key, bytes)?)),
             Kind::Forum => Record::Forum(Arc::new(storage::decode(key, bytes)?)),
-            Kind::Event => Record::Event(Arc::new(crate::events::stored::decode(key, bytes)?)),
+            Kind::Event => Record::Event(Arc::new(crate::storage::events::decode(key, bytes)?)),
             Kind::Proposal => Record::Proposal(Arc::new(storage::decode(key, bytes)?)),
             Kind::WorkCalendar => Record::WorkCalendar(Arc::new(storage::decode(key, bytes)?)),
             Kind::CalendarFeed => {
@@ -355,16 +355,16 @@ impl Tx {
         event: Arc<Event>,
         history: Option<&Revision>,
     ) {
-        let after_bytes = crate::events::stored::encode(&event);
+        let after_bytes = crate::storage::events::encode(&event);
         self.batch
             .put_bytes(storage::key(prefix::EVENT, &event.id), after_bytes.clone());
         if let Some(h) = history {
             self.batch.put_bytes(
                 storage::seq_key(prefix::EVENT_HISTORY, &event.id, h.revision),
-                crate::events::stored::encode_revision(h),
+                crate::storage::events::encode_revision(h),
             );
         }
-        let before_bytes = before.as_ref().map(|b| crate::events::stored::encode(b));
+        let before_bytes = before.as_ref().map(|b| crate::storage::events::encode(b));
         self.change(
             Change {
                 kind: Kind::Event,
@@ -389,7 +389,7 @@ impl Tx {
     pub fn relabel_event(&mut self, event: &Event) {
         self.batch.put_bytes(
             storage::key(prefix::EVENT, &event.id),
-            crate::events::stored::encode(event),
+            crate::storage::events::encode(event),
         );
     }
 

@@ -23,6 +23,24 @@ pub struct Precondition {
     pub description: String,
 }
 
+/// Longest id a reference may name; a longer one is refused before any lookup.
+pub const MAX_REFERENCE_CHARS: usize = 128;
+
+/// A value from a request, quoted for an error message: whole when short, otherwise its
+/// first characters and its length, so that no error grows with its input (the message
+/// travels in a header, twice: in `grpc-message` and in the details).
+pub fn shown(value: &str) -> String {
+    const WHOLE: usize = 40;
+    const HEAD: usize = 32;
+    let n = value.chars().count();
+    if n <= WHOLE {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(HEAD).collect();
+        format!("{head:?}… ({n} characters)")
+    }
+}
+
 /// Everything that can go wrong in the scheduler.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,7 +48,7 @@ pub enum Error {
     #[error("{}", join(.0))]
     Invalid(Vec<FieldViolation>),
     /// A referenced resource does not exist.
-    #[error("{kind} {} was not found", crate::validate::shown(.id))]
+    #[error("{kind} {} was not found", shown(.id))]
     NotFound {
         /// "participant", "venue", ...
         kind: &'static str,
@@ -179,12 +197,12 @@ impl Error {
     pub fn not_found(kind: &'static str, id: impl Into<String>, field: impl Into<String>) -> Error {
         let id = id.into();
         let n = id.chars().count();
-        if n > crate::validate::MAX_REFERENCE_CHARS {
+        if n > MAX_REFERENCE_CHARS {
             return Error::invalid(
                 field,
                 format!(
                     "is {n} characters long; an id has at most {}",
-                    crate::validate::MAX_REFERENCE_CHARS
+                    MAX_REFERENCE_CHARS
                 ),
             );
         }

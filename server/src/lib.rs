@@ -14,6 +14,7 @@
 //! - [`time`] (crate `entente-time`, re-exported): zoned local times, DST disambiguation,
 //!   parsing and rendering. Every other module calls it; none does its own zone
 //!   arithmetic, and it uses nothing of ours.
+//! - [`record`]: what every stored record carries (revision, etag, timestamps).
 //! - [`directory`]: countries, participants, venues and forums.
 //! - [`events`]: the event record and its time and programme indexes.
 //! - [`conflicts`]: participant, venue and travel conflicts.
@@ -62,6 +63,7 @@ pub mod ics;
 mod pages;
 pub mod policy;
 pub mod proposals;
+pub mod record;
 pub mod redact;
 mod replica;
 pub mod scheduler;

@@ -49,7 +49,7 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
         } else if p(prefix::EVENT) {
             // Events are never deleted (a cancelled one stays).
             if let Some(v) = value {
-                state.events.insert(crate::events::stored::decode(key, v)?);
+                state.events.insert(crate::storage::events::decode(key, v)?);
             }
         } else if p(prefix::PROPOSAL) {
             if let Some(v) = value {

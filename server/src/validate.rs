@@ -21,23 +21,9 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest page served; larger requests are clamped, as AIP-158 recommends.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-/// Longest id a reference may name; a longer one is refused before any lookup.
-pub const MAX_REFERENCE_CHARS: usize = 128;
-
-/// A value from a request, quoted for an error message: whole when short, otherwise its
-/// first characters and its length, so that no error grows with its input (the message
-/// travels in a header, twice: in `grpc-message` and in the details).
-pub fn shown(value: &str) -> String {
-    const WHOLE: usize = 40;
-    const HEAD: usize = 32;
-    let n = value.chars().count();
-    if n <= WHOLE {
-        format!("{value:?}")
-    } else {
-        let head: String = value.chars().take(HEAD).collect();
-        format!("{head:?}… ({n} characters)")
-    }
-}
+// Error messages quote values and bound references the same way everywhere; both live
+// with the error type, the lowest layer, and are named here too for the rules' callers.
+pub use crate::error::{MAX_REFERENCE_CHARS, shown};
 
 /// A client-chosen id: lowercase ASCII letters, digits and '-', starting with a letter,
 /// at most 63 characters (AIP-122's resource id rules).

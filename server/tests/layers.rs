@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     // Domain: the records and the rules over them.
     &["error"],
     &["validate"],
+    &["record"],
     &["directory"],
     &["events"],
     &["conflicts"],

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use entente_proto::v1 as pb;
-use entente_server::events::{Event, stored};
+use entente_server::events::Event;
+use entente_server::storage::events as stored;
 use entente_server::storage::{self, Backend, Batch, SledBackend, prefix};
 use entente_tests::TestServer;
 use entente_tests::fixtures::{create, event, participant, rfc, timed, utc, venue};

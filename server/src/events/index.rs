@@ -192,7 +192,7 @@ impl EventStore {
             });
             let indexed = rx.iter().try_for_each(|chunk| {
                 chunk.records().try_for_each(|(k, v)| {
-                    let e = super::stored::decode(k, v)?;
+                    let e = crate::storage::events::decode(k, v)?;
                     // Stored ids are unique keys, so every event takes a new slot.
                     let slot = s.slab.len() as u32;
                     hashes.push(s.hasher.hash_one(e.id.as_str()));
@@ -544,7 +544,7 @@ impl<'a, I: Iterator<Item = &'a Arc<Event>>> Iterator for ById<'a, I> {
 mod tests {
     use super::*;
     use crate::events::{EventKind, EventStatus, Timing, Visibility};
-    use crate::scheduler::Meta;
+    use crate::record::Meta;
     use crate::storage::{Batch, SledBackend};
     use crate::time::Zoned;
 
@@ -581,7 +581,7 @@ mod tests {
         for e in events {
             batch.put_bytes(
                 crate::storage::key(prefix::EVENT, &e.id),
-                crate::events::stored::encode(&e),
+                crate::storage::events::encode(&e),
             );
         }
         store.apply(batch).expect("apply");

@@ -14,7 +14,6 @@
 
 pub mod index;
 pub mod ops;
-pub mod stored;
 
 use std::collections::HashSet;
 
@@ -27,8 +26,8 @@ pub use index::EventStore;
 use crate::directory::{Forum, Participant, Venue};
 use crate::error::{Error, Result, Violations};
 use crate::policy;
+use crate::record::Meta;
 use crate::redact::View;
-use crate::scheduler::Meta;
 use crate::time::{self, Disambiguation, OffsetPolicy, TimeError, Zoned};
 use crate::validate;
 

@@ -537,7 +537,7 @@ pub(crate) fn remember(
 /// snapshot), if `who` may still see the event, as they may read it now.
 fn replayed_event(st: &State, who: &Principal, prev: &RequestRecord) -> Result<Arc<Event>> {
     policy::visible_event(st, who, &prev.resource_id, "request_id")?;
-    let e = super::stored::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
+    let e = crate::storage::events::decode(prev.request_id.as_bytes(), &prev.snapshot)?;
     Ok(View::new(st, who).event(&Arc::new(e)))
 }
 
@@ -551,7 +551,7 @@ fn remember_event(
     event: &Event,
     now: i64,
 ) -> Result<()> {
-    let snapshot = super::stored::encode(event);
+    let snapshot = crate::storage::events::encode(event);
     remember(st, tx, who, request_id, method, &event.id, snapshot, now)
 }
 
@@ -885,7 +885,8 @@ impl Scheduler {
                 store_event(st, tx, next, revision);
             }
             let event = st.events.get(&id).cloned().unwrap_or(old);
-            let snapshot = storage::encode(&(super::stored::encode(&event), cancelled.clone()));
+            let snapshot =
+                storage::encode(&(crate::storage::events::encode(&event), cancelled.clone()));
             remember(st, tx, who, &request_id, "CancelEvent", &id, snapshot, now)?;
             let view = View::new(st, who);
             Ok((view.event(&event), view.event_ids(cancelled)))
@@ -1032,7 +1033,7 @@ impl Scheduler {
                 .scan_from(&key, &after.saturating_add(1).to_be_bytes(), page.size + 1)?;
         let (revisions, token) = validate::sequence_page(
             rows.iter()
-                .map(|(k, v)| super::stored::decode_revision(k, v)),
+                .map(|(k, v)| crate::storage::events::decode_revision(k, v)),
             |r| r.revision,
             page,
         )?;

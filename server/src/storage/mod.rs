@@ -29,6 +29,7 @@
 //! every caller that queued while a flush was running is covered by the next one, so N
 //! concurrent writers cost about one fsync, not N.
 
+pub mod events;
 pub mod memory;
 pub mod postgres;
 pub mod wal;
@@ -101,7 +102,7 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     encode_version(FORMAT_VERSION, value)
 }
 
-/// Encodes a record behind a format version of its kind's own (see `events::stored`).
+/// Encodes a record behind a format version of its kind's own (see `storage::events`).
 pub fn encode_version<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
     let mut out = vec![version];
     // postcard only fails on writer errors, and a Vec writer cannot fail.

@@ -1,4 +1,5 @@
-//! How an event is stored, and how the older forms are read.
+//! How an event is stored, and how the older forms are read: the event codec, which
+//! lives with the store (the events module knows the record, not its bytes).
 //!
 //! Stored values are postcard, which is not self-describing: a record written before a
 //! field existed cannot simply be read into a struct that has it. So each event value
@@ -18,11 +19,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::{Action, Revision};
-use super::{Attendance, Event, EventKind, EventStatus, Override, Str, Timing, Visibility};
 use crate::conflicts::{Conflict, ConflictKind, Severity, Travel};
 use crate::error::Result;
-use crate::scheduler::Meta;
+use crate::events::ops::{Action, Revision};
+use crate::events::{Attendance, Event, EventKind, EventStatus, Override, Str, Timing, Visibility};
+use crate::record::Meta;
 use crate::storage;
 use crate::time::Zoned;
 
