@@ -6,22 +6,16 @@
 //! Qatar, Saturday and Sunday in Russia and, since 2022, the UAE), and no holidays: no
 //! maintained crate ships holiday data we could use offline under a licence we accept
 //! (the `holidays` crate gives none), so holidays come from the office or from an
-//! iCalendar file ([`parse_ics`]). Holidays are OFFICIAL or ESTIMATED (a lunar holiday
+//! iCalendar file (`ics::holidays`). Holidays are OFFICIAL or ESTIMATED (a lunar holiday
 //! awaiting the moon sighting); the finder treats ESTIMATED as soft whatever it is asked.
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::method;
-use crate::auth::Principal;
-use crate::directory::{FieldMask, Guarded};
 use crate::error::{Error, Result};
-use crate::ics;
-use crate::policy;
-use crate::scheduler::{Meta, Resource, Scheduler, State};
-use crate::storage::prefix;
+use crate::record::Meta;
 use crate::validate;
 
 /// At most this many holidays per country.
@@ -131,38 +125,6 @@ pub fn weekday(n: u8) -> Weekday {
     Weekday::try_from(n % 7).unwrap_or(Weekday::Mon)
 }
 
-impl Guarded for WorkCalendar {
-    const DELETE: &'static str = method::DELETE_WORK_CALENDAR;
-    fn require_keeper(&self, who: &Principal) -> Result<()> {
-        keeper(who, &self.country_code)
-    }
-}
-
-fn keeper(who: &Principal, code: &str) -> Result<()> {
-    policy::require_editor_of(who, code, "the working calendar of that country")
-}
-
-impl Resource for WorkCalendar {
-    const KIND: &'static str = "work calendar";
-    const FEED_KIND: crate::commit::Kind = crate::commit::Kind::WorkCalendar;
-    fn record(self) -> crate::commit::Record {
-        crate::commit::Record::WorkCalendar(std::sync::Arc::new(self))
-    }
-    const PREFIX: &'static [u8] = prefix::WORK_CALENDAR;
-    fn id(&self) -> &str {
-        &self.country_code
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn map(state: &State) -> &crate::scheduler::Directory<Self> {
-        &state.work_calendars
-    }
-    fn map_mut(state: &mut State) -> &mut crate::scheduler::Directory<Self> {
-        &mut state.work_calendars
-    }
-}
-
 /// What a client sends.
 #[derive(Debug, Clone, Default)]
 pub struct WorkCalendarInput {
@@ -189,7 +151,7 @@ pub struct HolidayInput {
     pub status: HolidayStatus,
 }
 
-fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> {
+pub(crate) fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> {
     if days.is_empty() {
         return Ok(None);
     }
@@ -206,7 +168,7 @@ fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> {
     Ok(Some(set))
 }
 
-fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday>> {
+pub(crate) fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday>> {
     if input.len() > MAX_HOLIDAYS {
         return Err(Error::invalid(
             field,
@@ -234,206 +196,6 @@ fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday
     Ok(out.into_iter().collect())
 }
 
-/// The holidays an iCalendar file lists, and what was skipped (with why).
-pub fn parse_ics(text: &str, default: HolidayStatus) -> Result<(Vec<Holiday>, Vec<String>)> {
-    use calcard::icalendar::{ICalendarProperty as P, ICalendarStatus};
-    let calendar = ics::parse(text, "icalendar")?;
-    let (mut holidays, mut skipped) = (Vec::new(), Vec::new());
-    for event in ics::vevents(&calendar) {
-        let name = ics::text(event, &P::Summary)
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let what = validate::shown(&name);
-        let Some(first) = event.property(&P::Dtstart).and_then(ics::date) else {
-            skipped.push(format!(
-                "{what}: DTSTART is not a date (a holiday is a whole day)"
-            ));
-            continue;
-        };
-        if name.is_empty() {
-            skipped.push(format!("the event on {first}: no SUMMARY to name it"));
-            continue;
-        }
-        // DTEND of an all-day event is exclusive; without one the event is one day.
-        let end = match event.property(&P::Dtend).and_then(ics::date) {
-            Some(d) if d > first => d,
-            _ => first.succ_opt().unwrap_or(first),
-        };
-        if (end - first).num_days() > 31 {
-            skipped.push(format!("{what}: spans more than 31 days"));
-            continue;
-        }
-        let status = match event.status() {
-            Some(ICalendarStatus::Tentative) => HolidayStatus::Estimated,
-            _ => default,
-        };
-        let mut d = first;
-        while d < end {
-            holidays.push(Holiday {
-                date: d,
-                name: name.clone(),
-                status,
-            });
-            d = d.succ_opt().unwrap_or(end);
-        }
-    }
-    Ok((holidays, skipped))
-}
-
-impl Scheduler {
-    /// A country's working calendar (its default when none is stored).
-    pub fn work_calendar(&self, who: &Principal, code: &str) -> Result<WorkCalendar> {
-        let code = validate::country_code("country_code", code)?;
-        self.read(who, |view| {
-            Ok(view
-                .state()
-                .work_calendars
-                .get(&code)
-                .cloned()
-                .unwrap_or_else(|| WorkCalendar::default_for(&code)))
-        })
-    }
-
-    /// Sets the fields in `mask`, creating the calendar if none is stored (an editor of
-    /// that country's office, or ADMIN).
-    pub async fn update_work_calendar(
-        &self,
-        who: &Principal,
-        input: WorkCalendarInput,
-        mask: FieldMask,
-    ) -> Result<WorkCalendar> {
-        let code = validate::country_code("work_calendar.country_code", &input.country_code)?;
-        keeper(who, &code)?;
-        let days = validated_days("work_calendar.working_days", &input.working_days)?;
-        let holidays = validated_holidays("work_calendar.holidays", &input.holidays)?;
-        let set_days = mask.takes("working_days", !input.working_days.is_empty());
-        let set_holidays = mask.takes("holidays", !input.holidays.is_empty());
-        let request_id = input.request_id.clone();
-        self.write_once(
-            who,
-            method::UPDATE_WORK_CALENDAR,
-            &request_id,
-            move |st, tx, now| {
-                keeper(who, &code)?;
-                let mut cal = current(st, &code, &input.etag, now)?;
-                if set_days {
-                    cal.working_days = days;
-                }
-                if set_holidays {
-                    cal.holidays = holidays;
-                }
-                st.put(tx, cal.clone());
-                Ok(cal)
-            },
-        )
-        .await
-    }
-
-    /// Adds (or, with `replace`, replaces year by year) holidays from an iCalendar file.
-    pub async fn import_holidays(
-        &self,
-        who: &Principal,
-        code: &str,
-        ics: &str,
-        default: HolidayStatus,
-        replace: bool,
-        etag: String,
-    ) -> Result<(WorkCalendar, usize, Vec<String>)> {
-        let code = validate::country_code("country_code", code)?;
-        keeper(who, &code)?;
-        // Parsed and deduplicated on the pool, before the write lock (which on PostgreSQL
-        // is also the database's commit lock): under it, the merge is linear.
-        let ics = ics.to_string();
-        let (found, skipped) = self
-            .pool()
-            .run(&who.office, move |_| {
-                let (found, skipped) = parse_ics(&ics, default)?;
-                Ok((dedup_holidays(found)?, skipped))
-            })
-            .await?;
-        self.write(who, method::IMPORT_HOLIDAYS, move |st, tx, now| {
-            keeper(who, &code)?;
-            let mut cal = current(st, &code, &etag, now)?;
-            let years: BTreeSet<i32> = found.iter().map(|h| h.date.year()).collect();
-            let named: std::collections::HashSet<(NaiveDate, &str)> =
-                found.iter().map(|h| (h.date, h.name.as_str())).collect();
-            // The same date and name once: a re-import updates the status.
-            let mut all: BTreeSet<Holiday> = cal
-                .holidays
-                .drain(..)
-                .filter(|h| !(replace && years.contains(&h.date.year())))
-                .filter(|h| !named.contains(&(h.date, h.name.as_str())))
-                .collect();
-            let kept = all.len();
-            all.extend(found.iter().cloned());
-            if all.len() > MAX_HOLIDAYS {
-                return Err(Error::invalid(
-                    "icalendar",
-                    format!(
-                        "the calendar would hold {} holidays, more than {MAX_HOLIDAYS}",
-                        all.len()
-                    ),
-                ));
-            }
-            let imported = all.len() - kept;
-            cal.holidays = all.into_iter().collect();
-            st.put(tx, cal.clone());
-            Ok((cal, imported, skipped))
-        })
-        .await
-    }
-}
-
-/// `found` with each date and name once (the last one the file gives wins, as a re-import
-/// would), refused if that alone is more than a calendar holds.
-fn dedup_holidays(found: Vec<Holiday>) -> Result<Vec<Holiday>> {
-    let mut by_day: std::collections::BTreeMap<(NaiveDate, String), HolidayStatus> =
-        std::collections::BTreeMap::new();
-    for h in found {
-        by_day.insert((h.date, h.name), h.status);
-    }
-    if by_day.len() > MAX_HOLIDAYS {
-        return Err(Error::invalid(
-            "icalendar",
-            format!(
-                "the file holds {} holidays, more than the {MAX_HOLIDAYS} a calendar holds",
-                by_day.len()
-            ),
-        ));
-    }
-    Ok(by_day
-        .into_iter()
-        .map(|((date, name), status)| Holiday { date, name, status })
-        .collect())
-}
-
-/// The calendar to change: the stored one (its etag checked, its meta bumped) or a new one.
-fn current(st: &State, code: &str, etag: &str, now: i64) -> Result<WorkCalendar> {
-    Ok(match st.work_calendars.get(code) {
-        Some(old) => {
-            old.meta.check_etag(etag, WorkCalendar::KIND, code)?;
-            WorkCalendar {
-                meta: old.meta.bumped(now),
-                ..old.clone()
-            }
-        }
-        None => {
-            if !etag.is_empty() {
-                return Err(Error::Aborted(format!(
-                    "the working calendar of {code} has changed since you read it: none is \
-                     stored now (your etag {}); read it again and retry",
-                    validate::shown(etag)
-                )));
-            }
-            WorkCalendar {
-                meta: Meta::new(now),
-                ..WorkCalendar::default_for(code)
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,31 +216,5 @@ mod tests {
         assert_eq!(days("AE"), "Mon Tue Wed Thu Fri");
         assert_eq!(days("TM"), "Mon Tue Wed Thu Fri");
         assert_eq!(days("AF"), "Mon Tue Wed Sat Sun");
-    }
-
-    #[test]
-    fn ics_all_day_events_become_holidays() {
-        let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n\
-            BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20240402\r\n\
-            DTEND;VALUE=DATE:20240404\r\nSUMMARY:Nature Day\r\nEND:VEVENT\r\n\
-            BEGIN:VEVENT\r\nUID:2\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20240826\r\n\
-            SUMMARY:Arbaeen\r\nSTATUS:TENTATIVE\r\nEND:VEVENT\r\n\
-            BEGIN:VEVENT\r\nUID:3\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240826T100000Z\r\n\
-            SUMMARY:A meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let (h, skipped) = parse_ics(ics, HolidayStatus::Official).unwrap();
-        let got: Vec<String> = h
-            .iter()
-            .map(|h| format!("{} {} {:?}", h.date, h.name, h.status))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "2024-04-02 Nature Day Official",
-                "2024-04-03 Nature Day Official",
-                "2024-08-26 Arbaeen Estimated"
-            ]
-        );
-        assert_eq!(skipped.len(), 1, "{skipped:?}");
-        assert!(parse_ics("not a calendar", HolidayStatus::Official).is_err());
     }
 }

@@ -24,6 +24,9 @@
 //! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
 //!   constraints, ranking and diagnostics.
 //! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
+//! - [`service`]: the use cases (`Scheduler` methods) of the directory and the working
+//!   calendars, each orchestrating one authorised write; the record kinds' `Resource`
+//!   glue.
 //! - [`storage`]: the record codec and key schema, and the stores behind the narrow
 //!   `Backend` trait: sled with its write-ahead log and group commit (the default), the
 //!   in-memory mirror, and PostgreSQL (`storage::postgres`: schema migrations, the commit
@@ -67,6 +70,7 @@ pub mod record;
 pub mod redact;
 mod replica;
 pub mod scheduler;
+pub mod service;
 pub mod slots;
 mod solo;
 pub mod storage;

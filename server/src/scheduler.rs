@@ -253,6 +253,16 @@ pub(crate) fn stored_request_key(key: &[u8]) -> String {
 }
 
 impl State {
+    /// The events and proposals that refer to a directory resource.
+    pub fn referrers(&self, kind: &str, id: &str) -> crate::directory::Referrers {
+        crate::directory::Referrers {
+            events: self.events.referrers(kind, id),
+            proposals: self.proposals.referrers(kind, id),
+        }
+    }
+}
+
+impl State {
     /// Looks up a resource by id; NOT_FOUND names `field`.
     pub fn get<R: Resource>(&self, id: &str, field: &str) -> Result<&R> {
         self.get_at(id, || field.to_string())
@@ -738,7 +748,9 @@ pub(crate) fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.work_calendars)?;
     load_map(store, &mut state.calendar_feeds)?;
     state.events = crate::events::EventStore::load(store)?;
-    state.proposals = crate::proposals::ProposalStore::load(store)?;
+    state.proposals = crate::proposals::ProposalStore::of(
+        store.load::<crate::proposals::Proposal>(storage::prefix::PROPOSAL)?,
+    );
     store.visit(storage::prefix::REQUEST, &mut |k, v| {
         state
             .requests

@@ -41,6 +41,7 @@ const LAYERS: &[&[&str]] = &[
     &["ics"],
     &["feed"],
     &["scheduler"],
+    &["service"],
     // Wire: configuration, gRPC and HTTP.
     &["config"],
     &["grpc"],

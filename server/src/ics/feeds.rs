@@ -25,8 +25,7 @@ use super::{Exported, Scope};
 use crate::audit::method;
 use crate::auth::{Principal, Role, digest};
 use crate::error::{Error, Result};
-use crate::scheduler::{Meta, Resource, Scheduler, State};
-use crate::storage::prefix;
+use crate::scheduler::{Meta, Scheduler};
 use crate::validate;
 
 /// A stored feed.
@@ -103,27 +102,6 @@ pub fn decode(key: &[u8], bytes: &[u8]) -> Result<CalendarFeed> {
         meta: f.meta,
         creator: String::new(),
     })
-}
-
-impl Resource for CalendarFeed {
-    const KIND: &'static str = "calendar feed";
-    const FEED_KIND: crate::commit::Kind = crate::commit::Kind::CalendarFeed;
-    fn record(self) -> crate::commit::Record {
-        crate::commit::Record::CalendarFeed(std::sync::Arc::new(self))
-    }
-    const PREFIX: &'static [u8] = prefix::CALENDAR_FEED;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn map(state: &State) -> &crate::scheduler::Directory<Self> {
-        &state.calendar_feeds
-    }
-    fn map_mut(state: &mut State) -> &mut crate::scheduler::Directory<Self> {
-        &mut state.calendar_feeds
-    }
 }
 
 impl CalendarFeed {

@@ -4,10 +4,11 @@
 //! What an export holds is decided here, once, for the RPC and the feeds alike: the
 //! events of a scope that the principal may see, as `ListEvents` would show them. So is
 //! how a file is read: [`parse`] and its helpers serve event import and the working
-//! calendars' holiday import (`calendar::parse_ics`) alike, with one parser (calcard).
+//! calendars' holiday import ([`holidays`]) alike, with one parser (calcard).
 
 pub mod export;
 pub mod feeds;
+pub mod holidays;
 pub mod import;
 
 use std::sync::Arc;
