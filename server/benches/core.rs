@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use entente_server::Principal;
 use entente_server::conflicts::{self, TravelSettings};
 use entente_server::directory::{Participant, ParticipantInput, Role, Venue, VenueInput};
-use entente_server::events::ops::WriteOptions;
+use entente_server::events::WriteOptions;
 use entente_server::events::{
     Event, EventInput, EventKind, EventStatus, Timing, TimingInput, Visibility,
 };

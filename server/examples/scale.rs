@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use entente_server::Principal;
 use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
-use entente_server::events::ops::WriteOptions;
+use entente_server::events::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
 use entente_server::{Scheduler, Settings};
 

@@ -25,7 +25,7 @@ use crate::audit::AuditRecord;
 use crate::calendar::WorkCalendar;
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::events::Event;
-use crate::events::ops::Revision;
+use crate::history::Revision;
 use crate::proposals::{Proposal, Transition};
 use crate::scheduler::{RequestRecord, Resource};
 use crate::storage::{self, Batch, prefix};

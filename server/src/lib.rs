@@ -18,15 +18,17 @@
 //! - [`directory`]: countries, participants, venues and forums.
 //! - [`events`]: the event record and its time and programme indexes.
 //! - [`conflicts`]: participant, venue and travel conflicts.
+//! - [`history`]: an event's attributed history entries.
 //! - [`proposals`]: invitations, meeting requests and agreements.
 //! - [`calendar`]: each country's working calendar (CLDR work week, holidays, iCalendar
 //!   import).
 //! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
 //!   constraints, ranking and diagnostics.
-//! - [`scheduler`]: the in-memory state, the one atomic write path, the clock.
-//! - [`service`]: the use cases (`Scheduler` methods) of the directory and the working
-//!   calendars, each orchestrating one authorised write; the record kinds' `Resource`
-//!   glue.
+//! - [`scheduler`]: the in-memory state, the one atomic write path (with its idempotency
+//!   records and the event write every use case shares), start-up loading, the clock.
+//! - [`service`]: the use cases (`Scheduler` methods) of the directory, events,
+//!   proposals, working calendars and the slot finder, each orchestrating one authorised
+//!   write or a redacted read; the record kinds' `Resource` glue.
 //! - [`storage`]: the record codec and key schema, and the stores behind the narrow
 //!   `Backend` trait: sled with its write-ahead log and group commit (the default), the
 //!   in-memory mirror, and PostgreSQL (`storage::postgres`: schema migrations, the commit
@@ -62,6 +64,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod grpc;
+pub mod history;
 pub mod ics;
 mod pages;
 pub mod policy;

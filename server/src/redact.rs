@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::conflicts::{Conflict, Report, TravelSkip};
-use crate::events::ops::Revision;
 use crate::events::{Event, Override};
+use crate::history::Revision;
 use crate::policy;
 use crate::proposals::{Proposal, Transition};
 use crate::scheduler::State;

@@ -40,10 +40,13 @@ use crate::commit::Tx;
 use crate::commit::{Kind as FeedKind, Record};
 use crate::directory::{Country, Forum, Participant, Venue};
 use crate::error::{Error, Result};
-use crate::events::Str;
+use crate::events::{Event, Moved, Recomputed, Str};
 use crate::feed::Feed;
+use crate::history::{Action, Revision};
 use crate::redact::View;
 use crate::storage::{self, Backend, Batch, SledBackend, Store};
+use crate::time::TZDB_VERSION;
+use crate::validate;
 
 /// A source of "now", in microseconds since the Unix epoch. Tests use [`ManualClock`] so
 /// that deadlines and timestamps are deterministic.
@@ -821,7 +824,7 @@ pub(crate) fn tzdb_upgrade(store: &Store, state: &mut State, now: i64) -> Result
         return Ok(None);
     }
     let mut tx = Tx::default();
-    let report = crate::events::ops::recompute_all(state, &mut tx, now, false);
+    let report = recompute_all(state, &mut tx, now, false);
     for m in &report.moved {
         tracing::warn!(
             event = %m.event.id,
@@ -848,6 +851,152 @@ pub(crate) fn tzdb_upgrade(store: &Store, state: &mut State, now: i64) -> Result
         .0
     };
     Ok(Some(batch))
+}
+
+/// Stores an event and its history entry, in memory and in the write.
+pub(crate) fn store_event(
+    st: &mut State,
+    tx: &mut Tx,
+    event: Event,
+    revision: Revision,
+) -> Arc<Event> {
+    let before = st.events.get(&event.id).cloned();
+    let id = event.id.clone();
+    st.events.insert(event);
+    let after = st
+        .events
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| unreachable!("just inserted"));
+    tx.put_event(before, after.clone(), Some(&revision));
+    after
+}
+
+/// A previous answer to the same request id from the same office, if any. A request id
+/// reused for a different call is refused rather than silently answered with the wrong
+/// thing; another office's ids are never seen.
+pub(crate) fn replay(
+    st: &State,
+    who: &Principal,
+    request_id: &str,
+    method: &str,
+    not_before: i64,
+) -> Result<Option<RequestRecord>> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    // A record older than the retention is forgotten, whether or not the sweep has
+    // removed it yet: a retry after the retention is a new request.
+    match st
+        .requests
+        .get(&request_key(&who.office, request_id))
+        .filter(|r| r.time >= not_before)
+    {
+        Some(r) if r.method == method => Ok(Some(r.clone())),
+        Some(r) => Err(Error::invalid(
+            "request_id",
+            format!(
+                "{} was already used for a different request ({})",
+                validate::shown(request_id),
+                r.method
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Records that `who`'s `request_id` produced `resource_id` (and optionally a snapshot).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn remember(
+    st: &mut State,
+    tx: &mut Tx,
+    who: &Principal,
+    request_id: &str,
+    method: &str,
+    resource_id: &str,
+    snapshot: Vec<u8>,
+    now: i64,
+) -> Result<()> {
+    if request_id.is_empty() {
+        return Ok(());
+    }
+    validate::bounded("request_id", request_id, 200)?;
+    let r = RequestRecord {
+        request_id: request_id.to_string(),
+        method: method.to_string(),
+        resource_id: resource_id.to_string(),
+        snapshot,
+        time: now,
+    };
+    let key = request_key(&who.office, request_id);
+    tx.put_request(&key, &r);
+    st.requests.insert(key, r);
+    Ok(())
+}
+
+/// Re-derives every event's instants; stores those that moved (and the new tzdb version on
+/// the rest) unless `dry_run`.
+pub(crate) fn recompute_all(st: &mut State, tx: &mut Tx, now: i64, dry_run: bool) -> Recomputed {
+    let mut out = Recomputed::default();
+    let events: Vec<Arc<Event>> = st.events.all().cloned().collect();
+    for e in events {
+        out.examined += 1;
+        let Ok(r) = crate::events::recompute(&e) else {
+            tracing::warn!(event = %e.id, "cannot recompute instants; keeping the stored ones");
+            continue;
+        };
+        let moved = r.start.utc != e.start.utc || r.end.utc != e.end.utc;
+        if !moved && e.tzdb_version == TZDB_VERSION {
+            continue;
+        }
+        let mut next = (*e).clone();
+        next.start = r.start;
+        next.end = r.end;
+        next.tzdb_version = TZDB_VERSION.into();
+        if moved {
+            next.meta = e.meta.bumped(now);
+        }
+        if dry_run {
+            if moved {
+                out.moved.push(Moved {
+                    event: Arc::new(next),
+                    previous_tzdb: e.tzdb_version.to_string(),
+                    previous_start: e.start.utc,
+                    previous_end: e.end.utc,
+                });
+            }
+            continue;
+        }
+        if moved {
+            let revision = Revision {
+                revision: next.meta.revision,
+                action: Action::InstantsRecomputed,
+                time: now,
+                actor: "system".into(),
+                changed: vec!["timing".into()],
+                overridden: Vec::new(),
+                note: format!(
+                    "tzdb {} -> {}: the wall time was kept, the instants moved",
+                    e.tzdb_version, TZDB_VERSION
+                ),
+            };
+            let stored = store_event(st, tx, next, revision);
+            out.moved.push(Moved {
+                event: stored,
+                previous_tzdb: e.tzdb_version.to_string(),
+                previous_start: e.start.utc,
+                previous_end: e.end.utc,
+            });
+        } else {
+            // Only the tzdb label changes: the event reads the same, its etag stays.
+            tx.relabel_event(&next);
+            st.events.insert(next);
+        }
+    }
+    if !dry_run {
+        tx.put_meta("tzdb", &TZDB_VERSION.to_string());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ use crate::events::index::Axis;
 use crate::events::{Event, EventStatus, Str, same_city};
 use crate::policy;
 use crate::redact::View;
-use crate::scheduler::{Scheduler, State};
+use crate::scheduler::State;
 use crate::time::Zoned;
 use crate::work::Stop;
 
@@ -914,7 +914,7 @@ fn status_name(s: Status) -> &'static str {
 }
 
 /// Validates what the search's numbers must be.
-fn check_query(q: &Query) -> Result<()> {
+pub(crate) fn check_query(q: &Query) -> Result<()> {
     if q.participants.is_empty() {
         return Err(Error::invalid(
             "participants",
@@ -998,27 +998,6 @@ fn check_constraints(prefix: &str, c: &Constraints) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl Scheduler {
-    /// The slots for `q`, through `who`'s eyes: every event blocks, but only those `who`
-    /// may see are described.
-    pub fn find_slots(&self, who: &Principal, q: &Query) -> Result<Found> {
-        self.find_slots_until(who, q, &Stop::never())
-    }
-
-    /// [`Scheduler::find_slots`], giving up with DEADLINE_EXCEEDED once `stop` is set.
-    ///
-    /// The state lock is held only to copy what the search reads ([`reads`]); the search
-    /// itself runs on that copy, so a long search never holds up a writer, nor (with the
-    /// lock's writer preference) every reader queued behind that writer.
-    pub fn find_slots_until(&self, who: &Principal, q: &Query, stop: &Stop) -> Result<Found> {
-        check_query(q)?;
-        let travel = self.settings().travel;
-        let copy = self.read(who, |view| reads(view.state(), q, &travel));
-        stop.check()?;
-        find(View::new(&copy, who), q, travel, stop)
-    }
 }
 
 /// The slots for `q` in `st`, through `who`'s eyes: the pure search behind
@@ -1133,7 +1112,12 @@ fn near<'a>(view: View<'a>, e: &'a Event, status: EventStatus) -> Near<'a> {
     }
 }
 
-fn find<'a>(view: View<'a>, q: &Query, travel: TravelSettings, stop: &Stop) -> Result<Found> {
+pub(crate) fn find<'a>(
+    view: View<'a>,
+    q: &Query,
+    travel: TravelSettings,
+    stop: &Stop,
+) -> Result<Found> {
     let st = view.state();
     let who = view.who();
     // The parent: it bounds the window and the city, and never blocks.

@@ -5,7 +5,7 @@ use entente_proto::v1 as pb;
 use entente_proto::v1::event_service_client::EventServiceClient;
 use entente_server::Principal;
 use entente_server::directory::{ParticipantInput, VenueInput};
-use entente_server::events::ops::WriteOptions;
+use entente_server::events::WriteOptions;
 use entente_server::events::{EventInput, EventKind, EventStatus, TimingInput};
 use entente_server::{Error, Scheduler, Settings};
 use tokio::net::TcpListener;

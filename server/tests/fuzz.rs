@@ -11,7 +11,7 @@ use entente_server::Principal;
 use entente_server::directory::{FieldMask, ParticipantInput, VenueInput};
 use entente_server::error::Error;
 use entente_server::events::Event;
-use entente_server::events::ops::WriteOptions;
+use entente_server::events::WriteOptions;
 use entente_server::grpc::convert;
 use entente_server::proposals::Proposal;
 use entente_server::storage::events as stored;

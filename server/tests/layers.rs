@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["directory"],
     &["events"],
     &["conflicts"],
+    &["history"],
     &["proposals"],
     &["calendar"],
     &["slots"],

@@ -13,9 +13,9 @@
 //! - [`stored`]: how an event is encoded at rest, and how older forms are read.
 
 pub mod index;
-pub mod ops;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -724,6 +724,58 @@ pub(crate) fn check_children_fit(view: View<'_>, event: &Event) -> Result<()> {
             })
             .collect(),
     })
+}
+
+/// Options of an event write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// How to read times.
+    pub time: TimeOptions,
+    /// Write despite hard conflicts (recorded).
+    pub allow_conflicts: bool,
+    /// Who writes, for the history (the authenticated office is the principal's).
+    pub actor: String,
+    /// AIP-155 idempotency key, scoped by the principal's office.
+    pub request_id: String,
+    /// Zone to describe conflicts in; the event's own zone when `None`.
+    pub view_zone: Option<Tz>,
+    /// Write only if the store is still at this revision (ABORTED otherwise).
+    pub expected_revision: Option<u64>,
+}
+
+/// How to cancel an event (`Scheduler::cancel_event`).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    /// Why, for the history and the readers.
+    pub reason: String,
+    /// Cancel its live sidelines events too.
+    pub cascade: bool,
+    /// Who, for the history.
+    pub actor: String,
+    /// AIP-155 idempotency key: a retry returns the first result.
+    pub request_id: String,
+}
+
+/// An event that moved when its instants were recomputed.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The event after recomputation.
+    pub event: Arc<Event>,
+    /// The tzdb version of the old instants.
+    pub previous_tzdb: String,
+    /// Old start instant.
+    pub previous_start: i64,
+    /// Old end instant.
+    pub previous_end: i64,
+}
+
+/// Result of a recomputation.
+#[derive(Debug, Clone, Default)]
+pub struct Recomputed {
+    /// Events examined.
+    pub examined: usize,
+    /// Those that moved.
+    pub moved: Vec<Moved>,
 }
 
 #[cfg(test)]

@@ -281,7 +281,7 @@ pub fn offset_policy(v: i32) -> Result<OffsetPolicy> {
 
 /// A query window in.
 pub fn window(w: Option<pb::TimeWindow>, field: &str) -> Result<Option<(i64, i64)>> {
-    w.map(|w| ev::ops::parse_window(&w.start, &w.end, &w.time_zone, field))
+    w.map(|w| crate::service::events::parse_window(&w.start, &w.end, &w.time_zone, field))
         .transpose()
 }
 

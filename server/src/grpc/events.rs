@@ -10,11 +10,11 @@ use super::access;
 use super::convert::{self, required};
 use crate::directory::{FieldMask, requested_id};
 use crate::error::{Error, Result};
-use crate::events::ops::{
-    Action, EVENT_FIELDS, EventQuery, Reply as Answer, Revision, WriteOptions,
-};
+use crate::events::WriteOptions;
 use crate::events::{Event, TimeOptions};
+use crate::history::{Action, Revision};
 use crate::scheduler::Scheduler;
+use crate::service::events::{EVENT_FIELDS, EventQuery, Reply as Answer};
 use crate::validate;
 
 /// The event service over a scheduler.
@@ -237,7 +237,7 @@ impl EventService for Events {
                 &who,
                 &r.id,
                 &r.etag,
-                crate::events::ops::Cancel {
+                crate::events::Cancel {
                     reason: r.reason,
                     cascade: r.cascade,
                     actor: r.actor,

@@ -198,7 +198,7 @@ impl Scheduler {
         let feed = self
             .write(who, method::CREATE_CALENDAR_FEED, move |st, tx, now| {
                 crate::policy::require_writer(who)?;
-                let retry = crate::events::ops::replay(
+                let retry = crate::scheduler::replay(
                     st,
                     who,
                     &input.request_id,
@@ -249,7 +249,7 @@ impl Scheduler {
                     meta: Meta::new(now),
                     creator: who.credential.clone(),
                 };
-                crate::events::ops::remember(
+                crate::scheduler::remember(
                     st,
                     tx,
                     who,
@@ -291,7 +291,7 @@ impl Scheduler {
         let retention = self.request_retention_micros();
         self.write(who, method::DELETE_CALENDAR_FEED, move |st, tx, now| {
             crate::policy::require_writer(who)?;
-            let retry = crate::events::ops::replay(
+            let retry = crate::scheduler::replay(
                 st,
                 who,
                 &request_id,
@@ -306,7 +306,7 @@ impl Scheduler {
                 Some(f) if f.visible_to(who) => {}
                 _ => return Err(Error::not_found("calendar feed", id.as_str(), "id")),
             }
-            crate::events::ops::remember(
+            crate::scheduler::remember(
                 st,
                 tx,
                 who,

@@ -40,7 +40,7 @@ use crate::auth::Principal;
 use crate::conflicts::{Conflict, Severity};
 use crate::directory::FieldMask;
 use crate::error::{Error, Result};
-use crate::events::ops::WriteOptions;
+use crate::events::WriteOptions;
 use crate::events::{Event, EventInput, EventKind, EventStatus, TimingInput, Visibility};
 use crate::scheduler::{Scheduler, State};
 
@@ -290,7 +290,7 @@ impl Scheduler {
                         who,
                         &e.id,
                         "",
-                        crate::events::ops::Cancel {
+                        crate::events::Cancel {
                             reason: "cancelled in an imported calendar".into(),
                             actor: opts.actor.clone(),
                             ..Default::default()

@@ -439,13 +439,13 @@ impl Scheduler {
     ) -> Result<R> {
         let retention = self.request_retention_micros();
         self.write(who, method, |st, tx, now| {
-            let retry = crate::events::ops::replay(st, who, request_id, method, now - retention)?;
+            let retry = crate::scheduler::replay(st, who, request_id, method, now - retention)?;
             if let Some(prev) = retry {
                 return crate::storage::decode(prev.request_id.as_bytes(), &prev.snapshot);
             }
             let r = f(st, tx, now)?;
             let snapshot = crate::storage::encode(&r);
-            crate::events::ops::remember(st, tx, who, request_id, method, r.id(), snapshot, now)?;
+            crate::scheduler::remember(st, tx, who, request_id, method, r.id(), snapshot, now)?;
             Ok(r)
         })
         .await
@@ -492,8 +492,7 @@ impl Scheduler {
         let (etag, request_id) = (etag.to_string(), request_id.to_string());
         let retention = self.request_retention_micros();
         self.write(who, R::DELETE, move |st, tx, now| {
-            let retry =
-                crate::events::ops::replay(st, who, &request_id, R::DELETE, now - retention)?;
+            let retry = crate::scheduler::replay(st, who, &request_id, R::DELETE, now - retention)?;
             if retry.is_some() {
                 return Ok(());
             }
@@ -501,16 +500,7 @@ impl Scheduler {
             r.require_keeper(who)?;
             r.meta().check_etag(&etag, R::KIND, &id)?;
             in_use(View::new(st, who), R::KIND, &id, st.referrers(R::KIND, &id))?;
-            crate::events::ops::remember(
-                st,
-                tx,
-                who,
-                &request_id,
-                R::DELETE,
-                &id,
-                Vec::new(),
-                now,
-            )?;
+            crate::scheduler::remember(st, tx, who, &request_id, R::DELETE, &id, Vec::new(), now)?;
             st.remove::<R>(tx, &id);
             Ok(())
         })

@@ -9,5 +9,7 @@
 
 mod calendar;
 pub mod directory;
+pub mod events;
 mod proposals;
 mod resources;
+mod slots;

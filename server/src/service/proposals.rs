@@ -9,12 +9,13 @@ use crate::auth::Principal;
 use crate::commit::Tx;
 use crate::conflicts;
 use crate::error::{Error, Precondition, Result, Violations};
-use crate::events::ops::{Action, Revision, remember, replay, store_event};
 use crate::events::{Event, EventStatus};
+use crate::history::{Action, Revision};
 use crate::policy;
 use crate::proposals::*;
 use crate::redact::View;
 use crate::scheduler::{Meta, Scheduler, State};
+use crate::scheduler::{remember, replay, store_event};
 use crate::storage::{self, prefix};
 use crate::validate::{self, PageRequest};
 

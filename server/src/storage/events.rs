@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::conflicts::{Conflict, ConflictKind, Severity, Travel};
 use crate::error::Result;
-use crate::events::ops::{Action, Revision};
 use crate::events::{Attendance, Event, EventKind, EventStatus, Override, Str, Timing, Visibility};
+use crate::history::{Action, Revision};
 use crate::record::Meta;
 use crate::storage;
 use crate::time::Zoned;

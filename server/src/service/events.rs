@@ -1,26 +1,28 @@
-//! Event operations on the scheduler: writes that authorise, validate, check conflicts and
-//! store in one atomic step, and the read queries (lists, programmes, agendas, history),
+//! Events' use cases: writes that authorise, validate, check conflicts and store in one
+//! atomic step, the idempotency records every write keeps, and the read queries (lists, programmes, agendas, history),
 //! each on behalf of an explicit principal and shaped for it by `redact::View`.
 
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
-use super::index::{Axis, Cursor};
-use super::{
-    Attendance, Event, EventInput, EventKind, EventStatus, Override, Resolved, Str, TimeOptions,
-    check_children_fit, check_fields, check_sidelines, resolve_timing,
-};
 use crate::audit::method;
 use crate::auth::Principal;
 use crate::commit::Tx;
 use crate::conflicts::{self, Conflict, Report};
 use crate::directory::{FieldMask, Participant, Venue};
 use crate::error::{Error, Result};
+use crate::events::index::{Axis, Cursor};
+use crate::events::{
+    Attendance, Event, EventInput, EventKind, EventStatus, Override, Resolved, Str,
+    check_children_fit, check_fields, check_sidelines, resolve_timing,
+};
+use crate::events::{Cancel, Recomputed, WriteOptions};
+use crate::history::{Action, Revision};
 use crate::policy;
 use crate::redact::View;
-use crate::scheduler::{Meta, RequestRecord, Scheduler, State, request_key};
+use crate::scheduler::{Meta, RequestRecord, Scheduler, State};
+use crate::scheduler::{recompute_all, remember, replay, store_event};
 use crate::storage::{self, prefix};
 use crate::time::{self, Disambiguation, OffsetPolicy, TZDB_VERSION};
 use crate::validate::{self, Page, PageRequest};
@@ -40,23 +42,6 @@ pub const EVENT_FIELDS: &[&str] = &[
     "visibility",
 ];
 
-/// Options of an event write.
-#[derive(Debug, Clone, Default)]
-pub struct WriteOptions {
-    /// How to read times.
-    pub time: TimeOptions,
-    /// Write despite hard conflicts (recorded).
-    pub allow_conflicts: bool,
-    /// Who writes, for the history (the authenticated office is the principal's).
-    pub actor: String,
-    /// AIP-155 idempotency key, scoped by the principal's office.
-    pub request_id: String,
-    /// Zone to describe conflicts in; the event's own zone when `None`.
-    pub view_zone: Option<Tz>,
-    /// Write only if the store is still at this revision (ABORTED otherwise).
-    pub expected_revision: Option<u64>,
-}
-
 /// What a write produced.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -64,21 +49,6 @@ pub struct Written {
     pub event: Arc<Event>,
     /// Soft conflicts and any overridden hard ones, plus skipped travel checks.
     pub report: Report,
-}
-
-/// What a history entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Action {
-    /// Created.
-    Created,
-    /// Changed.
-    Updated,
-    /// Cancelled.
-    Cancelled,
-    /// Instants recomputed after a tzdb change.
-    InstantsRecomputed,
-    /// A participant's office answered (confirmed or declined their attendance).
-    AttendanceChanged,
 }
 
 /// A participant's office answering an event that names them.
@@ -93,25 +63,6 @@ pub struct Reply {
     /// When set, must match the event's etag.
     pub etag: String,
     /// Free text for the history.
-    pub note: String,
-}
-
-/// One entry of an event's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Revision {
-    /// The event's revision after the change.
-    pub revision: u64,
-    /// What happened.
-    pub action: Action,
-    /// When (microseconds).
-    pub time: i64,
-    /// Who.
-    pub actor: String,
-    /// Changed fields.
-    pub changed: Vec<String>,
-    /// Overridden hard conflicts.
-    pub overridden: Vec<Conflict>,
-    /// Free text.
     pub note: String,
 }
 
@@ -134,19 +85,6 @@ pub struct EventQuery {
     pub status: Option<EventStatus>,
 }
 
-/// An event that moved when its instants were recomputed.
-#[derive(Debug, Clone)]
-pub struct Moved {
-    /// The event after recomputation.
-    pub event: Arc<Event>,
-    /// The tzdb version of the old instants.
-    pub previous_tzdb: String,
-    /// Old start instant.
-    pub previous_start: i64,
-    /// Old end instant.
-    pub previous_end: i64,
-}
-
 /// One participant's or venue's busy intervals.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -156,15 +94,6 @@ pub struct Calendar {
     pub venue_id: String,
     /// Merged, ordered.
     pub busy: Vec<conflicts::Busy>,
-}
-
-/// Result of a recomputation.
-#[derive(Debug, Clone, Default)]
-pub struct Recomputed {
-    /// Events examined.
-    pub examined: usize,
-    /// Those that moved.
-    pub moved: Vec<Moved>,
 }
 
 /// Reads a query window: each bound is an RFC 3339/9557 string, a local date-time or a date
@@ -452,87 +381,6 @@ fn changed_fields(old: &Event, new: &Event) -> Vec<String> {
     out
 }
 
-/// Stores an event and its history entry, in memory and in the write.
-pub(crate) fn store_event(
-    st: &mut State,
-    tx: &mut Tx,
-    event: Event,
-    revision: Revision,
-) -> Arc<Event> {
-    let before = st.events.get(&event.id).cloned();
-    let id = event.id.clone();
-    st.events.insert(event);
-    let after = st
-        .events
-        .get(&id)
-        .cloned()
-        .unwrap_or_else(|| unreachable!("just inserted"));
-    tx.put_event(before, after.clone(), Some(&revision));
-    after
-}
-
-/// A previous answer to the same request id from the same office, if any. A request id
-/// reused for a different call is refused rather than silently answered with the wrong
-/// thing; another office's ids are never seen.
-pub(crate) fn replay(
-    st: &State,
-    who: &Principal,
-    request_id: &str,
-    method: &str,
-    not_before: i64,
-) -> Result<Option<RequestRecord>> {
-    if request_id.is_empty() {
-        return Ok(None);
-    }
-    // A record older than the retention is forgotten, whether or not the sweep has
-    // removed it yet: a retry after the retention is a new request.
-    match st
-        .requests
-        .get(&request_key(&who.office, request_id))
-        .filter(|r| r.time >= not_before)
-    {
-        Some(r) if r.method == method => Ok(Some(r.clone())),
-        Some(r) => Err(Error::invalid(
-            "request_id",
-            format!(
-                "{} was already used for a different request ({})",
-                validate::shown(request_id),
-                r.method
-            ),
-        )),
-        None => Ok(None),
-    }
-}
-
-/// Records that `who`'s `request_id` produced `resource_id` (and optionally a snapshot).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn remember(
-    st: &mut State,
-    tx: &mut Tx,
-    who: &Principal,
-    request_id: &str,
-    method: &str,
-    resource_id: &str,
-    snapshot: Vec<u8>,
-    now: i64,
-) -> Result<()> {
-    if request_id.is_empty() {
-        return Ok(());
-    }
-    validate::bounded("request_id", request_id, 200)?;
-    let r = RequestRecord {
-        request_id: request_id.to_string(),
-        method: method.to_string(),
-        resource_id: resource_id.to_string(),
-        snapshot,
-        time: now,
-    };
-    let key = request_key(&who.office, request_id);
-    tx.put_request(&key, &r);
-    st.requests.insert(key, r);
-    Ok(())
-}
-
 /// The first result of a replayed event write: the event as that write left it (its
 /// snapshot), if `who` may still see the event, as they may read it now.
 fn replayed_event(st: &State, who: &Principal, prev: &RequestRecord) -> Result<Arc<Event>> {
@@ -553,19 +401,6 @@ fn remember_event(
 ) -> Result<()> {
     let snapshot = crate::storage::events::encode(event);
     remember(st, tx, who, request_id, method, &event.id, snapshot, now)
-}
-
-/// How to cancel an event ([`Scheduler::cancel_event`]).
-#[derive(Debug, Clone, Default)]
-pub struct Cancel {
-    /// Why, for the history and the readers.
-    pub reason: String,
-    /// Cancel its live sidelines events too.
-    pub cascade: bool,
-    /// Who, for the history.
-    pub actor: String,
-    /// AIP-155 idempotency key: a retry returns the first result.
-    pub request_id: String,
 }
 
 impl Scheduler {
@@ -1235,71 +1070,6 @@ fn free_busy_bounds(participants: &[String], venues: &[String], window: (i64, i6
         }
     }
     Ok(())
-}
-
-/// Re-derives every event's instants; stores those that moved (and the new tzdb version on
-/// the rest) unless `dry_run`.
-pub(crate) fn recompute_all(st: &mut State, tx: &mut Tx, now: i64, dry_run: bool) -> Recomputed {
-    let mut out = Recomputed::default();
-    let events: Vec<Arc<Event>> = st.events.all().cloned().collect();
-    for e in events {
-        out.examined += 1;
-        let Ok(r) = super::recompute(&e) else {
-            tracing::warn!(event = %e.id, "cannot recompute instants; keeping the stored ones");
-            continue;
-        };
-        let moved = r.start.utc != e.start.utc || r.end.utc != e.end.utc;
-        if !moved && e.tzdb_version == TZDB_VERSION {
-            continue;
-        }
-        let mut next = (*e).clone();
-        next.start = r.start;
-        next.end = r.end;
-        next.tzdb_version = TZDB_VERSION.into();
-        if moved {
-            next.meta = e.meta.bumped(now);
-        }
-        if dry_run {
-            if moved {
-                out.moved.push(Moved {
-                    event: Arc::new(next),
-                    previous_tzdb: e.tzdb_version.to_string(),
-                    previous_start: e.start.utc,
-                    previous_end: e.end.utc,
-                });
-            }
-            continue;
-        }
-        if moved {
-            let revision = Revision {
-                revision: next.meta.revision,
-                action: Action::InstantsRecomputed,
-                time: now,
-                actor: "system".into(),
-                changed: vec!["timing".into()],
-                overridden: Vec::new(),
-                note: format!(
-                    "tzdb {} -> {}: the wall time was kept, the instants moved",
-                    e.tzdb_version, TZDB_VERSION
-                ),
-            };
-            let stored = store_event(st, tx, next, revision);
-            out.moved.push(Moved {
-                event: stored,
-                previous_tzdb: e.tzdb_version.to_string(),
-                previous_start: e.start.utc,
-                previous_end: e.end.utc,
-            });
-        } else {
-            // Only the tzdb label changes: the event reads the same, its etag stays.
-            tx.relabel_event(&next);
-            st.events.insert(next);
-        }
-    }
-    if !dry_run {
-        tx.put_meta("tzdb", &TZDB_VERSION.to_string());
-    }
-    out
 }
 
 /// Takes up to `size` events and a token for the rest.
