@@ -69,6 +69,9 @@ pub struct WorkCalendar {
 }
 
 impl WorkCalendar {
+    /// "work calendar", in messages.
+    pub const KIND: &'static str = "work calendar";
+
     /// The calendar of a country that has none stored.
     pub fn default_for(code: &str) -> WorkCalendar {
         WorkCalendar {

@@ -27,8 +27,18 @@ use crate::directory::{Country, Forum, Participant, Venue};
 use crate::events::Event;
 use crate::history::Revision;
 use crate::proposals::{Proposal, Transition};
-use crate::scheduler::{RequestRecord, Resource};
+use crate::state::{RequestRecord, Resource, State};
 use crate::storage::{self, Batch, prefix};
+
+/// How a kind of [`Resource`] is stored (its key prefix) and carried by the change feed.
+pub trait Stored: Resource + Serialize + serde::de::DeserializeOwned {
+    /// Its kind in the change feed.
+    const FEED_KIND: Kind;
+    /// As the change feed carries it.
+    fn record(self) -> Record;
+    /// Storage key prefix.
+    const PREFIX: &'static [u8];
+}
 
 /// The kinds of record the feed carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,7 +90,7 @@ pub enum Record {
     /// A working calendar.
     WorkCalendar(Arc<WorkCalendar>),
     /// An iCalendar subscription feed.
-    CalendarFeed(Arc<crate::ics::feeds::CalendarFeed>),
+    CalendarFeed(Arc<crate::subscription::CalendarFeed>),
 }
 
 impl Record {
@@ -141,7 +151,7 @@ impl Record {
             Record::Event(r) => crate::storage::events::encode(r),
             Record::Proposal(r) => storage::encode(&**r),
             Record::WorkCalendar(r) => storage::encode(&**r),
-            Record::CalendarFeed(r) => crate::ics::feeds::encode(r),
+            Record::CalendarFeed(r) => crate::storage::feeds::encode(r),
         }
     }
 
@@ -156,7 +166,7 @@ impl Record {
             Kind::Proposal => Record::Proposal(Arc::new(storage::decode(key, bytes)?)),
             Kind::WorkCalendar => Record::WorkCalendar(Arc::new(storage::decode(key, bytes)?)),
             Kind::CalendarFeed => {
-                Record::CalendarFeed(Arc::new(crate::ics::feeds::decode(key, bytes)?))
+                Record::CalendarFeed(Arc::new(crate::storage::feeds::decode(key, bytes)?))
             }
         })
     }
@@ -307,7 +317,7 @@ impl Tx {
     }
 
     /// Stores a directory record, which was `before`.
-    pub fn put_record<R: Resource>(&mut self, before: Option<&R>, after: &R) {
+    pub fn put_record<R: Stored>(&mut self, before: Option<&R>, after: &R) {
         let after_bytes = storage::encode(after);
         self.batch
             .put_bytes(storage::key(R::PREFIX, after.id()), after_bytes.clone());
@@ -331,7 +341,7 @@ impl Tx {
     }
 
     /// Deletes a directory record.
-    pub fn delete_record<R: Resource>(&mut self, before: &R) {
+    pub fn delete_record<R: Stored>(&mut self, before: &R) {
         self.batch.delete(storage::key(R::PREFIX, before.id()));
         let record = R::record(before.clone());
         let bytes = record.encode();
@@ -494,5 +504,22 @@ impl Tx {
             storage::encode_version(COMMIT_FORMAT, &stored),
         );
         (self.batch, commit)
+    }
+}
+
+/// Changes to the state go through the write that records them.
+impl State {
+    /// Stores a resource, in memory and in the write.
+    pub fn put<R: Stored>(&mut self, tx: &mut Tx, record: R) {
+        tx.put_record(R::map(self).get(record.id()), &record);
+        R::map_mut(self).insert(record.id().into(), record);
+    }
+
+    /// Removes a resource, in memory and in the write.
+    pub fn remove<R: Stored>(&mut self, tx: &mut Tx, id: &str) {
+        if let Some(before) = R::map(self).get(id) {
+            tx.delete_record(before);
+        }
+        R::map_mut(self).remove(id);
     }
 }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::directory::{LatLng, Participant, Venue};
 use crate::events::index::Axis;
 use crate::events::{Event, EventStatus, Str, same_city};
-use crate::scheduler::State;
+use crate::state::State;
 use crate::time::Zoned;
 
 /// How travel feasibility is judged.

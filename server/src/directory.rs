@@ -107,6 +107,24 @@ pub struct Forum {
     pub meta: Meta,
 }
 
+// Each kind's name in messages (`Resource::KIND` reads these).
+impl Country {
+    /// "country".
+    pub const KIND: &'static str = "country";
+}
+impl Participant {
+    /// "participant".
+    pub const KIND: &'static str = "participant";
+}
+impl Venue {
+    /// "venue".
+    pub const KIND: &'static str = "venue";
+}
+impl Forum {
+    /// "forum".
+    pub const KIND: &'static str = "forum";
+}
+
 /// What a client sends for a country.
 #[derive(Debug, Clone, Default)]
 pub struct CountryInput {
@@ -114,7 +132,7 @@ pub struct CountryInput {
     pub code: String,
     /// Defaults to the ISO name.
     pub display_name: String,
-    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    /// AIP-155 idempotency key: a retry returns the first result (`Scheduler::write_once`).
     pub request_id: String,
 }
 
@@ -133,7 +151,7 @@ pub struct ParticipantInput {
     pub country_code: String,
     /// Required IANA zone.
     pub home_time_zone: String,
-    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    /// AIP-155 idempotency key: a retry returns the first result (`Scheduler::write_once`).
     pub request_id: String,
 }
 
@@ -152,7 +170,7 @@ pub struct VenueInput {
     pub time_zone: String,
     /// Optional.
     pub location: Option<LatLng>,
-    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    /// AIP-155 idempotency key: a retry returns the first result (`Scheduler::write_once`).
     pub request_id: String,
 }
 
@@ -167,7 +185,7 @@ pub struct ForumInput {
     pub description: String,
     /// ISO codes.
     pub member_country_codes: Vec<String>,
-    /// AIP-155 idempotency key: a retry returns the first result ([`Scheduler::write_once`]).
+    /// AIP-155 idempotency key: a retry returns the first result (`Scheduler::write_once`).
     pub request_id: String,
 }
 

@@ -11,45 +11,58 @@
 //! they are split already; inside this crate `tests/layers.rs` ranks the modules below
 //! in that order and fails on an upward import beyond the debt `layers-debt.txt` records.
 //!
+//! Bottom first, as `tests/layers.rs` ranks them (a module names only those above it in
+//! this list):
+//!
+//! **Domain**: records and the rules over them; no locks, no storage keys, no proto.
 //! - [`time`] (crate `entente-time`, re-exported): zoned local times, DST disambiguation,
 //!   parsing and rendering. Every other module calls it; none does its own zone
 //!   arithmetic, and it uses nothing of ours.
+//! - [`error`]: the domain error enum. [`validate`]: shared field rules and pagination.
 //! - [`record`]: what every stored record carries (revision, etag, timestamps).
 //! - [`directory`]: countries, participants, venues and forums.
-//! - [`events`]: the event record and its time and programme indexes.
+//! - [`events`]: the event record, its times, and its time and programme indexes.
+//! - [`proposals`]: invitations, meeting requests and agreements, and their state machine.
+//! - [`calendar`]: each country's working calendar (CLDR work week, holidays).
+//! - [`subscription`]: calendar subscriptions as records (their scope, a stored feed).
+//! - [`state`]: every record in memory, in maps by id and the events' and proposals'
+//!   indexes: what the domain's rules read.
 //! - [`conflicts`]: participant, venue and travel conflicts.
 //! - [`history`]: an event's attributed history entries.
-//! - [`proposals`]: invitations, meeting requests and agreements.
-//! - [`calendar`]: each country's working calendar (CLDR work week, holidays, iCalendar
-//!   import).
 //! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
 //!   constraints, ranking and diagnostics.
-//! - [`scheduler`]: the in-memory state, the one atomic write path (with its idempotency
-//!   records and the event write every use case shares), start-up loading, the clock.
-//! - [`service`]: the use cases (`Scheduler` methods) of the directory, events,
-//!   proposals, working calendars and the slot finder, each orchestrating one authorised
-//!   write or a redacted read; the record kinds' `Resource` glue.
-//! - [`storage`]: the record codec and key schema, and the stores behind the narrow
+//! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
+//!
+//! **Store**: records to bytes and back, and the one commit point.
+//! - [`storage`]: the record codecs and key schema, and the stores behind the narrow
 //!   `Backend` trait: sled with its write-ahead log and group commit (the default), the
 //!   in-memory mirror, and PostgreSQL (`storage::postgres`: schema migrations, the commit
 //!   log, the commit lock, the exclusion constraint).
-//! - `cluster`: a scheduler's side of a PostgreSQL store shared with other servers: group
-//!   commit under the database's commit lock, catching up on other servers' commits
-//!   before each request, following them for the change feed.
-//! - `replica`: other servers' committed batches, applied to this server's memory.
-//! - [`validate`]: shared field rules and pagination.
+//! - [`commit`]: what a write changes; the commit point's record of it; how each record
+//!   kind is stored (`Stored`).
+//! - `solo`, `cluster`, `replica`: a scheduler's side of a PostgreSQL store shared with
+//!   other servers: the sole-writer lease, group commit under the database's commit lock,
+//!   catching up on other servers' commits and applying them to this server's memory.
+//!
+//! **Service**: what an office does, on behalf of an explicit principal.
 //! - [`work`]: heavy requests off the async workers: a bounded pool, one at a time per
 //!   office, and cooperative cancellation.
-//! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
 //! - [`policy`]: who may see and change what, decided inside the write it guards.
 //! - [`redact`]: the one redaction point for everything that mentions another record.
 //! - [`audit`]: the audit log and the names of the operations it records.
-//! - [`commit`]: what a write changes; the commit point's record of it.
-//! - [`ics`]: iCalendar export, subscription feeds and import.
+//! - [`ics`]: iCalendar export, subscription feeds, event and holiday import.
 //! - [`feed`]: the change feed: durable commits, in order, to each office as it may see
 //!   them.
+//! - [`scheduler`]: the state behind its lock, the one atomic write path (with its
+//!   idempotency records and the event write every use case shares), start-up loading,
+//!   the clock.
+//! - [`service`]: the use cases (`Scheduler` methods) of the directory, events,
+//!   proposals, working calendars and the slot finder, each orchestrating one authorised
+//!   write or a redacted read; what an event write is checked against as its caller may
+//!   see it (`service::checks`); the record kinds' `Resource` and `Stored` glue.
+//!
+//! **Wire**
 //! - [`config`]: the configuration file: tokens, limits, travel, sweep, storage.
-//! - [`error`]: the domain error enum.
 //! - [`grpc`]: the `entente.v1` services, conversions, and the one error-to-status mapping.
 
 pub mod audit;
@@ -76,7 +89,9 @@ pub mod scheduler;
 pub mod service;
 pub mod slots;
 mod solo;
+pub mod state;
 pub mod storage;
+pub mod subscription;
 pub use entente_time as time;
 pub mod validate;
 pub mod work;

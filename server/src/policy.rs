@@ -24,7 +24,7 @@ use crate::directory::Participant;
 use crate::error::{Error, Result};
 use crate::events::{Event, Visibility};
 use crate::proposals::{Party, Proposal};
-use crate::scheduler::State;
+use crate::state::State;
 
 /// The parties of an event or proposal, as offices.
 #[derive(Debug, Clone, Default)]

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{Participant, Venue};
 use crate::error::{Error, Result, Violations};
-use crate::events::{self, TimeOptions, TimingInput, Visibility};
-use crate::scheduler::{Meta, Resource, State};
+use crate::events::{TimingInput, Visibility};
+use crate::record::Meta;
 use crate::validate;
 
 /// What is proposed.
@@ -200,7 +200,7 @@ pub struct Transition {
 impl Proposal {
     /// Whether a passed deadline makes this proposal, stored as INVITED, EXPIRED as of
     /// `now`: the test without a copy, for readers that only filter.
-    fn expired_by(&self, now: i64) -> bool {
+    pub(crate) fn expired_by(&self, now: i64) -> bool {
         self.status == Status::Invited && self.deadline.is_some_and(|d| d <= now)
     }
 
@@ -435,78 +435,6 @@ pub struct ProposalQuery {
     pub awaiting_response: bool,
 }
 
-pub(crate) fn check_party(st: &State, field: &str, p: &Option<Party>) -> Result<Party> {
-    match p {
-        None => Err(Error::invalid(
-            field,
-            "is required: a participant_id or a country_code",
-        )),
-        Some(Party::Participant(id)) => {
-            st.get_at::<Participant>(id, || format!("{field}.participant_id"))?;
-            Ok(Party::Participant(id.clone()))
-        }
-        Some(Party::Country(c)) => Ok(Party::Country(validate::country_code(
-            &format!("{field}.country_code"),
-            c,
-        )?)),
-    }
-}
-
-pub(crate) fn check_terms(st: &State, field: &str, t: &TermsInput) -> Result<Terms> {
-    let summary = validate::text(&format!("{field}.summary"), &t.summary)?;
-    let venue_id = if t.venue_id.trim().is_empty() {
-        None
-    } else {
-        st.get_at::<Venue>(t.venue_id.trim(), || format!("{field}.venue_id"))?;
-        Some(t.venue_id.trim().to_string())
-    };
-    // Proposed dates must be readable: resolve them now (in the proposed venue's zone, or
-    // the zone they name) so a counter-offer cannot carry a date that does not exist.
-    let timing = match &t.timing {
-        None => None,
-        Some(timing) => {
-            let zone = venue_id
-                .as_ref()
-                .and_then(|v| st.venues.get(v.as_str()))
-                .map(|v| v.zone);
-            let named = match timing {
-                TimingInput::Timed { time_zone, .. } | TimingInput::AllDay { time_zone, .. } => {
-                    time_zone.clone()
-                }
-            };
-            let zone = match (zone, named.trim().is_empty()) {
-                (Some(z), _) => z,
-                (None, false) => validate::zone(&format!("{field}.timing.time_zone"), &named)?,
-                (None, true) => {
-                    return Err(Error::invalid(
-                        format!("{field}.timing"),
-                        "proposed dates need a venue_id or a time_zone to be read in",
-                    ));
-                }
-            };
-            events::resolve_timing(timing, zone, TimeOptions::default())
-                .map_err(|e| relabel(e, &format!("{field}.timing"), "event.timing"))?;
-            Some(match timing.clone() {
-                TimingInput::Timed {
-                    start,
-                    end,
-                    time_zone,
-                } => TermsTiming::Timed(start, end, time_zone),
-                TimingInput::AllDay {
-                    start_date,
-                    end_date,
-                    time_zone,
-                } => TermsTiming::AllDay(start_date, end_date, time_zone),
-            })
-        }
-    };
-    Ok(Terms {
-        summary,
-        timing,
-        venue_id,
-    })
-}
-
 /// Renames the field paths of an error produced for events to the proposal's fields.
 pub(crate) fn relabel(e: Error, to: &str, from: &str) -> Error {
     match e {
@@ -540,28 +468,6 @@ pub(crate) fn check_context(c: &Context) -> Result<()> {
     }
     v.check(validate::bounded("request_id", &c.request_id, 200));
     v.finish()
-}
-
-pub(crate) fn country_of(st: &State, party: &Party) -> Option<String> {
-    match party {
-        Party::Country(c) => Some(c.clone()),
-        Party::Participant(p) => st
-            .participants
-            .get(p.as_str())
-            .map(|x| x.country_code.clone()),
-    }
-}
-
-/// The proposals whose deadline has passed by `now`, each with what it becomes.
-pub(crate) fn due(st: &State, now: i64) -> impl Iterator<Item = (Proposal, Transition)> + '_ {
-    st.proposals
-        .by_id
-        .values()
-        .filter(move |p| p.expired_by(now))
-        .filter_map(move |p| match p.effective(now) {
-            (next, Some(t)) => Some((next, t)),
-            _ => None,
-        })
 }
 
 #[cfg(test)]

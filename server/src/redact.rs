@@ -19,7 +19,7 @@ use crate::events::{Event, Override};
 use crate::history::Revision;
 use crate::policy;
 use crate::proposals::{Proposal, Transition};
-use crate::scheduler::State;
+use crate::state::State;
 
 /// How an event the principal may not see is named in sentences.
 pub const HIDDEN_EVENT: &str = "an event not visible to your office";

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::commit::{Commit, StoredCommit};
 use crate::error::Result;
-use crate::scheduler::{Resource, State};
+use crate::state::State;
 use crate::storage::{self, prefix, wal::Ops};
 
 /// What a batch told besides the records it filed.
@@ -85,7 +85,11 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
 }
 
 /// Files or removes one directory record.
-fn record<R: Resource>(state: &mut State, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+fn record<R: crate::commit::Stored>(
+    state: &mut State,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<()> {
     let id = String::from_utf8_lossy(&key[R::PREFIX.len()..]).into_owned();
     match value {
         Some(v) => {

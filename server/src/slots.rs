@@ -53,7 +53,7 @@ use crate::events::index::Axis;
 use crate::events::{Event, EventStatus, Str, same_city};
 use crate::policy;
 use crate::redact::View;
-use crate::scheduler::State;
+use crate::state::State;
 use crate::time::Zoned;
 use crate::work::Stop;
 
@@ -1529,7 +1529,7 @@ fn candidate_event(
         owner_office: Str::default(),
         cancellation_reason: String::new(),
         overrides: Vec::new(),
-        meta: crate::scheduler::Meta::new(0),
+        meta: crate::record::Meta::new(0),
     }
 }
 

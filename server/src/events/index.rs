@@ -30,7 +30,6 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use super::{Event, Str};
 use crate::directory::{Forum, Participant, Venue};
 use crate::error::Result;
-use crate::scheduler::Resource;
 use crate::storage::{Store, prefix};
 
 /// One ordered index and the longest event it has held.

@@ -27,7 +27,7 @@ use calcard::icalendar::{
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use crate::events::{Attendance, Event, EventKind, EventStatus, Timing};
-use crate::scheduler::State;
+use crate::state::State;
 
 /// The URI scheme entente writes attendees with (`urn:entente:participant:putin`), and
 /// reads back on import.

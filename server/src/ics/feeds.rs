@@ -13,96 +13,19 @@
 //! restored. With access control off, feeds have no token behind them and serve as long
 //! as they exist.
 //!
-//! Stored form: postcard is not self-describing, so a feed carries its own format
-//! version (1: before `creator`, read with an empty one; 2: with it).
+//! Stored form: `storage::feeds`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 use super::{Exported, Scope};
 use crate::audit::method;
 use crate::auth::{Principal, Role, digest};
 use crate::error::{Error, Result};
-use crate::scheduler::{Meta, Scheduler};
+use crate::record::Meta;
+use crate::scheduler::Scheduler;
+pub use crate::subscription::CalendarFeed;
 use crate::validate;
-
-/// A stored feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalendarFeed {
-    /// Its id.
-    pub id: String,
-    /// The office's name for it.
-    pub display_name: String,
-    /// Which events.
-    pub scope: Scope,
-    /// The office whose visibility it serves.
-    pub office: String,
-    /// Created by an ADMIN: it sees what an administrator sees.
-    pub admin: bool,
-    /// The forums the office was secretariat of when the feed was created.
-    pub secretariat_of: Vec<String>,
-    /// SHA-256 of the secret, lowercase hex.
-    pub secret_sha256: String,
-    /// Days before today covered; 0: every past event.
-    pub past_days: u32,
-    /// Days after today covered; 0: every future event.
-    pub future_days: u32,
-    /// UTC instants instead of zoned times.
-    pub utc_times: bool,
-    /// Version and timestamps.
-    pub meta: Meta,
-    /// The credential of the token that created it (empty: none, see the module doc).
-    pub creator: String,
-}
-
-/// The format version feeds are written in.
-pub const FEED_FORMAT: u8 = 2;
-
-/// A feed as stored in format 1, before it named its creator.
-#[derive(Debug, Deserialize, Serialize)]
-struct CalendarFeedV1 {
-    id: String,
-    display_name: String,
-    scope: Scope,
-    office: String,
-    admin: bool,
-    secretariat_of: Vec<String>,
-    secret_sha256: String,
-    past_days: u32,
-    future_days: u32,
-    utc_times: bool,
-    meta: Meta,
-}
-
-/// A feed's stored bytes.
-pub fn encode(f: &CalendarFeed) -> Vec<u8> {
-    crate::storage::encode_version(FEED_FORMAT, f)
-}
-
-/// A feed from its stored bytes, in any format this server has written. A feed of format
-/// 1 has no creator, and so serves only while access control is off.
-pub fn decode(key: &[u8], bytes: &[u8]) -> Result<CalendarFeed> {
-    if bytes.first() == Some(&FEED_FORMAT) {
-        return crate::storage::decode_version(FEED_FORMAT, key, bytes);
-    }
-    let f: CalendarFeedV1 = crate::storage::decode(key, bytes)?;
-    Ok(CalendarFeed {
-        id: f.id,
-        display_name: f.display_name,
-        scope: f.scope,
-        office: f.office,
-        admin: f.admin,
-        secretariat_of: f.secretariat_of,
-        secret_sha256: f.secret_sha256,
-        past_days: f.past_days,
-        future_days: f.future_days,
-        utc_times: f.utc_times,
-        meta: f.meta,
-        creator: String::new(),
-    })
-}
 
 impl CalendarFeed {
     /// Whether `who` may see (list, delete) this feed: its own office, or an ADMIN.
@@ -467,38 +390,5 @@ impl Cache {
     /// How many renders have been made (for tests and metrics).
     pub fn renders(&self) -> u64 {
         self.renders.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_feed_stored_before_it_named_its_creator_reads_with_none() {
-        let old = CalendarFeedV1 {
-            id: "feed-1".into(),
-            display_name: "Kazan".into(),
-            scope: Scope::All,
-            office: "RU".into(),
-            admin: false,
-            secretariat_of: vec![],
-            secret_sha256: digest("s"),
-            past_days: 7,
-            future_days: 0,
-            utc_times: true,
-            meta: Meta::new(1),
-        };
-        let bytes = crate::storage::encode(&old);
-        let f = decode(b"k", &bytes).expect("format 1");
-        assert_eq!(
-            (f.id.as_str(), f.past_days, f.utc_times, f.creator.as_str()),
-            ("feed-1", 7, true, "")
-        );
-        let again = CalendarFeed {
-            creator: "c".into(),
-            ..f
-        };
-        assert_eq!(decode(b"k", &encode(&again)).expect("format 2"), again);
     }
 }

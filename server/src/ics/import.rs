@@ -42,7 +42,8 @@ use crate::directory::FieldMask;
 use crate::error::{Error, Result};
 use crate::events::WriteOptions;
 use crate::events::{Event, EventInput, EventKind, EventStatus, TimingInput, Visibility};
-use crate::scheduler::{Scheduler, State};
+use crate::scheduler::Scheduler;
+use crate::state::State;
 
 /// How to import.
 #[derive(Debug, Clone, Default)]

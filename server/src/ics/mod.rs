@@ -25,6 +25,7 @@ use crate::events::Event;
 use crate::events::index::Axis;
 use crate::redact::View;
 use crate::scheduler::Scheduler;
+pub use crate::subscription::Scope;
 
 /// The largest iCalendar file read at once.
 pub const MAX_ICS_BYTES: usize = 1 << 20;
@@ -78,21 +79,6 @@ pub fn date(e: &ICalendarEntry) -> Option<NaiveDate> {
         .map(|d| d.date_time.date())
 }
 
-/// Which events a calendar holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Scope {
-    /// Everything the office may see.
-    All,
-    /// A participant's agenda.
-    Participant(String),
-    /// A venue's events.
-    Venue(String),
-    /// A forum's events.
-    Forum(String),
-    /// A summit and its sidelines.
-    Programme(String),
-}
-
 /// The longest window an export may cover, in seconds (400 days).
 pub const MAX_WINDOW_SECS: i64 = 400 * 86_400;
 
@@ -142,7 +128,7 @@ impl Scheduler {
         let (events, names) = self.read(who, |view| {
             let events = select(view, scope, window, how)?;
             let st = view.state();
-            let mut names = crate::scheduler::State::default();
+            let mut names = crate::state::State::default();
             names.revision = st.revision;
             for e in &events {
                 if let Some(v) = st.venues.get(&e.venue_id) {
@@ -256,7 +242,8 @@ pub const MAX_EVENTS: usize = 5_000;
 mod tests {
     use super::*;
     use crate::events::{Attendance, EventKind, EventStatus, Timing, Visibility};
-    use crate::scheduler::{Meta, State};
+    use crate::record::Meta;
+    use crate::state::State;
     use crate::time::Zoned;
 
     fn event(i: i64, start: i64) -> Event {

@@ -12,7 +12,7 @@ use crate::calendar::*;
 use crate::directory::FieldMask;
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::scheduler::{Meta, Resource, Scheduler, State};
+use crate::scheduler::{Meta, Scheduler, State};
 use crate::service::directory::Guarded;
 use crate::validate;
 

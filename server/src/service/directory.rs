@@ -12,7 +12,7 @@ use crate::scheduler::{Meta, Resource, Scheduler, State};
 use crate::validate::{self, PageRequest};
 
 /// Who may change or delete a stored directory record, and how its deletion is audited.
-pub trait Guarded: Resource {
+pub trait Guarded: crate::commit::Stored {
     /// The operation that deletes one.
     const DELETE: &'static str;
     /// PERMISSION_DENIED unless `who` may change this record.
@@ -430,7 +430,7 @@ impl Scheduler {
     /// [`Scheduler::write`] of one record, idempotent under `request_id` (AIP-155): the
     /// first write remembers the record it left, and a retry within the retention returns
     /// that record and changes nothing.
-    pub(crate) async fn write_once<R: Resource>(
+    pub(crate) async fn write_once<R: crate::commit::Stored>(
         &self,
         who: &Principal,
         method: &'static str,

@@ -14,8 +14,7 @@ use crate::directory::{FieldMask, Participant, Venue};
 use crate::error::{Error, Result};
 use crate::events::index::{Axis, Cursor};
 use crate::events::{
-    Attendance, Event, EventInput, EventKind, EventStatus, Override, Resolved, Str,
-    check_children_fit, check_fields, check_sidelines, resolve_timing,
+    Attendance, Event, EventInput, EventKind, EventStatus, Override, Resolved, Str, resolve_timing,
 };
 use crate::events::{Cancel, Recomputed, WriteOptions};
 use crate::history::{Action, Revision};
@@ -23,6 +22,7 @@ use crate::policy;
 use crate::redact::View;
 use crate::scheduler::{Meta, RequestRecord, Scheduler, State};
 use crate::scheduler::{recompute_all, remember, replay, store_event};
+use crate::service::checks::{check_children_fit, check_fields, check_sidelines};
 use crate::storage::{self, prefix};
 use crate::time::{self, Disambiguation, OffsetPolicy, TZDB_VERSION};
 use crate::validate::{self, Page, PageRequest};

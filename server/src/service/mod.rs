@@ -8,6 +8,7 @@
 //! a write (read, authorise, check, put, audit) lives here, one file per area.
 
 mod calendar;
+pub(crate) mod checks;
 pub mod directory;
 pub mod events;
 mod proposals;

@@ -8,8 +8,9 @@ use crate::audit::method;
 use crate::auth::Principal;
 use crate::commit::Tx;
 use crate::conflicts;
+use crate::directory::{Participant, Venue};
 use crate::error::{Error, Precondition, Result, Violations};
-use crate::events::{Event, EventStatus};
+use crate::events::{self, Event, EventStatus, TimeOptions, TimingInput};
 use crate::history::{Action, Revision};
 use crate::policy;
 use crate::proposals::*;
@@ -512,4 +513,98 @@ fn audited_as(m: &Move) -> &'static str {
         Move::Withdraw => method::WITHDRAW_PROPOSAL,
         Move::Finalise { .. } => method::FINALISE_PROPOSAL,
     }
+}
+
+fn check_party(st: &State, field: &str, p: &Option<Party>) -> Result<Party> {
+    match p {
+        None => Err(Error::invalid(
+            field,
+            "is required: a participant_id or a country_code",
+        )),
+        Some(Party::Participant(id)) => {
+            st.get_at::<Participant>(id, || format!("{field}.participant_id"))?;
+            Ok(Party::Participant(id.clone()))
+        }
+        Some(Party::Country(c)) => Ok(Party::Country(validate::country_code(
+            &format!("{field}.country_code"),
+            c,
+        )?)),
+    }
+}
+
+fn check_terms(st: &State, field: &str, t: &TermsInput) -> Result<Terms> {
+    let summary = validate::text(&format!("{field}.summary"), &t.summary)?;
+    let venue_id = if t.venue_id.trim().is_empty() {
+        None
+    } else {
+        st.get_at::<Venue>(t.venue_id.trim(), || format!("{field}.venue_id"))?;
+        Some(t.venue_id.trim().to_string())
+    };
+    // Proposed dates must be readable: resolve them now (in the proposed venue's zone, or
+    // the zone they name) so a counter-offer cannot carry a date that does not exist.
+    let timing = match &t.timing {
+        None => None,
+        Some(timing) => {
+            let zone = venue_id
+                .as_ref()
+                .and_then(|v| st.venues.get(v.as_str()))
+                .map(|v| v.zone);
+            let named = match timing {
+                TimingInput::Timed { time_zone, .. } | TimingInput::AllDay { time_zone, .. } => {
+                    time_zone.clone()
+                }
+            };
+            let zone = match (zone, named.trim().is_empty()) {
+                (Some(z), _) => z,
+                (None, false) => validate::zone(&format!("{field}.timing.time_zone"), &named)?,
+                (None, true) => {
+                    return Err(Error::invalid(
+                        format!("{field}.timing"),
+                        "proposed dates need a venue_id or a time_zone to be read in",
+                    ));
+                }
+            };
+            events::resolve_timing(timing, zone, TimeOptions::default())
+                .map_err(|e| relabel(e, &format!("{field}.timing"), "event.timing"))?;
+            Some(match timing.clone() {
+                TimingInput::Timed {
+                    start,
+                    end,
+                    time_zone,
+                } => TermsTiming::Timed(start, end, time_zone),
+                TimingInput::AllDay {
+                    start_date,
+                    end_date,
+                    time_zone,
+                } => TermsTiming::AllDay(start_date, end_date, time_zone),
+            })
+        }
+    };
+    Ok(Terms {
+        summary,
+        timing,
+        venue_id,
+    })
+}
+
+fn country_of(st: &State, party: &Party) -> Option<String> {
+    match party {
+        Party::Country(c) => Some(c.clone()),
+        Party::Participant(p) => st
+            .participants
+            .get(p.as_str())
+            .map(|x| x.country_code.clone()),
+    }
+}
+
+/// The proposals whose deadline has passed by `now`, each with what it becomes.
+fn due(st: &State, now: i64) -> impl Iterator<Item = (Proposal, Transition)> + '_ {
+    st.proposals
+        .by_id
+        .values()
+        .filter(move |p| p.expired_by(now))
+        .filter_map(move |p| match p.effective(now) {
+            (next, Some(t)) => Some((next, t)),
+            _ => None,
+        })
 }

@@ -3,57 +3,49 @@
 //! One list, so that adding a kind is one line here.
 
 use crate::calendar::WorkCalendar;
+use crate::commit::Stored;
 use crate::directory::{Country, Forum, Participant, Venue};
-use crate::ics::feeds::CalendarFeed;
-use crate::scheduler::{Meta, Resource, State};
+use crate::record::Meta;
+use crate::state::{Resource, State};
 use crate::storage::prefix;
+use crate::subscription::CalendarFeed;
 
 macro_rules! resource {
-    ($t:ident, $kind:literal, $prefix:expr, $map:ident, $id:ident) => {
-        impl Resource for $t {
-            const KIND: &'static str = $kind;
+    ($t:ident, $prefix:expr, $map:ident, $id:ident) => {
+        impl Stored for $t {
             const FEED_KIND: crate::commit::Kind = crate::commit::Kind::$t;
             fn record(self) -> crate::commit::Record {
                 crate::commit::Record::$t(std::sync::Arc::new(self))
             }
             const PREFIX: &'static [u8] = $prefix;
+        }
+
+        impl Resource for $t {
+            const KIND: &'static str = $t::KIND;
             fn id(&self) -> &str {
                 &self.$id
             }
             fn meta(&self) -> &Meta {
                 &self.meta
             }
-            fn map(state: &State) -> &crate::scheduler::Directory<Self> {
+            fn map(state: &State) -> &crate::state::Directory<Self> {
                 &state.$map
             }
-            fn map_mut(state: &mut State) -> &mut crate::scheduler::Directory<Self> {
+            fn map_mut(state: &mut State) -> &mut crate::state::Directory<Self> {
                 &mut state.$map
             }
         }
     };
 }
 
-resource!(Country, "country", prefix::COUNTRY, countries, code);
-resource!(
-    Participant,
-    "participant",
-    prefix::PARTICIPANT,
-    participants,
-    id
-);
-resource!(Venue, "venue", prefix::VENUE, venues, id);
-resource!(Forum, "forum", prefix::FORUM, forums, id);
+resource!(Country, prefix::COUNTRY, countries, code);
+resource!(Participant, prefix::PARTICIPANT, participants, id);
+resource!(Venue, prefix::VENUE, venues, id);
+resource!(Forum, prefix::FORUM, forums, id);
 resource!(
     WorkCalendar,
-    "work calendar",
     prefix::WORK_CALENDAR,
     work_calendars,
     country_code
 );
-resource!(
-    CalendarFeed,
-    "calendar feed",
-    prefix::CALENDAR_FEED,
-    calendar_feeds,
-    id
-);
+resource!(CalendarFeed, prefix::CALENDAR_FEED, calendar_feeds, id);

@@ -30,6 +30,7 @@
 //! concurrent writers cost about one fsync, not N.
 
 pub mod events;
+pub mod feeds;
 pub mod memory;
 pub mod postgres;
 pub mod wal;
