@@ -1,11 +1,6 @@
 //! The audit log: one record per committed write, in the write's own atomic batch, and the
 //! names of the operations it records.
 
-use crate::auth::Principal;
-use crate::error::Result;
-use crate::scheduler::Scheduler;
-use crate::validate::PageRequest;
-
 /// One write, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
@@ -14,7 +9,7 @@ pub struct AuditRecord {
     /// Microseconds since the epoch.
     pub time: i64,
     /// The caller's office ("" for an administrator without one: access control off, or
-    /// [`Principal::system`]).
+    /// [`Principal::system`](crate::auth::Principal::system)).
     pub office: String,
     /// The token's name ("anonymous" without access control, "system" for the scheduler's
     /// own hand).
@@ -89,27 +84,4 @@ pub fn resource_name(key: &[u8]) -> String {
         _ => "other",
     };
     format!("{collection}/{rest}")
-}
-
-impl Scheduler {
-    /// Audit records in order, one page at a time (ADMIN only).
-    pub fn audit_records(
-        &self,
-        who: &Principal,
-        page: &PageRequest,
-    ) -> Result<(Vec<AuditRecord>, String)> {
-        crate::policy::require_admin(who)?;
-        let after = page.after_sequence()?;
-        let rows = self.store().scan_from(
-            crate::storage::prefix::AUDIT,
-            &after.saturating_add(1).to_be_bytes(),
-            page.size + 1,
-        )?;
-        crate::validate::sequence_page(
-            rows.iter()
-                .map(|(k, v)| crate::commit::StoredCommit::decode(k, v).map(|c| c.audit)),
-            |r| r.sequence,
-            page,
-        )
-    }
 }

@@ -28,7 +28,6 @@
 //! principal may see and change is decided in `policy`, under the same lock as the write.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use serde::Deserialize;
@@ -170,17 +169,6 @@ pub fn digest(token: &str) -> String {
 }
 
 impl Access {
-    /// Reads the offices and tokens of a configuration file (its other sections are
-    /// `config`'s).
-    pub fn load(path: &Path) -> Result<Access, crate::config::ConfigError> {
-        crate::config::load(path).map(|c| c.access)
-    }
-
-    /// Parses the offices and tokens of a configuration file's text.
-    pub fn parse(text: &str) -> Result<Access, crate::config::ConfigError> {
-        crate::config::parse(text).map(|c| c.access)
-    }
-
     /// The access its entries configure.
     pub(crate) fn from_entries(
         offices: Vec<OfficeEntry>,

@@ -54,7 +54,6 @@ use serde::Deserialize;
 
 use crate::auth::{Access, OfficeEntry, TokenEntry};
 use crate::conflicts::TravelSettings;
-use crate::grpc::limits::Limits;
 use crate::scheduler::Settings;
 
 /// Why the configuration file could not be used.
@@ -317,6 +316,71 @@ pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
         limits,
         store: f.storage.postgres,
     })
+}
+
+/// Every limit the server enforces, each documented in the README.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request message, bytes (larger: RESOURCE_EXHAUSTED).
+    pub max_message_bytes: usize,
+    /// Longest a call may run (then: CANCELLED with "Timeout expired").
+    pub request_timeout: Duration,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Calls handled at once per connection; further ones wait.
+    pub concurrency_per_connection: usize,
+    /// Open connections. A new client beyond them closes the connection idle the longest;
+    /// it waits in the accept queue only while every connection has a call in flight.
+    pub max_connections: usize,
+    /// How long a new connection may take to start its first call (TLS handshake, HTTP/2
+    /// preface, HTTP/1.1 headers included) before it is closed.
+    pub first_request_timeout: Duration,
+    /// How long a connection may go without a call in flight before it is closed (a
+    /// stream in progress is a call in flight).
+    pub idle_timeout: Duration,
+    /// How long a connection's peer may read nothing of what the server writes (its socket
+    /// full the whole time) before the connection is closed, calls in flight and all.
+    pub stall_timeout: Duration,
+    /// HTTP/2 keepalive ping interval.
+    pub keepalive_interval: Duration,
+    /// How long a keepalive ping may go unanswered before the connection is closed.
+    pub keepalive_timeout: Duration,
+    /// How many bytes a second the server reads from one connection, after a first
+    /// second's worth at once. A client uploading faster is read more slowly (HTTP/2 flow
+    /// control holds it back), so that one connection's flood takes no more than its
+    /// share of the machine.
+    pub read_bytes_per_sec: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_bytes: 4 << 20,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 256,
+            concurrency_per_connection: 256,
+            max_connections: 1024,
+            first_request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            stall_timeout: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            read_bytes_per_sec: 64 << 20,
+        }
+    }
+}
+
+impl Access {
+    /// Reads the offices and tokens of a configuration file (its other sections are
+    /// `config`'s).
+    pub fn load(path: &std::path::Path) -> Result<Access, ConfigError> {
+        load(path).map(|c| c.access)
+    }
+
+    /// Parses the offices and tokens of a configuration file's text.
+    pub fn parse(text: &str) -> Result<Access, ConfigError> {
+        parse(text).map(|c| c.access)
+    }
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ impl TravelSkip {
                     "a venue".to_string()
                 },
                 self.here_city,
-                crate::redact::HIDDEN_EVENT
+                crate::error::HIDDEN_EVENT
             );
         }
         format!(
@@ -404,7 +404,7 @@ pub fn describe(st: &State, c: &Conflict, zone: Tz) -> String {
     // it is named only as a busy stretch.
     let hidden = c.other_event.is_empty();
     let other = if hidden {
-        crate::redact::HIDDEN_EVENT.to_string()
+        crate::error::HIDDEN_EVENT.to_string()
     } else {
         format!("{:?} ({})", c.other_title, c.other_event)
     };
@@ -466,38 +466,6 @@ pub fn kind_name(k: ConflictKind) -> &'static str {
         ConflictKind::Participant => "PARTICIPANT_CONFLICT",
         ConflictKind::Venue => "VENUE_CONFLICT",
         ConflictKind::Travel => "TRAVEL_CONFLICT",
-    }
-}
-
-/// The FAILED_PRECONDITION a write gets for hard conflicts, as `view`'s principal may read
-/// it.
-pub fn rejection(
-    view: &crate::redact::View<'_>,
-    hard: &[Conflict],
-    zone: Tz,
-) -> crate::error::Error {
-    let st = view.state();
-    let hard = view.conflicts(hard);
-    let descriptions: Vec<String> = hard.iter().map(|c| describe(st, c, zone)).collect();
-    crate::error::Error::FailedPrecondition {
-        message: format!(
-            "{} hard conflict(s): {}. Change the event, or set allow_conflicts to write it anyway",
-            hard.len(),
-            descriptions.join("; ")
-        ),
-        violations: hard
-            .iter()
-            .zip(descriptions)
-            .map(|(c, d)| crate::error::Precondition {
-                kind: kind_name(c.kind).into(),
-                subject: if c.other_event.is_empty() {
-                    crate::redact::HIDDEN_SUBJECT.into()
-                } else {
-                    format!("events/{}", c.other_event)
-                },
-                description: d,
-            })
-            .collect(),
     }
 }
 

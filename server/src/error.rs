@@ -273,3 +273,8 @@ impl Violations {
         }
     }
 }
+
+/// How an event the principal may not see is named in sentences (`redact`).
+pub const HIDDEN_EVENT: &str = "an event not visible to your office";
+/// The subject of a precondition violation about such an event.
+pub const HIDDEN_SUBJECT: &str = "events/-";

@@ -21,10 +21,7 @@ use crate::policy;
 use crate::proposals::{Proposal, Transition};
 use crate::state::State;
 
-/// How an event the principal may not see is named in sentences.
-pub const HIDDEN_EVENT: &str = "an event not visible to your office";
-/// The subject of a precondition violation about such an event.
-pub const HIDDEN_SUBJECT: &str = "events/-";
+pub use crate::error::{HIDDEN_EVENT, HIDDEN_SUBJECT};
 
 /// The state as one principal may see it.
 #[derive(Debug, Clone, Copy)]
@@ -189,5 +186,40 @@ impl<'a> View<'a> {
             return ids;
         }
         ids.into_iter().filter(|id| self.sees_id(id)).collect()
+    }
+}
+
+/// The FAILED_PRECONDITION a write gets for hard conflicts, as `view`'s principal may read
+/// it.
+pub fn conflict_rejection(
+    view: &View<'_>,
+    hard: &[Conflict],
+    zone: chrono_tz::Tz,
+) -> crate::error::Error {
+    let st = view.state();
+    let hard = view.conflicts(hard);
+    let descriptions: Vec<String> = hard
+        .iter()
+        .map(|c| crate::conflicts::describe(st, c, zone))
+        .collect();
+    crate::error::Error::FailedPrecondition {
+        message: format!(
+            "{} hard conflict(s): {}. Change the event, or set allow_conflicts to write it anyway",
+            hard.len(),
+            descriptions.join("; ")
+        ),
+        violations: hard
+            .iter()
+            .zip(descriptions)
+            .map(|(c, d)| crate::error::Precondition {
+                kind: crate::conflicts::kind_name(c.kind).into(),
+                subject: if c.other_event.is_empty() {
+                    HIDDEN_SUBJECT.into()
+                } else {
+                    format!("events/{}", c.other_event)
+                },
+                description: d,
+            })
+            .collect(),
     }
 }

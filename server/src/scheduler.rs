@@ -535,7 +535,10 @@ pub(crate) fn load(store: &Store) -> Result<State> {
     load_map(store, &mut state.forums)?;
     load_map(store, &mut state.work_calendars)?;
     load_map(store, &mut state.calendar_feeds)?;
-    state.events = crate::events::EventStore::load(store)?;
+    state.events = crate::events::EventStore::load(
+        |f| store.visit(storage::prefix::EVENT, f),
+        storage::events::decode,
+    )?;
     state.proposals = crate::proposals::ProposalStore::of(
         store.load::<crate::proposals::Proposal>(storage::prefix::PROPOSAL)?,
     );

@@ -32,6 +32,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     // Store: records to bytes, the commit point, sled and PostgreSQL.
     &["storage"],
+    &["audit"],
     &["commit"],
     &["solo"],
     &["cluster"],
@@ -40,7 +41,6 @@ const LAYERS: &[&[&str]] = &[
     &["work"],
     &["policy"],
     &["redact"],
-    &["audit"],
     &["ics"],
     &["feed"],
     &["scheduler"],

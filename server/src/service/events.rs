@@ -329,7 +329,7 @@ fn enforce(
     let mut hard = report.hard();
     if !hard.is_empty() {
         if !opts.allow_conflicts {
-            return Err(conflicts::rejection(
+            return Err(crate::redact::conflict_rejection(
                 &view,
                 &hard,
                 opts.view_zone.unwrap_or(event.zone()),
@@ -958,7 +958,9 @@ impl Scheduler {
     /// The error a write with these hard conflicts gets, as `who` may read it, times in
     /// `zone`.
     pub(crate) fn conflict_rejection(&self, who: &Principal, hard: &[Conflict], zone: Tz) -> Error {
-        self.read(who, |view| conflicts::rejection(&view, hard, zone))
+        self.read(who, |view| {
+            crate::redact::conflict_rejection(&view, hard, zone)
+        })
     }
 
     /// What the write of `new` (an edit of the stored `old`, or a new event) would be

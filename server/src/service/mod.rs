@@ -7,6 +7,7 @@
 //! `calendar`, `slots`) answer questions about records and a state; the orchestration of
 //! a write (read, authorise, check, put, audit) lives here, one file per area.
 
+mod audit;
 mod calendar;
 pub(crate) mod checks;
 pub mod directory;

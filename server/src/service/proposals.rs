@@ -235,7 +235,7 @@ impl Scheduler {
                     let report = conflicts::check(st, &e, &travel);
                     let hard = report.hard();
                     if !hard.is_empty() {
-                        return Err(conflicts::rejection(&view, &hard, e.zone()));
+                        return Err(crate::redact::conflict_rejection(&view, &hard, e.zone()));
                     }
                     e.meta = e.meta.bumped(now);
                     let rev = Revision {

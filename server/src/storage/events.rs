@@ -348,3 +348,115 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+    use crate::events::index::Axis;
+    use crate::events::{Event, EventStore, Str};
+    use crate::events::{EventKind, EventStatus, Timing, Visibility};
+    use crate::record::Meta;
+    use crate::storage::{Batch, SledBackend, Store, prefix};
+    use crate::time::Zoned;
+    use std::sync::Arc;
+
+    fn event(i: i64) -> Event {
+        let at = |t: i64| Zoned::from_instant(t, chrono_tz::UTC).expect("in range");
+        let start = 1_700_000_000 + (i % 5000) * 3600;
+        Event {
+            id: format!("e{i}").into(),
+            kind: EventKind::BilateralMeeting,
+            title: format!("Bilateral {i}").into(),
+            description: String::new(),
+            venue_id: format!("v{}", i % 7).into(),
+            host_country: "RU".into(),
+            forum_id: None,
+            participants: vec![format!("p{}", i % 13).into(), format!("p{}", i % 17).into()],
+            attendance: vec![crate::events::Attendance::Confirmed; 2],
+            status: EventStatus::Confirmed,
+            parent_id: (i % 100 == 1).then(|| Str::from("e0")),
+            timing: Timing::Timed,
+            start: at(start),
+            end: at(start + 1800 + (i % 4) * 900),
+            tzdb_version: crate::time::TZDB_VERSION.into(),
+            visibility: Visibility::Parties,
+            owner_office: Str::default(),
+            cancellation_reason: String::new(),
+            overrides: Vec::new(),
+            meta: Meta::new(0),
+        }
+    }
+
+    fn load(store: &Store) -> crate::error::Result<EventStore> {
+        EventStore::load(|f| store.visit(prefix::EVENT, f), decode)
+    }
+
+    fn store_of(events: impl Iterator<Item = Event>) -> Store {
+        let store = Store::new(Arc::new(SledBackend::temporary().expect("sled")));
+        let mut batch = Batch::default();
+        for e in events {
+            batch.put_bytes(crate::storage::key(prefix::EVENT, &e.id), encode(&e));
+        }
+        store.apply(batch).expect("apply");
+        store
+    }
+
+    #[test]
+    fn a_bulk_load_indexes_exactly_as_inserting_one_by_one() {
+        // More than two chunks of the reader, so the hand-over is exercised.
+        let n = 10_000;
+        let loaded = load(&store_of((0..n).map(event))).expect("load");
+        let mut inserted = EventStore::default();
+        (0..n).map(event).for_each(|e| inserted.insert(e));
+        assert_eq!(loaded.len(), n as usize);
+        let ids = |it: Box<dyn Iterator<Item = &Arc<Event>> + '_>| -> Vec<Str> {
+            it.map(|e| e.id.clone()).collect()
+        };
+        for (from, to) in [
+            (1_700_000_000, 1_700_090_000),
+            (1_703_000_000, 1_718_000_000),
+        ] {
+            for axis in [Axis::All, Axis::Participant("p3"), Axis::Venue("v5")] {
+                let a = ids(Box::new(loaded.window(axis, from, to, None)));
+                let b = ids(Box::new(inserted.window(axis, from, to, None)));
+                assert!(!a.is_empty());
+                assert_eq!(a, b, "{axis:?} {from}..{to}");
+            }
+        }
+        assert_eq!(loaded.children("e0"), inserted.children("e0"));
+        // The id table is built after the load: every id finds its own event, and the
+        // table still grows and replaces afterwards.
+        let mut loaded = loaded;
+        for i in 0..n {
+            let id = format!("e{i}");
+            assert_eq!(loaded.get(&id).map(|e| e.id.as_str()), Some(id.as_str()));
+        }
+        assert!(loaded.get("e10000").is_none());
+        let mut moved = event(4242);
+        moved.title = "Moved".into();
+        loaded.insert(moved);
+        (n..n + 5000).map(event).for_each(|e| loaded.insert(e));
+        assert_eq!(loaded.len(), n as usize + 5000);
+        assert_eq!(
+            loaded.get("e4242").map(|e| e.title.clone()),
+            Some("Moved".into())
+        );
+        assert_eq!(
+            loaded.get("e14999").map(|e| e.title.clone()),
+            Some("Bilateral 14999".into())
+        );
+    }
+
+    #[test]
+    fn a_corrupt_record_fails_the_load_and_names_its_key() {
+        let store = store_of((0..9000).map(event));
+        let mut batch = Batch::default();
+        batch.put(
+            crate::storage::key(prefix::EVENT, "e5000"),
+            &"not an event".to_string(),
+        );
+        store.apply(batch).expect("apply");
+        let err = load(&store).expect_err("corrupt");
+        assert!(err.to_string().contains("e5000"), "{err}");
+    }
+}
