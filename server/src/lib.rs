@@ -19,6 +19,7 @@
 //!   parsing and rendering. Every other module calls it; none does its own zone
 //!   arithmetic, and it uses nothing of ours.
 //! - [`error`]: the domain error enum. [`validate`]: shared field rules and pagination.
+//!   [`stop`]: cooperative cancellation of long computations.
 //! - [`record`]: what every stored record carries (revision, etag, timestamps).
 //! - [`directory`]: countries, participants, venues and forums.
 //! - [`events`]: the event record, its times, and its time and programme indexes.
@@ -50,14 +51,16 @@
 //! - [`policy`]: who may see and change what, decided inside the write it guards.
 //! - [`redact`]: the one redaction point for everything that mentions another record.
 //! - [`audit`]: the audit log and the names of the operations it records.
-//! - [`ics`]: iCalendar export, subscription feeds, event and holiday import.
-//! - [`feed`]: the change feed: durable commits, in order, to each office as it may see
-//!   them.
+//! - [`ics`]: iCalendar: reading a file, writing one, the VEVENT ⇄ event mapping, feeds'
+//!   rendering cache.
+//! - [`feed`]: the change feed's dispatch: durable commits, in order, to each office as
+//!   it may see them.
 //! - [`scheduler`]: the state behind its lock, the one atomic write path (with its
 //!   idempotency records and the event write every use case shares), start-up loading,
 //!   the clock.
 //! - [`service`]: the use cases (`Scheduler` methods) of the directory, events,
-//!   proposals, working calendars and the slot finder, each orchestrating one authorised
+//!   proposals, working calendars, the slot finder, the audit log, the change feed,
+//!   iCalendar export, feeds and import, each orchestrating one authorised
 //!   write or a redacted read; what an event write is checked against as its caller may
 //!   see it (`service::checks`); the record kinds' `Resource` and `Stored` glue.
 //!
@@ -90,6 +93,7 @@ pub mod service;
 pub mod slots;
 mod solo;
 pub mod state;
+pub mod stop;
 pub mod storage;
 pub mod subscription;
 pub use entente_time as time;

@@ -45,7 +45,7 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
         } else if p(prefix::WORK_CALENDAR) {
             record::<crate::calendar::WorkCalendar>(state, key, value)?;
         } else if p(prefix::CALENDAR_FEED) {
-            record::<crate::ics::feeds::CalendarFeed>(state, key, value)?;
+            record::<crate::subscription::CalendarFeed>(state, key, value)?;
         } else if p(prefix::EVENT) {
             // Events are never deleted (a cancelled one stays).
             if let Some(v) = value {

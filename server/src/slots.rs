@@ -54,8 +54,8 @@ use crate::events::{Event, EventStatus, Str, same_city};
 use crate::policy;
 use crate::redact::View;
 use crate::state::State;
+use crate::stop::Stop;
 use crate::time::Zoned;
-use crate::work::Stop;
 
 /// At most this many checks (candidates × (participants + 1)) in one search: about a
 /// quarter of a CPU-second on this project's reference machine (`bench/attack.sh`).

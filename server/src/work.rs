@@ -19,7 +19,6 @@
 //! against everyone else").
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -27,37 +26,7 @@ use tokio::sync::Semaphore;
 use crate::error::{Error, Result};
 use crate::lock;
 
-/// Tells heavy work to stop: set when its caller goes away.
-#[derive(Debug, Default, Clone)]
-pub struct Stop(Arc<AtomicBool>);
-
-impl Stop {
-    /// A stop nobody sets (an embedder's own call, a test).
-    pub fn never() -> Stop {
-        Stop::default()
-    }
-
-    /// Tells the work to stop.
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    /// Whether the work should stop.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// `Err` once the work should stop.
-    pub fn check(&self) -> Result<()> {
-        if self.is_set() {
-            Err(Error::DeadlineExceeded(
-                "the request was cancelled or ran out of time; its work stopped".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
+pub use crate::stop::Stop;
 
 /// Sets its stop when dropped: held by the future that awaits the work, so a caller who
 /// goes away (which drops that future) stops the work.

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["pages"],
     // Domain: the records and the rules over them.
     &["error"],
+    &["stop"],
     &["validate"],
     &["record"],
     &["directory"],

@@ -14,6 +14,7 @@
 //! (`service::events`, as `Scheduler` methods); how an event is encoded at rest is the
 //! store's (`storage::events`).
 
+pub mod conflict;
 pub mod index;
 
 use std::sync::Arc;
@@ -112,7 +113,7 @@ pub struct Override {
     /// Who.
     pub actor: String,
     /// What was overridden.
-    pub conflicts: Vec<crate::conflicts::Conflict>,
+    pub conflicts: Vec<conflict::Conflict>,
 }
 
 /// Short strings (ids, titles, codes) stored inline: up to 24 bytes need no allocation,

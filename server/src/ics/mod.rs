@@ -1,5 +1,8 @@
 //! iCalendar interop: export ([`export`]), subscription feeds ([`feeds`], served over
-//! HTTP by `grpc::ics`), and import ([`import`]).
+//! HTTP by `grpc::ics`), and import ([`import`]): how events become VEVENTs and back.
+//! The use cases that run them for a principal (`Scheduler::export_calendar`, the feeds'
+//! create/list/delete/serve, `Scheduler::import_calendar`) are the service's
+//! (`service::{export, feeds, import}`).
 //!
 //! What an export holds is decided here, once, for the RPC and the feeds alike: the
 //! events of a scope that the principal may see, as `ListEvents` would show them. So is
@@ -19,12 +22,10 @@ use calcard::icalendar::{
 };
 use chrono::NaiveDate;
 
-use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::events::index::Axis;
 use crate::redact::View;
-use crate::scheduler::Scheduler;
 pub use crate::subscription::Scope;
 
 /// The largest iCalendar file read at once.
@@ -107,49 +108,6 @@ pub struct Exported {
     pub revision: u64,
 }
 
-impl Scheduler {
-    /// The calendar of `scope` over `window` (required unless the scope is a programme)
-    /// through `who`'s eyes.
-    pub fn export_calendar(
-        &self,
-        who: &Principal,
-        scope: &Scope,
-        window: Option<(i64, i64)>,
-        how: &ExportOptions,
-    ) -> Result<Exported> {
-        let opts = export::Options {
-            uid_domain: self.settings().ics_uid_domain.clone(),
-            utc_times: how.utc_times,
-            name: how.name.clone(),
-        };
-        // Under the read lock only the choice of events and a copy of the names they
-        // mention (their venues and participants); the rendering, which for thousands of
-        // events takes far longer, runs on the copy, without holding up writers.
-        let (events, names) = self.read(who, |view| {
-            let events = select(view, scope, window, how)?;
-            let st = view.state();
-            let mut names = crate::state::State::default();
-            names.revision = st.revision;
-            for e in &events {
-                if let Some(v) = st.venues.get(&e.venue_id) {
-                    names.venues.insert(v.id.as_str().into(), v.clone());
-                }
-                for p in &e.participants {
-                    if let Some(p) = st.participants.get(p) {
-                        names.participants.insert(p.id.as_str().into(), p.clone());
-                    }
-                }
-            }
-            Ok::<_, crate::error::Error>((events, names))
-        })?;
-        Ok(Exported {
-            ics: export::calendar(&names, &events, &opts),
-            events: events.len(),
-            revision: names.revision,
-        })
-    }
-}
-
 /// NOT_FOUND unless the scope names a record `view` can read.
 pub(crate) fn check_scope(view: View<'_>, scope: &Scope) -> Result<()> {
     let st = view.state();
@@ -172,7 +130,7 @@ pub(crate) fn check_scope(view: View<'_>, scope: &Scope) -> Result<()> {
 }
 
 /// The events of `scope` overlapping `window` that the view shows, by start then id.
-fn select(
+pub(crate) fn select(
     view: View<'_>,
     scope: &Scope,
     window: Option<(i64, i64)>,
@@ -241,6 +199,7 @@ pub const MAX_EVENTS: usize = 5_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Principal;
     use crate::events::{Attendance, EventKind, EventStatus, Timing, Visibility};
     use crate::record::Meta;
     use crate::state::State;

@@ -9,9 +9,13 @@
 
 mod audit;
 mod calendar;
+mod changes;
 pub(crate) mod checks;
 pub mod directory;
 pub mod events;
+mod export;
+mod feeds;
+mod import;
 mod proposals;
 mod resources;
 mod slots;

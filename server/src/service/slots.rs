@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::redact::View;
 use crate::scheduler::Scheduler;
 use crate::slots::{Found, Query, check_query, find, reads};
-use crate::work::Stop;
+use crate::stop::Stop;
 
 impl Scheduler {
     /// The slots for `q`, through `who`'s eyes: every event blocks, but only those `who`
