@@ -507,16 +507,22 @@ impl Tx {
     }
 }
 
-/// Changes to the state go through the write that records them.
-impl State {
+/// Changes to the state go through the write that records them: the only way to store or
+/// remove a directory-like record (the state itself is the domain's, and knows no write).
+pub trait Put {
     /// Stores a resource, in memory and in the write.
-    pub fn put<R: Stored>(&mut self, tx: &mut Tx, record: R) {
+    fn put<R: Stored>(&mut self, tx: &mut Tx, record: R);
+    /// Removes a resource, in memory and in the write.
+    fn remove<R: Stored>(&mut self, tx: &mut Tx, id: &str);
+}
+
+impl Put for State {
+    fn put<R: Stored>(&mut self, tx: &mut Tx, record: R) {
         tx.put_record(R::map(self).get(record.id()), &record);
         R::map_mut(self).insert(record.id().into(), record);
     }
 
-    /// Removes a resource, in memory and in the write.
-    pub fn remove<R: Stored>(&mut self, tx: &mut Tx, id: &str) {
+    fn remove<R: Stored>(&mut self, tx: &mut Tx, id: &str) {
         if let Some(before) = R::map(self).get(id) {
             tx.delete_record(before);
         }

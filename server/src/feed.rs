@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 
 use crate::commit::{Change, Commit, Kind, Op, Record};
 use crate::error::{Error, Result};
+use crate::ics::feeds::FeedAccess;
 use crate::lock;
 use crate::policy;
 use crate::proposals::Party;

@@ -1001,7 +1001,7 @@ fn check_constraints(prefix: &str, c: &Constraints) -> Result<()> {
 }
 
 /// The slots for `q` in `st`, through `who`'s eyes: the pure search behind
-/// [`Scheduler::find_slots`] (benchmarks call it on a state they build).
+/// [`Scheduler::find_slots`](crate::Scheduler::find_slots) (benchmarks call it on a state they build).
 pub fn search(st: &State, who: &Principal, q: &Query, travel: &TravelSettings) -> Result<Found> {
     check_query(q)?;
     find(View::new(st, who), q, *travel, &Stop::never())

@@ -1,8 +1,10 @@
-//! Issue 33: one direction of dependency inside `entente_server`.
+//! Issue 33: one direction of dependency through the server's crates.
 //!
-//! Between crates the compiler holds the layers apart (`entente-time` cannot name the
-//! server). Inside this crate, each top-level module has a rank in [`LAYERS`], bottom
-//! first; a `crate::m` path in a file of a lower-ranked module is an upward import. The
+//! Between crates the compiler holds the layers apart: `entente-time` and the domain,
+//! `entente-domain` (`server/domain`), cannot name the server. Inside each crate, each
+//! top-level module has a rank in [`LAYERS`], bottom first (the domain crate's modules
+//! are the lowest ones, which the test below checks); a `crate::m` path in a file of a
+//! lower-ranked module is an upward import. The
 //! ones still in the tree are listed in `server/layers-debt.txt`, one `file -> module` a
 //! line: this test fails on any upward import not listed there (a new one), and on any
 //! line there that no longer holds (paid off: delete it), so the list only shrinks.
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Process set-up that knows nothing of entente.
     &["pages"],
-    // Domain: the records and the rules over them.
+    // Domain: the records and the rules over them; the crate entente-domain up to
+    // `history`, then the slot finder and the principal, still in the server.
     &["error"],
     &["stop"],
     &["validate"],
@@ -29,6 +32,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["conflicts"],
     &["history"],
+    // The server crate from here on (the domain crate is everything above).
     &["slots"],
     &["auth"],
     // Store: records to bytes, the commit point, sled and PostgreSQL.
@@ -146,7 +150,8 @@ fn upward_imports(src: &Path) -> BTreeSet<String> {
 #[test]
 fn no_module_imports_upward_beyond_the_recorded_debt() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = upward_imports(&root.join("src"));
+    let mut found = upward_imports(&root.join("src"));
+    found.extend(upward_imports(&root.join("domain/src")));
     let debt_file = root.join("layers-debt.txt");
     let debt: BTreeSet<String> = std::fs::read_to_string(&debt_file)
         .unwrap_or_default()
@@ -184,4 +189,64 @@ fn the_reader_sees_grouped_and_nested_paths() {
                 use crate::{\n    events::{Event, index::Axis},\n    redact::View,\n};\n";
     let names: Vec<String> = named_modules(text).into_iter().collect();
     assert_eq!(names, ["error", "events", "redact", "scheduler", "time"]);
+}
+
+/// The top-level modules of the crate at `src` (its `lib.rs` and `main.rs` aside).
+fn modules(src: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(src)
+        .expect("read src")
+        .map(|e| e.expect("entry").path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let name = name.trim_end_matches(".rs").to_string();
+            (p.is_dir() || p.extension().is_some_and(|e| e == "rs")).then_some(name)
+        })
+        .filter(|m| !matches!(m.as_str(), "lib" | "main"))
+        .collect()
+}
+
+#[test]
+fn the_domain_crate_is_the_bottom_of_the_server_and_knows_no_runtime() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let domain = modules(&root.join("domain/src"));
+    let server = modules(&root.join("src"));
+    assert!(
+        domain.contains("events") && domain.contains("state"),
+        "{domain:?}"
+    );
+    // No module in both crates, and every domain module ranks below every server module:
+    // the crate boundary is a cut through LAYERS, so no domain module could want one of
+    // the server's.
+    assert!(
+        domain.is_disjoint(&server),
+        "{:?}",
+        domain.intersection(&server)
+    );
+    let top_of_domain = domain.iter().filter_map(|m| rank(m)).max().expect("ranked");
+    // `pages` (process set-up) names nothing of entente's, so it may sit anywhere.
+    for m in server.iter().filter(|m| *m != "pages") {
+        let r = rank(m).unwrap_or_else(|| panic!("{m} has no place in LAYERS"));
+        assert!(
+            r > top_of_domain,
+            "server module {m} ranks among the domain's"
+        );
+    }
+    // Its dependencies: plain-value crates only. A runtime, a transport or a storage
+    // engine here would let the domain grow a lock, a socket or a key.
+    let manifest = std::fs::read_to_string(root.join("domain/Cargo.toml")).expect("manifest");
+    for banned in [
+        "tokio",
+        "tonic",
+        "prost",
+        "sled",
+        "postgres",
+        "entente-server",
+        "entente-proto",
+        "tracing",
+    ] {
+        assert!(
+            !manifest.lines().any(|l| l.trim_start().starts_with(banned)),
+            "server/domain/Cargo.toml depends on {banned}"
+        );
+    }
 }

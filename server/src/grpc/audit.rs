@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use super::{access, convert};
+use crate::grpc::status::OrStatus;
 use crate::scheduler::Scheduler;
 
 /// The audit service over a scheduler.
@@ -30,10 +31,11 @@ impl AuditService for Audit {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
+        let page = convert::page(&r).or_status()?;
         let s = self.scheduler.clone();
-        let (records, next_page_token) =
-            super::off_worker(move || s.audit_records(&who, &page)).await?;
+        let (records, next_page_token) = super::off_worker(move || s.audit_records(&who, &page))
+            .await
+            .or_status()?;
         Ok(Response::new(pb::ListAuditRecordsResponse {
             records: records
                 .into_iter()

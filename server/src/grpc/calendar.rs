@@ -11,6 +11,7 @@ use super::access;
 use super::convert::{self, required};
 use crate::calendar::{self as cal, HolidayStatus, WorkCalendar, WorkCalendarInput};
 use crate::error::{Error, Result};
+use crate::grpc::status::OrStatus;
 use crate::scheduler::Scheduler;
 use crate::slots::{self, Strength};
 use crate::time::Zoned;
@@ -314,7 +315,8 @@ impl CalendarService for Calendars {
         let who = access::principal(&req)?;
         let c = self
             .scheduler
-            .work_calendar(&who, &req.into_inner().country_code)?;
+            .work_calendar(&who, &req.into_inner().country_code)
+            .or_status()?;
         Ok(Response::new(pb::GetWorkCalendarResponse {
             work_calendar: Some(work_calendar(&c)),
         }))
@@ -326,7 +328,7 @@ impl CalendarService for Calendars {
         req: Request<pb::ListWorkCalendarsRequest>,
     ) -> Reply<pb::ListWorkCalendarsResponse> {
         let who = access::principal(&req)?;
-        let page = convert::page(req.get_ref())?;
+        let page = convert::page(req.get_ref()).or_status()?;
         let page = self.scheduler.list::<WorkCalendar>(&who, &page, |_| true);
         Ok(Response::new(pb::ListWorkCalendarsResponse {
             work_calendars: page.items.iter().map(work_calendar).collect(),
@@ -342,13 +344,15 @@ impl CalendarService for Calendars {
     ) -> Reply<pb::UpdateWorkCalendarResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let mask = convert::mask(r.update_mask, cal::FIELDS)?;
-        let mut input = calendar_input(required("work_calendar", r.work_calendar)?)?;
+        let mask = convert::mask(r.update_mask, cal::FIELDS).or_status()?;
+        let mut input =
+            calendar_input(required("work_calendar", r.work_calendar).or_status()?).or_status()?;
         input.request_id = r.request_id;
         let c = self
             .scheduler
             .update_work_calendar(&who, input, mask)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::UpdateWorkCalendarResponse {
             work_calendar: Some(work_calendar(&c)),
         }))
@@ -361,10 +365,11 @@ impl CalendarService for Calendars {
     ) -> Reply<pb::DeleteWorkCalendarResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let code = validate::country_code("country_code", &r.country_code)?;
+        let code = validate::country_code("country_code", &r.country_code).or_status()?;
         self.scheduler
             .delete::<WorkCalendar>(&who, &code, &r.etag, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::DeleteWorkCalendarResponse {}))
     }
 
@@ -375,7 +380,7 @@ impl CalendarService for Calendars {
     ) -> Reply<pb::ImportHolidaysResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let default = status_in("default_status", r.default_status)?;
+        let default = status_in("default_status", r.default_status).or_status()?;
         let (c, imported, skipped) = self
             .scheduler
             .import_holidays(
@@ -386,7 +391,8 @@ impl CalendarService for Calendars {
                 r.replace,
                 r.etag,
             )
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::ImportHolidaysResponse {
             work_calendar: Some(work_calendar(&c)),
             imported: imported as i32,
@@ -397,14 +403,15 @@ impl CalendarService for Calendars {
     #[instrument(skip_all)]
     async fn find_slots(&self, req: Request<pb::FindSlotsRequest>) -> Reply<pb::FindSlotsResponse> {
         let who = access::principal(&req)?;
-        let (q, zone) = query_in(req.into_inner())?;
+        let (q, zone) = query_in(req.into_inner()).or_status()?;
         let s = self.scheduler.clone();
         let office = who.office.to_string();
         let found = self
             .scheduler
             .pool()
             .run(&office, move |stop| s.find_slots_until(&who, &q, stop))
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(found_out(&self.scheduler, &found, zone)))
     }
 }

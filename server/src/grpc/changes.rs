@@ -21,6 +21,7 @@ use super::convert;
 use crate::commit::{Kind, Record};
 use crate::error::{Error, Result};
 use crate::feed::{ChangeBatch, Delivered, Filter, Message, Seen, Start, WatchOptions};
+use crate::grpc::status::OrStatus;
 use crate::scheduler::Scheduler;
 
 /// The change service over a scheduler.
@@ -262,13 +263,13 @@ impl Changes {
         // The token is checked again as the stream runs: a revoked one ends it.
         let token = access::bearer(req.metadata().as_ref()).map(str::to_string);
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
         let start = if r.from_now {
             Start::Now
         } else {
-            Start::After(after(r.after_revision)?)
+            Start::After(after(r.after_revision).or_status()?)
         };
-        let filter = filter_in(r.filter)?;
+        let filter = filter_in(r.filter).or_status()?;
         let tokens = self.tokens.clone();
         let holder = who.clone();
         let still_valid = token.map(|t| {
@@ -282,15 +283,18 @@ impl Changes {
             who.office.clone()
         };
         let include_before = r.include_before;
-        let watch = self.scheduler.watch(
-            who,
-            start,
-            filter,
-            WatchOptions {
-                include_before,
-                still_valid,
-            },
-        )?;
+        let watch = self
+            .scheduler
+            .watch(
+                who,
+                start,
+                filter,
+                WatchOptions {
+                    include_before,
+                    still_valid,
+                },
+            )
+            .or_status()?;
         let (s, encoded) = (self.scheduler.clone(), self.encoded.clone());
         let out = watch.map(move |m| match m {
             Ok(Message::Batch(b)) => Ok(batch_encoded(
@@ -308,7 +312,7 @@ impl Changes {
                     )),
                 },
             ))),
-            Err(e) => Err(Status::from(e)),
+            Err(e) => Err(super::status::to_status(e)),
         });
         Ok(Response::new(Box::pin(out)))
     }
@@ -423,15 +427,16 @@ impl ChangeService for Changes {
     ) -> Reply<pb::ListChangesResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let from = after(r.after_revision)?;
-        let filter = filter_in(r.filter)?;
+        let page = convert::page(&r).or_status()?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let from = after(r.after_revision).or_status()?;
+        let filter = filter_in(r.filter).or_status()?;
         let s = self.scheduler.clone();
         let include_before = r.include_before;
         let (batches, next_page_token, revision) =
             super::off_worker(move || s.list_changes(&who, from, &filter, include_before, &page))
-                .await?;
+                .await
+                .or_status()?;
         Ok(Response::new(pb::ListChangesResponse {
             batches: batches
                 .into_iter()

@@ -9,6 +9,7 @@ use super::access;
 use super::convert::{self, required};
 use super::events::{check_mask, render, write_options};
 use crate::error::Error;
+use crate::grpc::status::{IntoStatus, OrStatus};
 use crate::scheduler::Scheduler;
 use crate::time::Zoned;
 
@@ -36,16 +37,20 @@ impl ConflictService for Conflicts {
     ) -> Reply<pb::CheckConflictsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let input = convert::event_input(required("event", r.event)?)?;
-        let mask = check_mask(r.update_mask)?;
-        let opts = write_options(r.disambiguation, r.offset_policy, false, "", "", view)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let input = convert::event_input(required("event", r.event).or_status()?).or_status()?;
+        let mask = check_mask(r.update_mask).or_status()?;
+        let opts =
+            write_options(r.disambiguation, r.offset_policy, false, "", "", view).or_status()?;
         let full = match pb::CheckView::try_from(r.view) {
             Ok(pb::CheckView::Unspecified | pb::CheckView::Full) => true,
             Ok(pb::CheckView::Basic) => false,
-            Err(_) => return Err(Error::invalid("view", "is not a known CheckView").into()),
+            Err(_) => return Err(Error::invalid("view", "is not a known CheckView").into_status()),
         };
-        let (event, report) = self.scheduler.check_conflicts(&who, &input, &mask, &opts)?;
+        let (event, report) = self
+            .scheduler
+            .check_conflicts(&who, &input, &mask, &opts)
+            .or_status()?;
         let zone = view.unwrap_or(event.zone());
         let (conflicts, travel_checks_skipped) =
             super::events::report_out(&self.scheduler, &report, zone, full);
@@ -63,23 +68,30 @@ impl ConflictService for Conflicts {
     ) -> Reply<pb::QueryFreeBusyResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?.unwrap_or(chrono_tz::UTC);
-        let window = convert::window(r.window, "window")?
-            .ok_or_else(|| Error::invalid("window", "is required"))?;
+        let view = convert::view_zone("view_zone", &r.view_zone)
+            .or_status()?
+            .unwrap_or(chrono_tz::UTC);
+        let window = convert::window(r.window, "window")
+            .or_status()?
+            .ok_or_else(|| Error::invalid("window", "is required"))
+            .or_status()?;
         if r.participant_ids.is_empty() && r.venue_ids.is_empty() {
             return Err(Error::invalid(
                 "participant_ids",
                 "name at least one participant or venue",
             )
-            .into());
+            .into_status());
         }
-        let calendars = self.scheduler.free_busy(
-            &who,
-            &r.participant_ids,
-            &r.venue_ids,
-            window,
-            !r.exclude_tentative,
-        )?;
+        let calendars = self
+            .scheduler
+            .free_busy(
+                &who,
+                &r.participant_ids,
+                &r.venue_ids,
+                window,
+                !r.exclude_tentative,
+            )
+            .or_status()?;
         let at = |t: i64| {
             Zoned::from_instant(t, view)
                 .ok()

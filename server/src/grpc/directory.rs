@@ -11,6 +11,7 @@ use crate::directory::{
     self as dir, COUNTRY_FIELDS, FORUM_FIELDS, PARTICIPANT_FIELDS, VENUE_FIELDS, requested_id,
 };
 use crate::error::Result;
+use crate::grpc::status::OrStatus;
 use crate::scheduler::Scheduler;
 use crate::validate;
 
@@ -30,7 +31,7 @@ impl Directory {
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
 fn ok<T>(r: Result<T>) -> Reply<T> {
-    r.map(Response::new).map_err(Status::from)
+    r.map(Response::new).map_err(super::status::to_status)
 }
 
 fn filter_code(field: &str, code: &str) -> Result<Option<String>> {
@@ -50,9 +51,13 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::CreateCountryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let mut input = convert::country_input(required("country", r.country)?);
+        let mut input = convert::country_input(required("country", r.country).or_status()?);
         input.request_id = r.request_id;
-        let c = self.scheduler.create_country(&who, input).await?;
+        let c = self
+            .scheduler
+            .create_country(&who, input)
+            .await
+            .or_status()?;
         ok(Ok(pb::CreateCountryResponse {
             country: Some(convert::country(&c)),
         }))
@@ -64,8 +69,11 @@ impl DirectoryService for Directory {
         req: Request<pb::GetCountryRequest>,
     ) -> Reply<pb::GetCountryResponse> {
         let who = access::principal(&req)?;
-        let code = validate::country_code("code", &req.into_inner().code)?;
-        let c = self.scheduler.get::<dir::Country>(&who, &code)?;
+        let code = validate::country_code("code", &req.into_inner().code).or_status()?;
+        let c = self
+            .scheduler
+            .get::<dir::Country>(&who, &code)
+            .or_status()?;
         ok(Ok(pb::GetCountryResponse {
             country: Some(convert::country(&c)),
         }))
@@ -78,7 +86,7 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListCountriesResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
+        let page = convert::page(&r).or_status()?;
         let page = self.scheduler.list::<dir::Country>(&who, &page, |_| true);
         ok(Ok(pb::ListCountriesResponse {
             countries: page.items.iter().map(convert::country).collect(),
@@ -94,9 +102,9 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::UpdateCountryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let c = required("country", r.country)?;
+        let c = required("country", r.country).or_status()?;
         let etag = c.etag.clone();
-        let m = mask(r.update_mask, COUNTRY_FIELDS)?;
+        let m = mask(r.update_mask, COUNTRY_FIELDS).or_status()?;
         let c = self
             .scheduler
             .update_country(
@@ -108,7 +116,8 @@ impl DirectoryService for Directory {
                 m,
                 etag,
             )
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::UpdateCountryResponse {
             country: Some(convert::country(&c)),
         }))
@@ -121,10 +130,11 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::DeleteCountryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let code = validate::country_code("code", &r.code)?;
+        let code = validate::country_code("code", &r.code).or_status()?;
         self.scheduler
             .delete::<dir::Country>(&who, &code, &r.etag, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::DeleteCountryResponse {}))
     }
 
@@ -135,10 +145,16 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::CreateParticipantResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let mut input = convert::participant_input(required("participant", r.participant)?)?;
-        input.id = requested_id("participant_id", &r.participant_id, &input.id)?;
+        let mut input =
+            convert::participant_input(required("participant", r.participant).or_status()?)
+                .or_status()?;
+        input.id = requested_id("participant_id", &r.participant_id, &input.id).or_status()?;
         input.request_id = r.request_id;
-        let p = self.scheduler.create_participant(&who, input).await?;
+        let p = self
+            .scheduler
+            .create_participant(&who, input)
+            .await
+            .or_status()?;
         ok(Ok(pb::CreateParticipantResponse {
             participant: Some(convert::participant(&p)),
         }))
@@ -152,7 +168,8 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let p = self
             .scheduler
-            .get::<dir::Participant>(&who, &req.into_inner().id)?;
+            .get::<dir::Participant>(&who, &req.into_inner().id)
+            .or_status()?;
         ok(Ok(pb::GetParticipantResponse {
             participant: Some(convert::participant(&p)),
         }))
@@ -165,8 +182,8 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListParticipantsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let country = filter_code("country_code", &r.country_code)?;
+        let page = convert::page(&r).or_status()?;
+        let country = filter_code("country_code", &r.country_code).or_status()?;
         let page = self.scheduler.list::<dir::Participant>(&who, &page, |p| {
             country.as_ref().is_none_or(|c| *c == p.country_code)
         });
@@ -184,21 +201,22 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::UpdateParticipantResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let p = required("participant", r.participant)?;
+        let p = required("participant", r.participant).or_status()?;
         let etag = p.etag.clone();
-        let m = mask(r.update_mask, PARTICIPANT_FIELDS)?;
+        let m = mask(r.update_mask, PARTICIPANT_FIELDS).or_status()?;
         let p = self
             .scheduler
             .update_participant(
                 &who,
                 dir::ParticipantInput {
                     request_id: r.request_id,
-                    ..convert::participant_input(p)?
+                    ..convert::participant_input(p).or_status()?
                 },
                 m,
                 etag,
             )
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::UpdateParticipantResponse {
             participant: Some(convert::participant(&p)),
         }))
@@ -213,7 +231,8 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         self.scheduler
             .delete::<dir::Participant>(&who, &r.id, &r.etag, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::DeleteParticipantResponse {}))
     }
 
@@ -224,10 +243,10 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::CreateVenueResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let mut input = convert::venue_input(required("venue", r.venue)?);
-        input.id = requested_id("venue_id", &r.venue_id, &input.id)?;
+        let mut input = convert::venue_input(required("venue", r.venue).or_status()?);
+        input.id = requested_id("venue_id", &r.venue_id, &input.id).or_status()?;
         input.request_id = r.request_id;
-        let v = self.scheduler.create_venue(&who, input).await?;
+        let v = self.scheduler.create_venue(&who, input).await.or_status()?;
         ok(Ok(pb::CreateVenueResponse {
             venue: Some(convert::venue(&v)),
         }))
@@ -238,7 +257,8 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let v = self
             .scheduler
-            .get::<dir::Venue>(&who, &req.into_inner().id)?;
+            .get::<dir::Venue>(&who, &req.into_inner().id)
+            .or_status()?;
         ok(Ok(pb::GetVenueResponse {
             venue: Some(convert::venue(&v)),
         }))
@@ -251,8 +271,8 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListVenuesResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let country = filter_code("country_code", &r.country_code)?;
+        let page = convert::page(&r).or_status()?;
+        let country = filter_code("country_code", &r.country_code).or_status()?;
         let city = r.city.trim().to_lowercase();
         let page = self.scheduler.list::<dir::Venue>(&who, &page, |v| {
             country.as_ref().is_none_or(|c| *c == v.country_code)
@@ -272,9 +292,9 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::UpdateVenueResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let v = required("venue", r.venue)?;
+        let v = required("venue", r.venue).or_status()?;
         let etag = v.etag.clone();
-        let m = mask(r.update_mask, VENUE_FIELDS)?;
+        let m = mask(r.update_mask, VENUE_FIELDS).or_status()?;
         let v = self
             .scheduler
             .update_venue(
@@ -286,7 +306,8 @@ impl DirectoryService for Directory {
                 m,
                 etag,
             )
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::UpdateVenueResponse {
             venue: Some(convert::venue(&v)),
         }))
@@ -301,7 +322,8 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         self.scheduler
             .delete::<dir::Venue>(&who, &r.id, &r.etag, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::DeleteVenueResponse {}))
     }
 
@@ -312,10 +334,10 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::CreateForumResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let mut input = convert::forum_input(required("forum", r.forum)?);
-        input.id = requested_id("forum_id", &r.forum_id, &input.id)?;
+        let mut input = convert::forum_input(required("forum", r.forum).or_status()?);
+        input.id = requested_id("forum_id", &r.forum_id, &input.id).or_status()?;
         input.request_id = r.request_id;
-        let f = self.scheduler.create_forum(&who, input).await?;
+        let f = self.scheduler.create_forum(&who, input).await.or_status()?;
         ok(Ok(pb::CreateForumResponse {
             forum: Some(convert::forum(&f)),
         }))
@@ -326,7 +348,8 @@ impl DirectoryService for Directory {
         let who = access::principal(&req)?;
         let f = self
             .scheduler
-            .get::<dir::Forum>(&who, &req.into_inner().id)?;
+            .get::<dir::Forum>(&who, &req.into_inner().id)
+            .or_status()?;
         ok(Ok(pb::GetForumResponse {
             forum: Some(convert::forum(&f)),
         }))
@@ -339,8 +362,8 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::ListForumsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let member = filter_code("member_country_code", &r.member_country_code)?;
+        let page = convert::page(&r).or_status()?;
+        let member = filter_code("member_country_code", &r.member_country_code).or_status()?;
         let page = self.scheduler.list::<dir::Forum>(&who, &page, |f| {
             member.as_ref().is_none_or(|c| f.members.contains(c))
         });
@@ -358,9 +381,9 @@ impl DirectoryService for Directory {
     ) -> Reply<pb::UpdateForumResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let f = required("forum", r.forum)?;
+        let f = required("forum", r.forum).or_status()?;
         let etag = f.etag.clone();
-        let m = mask(r.update_mask, FORUM_FIELDS)?;
+        let m = mask(r.update_mask, FORUM_FIELDS).or_status()?;
         let f = self
             .scheduler
             .update_forum(
@@ -372,7 +395,8 @@ impl DirectoryService for Directory {
                 m,
                 etag,
             )
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::UpdateForumResponse {
             forum: Some(convert::forum(&f)),
         }))
@@ -387,7 +411,8 @@ impl DirectoryService for Directory {
         let r = req.into_inner();
         self.scheduler
             .delete::<dir::Forum>(&who, &r.id, &r.etag, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         ok(Ok(pb::DeleteForumResponse {}))
     }
 }

@@ -12,6 +12,7 @@ use crate::directory::{FieldMask, requested_id};
 use crate::error::{Error, Result};
 use crate::events::WriteOptions;
 use crate::events::{Event, TimeOptions};
+use crate::grpc::status::OrStatus;
 use crate::history::{Action, Revision};
 use crate::scheduler::Scheduler;
 use crate::service::events::{EVENT_FIELDS, EventQuery, Reply as Answer};
@@ -114,9 +115,10 @@ impl EventService for Events {
     ) -> Reply<pb::CreateEventResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let mut input = convert::event_input(required("event", r.event)?)?;
-        input.id = requested_id("event_id", &r.event_id, &input.id)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let mut input =
+            convert::event_input(required("event", r.event).or_status()?).or_status()?;
+        input.id = requested_id("event_id", &r.event_id, &input.id).or_status()?;
         let mut opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -124,15 +126,21 @@ impl EventService for Events {
             &r.actor,
             &r.request_id,
             view,
-        )?;
+        )
+        .or_status()?;
         opts.expected_revision = r
             .expected_revision
             .map(|v| {
                 u64::try_from(v)
                     .map_err(|_| Error::invalid("expected_revision", "must not be negative"))
             })
-            .transpose()?;
-        let w = self.scheduler.create_event(&who, input, opts).await?;
+            .transpose()
+            .or_status()?;
+        let w = self
+            .scheduler
+            .create_event(&who, input, opts)
+            .await
+            .or_status()?;
         tracing::Span::current().record("event_id", w.event.id.as_str());
         let (conflicts, travel_checks_skipped) = report_out(
             &self.scheduler,
@@ -151,8 +159,8 @@ impl EventService for Events {
     async fn get_event(&self, req: Request<pb::GetEventRequest>) -> Reply<pb::GetEventResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let e = self.scheduler.get_event(&who, &r.id)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let e = self.scheduler.get_event(&who, &r.id).or_status()?;
         Ok(Response::new(pb::GetEventResponse {
             event: Some(Box::new(self.render(&e, view))),
         }))
@@ -165,21 +173,22 @@ impl EventService for Events {
     ) -> Reply<pb::ListEventsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
+        let page = convert::page(&r).or_status()?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
         let country = non_empty(r.country_code)
             .map(|c| validate::country_code("country_code", &c))
-            .transpose()?;
+            .transpose()
+            .or_status()?;
         let q = EventQuery {
-            window: convert::window(r.window, "window")?,
+            window: convert::window(r.window, "window").or_status()?,
             participant: non_empty(r.participant_id),
             venue: non_empty(r.venue_id),
             country,
             forum: non_empty(r.forum_id),
-            kind: convert::event_kind(r.kind, "kind")?,
-            status: convert::event_status(r.status, "status")?,
+            kind: convert::event_kind(r.kind, "kind").or_status()?,
+            status: convert::event_status(r.status, "status").or_status()?,
         };
-        let page = self.scheduler.list_events(&who, &q, &page)?;
+        let page = self.scheduler.list_events(&who, &q, &page).or_status()?;
         Ok(Response::new(pb::ListEventsResponse {
             events: page.items.iter().map(|e| self.render(e, view)).collect(),
             next_page_token: page.next_page_token,
@@ -194,11 +203,11 @@ impl EventService for Events {
     ) -> Reply<pb::UpdateEventResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let event = required("event", r.event)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let event = required("event", r.event).or_status()?;
         let etag = event.etag.clone();
-        let mask = convert::mask(r.update_mask, EVENT_FIELDS)?;
-        let input = convert::event_input(event)?;
+        let mask = convert::mask(r.update_mask, EVENT_FIELDS).or_status()?;
+        let input = convert::event_input(event).or_status()?;
         let opts = write_options(
             r.disambiguation,
             r.offset_policy,
@@ -206,11 +215,13 @@ impl EventService for Events {
             &r.actor,
             &r.request_id,
             view,
-        )?;
+        )
+        .or_status()?;
         let w = self
             .scheduler
             .update_event(&who, input, mask, etag, opts)
-            .await?;
+            .await
+            .or_status()?;
         let (conflicts, travel_checks_skipped) = report_out(
             &self.scheduler,
             &w.report,
@@ -244,7 +255,8 @@ impl EventService for Events {
                     request_id: r.request_id,
                 },
             )
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::CancelEventResponse {
             event: Some(Box::new(self.render(&event, None))),
             cancelled_event_ids,
@@ -258,10 +270,11 @@ impl EventService for Events {
     ) -> Reply<pb::GetProgrammeResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let (event, sidelines, revision) =
-            self.scheduler
-                .programme(&who, &r.event_id, r.include_cancelled)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let (event, sidelines, revision) = self
+            .scheduler
+            .programme(&who, &r.event_id, r.include_cancelled)
+            .or_status()?;
         Ok(Response::new(pb::GetProgrammeResponse {
             event: Some(Box::new(self.render(&event, view))),
             sidelines: sidelines.iter().map(|e| self.render(e, view)).collect(),
@@ -273,19 +286,25 @@ impl EventService for Events {
     async fn get_agenda(&self, req: Request<pb::GetAgendaRequest>) -> Reply<pb::GetAgendaResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let window = convert::window(r.window, "window")?.ok_or_else(|| {
-            Error::invalid("window", "is required: the agenda covers a window of time")
-        })?;
-        let (participant, page) = self.scheduler.agenda(
-            &who,
-            &r.participant_id,
-            window,
-            r.include_cancelled,
-            r.include_declined,
-            &page,
-        )?;
+        let page = convert::page(&r).or_status()?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let window = convert::window(r.window, "window")
+            .or_status()?
+            .ok_or_else(|| {
+                Error::invalid("window", "is required: the agenda covers a window of time")
+            })
+            .or_status()?;
+        let (participant, page) = self
+            .scheduler
+            .agenda(
+                &who,
+                &r.participant_id,
+                window,
+                r.include_cancelled,
+                r.include_declined,
+                &page,
+            )
+            .or_status()?;
         let zone = view.unwrap_or(participant.home_zone);
         Ok(Response::new(pb::GetAgendaResponse {
             events: page
@@ -306,17 +325,20 @@ impl EventService for Events {
     ) -> Reply<pb::ListEventHistoryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
+        let page = convert::page(&r).or_status()?;
         let event = self
             .scheduler
             .get_event(&who, &r.event_id)
             .map_err(|e| match e {
                 Error::NotFound { kind, id, .. } => Error::not_found(kind, id, "event_id"),
                 other => other,
-            })?;
+            })
+            .or_status()?;
         let (s, id) = (self.scheduler.clone(), r.event_id.clone());
         let (revisions, next_page_token) =
-            super::off_worker(move || s.event_history(&who, &id, &page)).await?;
+            super::off_worker(move || s.event_history(&who, &id, &page))
+                .await
+                .or_status()?;
         Ok(Response::new(pb::ListEventHistoryResponse {
             revisions: revisions
                 .iter()
@@ -336,10 +358,13 @@ impl EventService for Events {
         let span = tracing::Span::current();
         span.record("event_id", r.event_id.as_str());
         span.record("participant_id", r.participant_id.as_str());
-        let view = convert::view_zone("view_zone", &r.view_zone)?;
-        let answer = convert::attendance_in(r.attendance, "attendance")?
-            .ok_or_else(|| Error::invalid("attendance", "is required: CONFIRMED or DECLINED"))?;
-        let opts = write_options(0, 0, r.allow_conflicts, &r.actor, &r.request_id, view)?;
+        let view = convert::view_zone("view_zone", &r.view_zone).or_status()?;
+        let answer = convert::attendance_in(r.attendance, "attendance")
+            .or_status()?
+            .ok_or_else(|| Error::invalid("attendance", "is required: CONFIRMED or DECLINED"))
+            .or_status()?;
+        let opts =
+            write_options(0, 0, r.allow_conflicts, &r.actor, &r.request_id, view).or_status()?;
         let reply = Answer {
             event_id: r.event_id,
             participant_id: r.participant_id,
@@ -347,7 +372,11 @@ impl EventService for Events {
             etag: r.etag,
             note: r.note,
         };
-        let w = self.scheduler.set_attendance(&who, reply, opts).await?;
+        let w = self
+            .scheduler
+            .set_attendance(&who, reply, opts)
+            .await
+            .or_status()?;
         let (conflicts, _) = report_out(
             &self.scheduler,
             &w.report,
@@ -367,7 +396,11 @@ impl EventService for Events {
     ) -> Reply<pb::RecomputeInstantsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let out = self.scheduler.recompute_instants(&who, r.dry_run).await?;
+        let out = self
+            .scheduler
+            .recompute_instants(&who, r.dry_run)
+            .await
+            .or_status()?;
         Ok(Response::new(pb::RecomputeInstantsResponse {
             tzdb_version: crate::time::TZDB_VERSION.to_string(),
             examined_count: out.examined as i64,

@@ -52,7 +52,7 @@ fn refused<B>(response: &http::Response<B>) -> bool {
 /// plain HTTP, 503 (try again later).
 fn failed(path: &str, e: crate::error::Error) -> http::Response<tonic::body::Body> {
     if !path.starts_with("/ics/") {
-        return tonic::Status::from(e).into_http();
+        return crate::grpc::status::to_status(e).into_http();
     }
     tracing::warn!(error = %e, "a calendar feed could not be served now");
     super::ics::plain(http::StatusCode::SERVICE_UNAVAILABLE, "try again later\n")

@@ -23,6 +23,7 @@ use tracing::instrument;
 use super::access;
 use super::convert;
 use crate::error::{Error, Result};
+use crate::grpc::status::{IntoStatus, OrStatus};
 use crate::ics::feeds::{CalendarFeed, FeedInput};
 use crate::ics::import::{self, Outcome};
 use crate::ics::{self, Scope};
@@ -133,18 +134,18 @@ impl ICalendarService for Interop {
     ) -> Reply<pb::ExportCalendarResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let scope = scope_in(r.scope)?;
-        let window = convert::window(r.window, "window")?;
+        let scope = scope_in(r.scope).or_status()?;
+        let window = convert::window(r.window, "window").or_status()?;
         match window {
             None if !matches!(scope, Scope::Programme(_)) => {
                 return Err(Error::invalid(
                     "window",
                     "is required (unless scope.parent_event_id names a summit)",
                 )
-                .into());
+                .into_status());
             }
             Some((from, to)) if to - from > ics::MAX_WINDOW_SECS => {
-                return Err(Error::invalid("window", "may span at most 400 days").into());
+                return Err(Error::invalid("window", "may span at most 400 days").into_status());
             }
             _ => {}
         }
@@ -161,7 +162,8 @@ impl ICalendarService for Interop {
             .run(&office, move |_| {
                 s.export_calendar(&who, &scope, window, &how)
             })
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::ExportCalendarResponse {
             ics: out.ics,
             event_count: out.events as i32,
@@ -177,14 +179,14 @@ impl ICalendarService for Interop {
         let who = access::principal(&req)?;
         let r = req.into_inner();
         let zone = r.default_time_zone.trim();
-        let status = convert::event_status(r.status, "status")?;
+        let status = convert::event_status(r.status, "status").or_status()?;
         if status == Some(crate::events::EventStatus::Cancelled) {
             return Err(Error::invalid(
                 "status",
                 "must be TENTATIVE or CONFIRMED (a VEVENT with STATUS:CANCELLED cancels the \
                  event it updates)",
             )
-            .into());
+            .into_status());
         }
         let opts = import::Options {
             dry_run: r.dry_run,
@@ -194,27 +196,32 @@ impl ICalendarService for Interop {
             } else {
                 Some(
                     crate::time::parse_zone(zone)
-                        .map_err(|e| Error::invalid("default_time_zone", e.to_string()))?,
+                        .map_err(|e| Error::invalid("default_time_zone", e.to_string()))
+                        .or_status()?,
                 )
             },
-            venue_map: map_in("venue_map", r.venue_map)?,
+            venue_map: map_in("venue_map", r.venue_map).or_status()?,
             default_venue: if r.default_venue_id.trim().is_empty() {
                 String::new()
             } else {
-                validate::reference("default_venue_id", r.default_venue_id.trim())?
+                validate::reference("default_venue_id", r.default_venue_id.trim()).or_status()?
             },
-            participant_map: map_in("participant_map", r.participant_map)?,
-            kind: convert::event_kind(r.kind, "kind")?,
-            visibility: convert::visibility(r.visibility, "visibility")?,
+            participant_map: map_in("participant_map", r.participant_map).or_status()?,
+            kind: convert::event_kind(r.kind, "kind").or_status()?,
+            visibility: convert::visibility(r.visibility, "visibility").or_status()?,
             allow_conflicts: r.allow_conflicts,
             actor: who.token.clone(),
             // RFC 5545's reading unless the request chooses.
             disambiguation: match r.disambiguation {
                 0 => crate::time::Disambiguation::Compatible,
-                v => convert::disambiguation(v)?,
+                v => convert::disambiguation(v).or_status()?,
             },
         };
-        let (results, revision) = self.scheduler.import_calendar(&who, &r.ics, opts).await?;
+        let (results, revision) = self
+            .scheduler
+            .import_calendar(&who, &r.ics, opts)
+            .await
+            .or_status()?;
         let s = &self.scheduler;
         Ok(Response::new(pb::ImportCalendarResponse {
             results: results
@@ -245,17 +252,21 @@ impl ICalendarService for Interop {
     ) -> Reply<pb::CreateCalendarFeedResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let f = convert::required("feed", r.feed)?;
+        let f = convert::required("feed", r.feed).or_status()?;
         let input = FeedInput {
             id: f.id,
             display_name: f.display_name,
-            scope: Some(scope_in(f.scope)?),
+            scope: Some(scope_in(f.scope).or_status()?),
             past_days: f.past_days,
             future_days: f.future_days,
             utc_times: f.utc_times,
             request_id: r.request_id,
         };
-        let (feed, path) = self.scheduler.create_calendar_feed(&who, input).await?;
+        let (feed, path) = self
+            .scheduler
+            .create_calendar_feed(&who, input)
+            .await
+            .or_status()?;
         Ok(Response::new(pb::CreateCalendarFeedResponse {
             feed: Some(feed_out(&feed, path)),
         }))
@@ -284,10 +295,11 @@ impl ICalendarService for Interop {
     ) -> Reply<pb::DeleteCalendarFeedResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let id = validate::reference("id", r.id.trim())?;
+        let id = validate::reference("id", r.id.trim()).or_status()?;
         self.scheduler
             .delete_calendar_feed(&who, &id, &r.request_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::DeleteCalendarFeedResponse {}))
     }
 }

@@ -10,6 +10,7 @@ use super::convert::{self, known_enum, required};
 use super::events::render;
 use crate::directory::requested_id;
 use crate::error::{Error, Result};
+use crate::grpc::status::{IntoStatus, OrStatus};
 use crate::proposals::{
     Attribution, Context, Kind, Move, Party, Proposal, ProposalInput, ProposalQuery, Status as St,
     Terms, TermsInput, TermsTiming, Transition,
@@ -268,22 +269,27 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::CreateProposalResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let p = required("proposal", r.proposal)?;
+        let p = required("proposal", r.proposal).or_status()?;
         let input = ProposalInput {
-            id: requested_id("proposal_id", &r.proposal_id, &p.id)?,
-            kind: kind_in(p.kind)?,
+            id: requested_id("proposal_id", &r.proposal_id, &p.id).or_status()?,
+            kind: kind_in(p.kind).or_status()?,
             title: p.title,
             description: p.description,
             proposer: party_in(p.proposer),
             recipient: party_in(p.recipient),
             event_id: p.event_id,
             target_event_id: p.target_event_id,
-            deadline: micros(p.response_deadline, "proposal.response_deadline")?,
+            deadline: micros(p.response_deadline, "proposal.response_deadline").or_status()?,
             terms: p.terms.map(terms_in),
-            visibility: convert::visibility(p.visibility, "proposal.visibility")?,
+            visibility: convert::visibility(p.visibility, "proposal.visibility").or_status()?,
         };
-        let ctx = context(String::new(), r.actor, r.note, r.attribution, r.request_id)?;
-        let p = self.scheduler.create_proposal(&who, input, ctx).await?;
+        let ctx =
+            context(String::new(), r.actor, r.note, r.attribution, r.request_id).or_status()?;
+        let p = self
+            .scheduler
+            .create_proposal(&who, input, ctx)
+            .await
+            .or_status()?;
         Ok(Response::new(pb::CreateProposalResponse {
             proposal: Some(proposal_out(&p)),
         }))
@@ -295,7 +301,10 @@ impl ProposalService for Proposals {
         req: Request<pb::GetProposalRequest>,
     ) -> Reply<pb::GetProposalResponse> {
         let who = access::principal(&req)?;
-        let p = self.scheduler.get_proposal(&who, &req.into_inner().id)?;
+        let p = self
+            .scheduler
+            .get_proposal(&who, &req.into_inner().id)
+            .or_status()?;
         Ok(Response::new(pb::GetProposalResponse {
             proposal: Some(proposal_out(&p)),
         }))
@@ -308,29 +317,30 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::ListProposalsResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
+        let page = convert::page(&r).or_status()?;
         if r.awaiting_response && r.participant_id.trim().is_empty() {
             return Err(Error::invalid(
                 "awaiting_response",
                 "needs a participant_id: awaiting whose response?",
             )
-            .into());
+            .into_status());
         }
         let q = ProposalQuery {
             participant: non_empty(r.participant_id),
             country: non_empty(r.country_code)
                 .map(|c| validate::country_code("country_code", &c))
-                .transpose()?,
-            kind: match known_enum::<pb::ProposalKind>("kind", r.kind)? {
+                .transpose()
+                .or_status()?,
+            kind: match known_enum::<pb::ProposalKind>("kind", r.kind).or_status()? {
                 pb::ProposalKind::Unspecified => None,
-                _ => kind_in(r.kind)?,
+                _ => kind_in(r.kind).or_status()?,
             },
-            status: status_in(r.status, "status")?,
+            status: status_in(r.status, "status").or_status()?,
             target_event: non_empty(r.target_event_id),
             event: non_empty(r.event_id),
             awaiting_response: r.awaiting_response,
         };
-        let page = self.scheduler.list_proposals(&who, &q, &page)?;
+        let page = self.scheduler.list_proposals(&who, &q, &page).or_status()?;
         Ok(Response::new(pb::ListProposalsResponse {
             proposals: page.items.iter().map(proposal_out).collect(),
             next_page_token: page.next_page_token,
@@ -343,7 +353,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::AcceptProposalRequest>,
     ) -> Reply<pb::AcceptProposalResponse> {
-        let (p, _) = self.run(req, |_| Ok(Move::Accept)).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Accept)).await.or_status()?;
         Ok(Response::new(pb::AcceptProposalResponse {
             proposal: Some(p),
         }))
@@ -354,7 +364,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::DeclineProposalRequest>,
     ) -> Reply<pb::DeclineProposalResponse> {
-        let (p, _) = self.run(req, |_| Ok(Move::Decline)).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Decline)).await.or_status()?;
         Ok(Response::new(pb::DeclineProposalResponse {
             proposal: Some(p),
         }))
@@ -365,7 +375,7 @@ impl ProposalService for Proposals {
         &self,
         req: Request<pb::WithdrawProposalRequest>,
     ) -> Reply<pb::WithdrawProposalResponse> {
-        let (p, _) = self.run(req, |_| Ok(Move::Withdraw)).await?;
+        let (p, _) = self.run(req, |_| Ok(Move::Withdraw)).await.or_status()?;
         Ok(Response::new(pb::WithdrawProposalResponse {
             proposal: Some(p),
         }))
@@ -380,7 +390,8 @@ impl ProposalService for Proposals {
             .run(req, |r| {
                 Ok(Move::Counter(terms_in(required("terms", r.terms.take())?)))
             })
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::CounterProposalResponse {
             proposal: Some(p),
         }))
@@ -395,7 +406,8 @@ impl ProposalService for Proposals {
             .run(req, |r| {
                 Ok(Move::Revise(terms_in(required("terms", r.terms.take())?)))
             })
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::ReviseProposalResponse {
             proposal: Some(p),
         }))
@@ -413,7 +425,8 @@ impl ProposalService for Proposals {
                     confirm_event: r.confirm_event,
                 })
             })
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(pb::FinaliseProposalResponse {
             proposal: Some(proposal),
             event: event.map(Box::new),
@@ -427,10 +440,12 @@ impl ProposalService for Proposals {
     ) -> Reply<pb::ListProposalHistoryResponse> {
         let who = access::principal(&req)?;
         let r = req.into_inner();
-        let page = convert::page(&r)?;
+        let page = convert::page(&r).or_status()?;
         let (s, id) = (self.scheduler.clone(), r.proposal_id.clone());
         let (items, next_page_token) =
-            super::off_worker(move || s.proposal_history(&who, &id, &page)).await?;
+            super::off_worker(move || s.proposal_history(&who, &id, &page))
+                .await
+                .or_status()?;
         Ok(Response::new(pb::ListProposalHistoryResponse {
             transitions: items.iter().map(transition_out).collect(),
             next_page_token,

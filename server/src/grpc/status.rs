@@ -150,8 +150,34 @@ fn status(code: Code, text: &str, build: impl Fn(&mut Budget) -> ErrorDetails) -
     last.unwrap_or_else(|| Status::new(code, text))
 }
 
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
+/// `error.into_status()` where `?` cannot convert (neither type is this crate's).
+pub trait IntoStatus {
+    /// The status this is answered with ([`to_status`]).
+    fn into_status(self) -> Status;
+}
+
+impl IntoStatus for Error {
+    fn into_status(self) -> Status {
+        to_status(self)
+    }
+}
+
+/// `result.or_status()?` in a handler: the domain's error as its status.
+pub trait OrStatus<T> {
+    /// `Err(e)` as `Err(to_status(e))`.
+    fn or_status(self) -> std::result::Result<T, Status>;
+}
+
+impl<T> OrStatus<T> for std::result::Result<T, Error> {
+    fn or_status(self) -> std::result::Result<T, Status> {
+        self.map_err(to_status)
+    }
+}
+
+/// The status an error is answered with: the one mapping from the domain's errors to the
+/// wire (a function, not `From`: neither type is this crate's).
+pub fn to_status(e: Error) -> Status {
+    {
         let text = e.to_string();
         match e {
             Error::Invalid(violations) => status(Code::InvalidArgument, &text, |budget| {
@@ -280,11 +306,11 @@ mod tests {
                     })
                     .collect(),
             );
-            let status = Status::from(Error::FailedPrecondition {
+            let status = to_status(Error::FailedPrecondition {
                 message: text.to_string(),
                 violations: Vec::new(),
             });
-            for s in [Status::from(e), status] {
+            for s in [to_status(e), status] {
                 let carried = <tonic_types::pb::Status as prost::Message>::decode(s.details())
                     .expect("details");
                 assert_eq!(carried.message, s.message());

@@ -23,14 +23,21 @@ use crate::auth::{Principal, Role};
 use crate::error::{Error, Result};
 pub use crate::subscription::CalendarFeed;
 
-impl CalendarFeed {
+/// Who may see a feed, and whom its readers act as (a feed is the domain's record; these
+/// are the service's rules about it).
+pub trait FeedAccess {
     /// Whether `who` may see (list, delete) this feed: its own office, or an ADMIN.
-    pub fn visible_to(&self, who: &Principal) -> bool {
+    fn visible_to(&self, who: &Principal) -> bool;
+    /// The principal its readers act as.
+    fn principal(&self) -> Principal;
+}
+
+impl FeedAccess for CalendarFeed {
+    fn visible_to(&self, who: &Principal) -> bool {
         who.is_admin() || who.office == self.office
     }
 
-    /// The principal its readers act as.
-    pub fn principal(&self) -> Principal {
+    fn principal(&self) -> Principal {
         let mut p = Principal::office(
             &self.office,
             &format!("feed {}", self.id),
@@ -61,7 +68,7 @@ pub struct FeedInput {
     /// UTC instants.
     pub utc_times: bool,
     /// AIP-155 idempotency key: a retry re-issues the feed's secret (see
-    /// [`Scheduler::create_calendar_feed`]).
+    /// [`Scheduler::create_calendar_feed`](crate::Scheduler::create_calendar_feed)).
     pub request_id: String,
 }
 

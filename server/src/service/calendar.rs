@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::audit::method;
 use crate::auth::Principal;
 use crate::calendar::*;
+use crate::commit::Put;
 use crate::directory::FieldMask;
 use crate::error::{Error, Result};
 use crate::policy;

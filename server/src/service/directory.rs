@@ -4,6 +4,7 @@
 
 use crate::audit::method;
 use crate::auth::Principal;
+use crate::commit::Put;
 use crate::directory::*;
 use crate::error::{Error, Result};
 use crate::policy;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::audit::method;
 use crate::auth::{Principal, digest};
+use crate::commit::Put;
 use crate::error::{Error, Result};
+use crate::ics::feeds::FeedAccess;
 use crate::ics::feeds::*;
 use crate::ics::{Exported, Scope};
 use crate::record::Meta;

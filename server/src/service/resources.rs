@@ -1,17 +1,15 @@
-//! Each stored record kind as the state and the store know it ([`Resource`]): its name,
-//! its key prefix, its kind in the change feed, and the map of the state that holds it.
-//! One list, so that adding a kind is one line here.
+//! Each record kind as the store knows it ([`Stored`]): its key prefix and its kind in the
+//! change feed. One list, so that adding a kind is one line here (and one in the domain's
+//! `state`, which says which map of the state holds it).
 
 use crate::calendar::WorkCalendar;
 use crate::commit::Stored;
 use crate::directory::{Country, Forum, Participant, Venue};
-use crate::record::Meta;
-use crate::state::{Resource, State};
 use crate::storage::prefix;
 use crate::subscription::CalendarFeed;
 
 macro_rules! resource {
-    ($t:ident, $prefix:expr, $map:ident, $id:ident) => {
+    ($t:ident, $prefix:expr) => {
         impl Stored for $t {
             const FEED_KIND: crate::commit::Kind = crate::commit::Kind::$t;
             fn record(self) -> crate::commit::Record {
@@ -19,33 +17,12 @@ macro_rules! resource {
             }
             const PREFIX: &'static [u8] = $prefix;
         }
-
-        impl Resource for $t {
-            const KIND: &'static str = $t::KIND;
-            fn id(&self) -> &str {
-                &self.$id
-            }
-            fn meta(&self) -> &Meta {
-                &self.meta
-            }
-            fn map(state: &State) -> &crate::state::Directory<Self> {
-                &state.$map
-            }
-            fn map_mut(state: &mut State) -> &mut crate::state::Directory<Self> {
-                &mut state.$map
-            }
-        }
     };
 }
 
-resource!(Country, prefix::COUNTRY, countries, code);
-resource!(Participant, prefix::PARTICIPANT, participants, id);
-resource!(Venue, prefix::VENUE, venues, id);
-resource!(Forum, prefix::FORUM, forums, id);
-resource!(
-    WorkCalendar,
-    prefix::WORK_CALENDAR,
-    work_calendars,
-    country_code
-);
-resource!(CalendarFeed, prefix::CALENDAR_FEED, calendar_feeds, id);
+resource!(Country, prefix::COUNTRY);
+resource!(Participant, prefix::PARTICIPANT);
+resource!(Venue, prefix::VENUE);
+resource!(Forum, prefix::FORUM);
+resource!(WorkCalendar, prefix::WORK_CALENDAR);
+resource!(CalendarFeed, prefix::CALENDAR_FEED);

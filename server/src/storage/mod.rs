@@ -297,7 +297,8 @@ impl SledBackend {
         let db = sled::Config::new()
             .temporary(true)
             .flush_every_ms(None)
-            .open()?;
+            .open()
+            .map_err(sled_failed)?;
         Ok(SledBackend {
             db,
             log: None,
@@ -308,7 +309,7 @@ impl SledBackend {
     /// Replays the log records sled has not stored yet, makes them durable in sled, and
     /// starts a fresh log.
     fn recover(db: sled::Db, wal_dir: &Path, rotate_bytes: u64) -> Result<SledBackend> {
-        let mut lsn: u64 = match db.get(LSN_KEY)? {
+        let mut lsn: u64 = match db.get(LSN_KEY).map_err(sled_failed)? {
             Some(v) => decode(LSN_KEY, &v)?,
             None => 0,
         };
@@ -323,8 +324,8 @@ impl SledBackend {
                 apply_in_order(&db, ops)?;
                 lsn = l;
             }
-            db.insert(LSN_KEY, encode(&lsn))?;
-            db.flush()?;
+            db.insert(LSN_KEY, encode(&lsn)).map_err(sled_failed)?;
+            db.flush().map_err(sled_failed)?;
         }
         let wal = wal::Wal::start(wal_dir, generation, rotate_bytes)?;
         Ok(SledBackend {
@@ -354,8 +355,8 @@ impl SledBackend {
 fn apply_in_order(db: &sled::Db, ops: wal::Ops) -> Result<()> {
     for (k, v) in ops {
         match v {
-            Some(v) => db.insert(k, v)?,
-            None => db.remove(k)?,
+            Some(v) => db.insert(k, v).map_err(sled_failed)?,
+            None => db.remove(k).map_err(sled_failed)?,
         };
     }
     Ok(())
@@ -385,7 +386,7 @@ fn open_sled(dir: &Path) -> Result<sled::Db> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(sled_failed(e)),
         }
     }
 }
@@ -444,7 +445,7 @@ impl Backend for SledBackend {
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         let _settled = self.settled();
         for r in self.db.scan_prefix(prefix) {
-            let (k, v) = r?;
+            let (k, v) = r.map_err(sled_failed)?;
             f(&k, &v)?;
         }
         Ok(())
@@ -465,7 +466,7 @@ impl Backend for SledBackend {
             .take(limit)
             .map(|r| {
                 r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(Error::from)
+                    .map_err(sled_failed)
             })
             .collect()
     }
@@ -476,13 +477,16 @@ impl Backend for SledBackend {
             .db
             .scan_prefix(prefix)
             .next_back()
-            .transpose()?
+            .transpose()
+            .map_err(sled_failed)?
             .map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
     fn apply(&self, batch: Batch) -> Result<u64> {
         let Some(log) = &self.log else {
-            self.db.apply_batch(sled_batch(batch.ops))?;
+            self.db
+                .apply_batch(sled_batch(batch.ops))
+                .map_err(sled_failed)?;
             return Ok(self.applied.fetch_add(1, Ordering::SeqCst) + 1);
         };
         // Callers apply one batch at a time (under the scheduler's write lock), so log
@@ -500,7 +504,7 @@ impl Backend for SledBackend {
         let Some(log) = &self.log else {
             // Batches applied before the flush begins are covered by it.
             let covered = self.applied.load(Ordering::SeqCst);
-            self.db.flush()?;
+            self.db.flush().map_err(sled_failed)?;
             durable(covered);
             return Ok(());
         };
@@ -516,7 +520,7 @@ impl Backend for SledBackend {
             // Everything logged so far is in sled: make sled durable, and the log has
             // nothing left to protect. Readers do not wait for this (nor writers for
             // their acknowledgement, which they already have).
-            self.db.flush()?;
+            self.db.flush().map_err(sled_failed)?;
             wal.rotate()?;
         }
         Ok(())
@@ -524,13 +528,13 @@ impl Backend for SledBackend {
 
     fn checkpoint(&self) -> Result<()> {
         let Some(log) = &self.log else {
-            self.db.flush()?;
+            self.db.flush().map_err(sled_failed)?;
             return Ok(());
         };
         let mut wal = lock(&log.wal);
         let pending = std::mem::take(&mut *lock(&log.pending));
         self.log_then_settle(log, &mut wal, pending, &mut |_| {})?;
-        self.db.flush()?;
+        self.db.flush().map_err(sled_failed)?;
         wal.rotate()
     }
 }
@@ -577,7 +581,9 @@ impl SledBackend {
         for ops in pending.records {
             apply_in_order(&self.db, ops)?;
         }
-        self.db.insert(LSN_KEY, encode(&pending.last_lsn))?;
+        self.db
+            .insert(LSN_KEY, encode(&pending.last_lsn))
+            .map_err(sled_failed)?;
         Ok(())
     }
 }
@@ -779,6 +785,11 @@ fn flusher(
             "group commit"
         );
     }
+}
+
+/// A sled failure as the domain's error (which names no engine).
+fn sled_failed(e: sled::Error) -> Error {
+    Error::Storage(e.to_string())
 }
 
 #[cfg(test)]

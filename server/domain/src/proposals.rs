@@ -200,12 +200,12 @@ pub struct Transition {
 impl Proposal {
     /// Whether a passed deadline makes this proposal, stored as INVITED, EXPIRED as of
     /// `now`: the test without a copy, for readers that only filter.
-    pub(crate) fn expired_by(&self, now: i64) -> bool {
+    pub fn expired_by(&self, now: i64) -> bool {
         self.status == Status::Invited && self.deadline.is_some_and(|d| d <= now)
     }
 
     /// The status as of `now`.
-    pub(crate) fn status_at(&self, now: i64) -> Status {
+    pub fn status_at(&self, now: i64) -> Status {
         if self.expired_by(now) {
             Status::Expired
         } else {
@@ -215,7 +215,7 @@ impl Proposal {
 
     /// The history entry that a passed deadline adds as of `now` (dated at the deadline),
     /// if it expires this proposal.
-    pub(crate) fn expiry(&self, now: i64) -> Option<Transition> {
+    pub fn expiry(&self, now: i64) -> Option<Transition> {
         if !self.expired_by(now) {
             return None;
         }
@@ -251,7 +251,7 @@ impl Proposal {
         (p, expiry)
     }
 
-    pub(crate) fn parties(&self) -> [&Party; 2] {
+    pub fn parties(&self) -> [&Party; 2] {
         [&self.proposer, &self.recipient]
     }
 }
@@ -259,7 +259,7 @@ impl Proposal {
 /// All proposals.
 #[derive(Debug, Default)]
 pub struct ProposalStore {
-    pub(crate) by_id: BTreeMap<String, Arc<Proposal>>,
+    pub by_id: BTreeMap<String, Arc<Proposal>>,
 }
 
 impl ProposalStore {
@@ -296,7 +296,7 @@ impl ProposalStore {
     }
 
     /// Files a proposal another server stored (see `replica`).
-    pub(crate) fn file(&mut self, p: Arc<Proposal>) {
+    pub fn file(&mut self, p: Arc<Proposal>) {
         self.by_id.insert(p.id.clone(), p);
     }
 
@@ -382,7 +382,7 @@ pub enum Move {
 }
 
 impl Move {
-    pub(crate) fn target(&self) -> Status {
+    pub fn target(&self) -> Status {
         match self {
             Move::Accept => Status::Accepted,
             Move::Decline => Status::Declined,
@@ -393,7 +393,7 @@ impl Move {
         }
     }
 
-    pub(crate) fn method(&self) -> &'static str {
+    pub fn method(&self) -> &'static str {
         match self {
             Move::Accept => "AcceptProposal",
             Move::Decline => "DeclineProposal",
@@ -404,7 +404,7 @@ impl Move {
         }
     }
 
-    pub(crate) fn verb(&self) -> &'static str {
+    pub fn verb(&self) -> &'static str {
         match self {
             Move::Accept => "accept",
             Move::Decline => "decline",
@@ -436,7 +436,7 @@ pub struct ProposalQuery {
 }
 
 /// Renames the field paths of an error produced for events to the proposal's fields.
-pub(crate) fn relabel(e: Error, to: &str, from: &str) -> Error {
+pub fn relabel(e: Error, to: &str, from: &str) -> Error {
     match e {
         Error::Invalid(v) => Error::Invalid(
             v.into_iter()
@@ -450,7 +450,7 @@ pub(crate) fn relabel(e: Error, to: &str, from: &str) -> Error {
     }
 }
 
-pub(crate) fn check_context(c: &Context) -> Result<()> {
+pub fn check_context(c: &Context) -> Result<()> {
     let mut v = Violations::default();
     v.check(validate::bounded(
         "actor",

@@ -263,7 +263,7 @@ pub const FORUM_FIELDS: &[&str] = &["display_name", "description", "member_count
 /// Updatable country fields.
 pub const COUNTRY_FIELDS: &[&str] = &["display_name"];
 
-pub(crate) fn validated_participant(
+pub fn validated_participant(
     input: &ParticipantInput,
     id: String,
     meta: Meta,
@@ -303,7 +303,7 @@ pub(crate) fn validated_participant(
     })
 }
 
-pub(crate) fn validated_venue(input: &VenueInput, id: String, meta: Meta) -> Result<Venue> {
+pub fn validated_venue(input: &VenueInput, id: String, meta: Meta) -> Result<Venue> {
     let mut v = Violations::default();
     let display_name = v.check(validate::name("venue.display_name", &input.display_name));
     let city = v.check(validate::name("venue.city", &input.city));
@@ -349,7 +349,7 @@ pub(crate) fn validated_venue(input: &VenueInput, id: String, meta: Meta) -> Res
     })
 }
 
-pub(crate) fn validated_forum(input: &ForumInput, id: String, meta: Meta) -> Result<Forum> {
+pub fn validated_forum(input: &ForumInput, id: String, meta: Meta) -> Result<Forum> {
     let mut v = Violations::default();
     let display_name = v.check(validate::name("forum.display_name", &input.display_name));
     let description = v.check(validate::text("forum.description", &input.description));
@@ -375,7 +375,7 @@ pub(crate) fn validated_forum(input: &ForumInput, id: String, meta: Meta) -> Res
     })
 }
 
-pub(crate) fn validated_country(input: &CountryInput, meta: Meta) -> Result<Country> {
+pub fn validated_country(input: &CountryInput, meta: Meta) -> Result<Country> {
     let code = validate::country_code("country.code", &input.code)?;
     let display_name = if input.display_name.trim().is_empty() {
         validate::country_name(&code)

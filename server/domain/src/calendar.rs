@@ -154,7 +154,7 @@ pub struct HolidayInput {
     pub status: HolidayStatus,
 }
 
-pub(crate) fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> {
+pub fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> {
     if days.is_empty() {
         return Ok(None);
     }
@@ -171,7 +171,7 @@ pub(crate) fn validated_days(field: &str, days: &[i32]) -> Result<Option<Days>> 
     Ok(Some(set))
 }
 
-pub(crate) fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday>> {
+pub fn validated_holidays(field: &str, input: &[HolidayInput]) -> Result<Vec<Holiday>> {
     if input.len() > MAX_HOLIDAYS {
         return Err(Error::invalid(
             field,

@@ -45,6 +45,34 @@ pub trait Resource: Clone + Send + Sync + 'static {
     fn map_mut(state: &mut State) -> &mut Directory<Self>;
 }
 
+/// Which map of the state holds each record kind, and its id.
+macro_rules! resource {
+    ($t:ident, $map:ident, $id:ident) => {
+        impl Resource for $t {
+            const KIND: &'static str = $t::KIND;
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+            fn map(state: &State) -> &Directory<Self> {
+                &state.$map
+            }
+            fn map_mut(state: &mut State) -> &mut Directory<Self> {
+                &mut state.$map
+            }
+        }
+    };
+}
+
+resource!(Country, countries, code);
+resource!(Participant, participants, id);
+resource!(Venue, venues, id);
+resource!(Forum, forums, id);
+resource!(WorkCalendar, work_calendars, country_code);
+resource!(CalendarFeed, calendar_feeds, id);
+
 /// One kind of directory record by id: hashed for lookups, ordered for listings.
 ///
 /// Every conflict check and booking looks up each of its participants and the venues of

@@ -121,9 +121,9 @@ pub enum Error {
     /// A configured limit was exceeded.
     #[error("{0}")]
     ResourceExhausted(String),
-    /// The storage engine failed.
+    /// The storage engine failed (its own words: the domain names no engine).
     #[error("storage failed: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(String),
     /// Another process holds the store's lock (two servers cannot share a data folder).
     #[error(
         "another process holds its lock (another entente-server?); stop that one, or give this one a --data-dir of its own"
