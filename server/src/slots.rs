@@ -40,6 +40,12 @@
 //! events. A candidate then costs a few binary searches over those short lists and two
 //! offset lookups per zone, so a search grows with the events in the window, not with the
 //! store.
+//!
+//! # Why one file of ~1,500 lines
+//! The search, its per-candidate walk and the sentences that explain a refused candidate
+//! share private types (`Timeline`, `Person`, `Search`, `Words`, `Scratch`) that nothing
+//! else may use; split into modules they would have to be visible crate-wide. The query
+//! checks and limits at the top and the copy it searches (`reads`) are short.
 
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;

@@ -5,6 +5,9 @@
 //! Quick by default (20 rounds); `ENTENTE_CRASH_ROUNDS=200 cargo test -p entente-server
 //! --test crash -- --nocapture` runs longer. A second server started on a folder in use
 //! must say so in one plain line and leave the first alone.
+//!
+//! Why one file of ~1,000 lines: the crash rounds share the harness that starts, kills and
+//! restarts the binary and the checker that reads every acknowledged write back.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;

@@ -1,6 +1,12 @@
 //! Events' use cases: writes that authorise, validate, check conflicts and store in one
-//! atomic step, the idempotency records every write keeps, and the read queries (lists, programmes, agendas, history),
-//! each on behalf of an explicit principal and shaped for it by `redact::View`.
+//! atomic step, and the read queries (lists, programmes, agendas, history), each on behalf
+//! of an explicit principal and shaped for it by `redact::View`.
+//!
+//! # Why one file of ~1,100 lines
+//! Every event use case in one place: creation, update, cancellation and attendance share
+//! the write options, the replay of an event write's idempotency record and the conflict
+//! enforcement step, and the queries share paging and redaction. The rules they call are
+//! the domain's (`events`, `conflicts`) and the checks against the state `service::checks`.
 
 use std::sync::Arc;
 

@@ -28,6 +28,11 @@
 //! Concurrent callers share flushes (group commit): one background thread flushes, and
 //! every caller that queued while a flush was running is covered by the next one, so N
 //! concurrent writers cost about one fsync, not N.
+//!
+//! # Why one file of ~960 lines
+//! About 170 of them are tests. The rest is one unit whose invariants read best together:
+//! the `Store`, the sled backend with its write-ahead-log recovery and group commit, and
+//! the order in which a batch reaches the log, then sled (see "Durability" in the README).
 
 pub mod events;
 pub mod feeds;

@@ -30,6 +30,11 @@
 //! Time: the database stores instants as the Rust code computed them (from the wall time
 //! and zone, with the tzdb the server ships) and the wall time and zone inside the record;
 //! it never converts.
+//!
+//! # Why one file of ~940 lines
+//! The schema is embedded as numbered SQL migrations (`MIGRATIONS`), and the statements
+//! that rely on each table and function sit next to them, so a change to one is read with
+//! the other.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
