@@ -22,7 +22,7 @@ use entente_server::conflicts::TravelSettings;
 use entente_server::directory::{LatLng, Participant, Role, Venue};
 use entente_server::events::{Attendance, Event, EventKind, EventStatus, Timing, Visibility};
 use entente_server::scheduler::{Meta, State};
-use entente_server::slots::{self, Need, Query};
+use entente_server::slots::{Need, Query};
 use entente_server::time::{self, Zoned};
 
 #[derive(serde::Deserialize)]
@@ -220,7 +220,8 @@ fn main() {
                     })
                     .sum::<usize>();
             let start = Instant::now();
-            let found = slots::search(&st, &who, &q, &travel).expect("search");
+            let found =
+                entente_server::service::slots::search(&st, &who, &q, &travel).expect("search");
             if timed {
                 hist.record(start.elapsed().as_nanos() as u64)
                     .expect("record");

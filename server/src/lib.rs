@@ -19,10 +19,8 @@
 //! here module by module so every `entente_server::events::…` path keeps working: [`time`]
 //! (crate `entente-time`), [`error`], [`stop`], [`validate`], [`record`], [`directory`],
 //! [`events`], [`proposals`], [`calendar`], [`subscription`], [`state`], [`conflicts`],
-//! [`history`]. Still in this crate, above them:
-//! - [`slots`]: the slot finder (FindSlots): candidate times, per-participant
-//!   constraints, ranking and diagnostics (it reads through the redaction `View`, which
-//!   keeps it here for now).
+//! [`history`], [`slots`] (the slot finder, which reads through [`slots::Sight`]: the
+//! redaction view implements it). Then, in this crate:
 //! - [`auth`]: tokens, offices and roles: the explicit [`Principal`] every operation takes.
 //!
 //! **Store**: records to bytes and back, and the one commit point.
@@ -73,11 +71,10 @@ pub mod redact;
 mod replica;
 pub mod scheduler;
 pub mod service;
-pub mod slots;
 mod solo;
 pub mod storage;
 pub use entente_domain::{
-    calendar, conflicts, directory, error, events, history, proposals, record, state, stop,
+    calendar, conflicts, directory, error, events, history, proposals, record, slots, state, stop,
     subscription, validate,
 };
 pub use entente_time as time;

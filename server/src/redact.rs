@@ -223,3 +223,19 @@ pub fn conflict_rejection(
             .collect(),
     }
 }
+
+/// The slot finder reads the state through this view ([`crate::slots::Sight`]).
+impl<'a> crate::slots::Sight<'a> for View<'a> {
+    fn state(&self) -> &'a State {
+        View::state(self)
+    }
+    fn sees(&self, e: &Event) -> bool {
+        View::sees(self, e)
+    }
+    fn mention(&self, e: &Event) -> String {
+        View::mention(self, e)
+    }
+    fn conflicts<'c>(&self, cs: &'c [Conflict]) -> std::borrow::Cow<'c, [Conflict]> {
+        View::conflicts(self, cs)
+    }
+}

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Process set-up that knows nothing of entente.
     &["pages"],
-    // Domain: the records and the rules over them; the crate entente-domain up to
-    // `history`, then the slot finder and the principal, still in the server.
+    // Domain: the records and the rules over them: the crate entente-domain, then the
+    // principal (still in the server).
     &["error"],
     &["stop"],
     &["validate"],
@@ -32,8 +32,8 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["conflicts"],
     &["history"],
-    // The server crate from here on (the domain crate is everything above).
     &["slots"],
+    // The server crate from here on (the domain crate is everything above).
     &["auth"],
     // Store: records to bytes, the commit point, sled and PostgreSQL.
     &["storage"],

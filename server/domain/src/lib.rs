@@ -3,7 +3,7 @@
 //! What lives here: the directory (countries, participants, venues, forums), events and
 //! their times, indexes and history, proposals and their state machine, working calendars,
 //! calendar subscriptions as records, the in-memory [`state::State`] that holds them all,
-//! field validation, and the conflict and travel checks. Given the records it needs, each
+//! field validation, the conflict and travel checks, and the slot finder. Given the records it needs, each
 //! function answers; none waits, locks, stores or talks to a network.
 //!
 //! What it may not know, and the compiler holds it to (this crate depends on nothing of
@@ -15,7 +15,7 @@
 //! Modules, bottom first (each names only those before it, `tests/layers.rs` in the
 //! server checks it): [`error`], [`stop`], [`validate`], [`record`], [`directory`],
 //! [`events`], [`proposals`], [`calendar`], [`subscription`], [`state`], [`conflicts`],
-//! [`history`].
+//! [`history`], [`slots`].
 
 pub use entente_time as time;
 
@@ -27,6 +27,7 @@ pub mod events;
 pub mod history;
 pub mod proposals;
 pub mod record;
+pub mod slots;
 pub mod state;
 pub mod stop;
 pub mod subscription;

@@ -18,4 +18,4 @@ mod feeds;
 mod import;
 mod proposals;
 mod resources;
-mod slots;
+pub mod slots;

@@ -3,10 +3,12 @@
 //! holds up a writer.
 
 use crate::auth::Principal;
+use crate::conflicts::TravelSettings;
 use crate::error::Result;
 use crate::redact::View;
 use crate::scheduler::Scheduler;
 use crate::slots::{Found, Query, check_query, find, reads};
+use crate::state::State;
 use crate::stop::Stop;
 
 impl Scheduler {
@@ -28,4 +30,11 @@ impl Scheduler {
         stop.check()?;
         find(View::new(&copy, who), q, travel, stop)
     }
+}
+
+/// The slots for `q` in `st`, through `who`'s eyes: the pure search behind
+/// [`Scheduler::find_slots`] (benchmarks call it on a state they build).
+pub fn search(st: &State, who: &Principal, q: &Query, travel: &TravelSettings) -> Result<Found> {
+    check_query(q)?;
+    find(View::new(st, who), q, *travel, &Stop::never())
 }

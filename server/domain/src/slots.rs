@@ -50,18 +50,30 @@
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 
-use crate::auth::Principal;
 use crate::calendar::{self, HolidayStatus, WorkCalendar};
 use crate::conflicts::{self, Conflict, ConflictKind, TravelSettings};
 use crate::directory::{Participant, Venue};
 use crate::error::{Error, Result};
 use crate::events::index::Axis;
 use crate::events::{Event, EventStatus, Str, same_city};
-use crate::policy;
-use crate::redact::View;
 use crate::state::State;
 use crate::stop::Stop;
 use crate::time::Zoned;
+
+/// The state as one caller may see it: all the slot finder asks of redaction. Every
+/// event blocks time whoever may see it; only the ones the caller [`Sight::sees`] are
+/// named, and conflicts are described as the caller may read them. The service's
+/// redaction view (`redact::View`) is the one implementation.
+pub trait Sight<'a>: Copy {
+    /// The state.
+    fn state(&self) -> &'a State;
+    /// Whether the caller may see `e`.
+    fn sees(&self, e: &Event) -> bool;
+    /// `e` in a sentence: its title and id if the caller sees it, else a busy stretch.
+    fn mention(&self, e: &Event) -> String;
+    /// `cs` as the caller may read them.
+    fn conflicts<'c>(&self, cs: &'c [Conflict]) -> std::borrow::Cow<'c, [Conflict]>;
+}
 
 /// At most this many checks (candidates × (participants + 1)) in one search: about a
 /// quarter of a CPU-second on this project's reference machine (`bench/attack.sh`).
@@ -590,14 +602,14 @@ impl<'a> Search<'a> {
     }
 
     /// What `p` makes of `[s, s + d)` at `venue`; with `issues`, also why, in words.
-    fn assess(
+    fn assess<'w>(
         &self,
         p: &Person<'a>,
         vi: usize,
         s: i64,
         scratch: &mut Scratch,
         mut issues: Option<&mut Vec<Issue>>,
-        words: &Words<'_>,
+        words: &Words<impl Sight<'w>>,
     ) -> Verdict {
         let venue = self.venues[vi];
         let e = s + self.duration;
@@ -752,12 +764,12 @@ impl<'a> Search<'a> {
     }
 
     /// What the venue makes of `[s, s + d)`.
-    fn assess_venue(
+    fn assess_venue<'w>(
         &self,
         k: usize,
         s: i64,
         mut issues: Option<&mut Vec<Issue>>,
-        words: &Words<'_>,
+        words: &Words<impl Sight<'w>>,
     ) -> Verdict {
         let mut v = Verdict::default();
         let Some(venue) = self.venues[k] else {
@@ -778,13 +790,13 @@ impl<'a> Search<'a> {
 }
 
 /// Sentences, with the caller's eyes: events they may not see are only busy stretches.
-struct Words<'a> {
-    view: View<'a>,
+struct Words<S> {
+    view: S,
     /// What CheckConflicts says of the slot being described (redacted).
     conflicts: Vec<Conflict>,
 }
 
-impl Words<'_> {
+impl<'a, S: Sight<'a>> Words<S> {
     fn at(&self, t: i64, zone: Tz) -> String {
         Zoned::from_instant(t, zone)
             .map(|z| {
@@ -920,7 +932,7 @@ fn status_name(s: Status) -> &'static str {
 }
 
 /// Validates what the search's numbers must be.
-pub(crate) fn check_query(q: &Query) -> Result<()> {
+pub fn check_query(q: &Query) -> Result<()> {
     if q.participants.is_empty() {
         return Err(Error::invalid(
             "participants",
@@ -1004,13 +1016,6 @@ fn check_constraints(prefix: &str, c: &Constraints) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The slots for `q` in `st`, through `who`'s eyes: the pure search behind
-/// [`Scheduler::find_slots`](crate::Scheduler::find_slots) (benchmarks call it on a state they build).
-pub fn search(st: &State, who: &Principal, q: &Query, travel: &TravelSettings) -> Result<Found> {
-    check_query(q)?;
-    find(View::new(st, who), q, *travel, &Stop::never())
 }
 
 /// Everything a search for `q` can read of `st`, copied into a state of its own: the
@@ -1107,7 +1112,7 @@ pub fn reads(st: &State, q: &Query, travel: &TravelSettings) -> State {
 }
 
 /// An event as the search holds it, counting as `status`.
-fn near<'a>(view: View<'a>, e: &'a Event, status: EventStatus) -> Near<'a> {
+fn near<'a>(view: impl Sight<'a>, e: &'a Event, status: EventStatus) -> Near<'a> {
     Near {
         start: e.start.utc,
         end: e.end.utc,
@@ -1118,24 +1123,25 @@ fn near<'a>(view: View<'a>, e: &'a Event, status: EventStatus) -> Near<'a> {
     }
 }
 
-pub(crate) fn find<'a>(
-    view: View<'a>,
+pub fn find<'a>(
+    view: impl Sight<'a>,
     q: &Query,
     travel: TravelSettings,
     stop: &Stop,
 ) -> Result<Found> {
     let st = view.state();
-    let who = view.who();
-    // The parent: it bounds the window and the city, and never blocks.
+    // The parent: it bounds the window and the city, and never blocks. One the caller
+    // may not see does not exist.
     let parent = if q.parent_event_id.trim().is_empty() {
         None
     } else {
-        Some(policy::visible_event(
-            st,
-            who,
-            q.parent_event_id.trim(),
-            "parent_event_id",
-        )?)
+        let id = q.parent_event_id.trim();
+        Some(
+            st.events
+                .get(id)
+                .filter(|e| view.sees(e))
+                .ok_or_else(|| Error::not_found("event", id, "parent_event_id"))?,
+        )
     };
     let mut related: Vec<Str> = Vec::new();
     if let Some(p) = parent {
