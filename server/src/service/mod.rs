@@ -3,9 +3,13 @@
 //! the one write it performs ([`Scheduler::write`](crate::scheduler::Scheduler)), and hands
 //! what it answers through the redaction [`View`](crate::redact::View).
 //!
-//! The domain modules below it (`directory`, `events`, `conflicts`, `proposals`,
-//! `calendar`, `slots`) answer questions about records and a state; the orchestration of
-//! a write (read, authorise, check, put, audit) lives here, one file per area.
+//! The domain (the crate `entente-domain`: `directory`, `events`, `conflicts`,
+//! `proposals`, `calendar`, `slots`, …) answers questions about records and a state; the
+//! orchestration of a write (read, authorise, check, put, audit) and of a redacted read
+//! lives here, one file per area: `directory`, `calendar`, `proposals`, `events` (with
+//! `checks`, what an event write is checked against as its caller may see it), `slots`,
+//! `audit`, `changes` (the change feed), `export`, `feeds` and `import` (iCalendar), and
+//! `resources` (how each record kind is stored).
 
 mod audit;
 mod calendar;
