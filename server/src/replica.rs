@@ -8,7 +8,7 @@
 //! histories, the audit log and the change log are not held in memory; the caller mirrors
 //! the batch into the local store, where the read paths find them.
 //!
-//! [`State::load`]: crate::scheduler::State
+//! [`State::load`]: crate::state::State
 
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ pub(crate) struct Applied {
 /// Applies one batch to `state`.
 pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
     let mut applied = Applied::default();
-    let changes_since = storage::key(prefix::META, crate::scheduler::CHANGES_SINCE);
+    let changes_since = storage::key(prefix::META, storage::CHANGES_SINCE);
     for (key, value) in ops {
         let value = value.as_deref();
         let p = |pre: &[u8]| key.starts_with(pre);
@@ -57,7 +57,7 @@ pub(crate) fn apply(state: &mut State, ops: &Ops) -> Result<Applied> {
                 state.proposals.file(Arc::new(proposal));
             }
         } else if p(prefix::REQUEST) {
-            let id = crate::scheduler::stored_request_key(key);
+            let id = storage::stored_request_key(key);
             match value {
                 Some(v) => {
                     state.requests.insert(id, storage::decode(key, v)?);

@@ -100,18 +100,6 @@ impl ManualClock {
     }
 }
 
-/// The [`request_key`] of an idempotency record stored under `key`: `q/<office>\0<id>`;
-/// records written before ids were scoped by office are `q/<id>` and belong to the
-/// office-less caller of a server without access control.
-pub(crate) fn stored_request_key(key: &[u8]) -> String {
-    let rest = String::from_utf8_lossy(&key[storage::prefix::REQUEST.len()..]).into_owned();
-    if rest.contains('\0') {
-        rest
-    } else {
-        request_key("", &rest)
-    }
-}
-
 /// What one run of the sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Swept {
@@ -545,7 +533,7 @@ pub(crate) fn load(store: &Store) -> Result<State> {
     store.visit(storage::prefix::REQUEST, &mut |k, v| {
         state
             .requests
-            .insert(stored_request_key(k), storage::decode(k, v)?);
+            .insert(storage::stored_request_key(k), storage::decode(k, v)?);
         Ok(())
     })?;
     // The sequence continues from the last record: keys sort by sequence.
@@ -568,7 +556,7 @@ fn changes_since(store: &Store, state: &State) -> Result<u64> {
     if let Some(since) = stored_changes_since(store)? {
         return Ok(since);
     }
-    let key = storage::key(storage::prefix::META, CHANGES_SINCE);
+    let key = storage::key(storage::prefix::META, storage::CHANGES_SINCE);
     let since = state.revision + 1;
     let mut batch = Batch::default();
     batch.put(key, &since);
@@ -579,15 +567,12 @@ fn changes_since(store: &Store, state: &State) -> Result<u64> {
 
 /// `m/changes-since`, when recorded.
 pub(crate) fn stored_changes_since(store: &Store) -> Result<Option<u64>> {
-    let key = storage::key(storage::prefix::META, CHANGES_SINCE);
+    let key = storage::key(storage::prefix::META, storage::CHANGES_SINCE);
     match store.scan(&key)?.into_iter().find(|(k, _)| *k == key) {
         Some((k, v)) => Ok(Some(storage::decode(&k, &v)?)),
         None => Ok(None),
     }
 }
-
-/// The meta key of the oldest revision whose changes the log holds.
-pub(crate) const CHANGES_SINCE: &str = "changes-since";
 
 /// When the tzdb compiled into this server differs from the one the store was last written
 /// with, recompute every event's instants from its wall time (the wall time wins) and log

@@ -39,9 +39,9 @@ const LAYERS: &[&[&str]] = &[
     &["storage"],
     &["audit"],
     &["commit"],
+    &["replica"],
     &["solo"],
     &["cluster"],
-    &["replica"],
     // Service: authorisation, redaction, the write path and the use cases.
     &["work"],
     &["policy"],

@@ -271,10 +271,7 @@ impl Scheduler {
         for (k, v) in rewrites {
             batch.put_bytes(k, v);
         }
-        batch.put(
-            storage::key(prefix::META, crate::scheduler::CHANGES_SINCE),
-            &oldest,
-        );
+        batch.put(storage::key(prefix::META, storage::CHANGES_SINCE), &oldest);
         // Readers past the new oldest must not be told it exists any longer.
         self.feed().set_oldest(oldest);
         self.maintain(move |_, b| *b = batch).await?;

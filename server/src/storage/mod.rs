@@ -56,6 +56,21 @@ use crate::lock;
 pub const FORMAT_VERSION: u8 = 1;
 
 /// Key prefixes, one per record kind.
+/// The name, under [`prefix::META`], of the oldest revision whose changes the log holds.
+pub const CHANGES_SINCE: &str = "changes-since";
+
+/// The [`request_key`](crate::state::request_key) of an idempotency record stored under `key`: `q/<office>\0<id>`;
+/// records written before ids were scoped by office are `q/<id>` and belong to the
+/// office-less caller of a server without access control.
+pub fn stored_request_key(key: &[u8]) -> String {
+    let rest = String::from_utf8_lossy(&key[prefix::REQUEST.len()..]).into_owned();
+    if rest.contains('\0') {
+        rest
+    } else {
+        crate::state::request_key("", &rest)
+    }
+}
+
 pub mod prefix {
     /// Countries by code.
     pub const COUNTRY: &[u8] = b"c/";
