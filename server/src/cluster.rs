@@ -65,7 +65,7 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::scheduler::{Scheduler, Settings, State};
 use crate::solo::{Solo, writable_lease};
-use crate::storage::postgres::{Busy, BusyChanges, Lease, Postgres};
+use crate::storage::postgres::{Busy, BusyChanges, Lease, Postgres, in_task, release};
 use crate::storage::wal::Ops;
 use crate::storage::{Batch, memory::MemoryBackend};
 
@@ -743,20 +743,6 @@ fn shareable(e: &Error) -> Error {
         Error::Database(why) => Error::Database(why.clone()),
         other => Error::Database(other.to_string()),
     }
-}
-
-/// Takes a lease in a task, so that a cancelled call cannot drop it half-taken: the task
-/// ends, and a lease it does not hand over is rolled back.
-pub(crate) async fn in_task(
-    lease: impl Future<Output = Result<Lease>> + Send + 'static,
-) -> Result<Lease> {
-    tokio::spawn(lease).await.map_err(|_| Error::ShuttingDown)?
-}
-
-/// Ends a lease without committing, off the caller's path (a task, so a cancelled call
-/// cannot leave it half done).
-pub(crate) fn release(lease: Lease) {
-    tokio::spawn(lease.release());
 }
 
 /// The busy ranges a group changes: each event's as its last write in the group left them.

@@ -228,14 +228,15 @@ impl crate::scheduler::Scheduler {
         let sent = Instant::now();
         let db = shared.db.clone();
         let after = group.applied;
-        let mut lease = crate::cluster::in_task(async move { db.lease(after).await }).await?;
+        let mut lease =
+            crate::storage::postgres::in_task(async move { db.lease(after).await }).await?;
         let foreign = std::mem::take(&mut lease.foreign);
         let busy =
             !foreign.is_empty() || lease.solo.as_ref().is_some_and(|s| *s.holder != *solo.me);
         if busy {
             let applied = self.apply_foreign(shared, &mut group, foreign);
             solo.others_active();
-            crate::cluster::release(lease);
+            crate::storage::postgres::release(lease);
             return applied;
         }
         lease.take_solo(&solo.me, period).await?;

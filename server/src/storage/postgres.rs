@@ -946,3 +946,17 @@ fn seq(v: i64) -> Result<u64> {
 fn signed(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+
+/// Takes a lease in a task, so that a cancelled call cannot drop it half-taken: the task
+/// ends, and a lease it does not hand over is rolled back.
+pub(crate) async fn in_task(
+    lease: impl Future<Output = Result<Lease>> + Send + 'static,
+) -> Result<Lease> {
+    tokio::spawn(lease).await.map_err(|_| Error::ShuttingDown)?
+}
+
+/// Ends a lease without committing, off the caller's path (a task, so a cancelled call
+/// cannot leave it half done).
+pub(crate) fn release(lease: Lease) {
+    tokio::spawn(lease.release());
+}
