@@ -21,7 +21,7 @@ use super::convert;
 use crate::commit::{Kind, Record};
 use crate::error::{Error, Result};
 use crate::feed::{ChangeBatch, Delivered, Filter, Message, Seen, Start, WatchOptions};
-use crate::grpc::status::OrStatus;
+use crate::grpc::status::{OrStatus, to_status};
 use crate::scheduler::Scheduler;
 
 /// The change service over a scheduler.
@@ -312,7 +312,7 @@ impl Changes {
                     )),
                 },
             ))),
-            Err(e) => Err(super::status::to_status(e)),
+            Err(e) => Err(to_status(e)),
         });
         Ok(Response::new(Box::pin(out)))
     }

@@ -9,7 +9,7 @@ use super::access;
 use super::convert::{self, required};
 use super::events::{check_mask, render, write_options};
 use crate::error::Error;
-use crate::grpc::status::{IntoStatus, OrStatus};
+use crate::grpc::status::{OrStatus, to_status};
 use crate::scheduler::Scheduler;
 use crate::time::Zoned;
 
@@ -45,7 +45,12 @@ impl ConflictService for Conflicts {
         let full = match pb::CheckView::try_from(r.view) {
             Ok(pb::CheckView::Unspecified | pb::CheckView::Full) => true,
             Ok(pb::CheckView::Basic) => false,
-            Err(_) => return Err(Error::invalid("view", "is not a known CheckView").into_status()),
+            Err(_) => {
+                return Err(to_status(Error::invalid(
+                    "view",
+                    "is not a known CheckView",
+                )));
+            }
         };
         let (event, report) = self
             .scheduler
@@ -76,11 +81,10 @@ impl ConflictService for Conflicts {
             .ok_or_else(|| Error::invalid("window", "is required"))
             .or_status()?;
         if r.participant_ids.is_empty() && r.venue_ids.is_empty() {
-            return Err(Error::invalid(
+            return Err(to_status(Error::invalid(
                 "participant_ids",
                 "name at least one participant or venue",
-            )
-            .into_status());
+            )));
         }
         let calendars = self
             .scheduler

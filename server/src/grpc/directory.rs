@@ -11,7 +11,7 @@ use crate::directory::{
     self as dir, COUNTRY_FIELDS, FORUM_FIELDS, PARTICIPANT_FIELDS, VENUE_FIELDS, requested_id,
 };
 use crate::error::Result;
-use crate::grpc::status::OrStatus;
+use crate::grpc::status::{OrStatus, to_status};
 use crate::scheduler::Scheduler;
 use crate::validate;
 
@@ -31,7 +31,7 @@ impl Directory {
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
 fn ok<T>(r: Result<T>) -> Reply<T> {
-    r.map(Response::new).map_err(super::status::to_status)
+    r.map(Response::new).map_err(to_status)
 }
 
 fn filter_code(field: &str, code: &str) -> Result<Option<String>> {

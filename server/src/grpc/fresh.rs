@@ -25,6 +25,7 @@ const WRITES_FIRST: &[&str] = &[
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::grpc::status::to_status;
 use crate::scheduler::Scheduler;
 
 /// Whether the call only reads: its answer is made of what memory holds (a stream's is
@@ -52,7 +53,7 @@ fn refused<B>(response: &http::Response<B>) -> bool {
 /// plain HTTP, 503 (try again later).
 fn failed(path: &str, e: crate::error::Error) -> http::Response<tonic::body::Body> {
     if !path.starts_with("/ics/") {
-        return crate::grpc::status::to_status(e).into_http();
+        return to_status(e).into_http();
     }
     tracing::warn!(error = %e, "a calendar feed could not be served now");
     super::ics::plain(http::StatusCode::SERVICE_UNAVAILABLE, "try again later\n")

@@ -23,7 +23,7 @@ use tracing::instrument;
 use super::access;
 use super::convert;
 use crate::error::{Error, Result};
-use crate::grpc::status::{IntoStatus, OrStatus};
+use crate::grpc::status::{OrStatus, to_status};
 use crate::ics::feeds::{CalendarFeed, FeedInput};
 use crate::ics::import::{self, Outcome};
 use crate::ics::{self, Scope};
@@ -138,14 +138,16 @@ impl ICalendarService for Interop {
         let window = convert::window(r.window, "window").or_status()?;
         match window {
             None if !matches!(scope, Scope::Programme(_)) => {
-                return Err(Error::invalid(
+                return Err(to_status(Error::invalid(
                     "window",
                     "is required (unless scope.parent_event_id names a summit)",
-                )
-                .into_status());
+                )));
             }
             Some((from, to)) if to - from > ics::MAX_WINDOW_SECS => {
-                return Err(Error::invalid("window", "may span at most 400 days").into_status());
+                return Err(to_status(Error::invalid(
+                    "window",
+                    "may span at most 400 days",
+                )));
             }
             _ => {}
         }
@@ -181,12 +183,11 @@ impl ICalendarService for Interop {
         let zone = r.default_time_zone.trim();
         let status = convert::event_status(r.status, "status").or_status()?;
         if status == Some(crate::events::EventStatus::Cancelled) {
-            return Err(Error::invalid(
+            return Err(to_status(Error::invalid(
                 "status",
                 "must be TENTATIVE or CONFIRMED (a VEVENT with STATUS:CANCELLED cancels the \
                  event it updates)",
-            )
-            .into_status());
+            )));
         }
         let opts = import::Options {
             dry_run: r.dry_run,

@@ -70,6 +70,8 @@ pub struct Limited {
 #[derive(Debug)]
 struct Rate {
     per_sec: u64,
+    /// A second's worth: the most the budget holds.
+    cap: i64,
     /// Bytes that may be read now; below zero after a read larger than what was left.
     budget: i64,
     refilled: tokio::time::Instant,
@@ -79,9 +81,11 @@ struct Rate {
 
 impl Rate {
     fn new(per_sec: u64) -> Rate {
+        let cap = per_sec.min(i64::MAX as u64) as i64;
         Rate {
             per_sec,
-            budget: per_sec.min(i64::MAX as u64) as i64,
+            cap,
+            budget: cap,
             refilled: tokio::time::Instant::now(),
             wait: None,
         }
@@ -95,8 +99,7 @@ impl Rate {
         }
         let now = tokio::time::Instant::now();
         let earned = now.duration_since(self.refilled).as_secs_f64() * self.per_sec as f64;
-        let cap = self.per_sec.min(i64::MAX as u64) as i64;
-        self.budget = (self.budget as f64 + earned).min(cap as f64) as i64;
+        self.budget = (self.budget as f64 + earned).min(self.cap as f64) as i64;
         self.refilled = now;
         if self.budget > 0 {
             return Poll::Ready(());
@@ -226,8 +229,8 @@ impl AsyncWrite for Limited {
 
 /// Accepted connections, at most `limits.max_connections` open at once (see
 /// `grpc::connections` for how a slot is made for a new client), each closed when past its
-/// time limits and read at most `limits.read_bytes_per_sec`, with TCP_NODELAY set: small request/response exchanges otherwise wait
-/// ~40 ms on Nagle and delayed ACKs.
+/// time limits and read at most `limits.read_bytes_per_sec`, with TCP_NODELAY set: small
+/// request/response exchanges otherwise wait ~40 ms on Nagle and delayed ACKs.
 pub fn incoming(
     listener: TcpListener,
     limits: &Limits,

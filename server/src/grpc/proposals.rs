@@ -10,7 +10,7 @@ use super::convert::{self, known_enum, required};
 use super::events::render;
 use crate::directory::requested_id;
 use crate::error::{Error, Result};
-use crate::grpc::status::{IntoStatus, OrStatus};
+use crate::grpc::status::{OrStatus, to_status};
 use crate::proposals::{
     Attribution, Context, Kind, Move, Party, Proposal, ProposalInput, ProposalQuery, Status as St,
     Terms, TermsInput, TermsTiming, Transition,
@@ -319,11 +319,10 @@ impl ProposalService for Proposals {
         let r = req.into_inner();
         let page = convert::page(&r).or_status()?;
         if r.awaiting_response && r.participant_id.trim().is_empty() {
-            return Err(Error::invalid(
+            return Err(to_status(Error::invalid(
                 "awaiting_response",
                 "needs a participant_id: awaiting whose response?",
-            )
-            .into_status());
+            )));
         }
         let q = ProposalQuery {
             participant: non_empty(r.participant_id),

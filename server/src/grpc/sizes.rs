@@ -17,7 +17,7 @@ use http_body::Frame;
 use tonic::codegen::http;
 
 use crate::error::Error;
-use crate::grpc::status::IntoStatus;
+use crate::grpc::status::to_status;
 
 /// Largest QueryFreeBusy or FindSlots request, bytes. The largest valid one is ~14 KiB
 /// (100 ids of 128 characters, or 50 participants with their constraints and 50 venues);
@@ -148,7 +148,7 @@ impl http_body::Body for Capped {
                         bound.why
                     ),
                 );
-                return Poll::Ready(Some(Err(refusal.into_status())));
+                return Poll::Ready(Some(Err(to_status(refusal))));
             }
         }
         Poll::Ready(frame)

@@ -150,18 +150,6 @@ fn status(code: Code, text: &str, build: impl Fn(&mut Budget) -> ErrorDetails) -
     last.unwrap_or_else(|| Status::new(code, text))
 }
 
-/// `error.into_status()` where `?` cannot convert (neither type is this crate's).
-pub trait IntoStatus {
-    /// The status this is answered with ([`to_status`]).
-    fn into_status(self) -> Status;
-}
-
-impl IntoStatus for Error {
-    fn into_status(self) -> Status {
-        to_status(self)
-    }
-}
-
 /// `result.or_status()?` in a handler: the domain's error as its status.
 pub trait OrStatus<T> {
     /// `Err(e)` as `Err(to_status(e))`.
